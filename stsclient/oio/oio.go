@@ -209,3 +209,22 @@ type Object struct {
 	UUID         uuid.UUID
 	Registration Registration
 }
+
+// SingleValued reports whether the kind's XSD allows at most one entry of the relation in a
+// RelationListe (e.g. Overordnet, Tilhoerer, Enhedstype on OrganisationEnhed). Such a relation is
+// overwritten in place on change instead of gaining a second, ended entry.
+func SingleValued(k Kind, name RelationName) bool {
+	switch name {
+	case RelBranche, RelOverordnet, RelProduktionsenhed, RelSkatteenhed:
+		return k == KindOrganisation || k == KindOrganisationEnhed
+	case RelTilhoerer:
+		return k == KindOrganisation || k == KindOrganisationEnhed || k == KindBruger
+	case RelEnhedstype:
+		return k == KindOrganisationEnhed
+	case RelFunktionstype:
+		return k == KindOrganisationFunktion
+	case RelOrganisationstype, RelMyndighed, RelMyndighedstype, RelVirksomhed, RelVirksomhedstype:
+		return k == KindOrganisation
+	}
+	return false
+}

@@ -1,0 +1,150 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis stores leases and last-sent hashes in Redis under a key prefix.
+//
+// Key layout (prefix P):
+//
+//	P lease:<key>     string token, PX = lease TTL
+//	P sent:<key>      string hash of the last desired state written, EX = HashTTL (0 = no expiry)
+type Redis struct {
+	client  redis.UniversalClient
+	prefix  string
+	hashTTL time.Duration
+	token   TokenSource
+}
+
+// RedisOptions configure a Redis store.
+type RedisOptions struct {
+	// Prefix is prepended to every key, e.g. "stsorgsync:". Tests use a unique prefix each.
+	Prefix string
+	// HashTTL bounds how long a last-sent hash is trusted; 0 keeps hashes until overwritten.
+	// A finite TTL makes every object be re-read from STS at least that often.
+	HashTTL time.Duration
+	// Token returns unique lease tokens (instance id + random); required.
+	Token TokenSource
+}
+
+// NewRedis returns a store using client. The caller owns the client and closes it.
+func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
+	if client == nil {
+		return nil, errors.New("state: redis client is nil")
+	}
+	if opts.Token == nil {
+		return nil, errors.New("state: RedisOptions.Token is required")
+	}
+	return &Redis{client: client, prefix: opts.Prefix, hashTTL: opts.HashTTL, token: opts.Token}, nil
+}
+
+// releaseScript deletes KEYS[1] only if it holds ARGV[1] (the caller's token).
+// Returns 1 when deleted, 0 when the key is missing or held by another token.
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// renewScript sets the TTL of KEYS[1] to ARGV[2] ms only if it holds ARGV[1].
+// Returns 1 when extended, 0 otherwise.
+var renewScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+func (r *Redis) leaseKey(key string) string { return r.prefix + "lease:" + key }
+func (r *Redis) sentKey(key string) string  { return r.prefix + "sent:" + key }
+
+// AcquireLease claims key for ttl. It returns ErrLeaseHeld if someone else holds it.
+//
+// The claim uses SET NX GET with a unique token: if go-redis retried a SET whose first reply was
+// lost, the returned old value is our own token and the claim is still recognised as ours.
+func (r *Redis) AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
+	token := r.token()
+	old, err := r.client.SetArgs(ctx, r.leaseKey(key), token, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return &redisLease{store: r, key: key, token: token}, nil
+	case err != nil:
+		return nil, fmt.Errorf("state: acquire lease %q: %w", key, err)
+	case old == token:
+		return &redisLease{store: r, key: key, token: token}, nil
+	default:
+		return nil, ErrLeaseHeld
+	}
+}
+
+// LastSent returns the hash recorded for key and whether one was present.
+func (r *Redis) LastSent(ctx context.Context, key string) (string, bool, error) {
+	v, err := r.client.Get(ctx, r.sentKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("state: read last-sent hash of %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// RecordSent stores hash as the last state written for key. Call it only after STS confirmed the
+// write.
+func (r *Redis) RecordSent(ctx context.Context, key, hash string) error {
+	if err := r.client.Set(ctx, r.sentKey(key), hash, r.hashTTL).Err(); err != nil {
+		return fmt.Errorf("state: record last-sent hash of %q: %w", key, err)
+	}
+	return nil
+}
+
+// ForgetSent removes the hash for key, forcing the next event for it to re-read STS.
+func (r *Redis) ForgetSent(ctx context.Context, key string) error {
+	if err := r.client.Del(ctx, r.sentKey(key)).Err(); err != nil {
+		return fmt.Errorf("state: forget last-sent hash of %q: %w", key, err)
+	}
+	return nil
+}
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("state: redis ping: %w", err)
+	}
+	return nil
+}
+
+type redisLease struct {
+	store *Redis
+	key   string
+	token string
+}
+
+func (l *redisLease) Key() string { return l.key }
+
+func (l *redisLease) Renew(ctx context.Context, ttl time.Duration) error {
+	n, err := renewScript.Run(ctx, l.store.client, []string{l.store.leaseKey(l.key)}, l.token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("state: renew lease %q: %w", l.key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("state: renew lease %q: %w", l.key, ErrLeaseLost)
+	}
+	return nil
+}
+
+func (l *redisLease) Release(ctx context.Context) error {
+	n, err := releaseScript.Run(ctx, l.store.client, []string{l.store.leaseKey(l.key)}, l.token).Int()
+	if err != nil {
+		return fmt.Errorf("state: release lease %q: %w", l.key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("state: release lease %q: %w", l.key, ErrLeaseLost)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
+	"github.com/stsorgsync/stsorgsync/state"
+)
+
+// store is the contract both implementations meet.
+type store interface {
+	AcquireLease(ctx context.Context, key string, ttl time.Duration) (state.Lease, error)
+	LastSent(ctx context.Context, key string) (string, bool, error)
+	RecordSent(ctx context.Context, key, hash string) error
+	ForgetSent(ctx context.Context, key string) error
+}
+
+func counterTokens() state.TokenSource {
+	var n atomic.Int64
+	return func() string { return fmt.Sprintf("token-%d", n.Add(1)) }
+}
+
+// fakeClock is a manually advanced clock for the in-memory store.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// impls returns the implementations under test and a function that lets time pass beyond ttl.
+func impls(t *testing.T) map[string]struct {
+	s      store
+	expire func(time.Duration)
+} {
+	clock := &fakeClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	client, prefix := testenv.Redis(t)
+	r, err := state.NewRedis(client, state.RedisOptions{Prefix: prefix, Token: counterTokens()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]struct {
+		s      store
+		expire func(time.Duration)
+	}{
+		"memory": {state.NewMemory(clock.Now, counterTokens()), clock.Advance},
+		"redis":  {r, func(d time.Duration) { time.Sleep(d) }},
+	}
+}
+
+func TestLastSentRoundTrip(t *testing.T) {
+	for name, impl := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			if _, ok, err := impl.s.LastSent(ctx, "organisationenhed:a"); err != nil || ok {
+				t.Fatalf("LastSent on empty store = ok %v, err %v; want not found", ok, err)
+			}
+			if err := impl.s.RecordSent(ctx, "organisationenhed:a", "h1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := impl.s.RecordSent(ctx, "organisationenhed:a", "h2"); err != nil {
+				t.Fatal(err)
+			}
+			h, ok, err := impl.s.LastSent(ctx, "organisationenhed:a")
+			if err != nil || !ok || h != "h2" {
+				t.Fatalf("LastSent = %q, %v, %v; want h2, true, nil", h, ok, err)
+			}
+			if err := impl.s.ForgetSent(ctx, "organisationenhed:a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := impl.s.LastSent(ctx, "organisationenhed:a"); ok {
+				t.Fatal("hash still present after ForgetSent")
+			}
+		})
+	}
+}
+
+func TestLeaseExclusiveAndRelease(t *testing.T) {
+	for name, impl := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			l1, err := impl.s.AcquireLease(ctx, "k", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := impl.s.AcquireLease(ctx, "k", time.Minute); !errors.Is(err, state.ErrLeaseHeld) {
+				t.Fatalf("second AcquireLease err = %v; want ErrLeaseHeld", err)
+			}
+			if _, err := impl.s.AcquireLease(ctx, "other", time.Minute); err != nil {
+				t.Fatalf("lease on another key: %v", err)
+			}
+			if err := l1.Renew(ctx, time.Minute); err != nil {
+				t.Fatalf("Renew: %v", err)
+			}
+			if err := l1.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			if err := l1.Release(ctx); !errors.Is(err, state.ErrLeaseLost) {
+				t.Fatalf("double Release err = %v; want ErrLeaseLost", err)
+			}
+			l2, err := impl.s.AcquireLease(ctx, "k", time.Minute)
+			if err != nil {
+				t.Fatalf("AcquireLease after release: %v", err)
+			}
+			_ = l2.Release(ctx)
+		})
+	}
+}
+
+func TestExpiredLeaseCannotBeReleasedByOldHolder(t *testing.T) {
+	for name, impl := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			old, err := impl.s.AcquireLease(ctx, "k", 50*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			impl.expire(120 * time.Millisecond)
+			taker, err := impl.s.AcquireLease(ctx, "k", time.Minute)
+			if err != nil {
+				t.Fatalf("lease not free after expiry: %v", err)
+			}
+			if err := old.Release(ctx); !errors.Is(err, state.ErrLeaseLost) {
+				t.Fatalf("stale Release err = %v; want ErrLeaseLost", err)
+			}
+			if err := old.Renew(ctx, time.Minute); !errors.Is(err, state.ErrLeaseLost) {
+				t.Fatalf("stale Renew err = %v; want ErrLeaseLost", err)
+			}
+			// The new holder's lease must be intact.
+			if _, err := impl.s.AcquireLease(ctx, "k", time.Minute); !errors.Is(err, state.ErrLeaseHeld) {
+				t.Fatalf("new holder's lease was disturbed: %v", err)
+			}
+			if err := taker.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestConcurrentAcquireHasOneWinner(t *testing.T) {
+	for name, impl := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 32 {
+				wg.Go(func() {
+					if _, err := impl.s.AcquireLease(ctx, "contended", time.Minute); err == nil {
+						wins.Add(1)
+					} else if !errors.Is(err, state.ErrLeaseHeld) {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d goroutines won the lease; want exactly 1", wins.Load())
+			}
+		})
+	}
+}
