@@ -38,7 +38,7 @@ func Deactivate(s Settings, current *oio.Object, now time.Time) []Operation {
 		reg.Relationer = append(reg.Relationer, r)
 	}
 	reg.Tidspunkt = now
-	reg.Livscyklus = oio.LivscyklusRettet
+	reg.Livscyklus = "" // set by the service on ret
 	reg.BrugerRef = s.Organisation
 	if sameEntries(*reg, current.Registration) {
 		return nil

@@ -45,8 +45,8 @@ func Plan(s Settings, desired oio.Object, current *oio.Object, now time.Time) []
 	}
 	cur := current.Registration
 	merged := oio.Registration{
-		Tidspunkt:  now,
-		Livscyklus: oio.LivscyklusRettet,
+		Tidspunkt: now,
+		// Livscyklus is left empty: the service sets it on ret.
 		BrugerRef:  s.Organisation,
 		Egenskaber: reg.Egenskaber,
 		Gyldighed:  reg.Gyldighed,

@@ -65,7 +65,6 @@ const (
 	LivscyklusImporteret Livscyklus = "Importeret"
 	LivscyklusPassiveret Livscyklus = "Passiveret"
 	LivscyklusSlettet    Livscyklus = "Slettet"
-	LivscyklusRettet     Livscyklus = "Rettet"
 )
 
 // GyldighedStatus is the value of a Gyldighed state.

@@ -1,0 +1,320 @@
+package moclient
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	// Europe/Copenhagen must resolve in a static container without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// queryFiles holds the GraphQL documents the client sends, one operation per file; the operation
+// name matches the file name ("OrgUnit" → org_unit.graphql is looked up by operation name at New).
+//
+//go:embed queries/*.graphql
+var queryFiles embed.FS
+
+// maxResponseBytes bounds how much of a response body is read.
+const maxResponseBytes = 64 << 20
+
+// Client reads OS2MO over its GraphQL API. It is safe for concurrent use.
+type Client struct {
+	cfg        Config
+	graphqlURL string
+	tokenURL   string
+	loc        *time.Location
+	queries    map[string]string // operation name → document
+	log        *slog.Logger
+
+	mu     sync.Mutex // guards token and expiry; held while fetching a token
+	token  string
+	expiry time.Time
+}
+
+// New validates cfg (after defaults) and returns a client. It does not contact OS2MO; use
+// [Client.Ping] for that.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation("Europe/Copenhagen")
+	if err != nil {
+		return nil, fmt.Errorf("moclient: loading time zone: %w", err)
+	}
+	queries, err := loadQueries()
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		cfg:        cfg,
+		graphqlURL: fmt.Sprintf("%s/graphql/v%d", strings.TrimRight(cfg.URL, "/"), cfg.GraphQLVersion),
+		tokenURL: fmt.Sprintf("%s/realms/%s/protocol/openid-connect/token",
+			strings.TrimRight(cfg.AuthServer, "/"), url.PathEscape(cfg.Realm)),
+		loc:     loc,
+		queries: queries,
+		log:     cfg.Logger,
+	}, nil
+}
+
+// loadQueries reads the embedded documents keyed by their single operation's name.
+func loadQueries() (map[string]string, error) {
+	out := map[string]string{}
+	files, err := fs.Glob(queryFiles, "queries/*.graphql")
+	if err != nil {
+		return nil, fmt.Errorf("moclient: listing embedded queries: %w", err)
+	}
+	for _, f := range files {
+		b, err := queryFiles.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("moclient: reading embedded query %s: %w", f, err)
+		}
+		name, err := operationName(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("moclient: embedded query %s: %w", f, err)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("moclient: embedded query %s: operation %q defined twice", f, name)
+		}
+		out[name] = string(b)
+	}
+	return out, nil
+}
+
+// operationName finds the name of the only "query"/"mutation" operation in doc. It is a
+// deliberately small scan; the schema test validates the documents properly.
+func operationName(doc string) (string, error) {
+	var names []string
+	for line := range strings.Lines(doc) {
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && (fields[0] == "query" || fields[0] == "mutation") {
+			names = append(names, strings.FieldsFunc(fields[1], func(r rune) bool { return r == '(' || r == '{' })[0])
+		}
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("want exactly one named operation, found %d", len(names))
+	}
+	return names[0], nil
+}
+
+// Ping fetches a token and runs a trivial query, for a start-up or "check" command.
+func (c *Client) Ping(ctx context.Context) error {
+	var out struct {
+		Version *struct {
+			MOVersion *string `json:"mo_version"`
+		} `json:"version"`
+	}
+	if err := c.do(ctx, "Ping", nil, &out); err != nil {
+		return err
+	}
+	if out.Version == nil {
+		return fmt.Errorf("moclient: Ping: response has no version")
+	}
+	return nil
+}
+
+type gqlRequest struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName"`
+	Variables     map[string]any `json:"variables,omitempty"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage    `json:"data"`
+	Errors []GraphQLErrorItem `json:"errors"`
+}
+
+// do runs the named embedded operation and decodes "data" into out, retrying transient failures.
+func (c *Client) do(ctx context.Context, operation string, vars map[string]any, out any) error {
+	query, ok := c.queries[operation]
+	if !ok {
+		return fmt.Errorf("moclient: no embedded query %q", operation)
+	}
+	return c.run(ctx, operation, query, vars, out)
+}
+
+// run sends query (whose operation is named operation) and decodes "data" into out.
+func (c *Client) run(ctx context.Context, operation, query string, vars map[string]any, out any) error {
+	body, err := json.Marshal(gqlRequest{Query: query, OperationName: operation, Variables: vars})
+	if err != nil {
+		return fmt.Errorf("moclient: encoding %s request: %w", operation, err)
+	}
+	var data json.RawMessage
+	attempt := func() error {
+		d, err := c.post(ctx, operation, body)
+		if err != nil {
+			var te *TransientError
+			if errors.As(err, &te) && ctx.Err() == nil {
+				return err
+			}
+			return backoff.Permanent(err)
+		}
+		data = d
+		return nil
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.cfg.RetryDelay
+	b.MaxInterval = 20 * c.cfg.RetryDelay
+	b.MaxElapsedTime = 0
+	policy := backoff.WithContext(backoff.WithMaxRetries(b, uint64(c.cfg.MaxAttempts-1)), ctx)
+	notify := func(err error, wait time.Duration) {
+		c.log.WarnContext(ctx, "OS2MO request failed, retrying", "operation", operation, "error", err, "wait", wait)
+	}
+	if err := backoff.RetryNotify(attempt, policy, notify); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("moclient: decoding %s data: %w", operation, err)
+	}
+	return nil
+}
+
+// post sends one GraphQL request, refreshing the token once if OS2MO answers 401.
+func (c *Client) post(ctx context.Context, operation string, body []byte) (json.RawMessage, error) {
+	op := fmt.Sprintf("POST %s (%s)", c.graphqlURL, operation)
+	for refreshed := false; ; refreshed = true {
+		tok, err := c.bearer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		status, respBody, err := c.send(ctx, c.graphqlURL, "application/json", body, tok)
+		if err != nil {
+			return nil, &TransientError{Op: op, Err: err}
+		}
+		switch {
+		case status == http.StatusUnauthorized && !refreshed:
+			c.log.DebugContext(ctx, "OS2MO rejected the token, fetching a new one", "operation", operation)
+			c.invalidate(tok)
+			continue
+		case status >= 500:
+			return nil, &TransientError{Op: op, StatusCode: status, Err: errors.New(snippet(respBody))}
+		case status != http.StatusOK:
+			return nil, &HTTPError{Op: op, StatusCode: status, Body: snippet(respBody)}
+		}
+		var resp gqlResponse
+		if err := json.Unmarshal(respBody, &resp); err != nil {
+			return nil, fmt.Errorf("moclient: %s: decoding response: %w", op, err)
+		}
+		if len(resp.Errors) > 0 {
+			return nil, &GraphQLError{Operation: operation, Errors: resp.Errors}
+		}
+		if len(resp.Data) == 0 || string(resp.Data) == "null" {
+			return nil, fmt.Errorf("moclient: %s: response has neither data nor errors", op)
+		}
+		return resp.Data, nil
+	}
+}
+
+// send performs one HTTP POST bounded by the configured timeout and returns status and body.
+func (c *Client) send(ctx context.Context, target, contentType string, body []byte, bearer string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("building request: %w", err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading response body: %w", err)
+	}
+	return resp.StatusCode, b, nil
+}
+
+// bearer returns a cached token, fetching a new one when none is cached or it expires soon.
+func (c *Client) bearer(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && c.cfg.Now().Before(c.expiry) {
+		return c.token, nil
+	}
+	form := url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.cfg.ClientID},
+		"client_secret": {c.cfg.ClientSecret},
+	}
+	issued := c.cfg.Now()
+	status, body, err := c.send(ctx, c.tokenURL, "application/x-www-form-urlencoded", []byte(form.Encode()), "")
+	if err != nil {
+		return "", &TransientError{Op: "POST " + c.tokenURL, Err: err}
+	}
+	if status >= 500 {
+		return "", &TransientError{Op: "POST " + c.tokenURL, StatusCode: status, Err: errors.New(snippet(body))}
+	}
+	if status != http.StatusOK {
+		ae := &AuthError{TokenURL: c.tokenURL, StatusCode: status}
+		var kc struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(body, &kc) == nil {
+			ae.Code, ae.Description = kc.Error, kc.Description
+		}
+		return "", ae
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return "", fmt.Errorf("moclient: decoding token response from %s: %w", c.tokenURL, err)
+	}
+	if tr.AccessToken == "" || tr.ExpiresIn <= 0 {
+		return "", fmt.Errorf("moclient: token response from %s lacks access_token or a positive expires_in", c.tokenURL)
+	}
+	lifetime := time.Duration(tr.ExpiresIn) * time.Second
+	c.token = tr.AccessToken
+	c.expiry = issued.Add(lifetime - refreshMargin(lifetime))
+	c.log.DebugContext(ctx, "fetched OS2MO access token", "expires_in", lifetime)
+	return c.token, nil
+}
+
+// refreshMargin is how long before expiry a token is replaced: 30 s, or a fifth of short
+// lifetimes.
+func refreshMargin(lifetime time.Duration) time.Duration {
+	return min(30*time.Second, lifetime/5)
+}
+
+// invalidate drops tok from the cache unless another request already replaced it.
+func (c *Client) invalidate(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == tok {
+		c.token = ""
+	}
+}
+
+func snippet(b []byte) string {
+	const n = 300
+	s := strings.TrimSpace(string(b))
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	if s == "" {
+		s = "(empty body)"
+	}
+	return s
+}

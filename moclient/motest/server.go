@@ -1,0 +1,217 @@
+package motest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Defaults for [Options].
+const (
+	DefaultClientID     = "dipex"
+	DefaultClientSecret = "603f1c82-d012-4d04-9382-dbe659c533fb" // OS2MO's dev-stack secret
+	DefaultRealm        = "mo"
+	DefaultTokenTTL     = 300 * time.Second
+)
+
+// EventPublisher emits an OS2MO change event: routing key objectType ("org_unit", "person", …),
+// subject id. [*Publisher] implements it.
+type EventPublisher interface {
+	Publish(ctx context.Context, objectType string, id uuid.UUID) error
+}
+
+// Options configures a [Server]; zero values get the defaults.
+type Options struct {
+	// ClientID and ClientSecret are the only credentials the token endpoint accepts (defaults
+	// DefaultClientID, DefaultClientSecret).
+	ClientID, ClientSecret string
+	// Realm is the only Keycloak realm served (default "mo").
+	Realm string
+	// TokenTTL is the lifetime of issued tokens, reported as expires_in (default 300 s).
+	TokenTTL time.Duration
+	// Now is the server's clock, for token expiry and "current" validity (default time.Now).
+	Now func() time.Time
+	// Logger receives request logs (default discards).
+	Logger *slog.Logger
+	// Events, when set, receives an event for every change made through the HTTP mutation API.
+	Events EventPublisher
+}
+
+// Server is a fake OS2MO. Its methods are safe for concurrent use.
+type Server struct {
+	opts   Options
+	schema *ast.Schema
+	loc    *time.Location
+	log    *slog.Logger
+	// resolvers maps GraphQL type name → field name → resolver.
+	resolvers map[string]map[string]resolver
+
+	mu     sync.RWMutex // guards store
+	store  *store
+	tokMu  sync.Mutex // guards tokens
+	tokens map[string]time.Time
+}
+
+// NewServer returns an empty fake. It panics only if the embedded schema or time zone data is
+// broken, which tests catch at once.
+func NewServer(opts Options) *Server {
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = DefaultClientSecret
+	}
+	if opts.Realm == "" {
+		opts.Realm = DefaultRealm
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	schema, err := LoadSchemaV25()
+	if err != nil {
+		panic(err)
+	}
+	loc, err := time.LoadLocation("Europe/Copenhagen")
+	if err != nil {
+		panic(fmt.Sprintf("motest: loading Europe/Copenhagen: %v", err))
+	}
+	return &Server{opts: opts, schema: schema, loc: loc, log: opts.Logger, resolvers: newResolvers(), store: newStore(), tokens: map[string]time.Time{}}
+}
+
+// Handler serves the fake's HTTP API:
+//
+//	POST /auth/realms/{realm}/protocol/openid-connect/token  Keycloak client-credentials grant
+//	POST /graphql/v25                                         GraphQL (Bearer token required)
+//	GET  /healthz                                             liveness
+//	POST /api/org_unit                                        create, rename or move a unit
+//	POST /api/org_unit/{uuid}/terminate                       terminate a unit
+//	GET  /api/org_unit/{uuid}                                 the stored unit (debugging)
+//
+// A MO client's AuthServer is therefore {base}/auth and its URL {base}.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /auth/realms/{realm}/protocol/openid-connect/token", s.handleToken)
+	mux.Handle("POST /graphql/v25", s.requireToken(http.HandlerFunc(s.handleGraphQL)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("POST /api/org_unit", s.handleUpsertOrgUnit)
+	mux.HandleFunc("POST /api/org_unit/{uuid}/terminate", s.handleTerminateOrgUnit)
+	mux.HandleFunc("GET /api/org_unit/{uuid}", s.handleGetOrgUnit)
+	return mux
+}
+
+// ExpireTokens makes every issued token invalid, as if they had all expired.
+func (s *Server) ExpireTokens() {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	clear(s.tokens)
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("realm") != s.opts.Realm {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm does not exist"})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, keycloakError("invalid_request", "Malformed form body"))
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		writeJSON(w, http.StatusBadRequest, keycloakError("unsupported_grant_type", "Unsupported grant_type"))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) != 1 {
+		s.log.WarnContext(r.Context(), "token request with bad client credentials", "client_id", id)
+		writeJSON(w, http.StatusUnauthorized, keycloakError("unauthorized_client", "Invalid client or Invalid client credentials"))
+		return
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	tok := hex.EncodeToString(b)
+	now := s.opts.Now()
+	s.tokMu.Lock()
+	for t, exp := range s.tokens {
+		if !now.Before(exp) {
+			delete(s.tokens, t)
+		}
+	}
+	s.tokens[tok] = now.Add(s.opts.TokenTTL)
+	s.tokMu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok, "expires_in": int(s.opts.TokenTTL / time.Second), "refresh_expires_in": 0,
+		"token_type": "Bearer", "not-before-policy": 0, "scope": "email profile",
+	})
+}
+
+func keycloakError(code, desc string) map[string]string {
+	return map[string]string{"error": code, "error_description": desc}
+}
+
+// requireToken answers 401 unless the request carries a live token issued by handleToken.
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Not authenticated"})
+			return
+		}
+		s.tokMu.Lock()
+		exp, known := s.tokens[tok]
+		s.tokMu.Unlock()
+		if !known || !s.opts.Now().Before(exp) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Token expired or unknown"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// graphQLRequest is the POST body of a GraphQL request.
+type graphQLRequest struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+}
+
+func (s *Server) handleGraphQL(w http.ResponseWriter, r *http.Request) {
+	var req graphQLRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "request body is not a GraphQL JSON request: " + err.Error()})
+		return
+	}
+	resp := s.execute(r.Context(), req)
+	if len(resp.Errors) > 0 {
+		s.log.InfoContext(r.Context(), "GraphQL request answered with errors", "operation", req.OperationName, "errors", resp.Errors)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,207 @@
+package moclient
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OrgUnit returns the current state of the organisation unit id. The error matches
+// [ErrNotFound] when OS2MO does not know id and [ErrNotCurrent] when the unit exists but is not
+// in effect now (terminated or future); other errors are [*GraphQLError], [*TransientError],
+// [*AuthError] or [*HTTPError], wrapped.
+func (c *Client) OrgUnit(ctx context.Context, id uuid.UUID) (*OrgUnit, error) {
+	var out struct {
+		OrgUnits struct {
+			Objects []struct {
+				UUID    uuid.UUID    `json:"uuid"`
+				Current *wireOrgUnit `json:"current"`
+			} `json:"objects"`
+		} `json:"org_units"`
+	}
+	if err := c.do(ctx, "OrgUnit", map[string]any{"uuid": id.String()}, &out); err != nil {
+		return nil, fmt.Errorf("reading org unit %s: %w", id, err)
+	}
+	objs := out.OrgUnits.Objects
+	switch {
+	case len(objs) == 0:
+		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotFound)
+	case len(objs) > 1:
+		return nil, fmt.Errorf("org unit %s: OS2MO returned %d objects for one UUID", id, len(objs))
+	case objs[0].Current == nil:
+		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotCurrent)
+	}
+	u, err := objs[0].Current.toModel(c.loc)
+	if err != nil {
+		return nil, fmt.Errorf("org unit %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// Wire shapes of the OrgUnit query (queries/org_unit.graphql). They mirror the GraphQL selection
+// and are converted to the model; they are not part of the API.
+type (
+	wireRef struct {
+		UUID uuid.UUID `json:"uuid"`
+	}
+	wireClass struct {
+		UUID    uuid.UUID `json:"uuid"`
+		UserKey string    `json:"user_key"`
+		Name    string    `json:"name"`
+		Scope   *string   `json:"scope"`
+	}
+	wireValidity struct {
+		From string  `json:"from"`
+		To   *string `json:"to"`
+	}
+	wireAddress struct {
+		UUID        uuid.UUID    `json:"uuid"`
+		Value       string       `json:"value"`
+		Name        *string      `json:"name"`
+		AddressType wireClass    `json:"address_type"`
+		Visibility  *wireClass   `json:"visibility"`
+		Validity    wireValidity `json:"validity"`
+	}
+	wireManager struct {
+		UUID     uuid.UUID    `json:"uuid"`
+		Person   []wireRef    `json:"person"`
+		Validity wireValidity `json:"validity"`
+	}
+	wireKLE struct {
+		UUID       uuid.UUID    `json:"uuid"`
+		KLENumber  []wireClass  `json:"kle_number"`
+		KLEAspects []wireClass  `json:"kle_aspects"`
+		Validity   wireValidity `json:"validity"`
+	}
+	wireITUser struct {
+		UUID       uuid.UUID    `json:"uuid"`
+		UserKey    string       `json:"user_key"`
+		ExternalID *string      `json:"external_id"`
+		ITSystem   wireClass    `json:"itsystem"`
+		Validity   wireValidity `json:"validity"`
+	}
+	wireOrgUnit struct {
+		UUID                  uuid.UUID     `json:"uuid"`
+		Name                  string        `json:"name"`
+		UserKey               string        `json:"user_key"`
+		Parent                *wireRef      `json:"parent"`
+		Ancestors             []wireRef     `json:"ancestors"`
+		UnitType              *wireClass    `json:"unit_type"`
+		OrgUnitLevel          *wireClass    `json:"org_unit_level"`
+		OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
+		Addresses             []wireAddress `json:"addresses"`
+		Managers              []wireManager `json:"managers"`
+		KLEs                  []wireKLE     `json:"kles"`
+		ITUsers               []wireITUser  `json:"itusers"`
+		Validity              wireValidity  `json:"validity"`
+	}
+)
+
+func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
+	u := &OrgUnit{
+		UUID:      w.UUID,
+		Name:      w.Name,
+		UserKey:   w.UserKey,
+		UnitType:  w.UnitType.toModel(),
+		Level:     w.OrgUnitLevel.toModel(),
+		Hierarchy: w.OrgUnitHierarchyModel.toModel(),
+	}
+	var err error
+	if u.Validity, err = w.Validity.toModel(loc); err != nil {
+		return nil, fmt.Errorf("validity: %w", err)
+	}
+	if w.Parent != nil {
+		p := w.Parent.UUID
+		u.Parent = &p
+	}
+	for _, a := range w.Ancestors {
+		u.Ancestors = append(u.Ancestors, a.UUID)
+	}
+	for _, a := range w.Addresses {
+		addr := Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value}
+		if a.Name != nil {
+			addr.Name = *a.Name
+		}
+		if addr.Validity, err = a.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("address %s validity: %w", a.UUID, err)
+		}
+		u.Addresses = append(u.Addresses, addr)
+	}
+	for _, m := range w.Managers {
+		mgr := Manager{UUID: m.UUID}
+		if len(m.Person) > 0 {
+			p := m.Person[0].UUID
+			mgr.Person = &p
+		}
+		if mgr.Validity, err = m.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("manager %s validity: %w", m.UUID, err)
+		}
+		u.Managers = append(u.Managers, mgr)
+	}
+	for _, k := range w.KLEs {
+		kle := KLE{UUID: k.UUID}
+		for _, n := range k.KLENumber {
+			kle.Numbers = append(kle.Numbers, *n.toModel())
+		}
+		for _, a := range k.KLEAspects {
+			kle.Aspects = append(kle.Aspects, *a.toModel())
+		}
+		if kle.Validity, err = k.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("KLE %s validity: %w", k.UUID, err)
+		}
+		u.KLE = append(u.KLE, kle)
+	}
+	for _, it := range w.ITUsers {
+		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
+		if it.ExternalID != nil {
+			itu.ExternalID = *it.ExternalID
+		}
+		if itu.Validity, err = it.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("IT user %s validity: %w", it.UUID, err)
+		}
+		u.ITUsers = append(u.ITUsers, itu)
+	}
+	return u, nil
+}
+
+func (w *wireClass) toModel() *Class {
+	if w == nil {
+		return nil
+	}
+	c := &Class{UUID: w.UUID, UserKey: w.UserKey, Name: w.Name}
+	if w.Scope != nil {
+		c.Scope = *w.Scope
+	}
+	return c
+}
+
+func (w wireValidity) toModel(loc *time.Location) (Validity, error) {
+	var v Validity
+	var err error
+	if v.From, err = ParseTime(w.From, loc); err != nil {
+		return Validity{}, fmt.Errorf("from: %w", err)
+	}
+	if w.To != nil {
+		if v.To, err = ParseTime(*w.To, loc); err != nil {
+			return Validity{}, fmt.Errorf("to: %w", err)
+		}
+	}
+	return v, nil
+}
+
+// ParseTime parses an OS2MO DateTime or Date as an instant in loc (normally Europe/Copenhagen).
+// Values with an offset ("2021-01-01T00:00:00+01:00") keep their instant; values without one,
+// and plain dates ("2021-01-01", local midnight), are read as local time in loc.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.In(loc), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("moclient: unrecognised OS2MO time %q", s)
+}

@@ -1,0 +1,140 @@
+package stsclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/beevik/etree"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/stsclient/soap"
+)
+
+// Client calls the Organisation 6 object services. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	base string // BaseURL without trailing slash
+}
+
+// New validates cfg, applies defaults and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}, nil
+}
+
+// Endpoint returns the URL requests for kind are posted to (and the wsa:To value):
+// {BaseURL}/organisation/{kind}/6/.
+func (c *Client) Endpoint(k oio.Kind) string {
+	return c.base + "/organisation/" + string(k) + "/6/"
+}
+
+// roundTrip sends payload as op on kind and returns the checked output element of a response
+// whose StandardRetur is 20. The returned element stays attached to its envelope document.
+func (c *Client) roundTrip(ctx context.Context, id call, payload *etree.Element) (out *etree.Element, err error) {
+	start := c.cfg.Now()
+	defer func() {
+		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "sts call",
+			slog.String("kind", string(id.Kind)), slog.String("operation", string(id.Operation)),
+			slog.String("uuid", id.ObjectUUID.String()), slog.Duration("duration", c.cfg.Now().Sub(start)),
+			slog.Any("error", err))
+	}()
+	transportErr := func(status int, temporary bool, err error) error {
+		return &TransportError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
+			HTTPStatus: status, Temporary: temporary, Err: err}
+	}
+
+	action := soap.Action(id.Kind, id.Operation)
+	endpoint := c.Endpoint(id.Kind)
+	env := soap.New(soap.Addressing{
+		Action:          action,
+		TransactionUUID: c.cfg.NewID().String(),
+		MessageID:       "urn:uuid:" + c.cfg.NewID().String(),
+		ReplyTo:         soap.AnonymousAddress,
+		To:              endpoint,
+	}, payload)
+	if err := c.cfg.Security.SecureRequest(ctx, env); err != nil {
+		return nil, transportErr(0, false, fmt.Errorf("secure request: %w", err))
+	}
+	body, err := env.Bytes()
+	if err != nil {
+		return nil, transportErr(0, false, fmt.Errorf("serialise envelope: %w", err))
+	}
+
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, transportErr(0, false, fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("Content-Type", soap.ContentType(action))
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		// The caller's own cancellation is not retryable; our timeout and network errors are.
+		return nil, transportErr(0, ctx.Err() == nil, fmt.Errorf("post %s: %w", endpoint, err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, transportErr(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", err))
+	}
+	if int64(len(data)) > c.cfg.MaxResponseBytes {
+		return nil, transportErr(resp.StatusCode, false,
+			fmt.Errorf("response exceeds %d bytes", c.cfg.MaxResponseBytes))
+	}
+
+	renv, perr := soap.Parse(data)
+	if perr == nil {
+		if f := renv.Fault(); f != nil {
+			return nil, &FaultError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
+				HTTPStatus: resp.StatusCode, Fault: *f}
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, transportErr(resp.StatusCode, temporaryStatus(resp.StatusCode),
+			fmt.Errorf("unexpected HTTP status: %s", snippet(data)))
+	}
+	if perr != nil {
+		return nil, transportErr(resp.StatusCode, false, perr)
+	}
+	if err := c.cfg.Security.VerifyResponse(ctx, renv); err != nil {
+		return nil, transportErr(resp.StatusCode, false, fmt.Errorf("verify response: %w", err))
+	}
+	out, err = renv.Payload()
+	if err != nil {
+		return nil, transportErr(resp.StatusCode, false, err)
+	}
+	ret, err := oio.UnmarshalOutput(id.Kind, id.Operation, out)
+	if err != nil {
+		return nil, transportErr(resp.StatusCode, false, fmt.Errorf("response: %w", err))
+	}
+	if !ret.OK() {
+		return nil, &StatusError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
+			Code: ret.StatusKode, Text: ret.FejlbeskedTekst}
+	}
+	return out, nil
+}
+
+// temporaryStatus reports whether an HTTP status without a SOAP fault is worth retrying.
+func temporaryStatus(code int) bool {
+	return code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
+}
+
+// snippet returns the start of a response body for error messages.
+func snippet(data []byte) string {
+	const max = 200
+	s := strings.TrimSpace(string(data))
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return fmt.Sprintf("%q", s)
+}

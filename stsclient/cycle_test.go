@@ -1,0 +1,293 @@
+package stsclient_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stsorgsync/stsorgsync/stsclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/stsclient/soap"
+	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
+)
+
+// TestCycle runs the write patterns of the sync against the fake over HTTP.
+func TestCycle(t *testing.T) {
+	fake, client, clock := setup(t, ststest.Options{}, nil)
+	ctx := t.Context()
+	oe := oio.KindOrganisationEnhed
+
+	// importer, then laes returns what was sent, registered at the client's clock.
+	if err := client.Import(ctx, unit()); err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	got, err := client.Read(ctx, oe, unitUUID)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	want := unit()
+	want.Registration.Tidspunkt, want.Registration.Livscyklus = clockStart, oio.LivscyklusImporteret
+	assertObject(t, got, want)
+
+	// ret (rename + new parent), then laes returns the new lists, registered at server time.
+	clock.Advance(time.Minute)
+	if err := client.Update(ctx, renamed(unit())); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got, err = client.Read(ctx, oe, unitUUID)
+	if err != nil {
+		t.Fatalf("Read after Update: %v", err)
+	}
+	want = renamed(unit())
+	want.Registration.Tidspunkt, want.Registration.Livscyklus = clockStart.Add(time.Minute), oio.LivscyklusImporteret
+	assertObject(t, got, want)
+	if h := fake.History(oe, unitUUID); len(h) != 2 {
+		t.Errorf("fake holds %d registrations, want 2", len(h))
+	}
+
+	// importer again → 49.
+	err = client.Import(ctx, unit())
+	assertStatus(t, err, stsclient.ErrAlreadyExists, oio.StatusAlreadyExists, oio.OpImporter, unitUUID)
+
+	// laes of an unknown object → 44.
+	unknown := uuid.MustParse("11111111-2222-4333-8444-555555555555")
+	_, err = client.Read(ctx, oe, unknown)
+	assertStatus(t, err, stsclient.ErrNotFound, oio.StatusNotFound, oio.OpLaes, unknown)
+	err = client.Update(ctx, &oio.Object{Kind: oe, UUID: unknown})
+	assertStatus(t, err, stsclient.ErrNotFound, oio.StatusNotFound, oio.OpRet, unknown)
+
+	// passiver; then ret → 49, passiver again → 49, importer re-creates the object.
+	if err := client.Passivate(ctx, oe, unitUUID, "nedlagt"); err != nil {
+		t.Fatalf("Passivate: %v", err)
+	}
+	assertStatus(t, client.Update(ctx, unit()), stsclient.ErrAlreadyExists, oio.StatusAlreadyExists, oio.OpRet, unitUUID)
+	assertStatus(t, client.Passivate(ctx, oe, unitUUID, ""), stsclient.ErrAlreadyExists, oio.StatusAlreadyExists, oio.OpPassiver, unitUUID)
+	if err := client.Import(ctx, unit()); err != nil {
+		t.Errorf("Import after Passivate: %v", err)
+	}
+
+	// importer with a registration time ahead of the server → 45.
+	future := unit()
+	future.UUID = uuid.MustParse("22222222-2222-4333-8444-555555555555")
+	future.Registration.Tidspunkt = clock.Now().Add(time.Hour)
+	assertStatus(t, client.Import(ctx, future), stsclient.ErrFutureRegistration, oio.StatusFutureRegistration, oio.OpImporter, future.UUID)
+
+	wantCalls := map[string]int{"organisationenhed/importer": 4, "organisationenhed/laes": 3,
+		"organisationenhed/ret": 3, "organisationenhed/passiver": 2}
+	if got := fake.Calls(); !mapsEqual(got, wantCalls) {
+		t.Errorf("Calls() = %v, want %v", got, wantCalls)
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func assertStatus(t *testing.T, err error, sentinel error, code int, op oio.Operation, id uuid.UUID) {
+	t.Helper()
+	var se *stsclient.StatusError
+	if !errors.As(err, &se) || !errors.Is(err, sentinel) {
+		t.Fatalf("error %v, want *StatusError matching %v", err, sentinel)
+	}
+	if se.Code != code || se.Operation != op || se.ObjectUUID != id || se.Kind != oio.KindOrganisationEnhed {
+		t.Errorf("StatusError %+v, want code %d op %s uuid %s", se, code, op, id)
+	}
+	for _, part := range []string{"organisationenhed", id.String(), string(op), "StatusKode " + strconv.Itoa(code), se.Text} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("message %q lacks %q", err, part)
+		}
+	}
+	if se.Text == "" {
+		t.Error("empty FejlbeskedTekst")
+	}
+	if stsclient.IsRetryable(err) != (code == oio.StatusFutureRegistration) {
+		t.Errorf("IsRetryable(%d) = %v", code, stsclient.IsRetryable(err))
+	}
+}
+
+// tamper is a Security that breaks the request body after it was built (so the fake sees an
+// invalid document), and checks that responses pass through VerifyResponse.
+type tamper struct{ verified int }
+
+func (*tamper) SecureRequest(_ context.Context, env *soap.Envelope) error {
+	p, err := env.Payload()
+	if err != nil {
+		return err
+	}
+	p.InsertChildAt(0, p.ChildElements()[0].Copy()) // duplicate the first child
+	return nil
+}
+
+func (s *tamper) VerifyResponse(context.Context, *soap.Envelope) error { s.verified++; return nil }
+
+// securityFunc is a Security that runs f on requests and accepts all responses.
+type securityFunc func(*soap.Envelope) error
+
+func (f securityFunc) SecureRequest(_ context.Context, env *soap.Envelope) error { return f(env) }
+func (securityFunc) VerifyResponse(context.Context, *soap.Envelope) error        { return nil }
+
+func TestInvalidBodyIsInvalidInput(t *testing.T) {
+	sec := &tamper{}
+	_, client, _ := setup(t, ststest.Options{}, func(c *stsclient.Config) { c.Security = sec })
+	err := client.Import(t.Context(), unit())
+	assertStatus(t, err, stsclient.ErrInvalidInput, oio.StatusInvalidInput, oio.OpImporter, unitUUID)
+	if sec.verified != 1 {
+		t.Errorf("VerifyResponse ran %d times, want 1", sec.verified)
+	}
+}
+
+func TestTransportFailures(t *testing.T) {
+	oe := oio.KindOrganisationEnhed
+	t.Run("HTTP 503 is retryable", func(t *testing.T) {
+		fake, client, _ := setup(t, ststest.Options{}, nil)
+		fake.FailNext(ststest.Failure{HTTPStatus: 503})
+		_, err := client.Read(t.Context(), oe, unitUUID)
+		var te *stsclient.TransportError
+		if !errors.As(err, &te) || te.HTTPStatus != 503 || !stsclient.IsRetryable(err) {
+			t.Fatalf("error %v, want retryable *TransportError with HTTP 503", err)
+		}
+		if !strings.Contains(err.Error(), unitUUID.String()) || !strings.Contains(err.Error(), "laes") {
+			t.Errorf("message %q lacks UUID or operation", err)
+		}
+		// The failure was used up; the next call reaches the business logic.
+		if _, err := client.Read(t.Context(), oe, unitUUID); !errors.Is(err, stsclient.ErrNotFound) {
+			t.Errorf("second call: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("Receiver fault is a retryable FaultError", func(t *testing.T) {
+		fake, client, _ := setup(t, ststest.Options{}, nil)
+		fake.FailNext(ststest.Failure{Operation: oio.OpImporter, FaultReason: "database unavailable"})
+		err := client.Import(t.Context(), unit())
+		var fe *stsclient.FaultError
+		if !errors.As(err, &fe) || fe.Fault.Code != soap.CodeReceiver || fe.Fault.Reason != "database unavailable" || !stsclient.IsRetryable(err) {
+			t.Fatalf("error %v, want retryable Receiver *FaultError", err)
+		}
+	})
+	t.Run("Sender fault is not retryable", func(t *testing.T) {
+		_, client, _ := setup(t, ststest.Options{}, func(c *stsclient.Config) {
+			c.Security = securityFunc(func(env *soap.Envelope) error {
+				for _, h := range env.Header.ChildElements() {
+					if h.Tag == "To" {
+						h.SetText("https://elsewhere.example/organisation/bruger/6/")
+					}
+				}
+				return nil
+			})
+		})
+		err := client.Import(t.Context(), unit())
+		var fe *stsclient.FaultError
+		if !errors.As(err, &fe) || fe.Fault.Code != soap.CodeSender || stsclient.IsRetryable(err) {
+			t.Fatalf("error %v, want non-retryable Sender *FaultError", err)
+		}
+	})
+	t.Run("timeout is retryable", func(t *testing.T) {
+		_, client, _ := setup(t, ststest.Options{Latency: 300 * time.Millisecond}, func(c *stsclient.Config) { c.Timeout = 50 * time.Millisecond })
+		_, err := client.Read(t.Context(), oe, unitUUID)
+		var te *stsclient.TransportError
+		if !errors.As(err, &te) || !stsclient.IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error %v, want retryable *TransportError wrapping DeadlineExceeded", err)
+		}
+	})
+	t.Run("caller cancellation is not retryable", func(t *testing.T) {
+		_, client, _ := setup(t, ststest.Options{Latency: 300 * time.Millisecond}, nil)
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		_, err := client.Read(ctx, oe, unitUUID)
+		if err == nil || stsclient.IsRetryable(err) {
+			t.Fatalf("error %v, want non-retryable", err)
+		}
+	})
+	t.Run("oversized response", func(t *testing.T) {
+		fake, client, _ := setup(t, ststest.Options{}, func(c *stsclient.Config) { c.MaxResponseBytes = 512 })
+		fake.Put(unit())
+		_, err := client.Read(t.Context(), oe, unitUUID)
+		var te *stsclient.TransportError
+		if !errors.As(err, &te) || stsclient.IsRetryable(err) || !strings.Contains(err.Error(), "exceeds 512 bytes") {
+			t.Fatalf("error %v, want non-retryable size error", err)
+		}
+	})
+	t.Run("injected status codes map to sentinels", func(t *testing.T) {
+		fake, client, _ := setup(t, ststest.Options{}, nil)
+		for code, sentinel := range map[int]error{41: stsclient.ErrUnauthorized, 47: stsclient.ErrInvalidVirkning} {
+			fake.FailNext(ststest.Failure{StatusKode: code})
+			err := client.Update(t.Context(), unit())
+			if !errors.Is(err, sentinel) || stsclient.IsRetryable(err) {
+				t.Errorf("StatusKode %d: %v, want non-retryable %v", code, err, sentinel)
+			}
+		}
+		fake.FailNext(ststest.Failure{StatusKode: 50})
+		if err := client.Update(t.Context(), unit()); !stsclient.IsRetryable(err) {
+			t.Errorf("StatusKode 50 (technical): %v, want retryable", err)
+		}
+	})
+}
+
+func TestClientRejectsInvalidObjectsWithoutCalling(t *testing.T) {
+	fake, client, _ := setup(t, ststest.Options{}, nil)
+	bad := unit()
+	bad.Registration.Relationer = append(bad.Registration.Relationer, oio.Relation{Name: oio.RelOverordnet, Ref: parentB})
+	for name, err := range map[string]error{
+		"Import":     client.Import(t.Context(), bad),
+		"Update":     client.Update(t.Context(), bad),
+		"Import nil": client.Import(t.Context(), nil),
+	} {
+		if !errors.Is(err, oio.ErrInvalid) || stsclient.IsRetryable(err) {
+			t.Errorf("%s: %v, want non-retryable oio.ErrInvalid", name, err)
+		}
+	}
+	if n := fake.TotalCalls(); n != 0 {
+		t.Errorf("fake saw %d calls", n)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     stsclient.Config
+		wantErr string
+	}{
+		{"ok", stsclient.Config{BaseURL: "https://organisation.stoettesystemerne.dk"}, ""},
+		{"missing URL", stsclient.Config{}, "BaseURL is required"},
+		{"relative URL", stsclient.Config{BaseURL: "organisation.stoettesystemerne.dk"}, "absolute http(s) URL"},
+		{"ftp", stsclient.Config{BaseURL: "ftp://x"}, "absolute http(s) URL"},
+		{"query", stsclient.Config{BaseURL: "https://x/?a=b"}, "query"},
+		{"negative timeout", stsclient.Config{BaseURL: "https://x", Timeout: -1}, "negative Timeout"},
+		{"negative size", stsclient.Config{BaseURL: "https://x", MaxResponseBytes: -1}, "negative MaxResponseBytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := stsclient.New(tt.cfg); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want %q", err, tt.wantErr)
+			}
+			if _, err := stsclient.New(tt.cfg); err == nil {
+				t.Error("New accepted an invalid config")
+			}
+		})
+	}
+	c, _ := stsclient.New(stsclient.Config{BaseURL: "https://organisation.stoettesystemerne.dk/"})
+	if got, want := c.Endpoint(oio.KindBruger), "https://organisation.stoettesystemerne.dk/organisation/bruger/6/"; got != want {
+		t.Errorf("Endpoint = %s, want %s", got, want)
+	}
+}
