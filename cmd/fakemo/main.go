@@ -1,0 +1,156 @@
+// Command fakemo runs the fake OS2MO from package motest as a server for demos and local
+// development: GraphQL v25 at /graphql/v25, a Keycloak-style token endpoint at
+// /auth/realms/mo/protocol/openid-connect/token, a JSON mutation API under /api/ and /healthz.
+// With -amqp-url it publishes OS2MO-style events for changes made through the API.
+//
+// Flags (environment variables in brackets):
+//
+//	-listen         address to listen on, default :5000 [FAKEMO_LISTEN]
+//	-units          number of generated org units, default 20
+//	-seed           generator seed, default 1
+//	-client-id      accepted client id, default dipex [FAKEMO_CLIENT_ID]
+//	-client-secret  accepted client secret, default OS2MO's dev secret [FAKEMO_CLIENT_SECRET]
+//	-amqp-url       RabbitMQ URL for events; none when empty [FAKEMO_AMQP_URL]
+//	-publish-seed   publish one org_unit event per generated unit after start
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/stsorgsync/stsorgsync/moclient/motest"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runWith(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+}
+
+// config is the parsed command line.
+type config struct {
+	listen, clientID, clientSecret, amqpURL string
+	units                                   int
+	seed                                    int64
+	publishSeed                             bool
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs := flag.NewFlagSet("fakemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", env("FAKEMO_LISTEN", ":5000"), "address to listen on [FAKEMO_LISTEN]")
+	fs.IntVar(&c.units, "units", 20, "number of generated org units")
+	fs.Int64Var(&c.seed, "seed", 1, "generator seed")
+	fs.StringVar(&c.clientID, "client-id", env("FAKEMO_CLIENT_ID", motest.DefaultClientID), "accepted client id [FAKEMO_CLIENT_ID]")
+	fs.StringVar(&c.clientSecret, "client-secret", env("FAKEMO_CLIENT_SECRET", motest.DefaultClientSecret), "accepted client secret [FAKEMO_CLIENT_SECRET]")
+	fs.StringVar(&c.amqpURL, "amqp-url", env("FAKEMO_AMQP_URL", ""), "RabbitMQ URL for OS2MO events; none when empty [FAKEMO_AMQP_URL]")
+	fs.BoolVar(&c.publishSeed, "publish-seed", false, "publish one org_unit event per generated unit after start")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.units < 1 {
+		return config{}, fmt.Errorf("-units must be at least 1, got %d", c.units)
+	}
+	if c.publishSeed && c.amqpURL == "" {
+		return config{}, errors.New("-publish-seed needs -amqp-url (or FAKEMO_AMQP_URL)")
+	}
+	return c, nil
+}
+
+// runWith runs the server until ctx is cancelled; ready, if set, gets the listening address.
+func runWith(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready func(net.Addr)) int {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		_, _ = fmt.Fprintln(stderr, "fakemo:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := serve(ctx, cfg, log, ready); err != nil {
+		log.Error("fakemo failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Addr)) error {
+	opts := motest.Options{ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, Logger: log}
+	var pub *motest.Publisher
+	if cfg.amqpURL != "" {
+		var err error
+		if pub, err = motest.DialPublisher(cfg.amqpURL, motest.DefaultExchange); err != nil {
+			return err
+		}
+		defer func() {
+			if err := pub.Close(); err != nil {
+				log.Warn("closing AMQP publisher", "error", err)
+			}
+		}()
+		opts.Events = pub
+	}
+	srv := motest.NewServer(opts)
+	data := motest.Generate(cfg.seed, cfg.units)
+	if err := srv.Load(data); err != nil {
+		return fmt.Errorf("loading generated organisation: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("fakemo listening", "addr", ln.Addr().String(), "municipality", data.Municipality, "units", len(data.Units),
+		"seed", cfg.seed, "events", pub != nil, "graphql", "/graphql/v25", "auth_server", "/auth")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	if cfg.publishSeed {
+		for _, id := range srv.OrgUnitIDs() {
+			if err := pub.Publish(ctx, motest.ObjectOrgUnit, id); err != nil {
+				if ctx.Err() != nil {
+					break // asked to stop while publishing: shut down normally below
+				}
+				_ = hs.Close()
+				return fmt.Errorf("publishing seed events: %w", err)
+			}
+		}
+		log.Info("published seed events", "object_type", motest.ObjectOrgUnit, "count", len(data.Units))
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutting down HTTP server: %w", err)
+	}
+	return nil
+}
