@@ -148,9 +148,7 @@ func SortRelations(kind oio.Kind, rels []oio.Relation) {
 	})
 }
 
-func egenskabVirkning(e *oio.Egenskab) *oio.Virkning   { return &e.Virkning }
-func gyldighedVirkning(g *oio.Gyldighed) *oio.Virkning { return &g.Virkning }
-func relationVirkning(r *oio.Relation) *oio.Virkning   { return &r.Virkning }
+func relationVirkning(r *oio.Relation) *oio.Virkning { return &r.Virkning }
 
 func virkningEqual(a, b oio.Virkning) bool {
 	return a.From.Equal(b.From) && a.To.Equal(b.To)

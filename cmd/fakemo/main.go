@@ -12,6 +12,7 @@
 //	-client-secret  accepted client secret, default OS2MO's dev secret [FAKEMO_CLIENT_SECRET]
 //	-amqp-url       RabbitMQ URL for events; none when empty [FAKEMO_AMQP_URL]
 //	-publish-seed   publish one org_unit event per generated unit after start
+//	-healthcheck    probe /healthz of a fakemo on -listen and exit 0 or 1 (container health checks)
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
 
@@ -45,6 +47,7 @@ type config struct {
 	units                                   int
 	seed                                    int64
 	publishSeed                             bool
+	healthcheck                             bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -64,6 +67,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.clientSecret, "client-secret", env("FAKEMO_CLIENT_SECRET", motest.DefaultClientSecret), "accepted client secret [FAKEMO_CLIENT_SECRET]")
 	fs.StringVar(&c.amqpURL, "amqp-url", env("FAKEMO_AMQP_URL", ""), "RabbitMQ URL for OS2MO events; none when empty [FAKEMO_AMQP_URL]")
 	fs.BoolVar(&c.publishSeed, "publish-seed", false, "publish one org_unit event per generated unit after start")
+	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakemo listening on -listen and exit 0 (healthy) or 1")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -88,6 +92,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		_, _ = fmt.Fprintln(stderr, "fakemo:", err)
 		return 2
+	}
+	if cfg.healthcheck {
+		return probe(ctx, cfg.listen, stderr)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if err := serve(ctx, cfg, log, ready); err != nil {
@@ -153,4 +160,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 		return fmt.Errorf("shutting down HTTP server: %w", err)
 	}
 	return nil
+}
+
+// probe implements -healthcheck for container health checks (the image has no shell or curl).
+func probe(ctx context.Context, listen string, stderr io.Writer) int {
+	url, err := healthprobe.URL(listen, "/healthz")
+	if err == nil {
+		err = healthprobe.Check(ctx, url, 3*time.Second)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", "fakemo", err)
+		return 1
+	}
+	return 0
 }

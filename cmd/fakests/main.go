@@ -7,6 +7,7 @@
 //	-listen    address to listen on, default :8081 [FAKESTS_LISTEN]
 //	-latency   delay added to every SOAP response, e.g. 200ms; default 0 [FAKESTS_LATENCY]
 //	-debug     log every SOAP call
+//	-healthcheck probe /healthz of a fakests on -listen and exit 0 or 1 (container health checks)
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
@@ -36,9 +38,10 @@ func run() int {
 
 // config is the parsed command line.
 type config struct {
-	listen  string
-	latency time.Duration
-	debug   bool
+	listen      string
+	latency     time.Duration
+	debug       bool
+	healthcheck bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -60,6 +63,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.listen, "listen", listen, "address to listen on [FAKESTS_LISTEN]")
 	fs.DurationVar(&c.latency, "latency", latency, "delay added to every SOAP response [FAKESTS_LATENCY]")
 	fs.BoolVar(&c.debug, "debug", false, "log every SOAP call")
+	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakests listening on -listen and exit 0 (healthy) or 1")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -82,6 +86,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		fmt.Fprintln(stderr, "fakests:", err)
 		return 2
+	}
+	if cfg.healthcheck {
+		return probe(ctx, cfg.listen, stderr)
 	}
 	level := slog.LevelInfo
 	if cfg.debug {
@@ -120,5 +127,18 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return 1
 	}
 	log.Info("fakests stopped", slog.Int("calls", fake.TotalCalls()))
+	return 0
+}
+
+// probe implements -healthcheck for container health checks (the image has no shell or curl).
+func probe(ctx context.Context, listen string, stderr io.Writer) int {
+	url, err := healthprobe.URL(listen, "/healthz")
+	if err == nil {
+		err = healthprobe.Check(ctx, url, 3*time.Second)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", "fakests", err)
+		return 1
+	}
 	return 0
 }

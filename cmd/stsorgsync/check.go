@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+)
+
+// check reports, one line per dependency, whether the configured services can be reached and
+// accept our credentials. It exits exitFailure if any cannot.
+func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) int {
+	fmt.Fprintln(out, "configuration: ok")
+	d, err := newDeps(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(out, "clients: FAILED: %v\n", err)
+		return exitFailure
+	}
+	defer d.close()
+	checks := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"RabbitMQ " + redactURL(cfg.AMQPURL), func(ctx context.Context) error { return pingAMQP(ctx, cfg.AMQPURL) }},
+		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
+		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
+		{"STS Organisation " + cfg.STSBaseURL + " (laes organisation " + cfg.STSOrganisation.String() + ")", func(ctx context.Context) error {
+			_, err := d.sts.Read(ctx, oio.KindOrganisation, cfg.STSOrganisation)
+			return err
+		}},
+	}
+	code := exitOK
+	for _, c := range checks {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := c.run(cctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "%s: FAILED: %v\n", c.name, err)
+			code = exitFailure
+			continue
+		}
+		fmt.Fprintf(out, "%s: ok\n", c.name)
+	}
+	return code
+}
+
+// pingAMQP opens and closes a connection and a channel.
+func pingAMQP(ctx context.Context, url string) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(15 * time.Second)
+	}
+	conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(time.Until(deadline))})
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	return ch.Close()
+}

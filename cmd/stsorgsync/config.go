@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config is the daemon's complete, typed configuration.
+type Config struct {
+	LogLevel   string
+	HTTPListen string
+
+	AMQPURL           string
+	AMQPMOExchange    string
+	AMQPExchange      string
+	AMQPQueue         string
+	AMQPDLX           string
+	AMQPDLQ           string
+	AMQPPrefetch      int
+	AMQPDeliveryLimit int
+
+	Workers         int
+	RetryInitial    time.Duration
+	RetryMax        time.Duration
+	RetryMaxElapsed time.Duration
+	ShutdownTimeout time.Duration
+
+	RedisURL       string
+	RedisKeyPrefix string
+	StateHashTTL   time.Duration
+	LeaseTTL       time.Duration
+
+	MOURL            string
+	MOGraphQLVersion int
+	MOAuthServer     string
+	MOAuthRealm      string
+	MOClientID       string
+	MOClientSecret   string
+	MOTimeout        time.Duration
+	MOTopUnit        uuid.UUID
+
+	STSBaseURL      string
+	STSCVR          string
+	STSOrganisation uuid.UUID
+	STSTimeout      time.Duration
+}
+
+// setting describes one configuration variable: its environment name, default, meaning, and how
+// it is parsed into Config.
+type setting struct {
+	Name     string
+	Default  string
+	Help     string
+	Required bool
+	Secret   bool // may also be given as <Name>_FILE; never logged
+	parse    func(c *Config, v string) error
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func integer(min int, dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("expected a whole number ≥ %d, got %q", min, v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("expected a duration such as 30s, 5m or 1h, got %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func urlOf(schemes string, dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || !strings.Contains(" "+schemes+" ", " "+u.Scheme+" ") {
+			return fmt.Errorf("expected a URL with scheme %s and a host, got %q", strings.ReplaceAll(schemes, " ", " or "), redactURL(v))
+		}
+		*dst(c) = strings.TrimSuffix(v, "/")
+		if u.Scheme == "amqp" || u.Scheme == "amqps" || u.Scheme == "redis" || u.Scheme == "rediss" {
+			*dst(c) = v // path (vhost / db) is significant
+		}
+		return nil
+	}
+}
+
+func uuidOf(dst func(*Config) *uuid.UUID) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		id, err := uuid.Parse(v)
+		if err != nil || len(v) != 36 {
+			return fmt.Errorf("expected a UUID such as 89cba575-d106-4732-87ab-45c09ac56874, got %q", v)
+		}
+		*dst(c) = id
+		return nil
+	}
+}
+
+var cvrPattern = regexp.MustCompile(`^[0-9]{8}$`)
+
+// settings is the single source of truth for configuration: loading, validation, `stsorgsync
+// settings` and the README table all come from it.
+func settings() []setting {
+	return []setting{
+		{Name: "LOG_LEVEL", Default: "info", Help: "Log level: debug, info, warn or error. Logs are JSON on standard error.",
+			parse: func(c *Config, v string) error {
+				switch v {
+				case "debug", "info", "warn", "error":
+					c.LogLevel = v
+					return nil
+				}
+				return fmt.Errorf("expected debug, info, warn or error, got %q", v)
+			}},
+		{Name: "HTTP_LISTEN", Default: ":9090", Help: "Address of the HTTP server for /metrics, /healthz and /readyz.", parse: str(func(c *Config) *string { return &c.HTTPListen })},
+
+		{Name: "AMQP_URL", Default: "amqp://guest:guest@localhost:5672/", Secret: true, Help: "RabbitMQ URL (amqp:// or amqps://, with user, password and vhost).", parse: urlOf("amqp amqps", func(c *Config) *string { return &c.AMQPURL })},
+		{Name: "AMQP_MO_EXCHANGE", Default: "os2mo", Help: "OS2MO's durable topic exchange that events are published on.", parse: str(func(c *Config) *string { return &c.AMQPMOExchange })},
+		{Name: "AMQP_EXCHANGE", Default: "stsorgsync", Help: "The integration's own topic exchange, bound to AMQP_MO_EXCHANGE with \"#\".", parse: str(func(c *Config) *string { return &c.AMQPExchange })},
+		{Name: "AMQP_QUEUE", Default: "stsorgsync", Help: "Durable quorum queue the daemon consumes.", parse: str(func(c *Config) *string { return &c.AMQPQueue })},
+		{Name: "AMQP_DLX", Default: "stsorgsync.dlx", Help: "Dead-letter exchange (fanout) for events that could not be written.", parse: str(func(c *Config) *string { return &c.AMQPDLX })},
+		{Name: "AMQP_DLQ", Default: "stsorgsync.dlq", Help: "Dead-letter queue; inspect and replay it with `stsorgsync dlq`.", parse: str(func(c *Config) *string { return &c.AMQPDLQ })},
+		{Name: "AMQP_PREFETCH", Default: "0", Help: "Unacknowledged deliveries the broker sends ahead; 0 means 2 × WORKERS.", parse: integer(0, func(c *Config) *int { return &c.AMQPPrefetch })},
+		{Name: "AMQP_DELIVERY_LIMIT", Default: "20", Help: "Quorum queue x-delivery-limit: after this many redeliveries (crashes) the broker dead-letters a message.", parse: integer(1, func(c *Config) *int { return &c.AMQPDeliveryLimit })},
+
+		{Name: "WORKERS", Default: "8", Help: "Events processed at once. Events for the same object are never processed concurrently.", parse: integer(1, func(c *Config) *int { return &c.Workers })},
+		{Name: "RETRY_INITIAL", Default: "500ms", Help: "First wait before retrying an event after a transient error (network, 5xx, timeout).", parse: duration(func(c *Config) *time.Duration { return &c.RetryInitial })},
+		{Name: "RETRY_MAX", Default: "30s", Help: "Longest wait between two retries of one event.", parse: duration(func(c *Config) *time.Duration { return &c.RetryMax })},
+		{Name: "RETRY_MAX_ELAPSED", Default: "2m", Help: "Give up retrying an event after this long and dead-letter it. Must stay well below RabbitMQ's consumer timeout (30m).", parse: duration(func(c *Config) *time.Duration { return &c.RetryMaxElapsed })},
+		{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "On SIGTERM, how long in-flight events may finish before they are cancelled and requeued.", parse: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+
+		{Name: "REDIS_URL", Default: "redis://localhost:6379/0", Secret: true, Help: "Redis URL (redis:// or rediss://) for leases and last-sent hashes.", parse: urlOf("redis rediss", func(c *Config) *string { return &c.RedisURL })},
+		{Name: "REDIS_KEY_PREFIX", Default: "stsorgsync:", Help: "Prefix of every Redis key, so several municipalities can share one Redis.", parse: str(func(c *Config) *string { return &c.RedisKeyPrefix })},
+		{Name: "STATE_HASH_TTL", Default: "0", Help: "How long a last-sent hash is trusted; 0 = until overwritten. A finite value re-checks every object against STS at least that often.", parse: duration(func(c *Config) *time.Duration { return &c.StateHashTTL })},
+		{Name: "LEASE_TTL", Default: "2m", Help: "How long one object stays locked if a process dies while writing it.", parse: duration(func(c *Config) *time.Duration { return &c.LeaseTTL })},
+
+		{Name: "MO_URL", Required: true, Help: "Base URL of OS2MO, e.g. https://os2mo.kommune.dk.", parse: urlOf("http https", func(c *Config) *string { return &c.MOURL })},
+		{Name: "MO_GRAPHQL_VERSION", Default: "25", Help: "OS2MO GraphQL API version the queries are written for.", parse: integer(1, func(c *Config) *int { return &c.MOGraphQLVersion })},
+		{Name: "MO_AUTH_SERVER", Required: true, Help: "Keycloak base URL, e.g. https://os2mo.kommune.dk/auth.", parse: urlOf("http https", func(c *Config) *string { return &c.MOAuthServer })},
+		{Name: "MO_AUTH_REALM", Default: "mo", Help: "Keycloak realm.", parse: str(func(c *Config) *string { return &c.MOAuthRealm })},
+		{Name: "MO_CLIENT_ID", Required: true, Help: "Keycloak client id of this integration.", parse: str(func(c *Config) *string { return &c.MOClientID })},
+		{Name: "MO_CLIENT_SECRET", Required: true, Secret: true, Help: "Keycloak client secret (or MO_CLIENT_SECRET_FILE).", parse: str(func(c *Config) *string { return &c.MOClientSecret })},
+		{Name: "MO_TIMEOUT", Default: "30s", Help: "Timeout of one OS2MO request.", parse: duration(func(c *Config) *time.Duration { return &c.MOTimeout })},
+		{Name: "MO_TOP_UNIT_UUID", Help: "OS2MO unit written as the root of the municipality's tree (no parent in STS). Empty: OS2MO's root units.",
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				return uuidOf(func(c *Config) *uuid.UUID { return &c.MOTopUnit })(c, v)
+			}},
+
+		{Name: "STS_BASE_URL", Default: "https://organisation.eksterntest-stoettesystemerne.dk", Help: "STS Organisation base URL; services are at {base}/organisation/{object}/6/. Production: https://organisation.stoettesystemerne.dk.", parse: urlOf("http https", func(c *Config) *string { return &c.STSBaseURL })},
+		{Name: "STS_CVR", Required: true, Help: "The municipality's CVR number (8 digits); the token is issued for it.",
+			parse: func(c *Config, v string) error {
+				if !cvrPattern.MatchString(v) {
+					return fmt.Errorf("expected 8 digits, got %q", v)
+				}
+				c.STSCVR = v
+				return nil
+			}},
+		{Name: "STS_ORGANISATION_UUID", Required: true, Help: "UUID of the municipality's Organisation object in STS Organisation (every unit and user belongs to it).", parse: uuidOf(func(c *Config) *uuid.UUID { return &c.STSOrganisation })},
+		{Name: "STS_TIMEOUT", Default: "30s", Help: "Timeout of one STS Organisation call.", parse: duration(func(c *Config) *time.Duration { return &c.STSTimeout })},
+	}
+}
+
+// loadConfig builds the configuration from, in increasing precedence: defaults, the optional
+// config file (KEY=VALUE lines), and the environment. Secrets may be given as NAME_FILE. All
+// problems are reported at once, each naming its setting.
+func loadConfig(getenv func(string) string, file string) (Config, error) {
+	fileValues := map[string]string{}
+	if file != "" {
+		var err error
+		if fileValues, err = readEnvFile(file); err != nil {
+			return Config{}, err
+		}
+	}
+	lookup := func(name string) (string, error) {
+		if v := getenv(name); v != "" {
+			return v, nil
+		}
+		if v, ok := fileValues[name]; ok && v != "" {
+			return v, nil
+		}
+		return "", nil
+	}
+	var c Config
+	var errs []error
+	for _, s := range settings() {
+		v, _ := lookup(s.Name)
+		if v == "" && s.Secret {
+			if path, _ := lookup(s.Name + "_FILE"); path != "" {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s_FILE: cannot read %s: %w", s.Name, path, err))
+					continue
+				}
+				v = strings.TrimRight(string(b), "\r\n")
+			}
+		}
+		if v == "" {
+			if s.Required {
+				errs = append(errs, fmt.Errorf("%s is required: %s", s.Name, s.Help))
+				continue
+			}
+			v = s.Default
+		}
+		if err := s.parse(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks rules that involve more than one setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.AMQPPrefetch != 0 && c.AMQPPrefetch < c.Workers {
+		errs = append(errs, fmt.Errorf("AMQP_PREFETCH (%d) must be 0 or at least WORKERS (%d)", c.AMQPPrefetch, c.Workers))
+	}
+	if c.RetryMaxElapsed >= 25*time.Minute {
+		errs = append(errs, fmt.Errorf("RETRY_MAX_ELAPSED (%s) must stay well below RabbitMQ's 30m consumer timeout", c.RetryMaxElapsed))
+	}
+	if c.RetryInitial > c.RetryMax {
+		errs = append(errs, fmt.Errorf("RETRY_INITIAL (%s) must not exceed RETRY_MAX (%s)", c.RetryInitial, c.RetryMax))
+	}
+	if c.AMQPQueue == c.AMQPDLQ {
+		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
+	}
+	if c.LeaseTTL < 5*time.Second {
+		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))
+	}
+	return errors.Join(errs...)
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are ignored, and a
+// value may be wrapped in single or double quotes.
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	values := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(strings.TrimPrefix(k, "export "))
+		if !ok || k == "" {
+			return nil, fmt.Errorf("config file %s line %d: expected KEY=VALUE, got %q", path, n, line)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		values[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return values, nil
+}
+
+// redactURL hides the password of a URL for logs and error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

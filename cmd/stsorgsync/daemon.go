@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/state"
+	"github.com/stsorgsync/stsorgsync/stsclient"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// errUncleanShutdown says in-flight events had to be cancelled at shutdown (they were requeued).
+var errUncleanShutdown = errors.New("unclean shutdown")
+
+// deps are the daemon's connections to the outside world, built from Config.
+type deps struct {
+	redis *redis.Client
+	store *state.Redis
+	mo    *moclient.Client
+	sts   *stsclient.Client
+}
+
+func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(cfg.RedisURL), err)
+	}
+	rdb := redis.NewClient(ropts)
+	instance := uuid.NewString()
+	store, err := state.NewRedis(rdb, state.RedisOptions{
+		Prefix:  cfg.RedisKeyPrefix,
+		HashTTL: cfg.StateHashTTL,
+		Token:   func() string { return instance + ":" + uuid.NewString() },
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	mo, err := moclient.New(moclient.Config{
+		URL:            cfg.MOURL,
+		GraphQLVersion: cfg.MOGraphQLVersion,
+		AuthServer:     cfg.MOAuthServer,
+		Realm:          cfg.MOAuthRealm,
+		ClientID:       cfg.MOClientID,
+		ClientSecret:   cfg.MOClientSecret,
+		Timeout:        cfg.MOTimeout,
+		Logger:         logger.With("component", "moclient"),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("OS2MO client: %w", err)
+	}
+	sts, err := stsclient.New(stsclient.Config{
+		BaseURL: cfg.STSBaseURL,
+		Timeout: cfg.STSTimeout,
+		Logger:  logger.With("component", "stsclient"),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("STS client: %w", err)
+	}
+	return &deps{redis: rdb, store: store, mo: mo, sts: sts}, nil
+}
+
+func (d *deps) close() { _ = d.redis.Close() }
+
+func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
+	return consumer.Config{
+		URL:                cfg.AMQPURL,
+		MOExchange:         cfg.AMQPMOExchange,
+		Exchange:           cfg.AMQPExchange,
+		Queue:              cfg.AMQPQueue,
+		DeadLetterExchange: cfg.AMQPDLX,
+		DeadLetterQueue:    cfg.AMQPDLQ,
+		Workers:            cfg.Workers,
+		Prefetch:           cfg.AMQPPrefetch,
+		DeliveryLimit:      cfg.AMQPDeliveryLimit,
+		RetryInitial:       cfg.RetryInitial,
+		RetryMax:           cfg.RetryMax,
+		RetryMaxElapsed:    cfg.RetryMaxElapsed,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		Logger:             logger,
+	}
+}
+
+// runDaemon consumes events until ctx is cancelled, serving /healthz, /readyz and /metrics.
+func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	d, err := newDeps(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+
+	var cons *consumer.Consumer
+	m := newMetrics(func() bool { return cons != nil && cons.Ready() })
+	pipeline := &consumer.Pipeline{
+		MO:       d.mo,
+		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
+		Store:    d.store,
+		Settings: translate.Settings{Organisation: cfg.STSOrganisation, TopUnit: cfg.MOTopUnit},
+		LeaseTTL: cfg.LeaseTTL,
+		Logger:   logger.With("component", "pipeline"),
+	}
+	cons, err = consumer.New(consumerConfig(cfg, logger), pipeline, m)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
+	}
+	srv := &http.Server{
+		Handler:           opsHandler(m, cons.Ready, d.store.Ping),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	logger.Info("started", "version", version, "http", ln.Addr().String(),
+		"amqp", redactURL(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
+		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers)
+
+	runErr := cons.Run(ctx)
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("HTTP server shutdown", "error", err)
+	}
+	if err := <-httpDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("HTTP server", "error", err)
+	}
+	switch {
+	case errors.Is(runErr, consumer.ErrShutdownDeadline):
+		return fmt.Errorf("%w: %w", errUncleanShutdown, runErr)
+	case runErr != nil:
+		return runErr
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}
+
+// opsHandler serves the operational endpoints: /healthz (the process is alive), /readyz (the
+// consumer has a broker session and Redis answers) and /metrics (Prometheus).
+func opsHandler(m *metrics, consumerReady func() bool, pingRedis func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		var problems []string
+		if !consumerReady() {
+			problems = append(problems, "no RabbitMQ session")
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := pingRedis(ctx); err != nil {
+			problems = append(problems, "Redis: "+err.Error())
+		}
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, p := range problems {
+				fmt.Fprintln(w, p)
+			}
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
+	return mux
+}

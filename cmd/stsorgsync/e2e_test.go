@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
+)
+
+// slice is the whole daemon wired to real RabbitMQ and Redis and to the fakes over HTTP.
+type slice struct {
+	mo      *motest.Server
+	sts     *ststest.Server
+	pub     *motest.Publisher
+	opsURL  string
+	orgUUID uuid.UUID
+	done    chan error
+	stop    context.CancelFunc
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
+	t.Helper()
+	broker := testenv.AMQP(t)
+	rdb, prefix := testenv.Redis(t)
+
+	mo := motest.NewServer(motest.Options{})
+	for _, u := range units {
+		if err := mo.AddOrgUnit(u); err != nil {
+			t.Fatalf("add unit: %v", err)
+		}
+	}
+	moSrv := httptest.NewServer(mo.Handler())
+	t.Cleanup(moSrv.Close)
+	sts := ststest.NewServer(ststest.Options{})
+	stsSrv := httptest.NewServer(sts.Handler())
+	t.Cleanup(stsSrv.Close)
+
+	s := &slice{mo: mo, sts: sts, orgUUID: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), done: make(chan error, 1)}
+	listen := freeAddr(t)
+	s.opsURL = "http://" + listen
+	env := map[string]string{
+		"AMQP_URL":              broker.URL,
+		"REDIS_URL":             "redis://" + rdb.Options().Addr + "/0",
+		"REDIS_KEY_PREFIX":      prefix,
+		"HTTP_LISTEN":           listen,
+		"MO_URL":                moSrv.URL,
+		"MO_AUTH_SERVER":        moSrv.URL + "/auth",
+		"MO_CLIENT_ID":          motest.DefaultClientID,
+		"MO_CLIENT_SECRET":      motest.DefaultClientSecret,
+		"STS_BASE_URL":          stsSrv.URL,
+		"STS_CVR":               "29189846",
+		"STS_ORGANISATION_UUID": s.orgUUID.String(),
+		"WORKERS":               "4",
+		"RETRY_INITIAL":         "20ms",
+		"RETRY_MAX":             "100ms",
+		"RETRY_MAX_ELAPSED":     "1s",
+		"SHUTDOWN_TIMEOUT":      "5s",
+	}
+	cfg, err := loadConfig(getenvOf(env), "")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	logger := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() { s.done <- runDaemon(ctx, cfg, logger) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Error("daemon did not stop within 15s")
+		}
+	})
+	waitFor(t, 20*time.Second, "daemon ready", func() bool { return httpStatus(s.opsURL+"/readyz") == http.StatusOK })
+
+	pub, err := motest.DialPublisher(broker.URL, "os2mo")
+	if err != nil {
+		t.Fatalf("publisher: %v", err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	s.pub = pub
+	return s
+}
+
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settled returns the daemon's count of settled events (all outcomes) from /metrics.
+func (s *slice) settled(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get(s.opsURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	total := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "stsorgsync_events_total{") {
+			var n float64
+			if _, err := fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%g", &n); err == nil {
+				total += int(n)
+			}
+		}
+	}
+	return total
+}
+
+func (s *slice) publish(t *testing.T, id uuid.UUID) {
+	t.Helper()
+	if err := s.pub.Publish(context.Background(), "org_unit", id); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+func TestOrgUnitEventReachesSTS(t *testing.T) {
+	data := motest.Generate(7, 6)
+	s := startSlice(t, data.Units)
+
+	for _, u := range data.Units {
+		s.publish(t, u.UUID)
+	}
+	waitFor(t, 20*time.Second, "all units in STS", func() bool {
+		return len(s.sts.Objects(oio.KindOrganisationEnhed)) == len(data.Units)
+	})
+	waitFor(t, 5*time.Second, "all events settled", func() bool { return s.settled(t) == len(data.Units) })
+
+	for _, u := range data.Units {
+		obj, ok := s.sts.Object(oio.KindOrganisationEnhed, u.UUID)
+		if !ok {
+			t.Fatalf("unit %s not in STS", u.UUID)
+		}
+		reg := obj.Registration
+		if len(reg.Egenskaber) != 1 || reg.Egenskaber[0].Navn != u.Name || reg.Egenskaber[0].BrugervendtNoegle != u.UserKey {
+			t.Errorf("unit %s: egenskaber %+v, want name %q", u.UUID, reg.Egenskaber, u.Name)
+		}
+		if len(reg.Gyldighed) != 1 || reg.Gyldighed[0].Status != oio.Aktiv {
+			t.Errorf("unit %s: gyldighed %+v, want one Aktiv", u.UUID, reg.Gyldighed)
+		}
+		rels := map[oio.RelationName][]uuid.UUID{}
+		for _, r := range reg.Relationer {
+			rels[r.Name] = append(rels[r.Name], r.Ref)
+		}
+		if got := rels[oio.RelTilhoerer]; len(got) != 1 || got[0] != s.orgUUID {
+			t.Errorf("unit %s: tilhoerer %v, want [%s]", u.UUID, got, s.orgUUID)
+		}
+		switch got := rels[oio.RelOverordnet]; {
+		case u.Parent == nil && len(got) != 0:
+			t.Errorf("root unit %s has overordnet %v", u.UUID, got)
+		case u.Parent != nil && (len(got) != 1 || got[0] != *u.Parent):
+			t.Errorf("unit %s: overordnet %v, want [%s]", u.UUID, got, *u.Parent)
+		}
+	}
+	if got := s.sts.Calls(); got["organisationenhed/importer"] != len(data.Units) {
+		t.Errorf("calls %v, want %d importer", got, len(data.Units))
+	}
+
+	// A second identical event costs no SOAP call.
+	before := s.sts.TotalCalls()
+	settled := s.settled(t)
+	s.publish(t, data.Units[1].UUID)
+	waitFor(t, 5*time.Second, "duplicate settled", func() bool { return s.settled(t) == settled+1 })
+	if after := s.sts.TotalCalls(); after != before {
+		t.Errorf("duplicate event made %d SOAP calls, want 0 (calls %v)", after-before, s.sts.Calls())
+	}
+
+	// A rename is written with ret, reading the current registration first.
+	renamed, _ := s.mo.OrgUnit(data.Units[2].UUID)
+	renamed.Name = "Omdøbt Afdeling"
+	if err := s.mo.UpdateOrgUnit(renamed); err != nil {
+		t.Fatal(err)
+	}
+	s.sts.ResetCalls()
+	s.publish(t, renamed.UUID)
+	waitFor(t, 5*time.Second, "rename in STS", func() bool {
+		obj, _ := s.sts.Object(oio.KindOrganisationEnhed, renamed.UUID)
+		return obj != nil && obj.Registration.Egenskaber[0].Navn == renamed.Name
+	})
+	if got := s.sts.Calls(); got["organisationenhed/laes"] != 1 || got["organisationenhed/ret"] != 1 || s.sts.TotalCalls() != 2 {
+		t.Errorf("rename made calls %v, want one laes and one ret", got)
+	}
+
+	s.stop()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("daemon stopped with %v, want a clean stop", err)
+		}
+		s.done <- err // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+}

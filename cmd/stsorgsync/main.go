@@ -1,0 +1,159 @@
+// Command stsorgsync keeps KOMBIT's STS Organisation in step with a municipality's OS2MO.
+//
+// Usage:
+//
+//	stsorgsync [--config FILE] run       consume OS2MO events and write STS Organisation (default)
+//	stsorgsync [--config FILE] check     validate the configuration and report what can be reached
+//	stsorgsync settings                  print every setting with its default and meaning
+//	stsorgsync healthcheck               GET this process's /healthz (for container health checks)
+//	stsorgsync version                   print the version
+//
+// Configuration comes from environment variables, optionally from a KEY=VALUE file named by
+// --config or STSORGSYNC_CONFIG (the environment wins). See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // runtime failure, or `check` found something unreachable
+	exitConfig      = 2 // invalid configuration or usage
+	exitUnclean     = 3 // shutdown deadline hit: in-flight events were cancelled and requeued
+	defaultLogLevel = slog.LevelInfo
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without process globals, so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("stsorgsync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", getenv("STSORGSYNC_CONFIG"), "optional KEY=VALUE configuration file (environment variables take precedence)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] run|check|settings|healthcheck|version")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	cmd := "run"
+	if fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "stsorgsync", version)
+		return exitOK
+	case "settings":
+		printSettings(stdout)
+		return exitOK
+	case "healthcheck":
+		return healthcheck(ctx, getenv, stderr)
+	case "run", "check":
+	default:
+		fmt.Fprintf(stderr, "stsorgsync: unknown command %q\n", cmd)
+		fs.Usage()
+		return exitConfig
+	}
+
+	cfg, err := loadConfig(getenv, *configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\nRun `stsorgsync settings` for every setting and its meaning.\n", indent(err.Error()))
+		return exitConfig
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	switch cmd {
+	case "check":
+		return check(ctx, cfg, logger, stdout)
+	default:
+		err := runDaemon(ctx, cfg, logger)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, errUncleanShutdown):
+			logger.Error("stopped", "error", err)
+			return exitUnclean
+		default:
+			logger.Error("stopped", "error", err)
+			return exitFailure
+		}
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = defaultLogLevel
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", "stsorgsync")
+}
+
+func indent(s string) string {
+	out := "  "
+	for _, r := range s {
+		out += string(r)
+		if r == '\n' {
+			out += "  "
+		}
+	}
+	return out
+}
+
+// printSettings prints the settings as a Markdown table (the README's configuration section).
+func printSettings(w io.Writer) {
+	fmt.Fprintln(w, "| Setting | Default | Meaning |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, s := range settings() {
+		def := "`" + s.Default + "`"
+		switch {
+		case s.Required:
+			def = "**required**"
+		case s.Default == "":
+			def = "(empty)"
+		}
+		help := s.Help
+		if s.Secret {
+			help += " Secret: may be given as `" + s.Name + "_FILE`; never logged."
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s |\n", s.Name, def, help)
+	}
+}
+
+// healthcheck probes /healthz of a daemon listening on HTTP_LISTEN. It needs no other
+// configuration, so it works in a container whose secrets are only visible to the daemon.
+func healthcheck(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
+	listen := getenv("HTTP_LISTEN")
+	if listen == "" {
+		listen = ":9090"
+	}
+	url, err := healthprobe.URL(listen, "/healthz")
+	if err == nil {
+		err = healthprobe.Check(ctx, url, 3*time.Second)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stsorgsync: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validEnv is a minimal valid configuration.
+func validEnv() map[string]string {
+	return map[string]string{
+		"MO_URL":                "http://mo.example:5000",
+		"MO_AUTH_SERVER":        "http://mo.example:5000/auth",
+		"MO_CLIENT_ID":          "dipex",
+		"MO_CLIENT_SECRET":      "s3cret",
+		"STS_CVR":               "29189846",
+		"STS_ORGANISATION_UUID": "3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11",
+	}
+}
+
+func getenvOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(getenvOf(validEnv()), "")
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if cfg.Workers != 8 || cfg.AMQPQueue != "stsorgsync" || cfg.RetryMaxElapsed != 2*time.Minute ||
+		cfg.MOGraphQLVersion != 25 || cfg.HTTPListen != ":9090" || cfg.STSCVR != "29189846" {
+		t.Errorf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name   string
+		change map[string]string // "" deletes
+		want   []string
+	}{
+		{"missing CVR", map[string]string{"STS_CVR": ""}, []string{"STS_CVR is required"}},
+		{"CVR not 8 digits", map[string]string{"STS_CVR": "1234"}, []string{"STS_CVR", "8 digits", `"1234"`}},
+		{"bad organisation UUID", map[string]string{"STS_ORGANISATION_UUID": "kommune"}, []string{"STS_ORGANISATION_UUID"}},
+		{"bad workers", map[string]string{"WORKERS": "0"}, []string{"WORKERS", "≥ 1"}},
+		{"bad duration", map[string]string{"RETRY_MAX": "soon"}, []string{"RETRY_MAX"}},
+		{"amqp scheme", map[string]string{"AMQP_URL": "http://rabbit"}, []string{"AMQP_URL"}},
+		{"retry too long", map[string]string{"RETRY_MAX_ELAPSED": "40m"}, []string{"RETRY_MAX_ELAPSED", "consumer timeout"}},
+		{"queue equals dlq", map[string]string{"AMQP_DLQ": "stsorgsync"}, []string{"AMQP_QUEUE and AMQP_DLQ"}},
+		{"two problems at once", map[string]string{"MO_URL": "", "LOG_LEVEL": "loud"}, []string{"MO_URL is required", "LOG_LEVEL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tt.change {
+				if v == "" {
+					delete(env, k)
+				} else {
+					env[k] = v
+				}
+			}
+			_, err := loadConfig(getenvOf(env), "")
+			if err == nil {
+				t.Fatal("loadConfig accepted an invalid configuration")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFileAndSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "stsorgsync.env")
+	content := "# comment\nWORKERS=3\nexport STS_CVR='11111111'\nMO_CLIENT_SECRET_FILE=" + secret + "\n"
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := validEnv()
+	delete(env, "MO_CLIENT_SECRET")
+	env["STS_CVR"] = "22222222" // the environment wins over the file
+	cfg, err := loadConfig(getenvOf(env), file)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if cfg.Workers != 3 || cfg.STSCVR != "22222222" || cfg.MOClientSecret != "from-file" {
+		t.Errorf("got workers %d, CVR %s, secret %q", cfg.Workers, cfg.STSCVR, cfg.MOClientSecret)
+	}
+
+	if err := os.WriteFile(file, []byte("WORKERS\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(getenvOf(validEnv()), file); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("malformed config file: got %v, want an error naming line 1", err)
+	}
+	env["MO_CLIENT_SECRET_FILE"] = filepath.Join(dir, "missing")
+	if _, err := loadConfig(getenvOf(env), ""); err == nil || !strings.Contains(err.Error(), "MO_CLIENT_SECRET_FILE") {
+		t.Errorf("unreadable secret file: got %v, want an error naming MO_CLIENT_SECRET_FILE", err)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	env := validEnv()
+	delete(env, "STS_CVR")
+	env["MO_CLIENT_SECRET"] = "do-not-print-me"
+	env["STS_ORGANISATION_UUID"] = "nope"
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run"}, getenvOf(env), &stdout, &stderr)
+	if code != exitConfig {
+		t.Errorf("exit code %d, want %d", code, exitConfig)
+	}
+	for _, w := range []string{"STS_CVR is required", "STS_ORGANISATION_UUID", "stsorgsync settings"} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr does not mention %q:\n%s", w, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), "do-not-print-me") {
+		t.Error("the secret was printed")
+	}
+
+	stdout.Reset()
+	if code := run(context.Background(), []string{"settings"}, getenvOf(nil), &stdout, &stderr); code != exitOK {
+		t.Errorf("settings: exit %d", code)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(stdout.String(), "`"+s.Name+"`") {
+			t.Errorf("settings output lacks %s", s.Name)
+		}
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, getenvOf(nil), &stdout, &stderr); code != exitConfig {
+		t.Errorf("unknown command: exit %d, want %d", code, exitConfig)
+	}
+}
+
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("README.md: %v", err)
+	}
+	for _, s := range settings() {
+		if !bytes.Contains(readme, []byte("`"+s.Name+"`")) {
+			t.Errorf("README.md does not document %s (paste `stsorgsync settings` into it)", s.Name)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/stsclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// stsWriter adapts stsclient.Client to consumer.STS and counts every call.
+type stsWriter struct {
+	client  *stsclient.Client
+	observe func(kind, operation, result string, took time.Duration)
+	now     func() time.Time
+}
+
+// Read returns the object's current registration, or nil when it does not exist or is
+// passivated (both are (re)created with importer).
+func (w *stsWriter) Read(ctx context.Context, kind oio.Kind, id uuid.UUID) (*oio.Object, error) {
+	start := w.now()
+	obj, err := w.client.Read(ctx, kind, id)
+	w.observe(string(kind), string(oio.OpLaes), resultOf(err), w.now().Sub(start))
+	switch {
+	case errors.Is(err, stsclient.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case obj.Registration.Livscyklus == oio.LivscyklusPassiveret || obj.Registration.Livscyklus == oio.LivscyklusSlettet:
+		return nil, nil
+	}
+	return obj, nil
+}
+
+// Apply performs one planned operation.
+func (w *stsWriter) Apply(ctx context.Context, op translate.Operation) error {
+	start := w.now()
+	var err error
+	switch op.Op {
+	case translate.OpImport:
+		err = w.client.Import(ctx, &op.Object)
+	case translate.OpUpdate:
+		err = w.client.Update(ctx, &op.Object)
+	default:
+		return fmt.Errorf("unknown STS operation %q", op.Op)
+	}
+	w.observe(string(op.Object.Kind), string(op.Op), resultOf(err), w.now().Sub(start))
+	return err
+}
+
+// resultOf is the metrics label of a call's outcome: "ok", the StatusKode, or the error type.
+func resultOf(err error) string {
+	var status *stsclient.StatusError
+	var fault *stsclient.FaultError
+	var transport *stsclient.TransportError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &status):
+		return fmt.Sprintf("status_%d", status.Code)
+	case errors.As(err, &fault):
+		return "soap_fault"
+	case errors.As(err, &transport):
+		return "transport"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
+}

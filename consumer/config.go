@@ -1,0 +1,120 @@
+package consumer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures the consumer. Zero values take the defaults documented on each field.
+type Config struct {
+	// URL is the AMQP URL of the broker, e.g. amqp://user:pass@rabbitmq:5672/ (required).
+	URL string
+	// MOExchange is OS2MO's durable topic exchange (default "os2mo").
+	MOExchange string
+	// Exchange is the integration's own topic exchange, bound to MOExchange with "#", so that
+	// events can be re-sent to this integration alone (default "stsorgsync").
+	Exchange string
+	// Queue is the durable quorum queue consumed (default "stsorgsync").
+	Queue string
+	// DeadLetterExchange receives what cannot be written (default "stsorgsync.dlx", fanout).
+	DeadLetterExchange string
+	// DeadLetterQueue holds dead-lettered events for inspection and replay (default "stsorgsync.dlq").
+	DeadLetterQueue string
+	// RoutingKeys are bound from Exchange to Queue (default: the object types the sync handles).
+	RoutingKeys []string
+	// Workers is the number of events processed at once (default 8).
+	Workers int
+	// Prefetch is the number of unacknowledged deliveries the broker sends ahead (default 2×Workers).
+	Prefetch int
+	// DeliveryLimit is the quorum queue's x-delivery-limit: a message redelivered this many times
+	// (crashes, requeues) is dead-lettered by the broker (default 20).
+	DeliveryLimit int
+	// RetryInitial, RetryMax and RetryMaxElapsed shape the in-process exponential backoff of one
+	// event on transient errors (defaults 500ms, 30s, 2m). RetryMaxElapsed must stay well below
+	// RabbitMQ's consumer timeout (30 min by default).
+	RetryInitial, RetryMax, RetryMaxElapsed time.Duration
+	// ReconnectMax caps the jittered backoff between reconnect attempts (default 30s).
+	ReconnectMax time.Duration
+	// ShutdownTimeout is how long in-flight events may run after shutdown starts before they are
+	// cancelled and requeued (default 30s).
+	ShutdownTimeout time.Duration
+	// ConsumerTag identifies this consumer to the broker (default "stsorgsync-" + a random UUID).
+	ConsumerTag string
+	// Logger receives structured logs (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultRoutingKeys returns the routing keys bound when Config.RoutingKeys is empty: the object
+// types the pipeline handles today.
+func DefaultRoutingKeys() []string { return []string{string(TypeOrgUnit)} }
+
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.MOExchange, "os2mo")
+	def(&c.Exchange, "stsorgsync")
+	def(&c.Queue, "stsorgsync")
+	def(&c.DeadLetterExchange, "stsorgsync.dlx")
+	def(&c.DeadLetterQueue, "stsorgsync.dlq")
+	if len(c.RoutingKeys) == 0 {
+		c.RoutingKeys = DefaultRoutingKeys()
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.Prefetch == 0 {
+		c.Prefetch = 2 * c.Workers
+	}
+	if c.DeliveryLimit == 0 {
+		c.DeliveryLimit = 20
+	}
+	durDef := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	durDef(&c.RetryInitial, 500*time.Millisecond)
+	durDef(&c.RetryMax, 30*time.Second)
+	durDef(&c.RetryMaxElapsed, 2*time.Minute)
+	durDef(&c.ReconnectMax, 30*time.Second)
+	durDef(&c.ShutdownTimeout, 30*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports every problem with the configuration (after defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("AMQP URL is required"))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))
+	}
+	if c.Prefetch < c.Workers {
+		errs = append(errs, fmt.Errorf("prefetch (%d) must be at least the number of workers (%d)", c.Prefetch, c.Workers))
+	}
+	if c.DeliveryLimit < 1 {
+		errs = append(errs, fmt.Errorf("delivery limit must be at least 1, got %d", c.DeliveryLimit))
+	}
+	if c.RetryMaxElapsed >= 25*time.Minute {
+		errs = append(errs, fmt.Errorf("retry max elapsed %s must stay well below RabbitMQ's 30 min consumer timeout", c.RetryMaxElapsed))
+	}
+	if c.Queue == c.DeadLetterQueue {
+		errs = append(errs, errors.New("queue and dead-letter queue must differ"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,337 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Handler processes one event. It must be idempotent: events are delivered at least once.
+// Returning an error whose chain says it is not retryable (see ErrPermanent) dead-letters the
+// event at once; other errors are retried with backoff, then dead-lettered.
+type Handler interface {
+	Handle(ctx context.Context, ev Event) error
+}
+
+// Outcome is what happened to one delivery.
+type Outcome string
+
+// The outcomes of a delivery.
+const (
+	OutcomeDone         Outcome = "done"         // handled (written or nothing to write); acked
+	OutcomeUnhandled    Outcome = "unhandled"    // routing key the sync does not act on; acked
+	OutcomeDeadLettered Outcome = "deadlettered" // published to the dead-letter exchange; acked
+	OutcomeRequeued     Outcome = "requeued"     // shutdown or lost session; returned to the queue
+)
+
+// Observer is told the outcome of every delivery (for metrics). It must be fast and safe for
+// concurrent use.
+type Observer interface {
+	Delivery(ev Event, outcome Outcome, class string, took time.Duration)
+}
+
+// ErrShutdownDeadline is returned by Run when in-flight events had to be cancelled because they
+// did not finish within Config.ShutdownTimeout; they were requeued.
+var ErrShutdownDeadline = errors.New("shutdown deadline exceeded: in-flight events were cancelled and requeued")
+
+// Consumer consumes OS2MO events and hands them to a Handler.
+type Consumer struct {
+	cfg      Config
+	handler  Handler
+	observer Observer
+	log      *slog.Logger
+	ready    atomic.Bool
+	deadline atomic.Bool
+}
+
+// New returns a consumer; call Run to start it. observer may be nil.
+func New(cfg Config, handler Handler, observer Observer) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer config: %w", err)
+	}
+	if handler == nil {
+		return nil, errors.New("consumer: handler is nil")
+	}
+	cfg = cfg.withDefaults()
+	return &Consumer{cfg: cfg, handler: handler, observer: observer, log: cfg.Logger.With("component", "consumer")}, nil
+}
+
+// Ready reports whether the consumer currently has a live session with the broker.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// Run consumes until ctx is cancelled, reconnecting with jittered backoff whenever the connection
+// or channel is lost. On cancellation it stops consuming, requeues deliveries not yet started,
+// lets in-flight events finish within Config.ShutdownTimeout, and returns nil, or
+// ErrShutdownDeadline if it had to cancel them.
+func (c *Consumer) Run(ctx context.Context) error {
+	wait := time.Duration(0)
+	for {
+		err := c.session(ctx)
+		c.ready.Store(false)
+		if ctx.Err() != nil {
+			if c.deadline.Load() {
+				return ErrShutdownDeadline
+			}
+			return nil
+		}
+		wait = min(max(2*wait, 500*time.Millisecond), c.cfg.ReconnectMax)
+		jittered := wait/2 + rand.N(wait/2+1)
+		c.log.Warn("amqp session ended; reconnecting", "error", err, "retry_in", jittered.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(jittered):
+		}
+		if err == nil {
+			wait = 0
+		}
+	}
+}
+
+// work is one delivery routed to a worker, with its parse result.
+type work struct {
+	d   amqp.Delivery
+	ev  Event
+	err error
+}
+
+// session runs one connection lifetime. It returns when the session is lost (with the cause) or
+// after a graceful shutdown when ctx is cancelled.
+func (c *Consumer) session(ctx context.Context) error {
+	conn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "stsorgsync consumer"}})
+	if err != nil {
+		return fmt.Errorf("connect to broker: %w", err)
+	}
+	defer conn.Close()
+	pubConn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "stsorgsync dead-letter publisher"}})
+	if err != nil {
+		return fmt.Errorf("connect to broker (publisher): %w", err)
+	}
+	defer pubConn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if err := DeclareTopology(ch, c.cfg); err != nil {
+		return err
+	}
+	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
+		return fmt.Errorf("set prefetch %d: %w", c.cfg.Prefetch, err)
+	}
+	dl, err := newDeadLetterer(pubConn, c.cfg.DeadLetterExchange)
+	if err != nil {
+		return err
+	}
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	pubClosed := pubConn.NotifyClose(make(chan *amqp.Error, 1))
+	cancelled := ch.NotifyCancel(make(chan string, 1))
+	tag := c.cfg.ConsumerTag
+	if tag == "" {
+		tag = "stsorgsync-" + uuid.NewString()
+	}
+	deliveries, err := ch.Consume(c.cfg.Queue, tag, false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume from queue %q: %w", c.cfg.Queue, err)
+	}
+	c.ready.Store(true)
+	c.log.Info("consuming", "queue", c.cfg.Queue, "workers", c.cfg.Workers, "prefetch", c.cfg.Prefetch)
+
+	// Work runs on a context that shutdown does not cancel at once (in-flight events may finish
+	// within ShutdownTimeout) but that a lost session cancels immediately.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var draining atomic.Bool
+	queues := make([]chan work, c.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		// Each worker's buffer can hold every unacknowledged delivery, so the dispatch loop
+		// never blocks and always keeps draining the delivery channel.
+		queues[i] = make(chan work, c.cfg.Prefetch)
+		q := queues[i]
+		wg.Go(func() {
+			for w := range q {
+				if draining.Load() {
+					c.settle(w.ev, OutcomeRequeued, "", 0, w.d.Nack(false, true))
+					continue
+				}
+				c.process(workCtx, dl, w)
+			}
+		})
+	}
+	stopWorkers := func() {
+		for _, q := range queues {
+			close(q)
+		}
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return c.shutdown(ch, tag, deliveries, queues, stopWorkers, &wg, &draining, cancelWork)
+		case d, ok := <-deliveries:
+			if !ok {
+				cancelWork()
+				stopWorkers()
+				wg.Wait()
+				return errors.New("delivery channel closed")
+			}
+			ev, perr := ParseEvent(d.RoutingKey, d.Body)
+			queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
+		case e := <-connClosed:
+			return c.lost(fmt.Errorf("connection closed: %v", e), cancelWork, stopWorkers, &wg)
+		case e := <-chClosed:
+			return c.lost(fmt.Errorf("channel closed: %v", e), cancelWork, stopWorkers, &wg)
+		case e := <-pubClosed:
+			return c.lost(fmt.Errorf("publisher connection closed: %v", e), cancelWork, stopWorkers, &wg)
+		case tag := <-cancelled:
+			return c.lost(fmt.Errorf("broker cancelled consumer %q (queue deleted?)", tag), cancelWork, stopWorkers, &wg)
+		}
+	}
+}
+
+// lost ends a session whose connection or channel is gone: in-flight work is cancelled (its
+// deliveries are requeued by the broker) and the workers are waited for.
+func (c *Consumer) lost(cause error, cancelWork func(), stopWorkers func(), wg *sync.WaitGroup) error {
+	c.ready.Store(false)
+	cancelWork()
+	stopWorkers()
+	wg.Wait()
+	return cause
+}
+
+// shutdown stops consuming, requeues buffered deliveries, and gives in-flight ones until the
+// shutdown timeout before cancelling them.
+func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp.Delivery, queues []chan work, stopWorkers func(), wg *sync.WaitGroup, draining *atomic.Bool, cancelWork func()) error {
+	c.log.Info("shutting down: no new events; finishing in-flight ones", "timeout", c.cfg.ShutdownTimeout.String())
+	c.ready.Store(false)
+	draining.Store(true)
+	if err := ch.Cancel(tag, false); err != nil {
+		c.log.Warn("cancel consumer", "error", err)
+	}
+	// Deliveries already on the wire arrive before the channel closes; route them as usual so
+	// the (draining) workers requeue them.
+	for d := range deliveries {
+		ev, perr := ParseEvent(d.RoutingKey, d.Body)
+		queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
+	}
+	stopWorkers()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		c.log.Info("shutdown complete")
+		return nil
+	case <-time.After(c.cfg.ShutdownTimeout):
+		c.deadline.Store(true)
+		c.log.Warn("shutdown timeout reached; cancelling in-flight events (they will be redelivered)")
+		cancelWork()
+		<-done
+		return ErrShutdownDeadline
+	}
+}
+
+// workerFor keys a delivery to a worker by object UUID, so one object's events are processed in
+// order and never concurrently in this process.
+func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
+	h := fnv.New32a()
+	if ev.UUID != [16]byte{} {
+		_, _ = h.Write(ev.UUID[:])
+	} else {
+		_, _ = h.Write(d.Body)
+	}
+	return int(h.Sum32() % uint32(c.cfg.Workers))
+}
+
+// process handles one delivery and settles it exactly once.
+func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
+	start := c.cfg.Now()
+	log := c.log.With("routing_key", w.d.RoutingKey, "object", w.ev.UUID.String())
+	if w.err != nil {
+		log.Warn("malformed event; dead-lettering", "error", w.err)
+		c.deadLetter(ctx, dl, w, w.err, 1, start)
+		return
+	}
+	if !c.handles(w.ev.Type) {
+		log.Info("event type not handled; acknowledged")
+		c.settle(w.ev, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.d.Ack(false))
+		return
+	}
+	attempts := 0
+	var lastErr error
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.cfg.RetryInitial
+	b.MaxInterval = c.cfg.RetryMax
+	b.MaxElapsedTime = c.cfg.RetryMaxElapsed
+	b.Reset()
+	err := backoff.RetryNotify(func() error {
+		attempts++
+		err := c.handler.Handle(ctx, w.ev)
+		lastErr = err
+		if err != nil && !retryable(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+		log.Warn("transient failure; retrying", "error", err, "attempt", attempts, "retry_in", next.String())
+	})
+	took := c.cfg.Now().Sub(start)
+	switch {
+	case err == nil:
+		c.settle(w.ev, OutcomeDone, "", took, w.d.Ack(false))
+	case ctx.Err() != nil:
+		log.Info("event interrupted; requeued", "attempts", attempts)
+		c.settle(w.ev, OutcomeRequeued, "", took, w.d.Nack(false, true))
+	default:
+		if lastErr == nil {
+			lastErr = err
+		}
+		log.Error("event failed; dead-lettering", "error", lastErr, "attempts", attempts, "class", errorClass(lastErr))
+		c.deadLetter(ctx, dl, w, lastErr, attempts, start)
+	}
+}
+
+func (c *Consumer) handles(t ObjectType) bool {
+	for _, k := range c.cfg.RoutingKeys {
+		if k == string(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// deadLetter publishes the delivery to the dead-letter exchange with the reason, then acks it. If
+// publishing fails the delivery is requeued instead, so it is never lost.
+func (c *Consumer) deadLetter(ctx context.Context, dl *deadLetterer, w work, cause error, attempts int, start time.Time) {
+	class := errorClass(cause)
+	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := dl.publish(pubCtx, w.d, cause, class, attempts, c.cfg.Now()); err != nil {
+		c.log.Error("could not dead-letter event; requeueing it", "routing_key", w.d.RoutingKey, "error", err)
+		c.settle(w.ev, OutcomeRequeued, class, c.cfg.Now().Sub(start), w.d.Nack(false, true))
+		return
+	}
+	c.settle(w.ev, OutcomeDeadLettered, class, c.cfg.Now().Sub(start), w.d.Ack(false))
+}
+
+// settle records the outcome; ackErr is the result of the ack/nack, which fails only when the
+// channel is gone (the broker then redelivers, and the pipeline is idempotent).
+func (c *Consumer) settle(ev Event, outcome Outcome, class string, took time.Duration, ackErr error) {
+	if ackErr != nil {
+		c.log.Warn("could not settle delivery; the broker will redeliver it", "outcome", outcome, "error", ackErr)
+		outcome = OutcomeRequeued
+	}
+	if c.observer != nil {
+		c.observer.Delivery(ev, outcome, class, took)
+	}
+}

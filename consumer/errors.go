@@ -1,0 +1,36 @@
+package consumer
+
+import (
+	"errors"
+)
+
+// ErrPermanent marks a failure that retrying cannot fix (e.g. STS rejected the data as invalid);
+// wrap it (fmt.Errorf("…: %w", ErrPermanent)) to dead-letter an event at once.
+var ErrPermanent = errors.New("permanent failure")
+
+// retryable reports whether err is worth retrying. Errors that say so themselves (a Retryable()
+// bool method anywhere in the chain, as stsclient's and moclient's errors have) decide; ErrPermanent
+// and ErrMalformed are never retried; anything else is assumed transient, because dead-lettering a
+// writable event is worse than retrying a hopeless one a few more times.
+func retryable(err error) bool {
+	if errors.Is(err, ErrPermanent) || errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnhandled) {
+		return false
+	}
+	var r interface{ Retryable() bool }
+	if errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return true
+}
+
+// errorClass names the kind of failure for the dead-letter headers and metrics.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, ErrMalformed):
+		return "malformed"
+	case !retryable(err):
+		return "permanent"
+	default:
+		return "retries-exhausted"
+	}
+}

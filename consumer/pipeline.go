@@ -1,0 +1,182 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/state"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// Fetcher reads the current state of OS2MO objects. OrgUnit returns an error matching
+// moclient.ErrNotFound when OS2MO does not know the UUID, and moclient.ErrNotCurrent when the unit
+// exists but is not in effect now (terminated or future).
+type Fetcher interface {
+	OrgUnit(ctx context.Context, id uuid.UUID) (*moclient.OrgUnit, error)
+}
+
+// STS reads and writes STS Organisation objects. Read returns (nil, nil) when the object does not
+// exist or is passivated, so that it is (re)created with importer.
+type STS interface {
+	Read(ctx context.Context, kind oio.Kind, id uuid.UUID) (*oio.Object, error)
+	Apply(ctx context.Context, op translate.Operation) error
+}
+
+// Store keeps per-object leases and last-sent hashes (see package state).
+type Store interface {
+	AcquireLease(ctx context.Context, key string, ttl time.Duration) (state.Lease, error)
+	LastSent(ctx context.Context, key string) (string, bool, error)
+	RecordSent(ctx context.Context, key, hash string) error
+}
+
+// deactivatedHash is recorded for an object the sync has deactivated, so repeated events for a
+// terminated unit cost no STS call.
+const deactivatedHash = "deactivated/" + translate.HashVersion
+
+// busyError says another worker (probably another replica) holds the object's lease; retrying
+// later is right.
+type busyError struct{ key string }
+
+func (e busyError) Error() string {
+	return fmt.Sprintf("object %s is being written by another worker", e.key)
+}
+func (e busyError) Retryable() bool { return true }
+
+// Pipeline is the Handler that brings one STS object in line with OS2MO:
+// fetch → translate → compare with the last-sent hash (skip) → read STS → plan → write → record.
+type Pipeline struct {
+	MO       Fetcher
+	STS      STS
+	Store    Store
+	Settings translate.Settings
+	// LeaseTTL bounds how long one object stays locked if this process dies mid-write (default 2m).
+	LeaseTTL time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Handle implements Handler.
+func (p *Pipeline) Handle(ctx context.Context, ev Event) error {
+	switch ev.Type {
+	case TypeOrgUnit:
+		return p.syncUnit(ctx, ev, ev.UUID)
+	}
+	return fmt.Errorf("%w: %s", ErrUnhandled, ev.Type)
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.Default()
+	}
+	return p.Logger
+}
+
+// objectKey is the key of an STS object in the store and its lease.
+func objectKey(kind oio.Kind, id uuid.UUID) string { return string(kind) + ":" + id.String() }
+
+// syncUnit converges one OrganisationEnhed under its lease.
+func (p *Pipeline) syncUnit(ctx context.Context, ev Event, id uuid.UUID) error {
+	key := objectKey(oio.KindOrganisationEnhed, id)
+	ttl := p.LeaseTTL
+	if ttl == 0 {
+		ttl = 2 * time.Minute
+	}
+	lease, err := p.Store.AcquireLease(ctx, key, ttl)
+	if errors.Is(err, state.ErrLeaseHeld) {
+		return busyError{key}
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	defer func() {
+		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+			p.log().Warn("release lease", "key", key, "error", err)
+		}
+	}()
+
+	unit, err := p.MO.OrgUnit(ctx, id)
+	switch {
+	case errors.Is(err, moclient.ErrNotFound):
+		p.log().Info("unit unknown to OS2MO; nothing to do", "object", key, "routing_key", ev.RoutingKey)
+		return nil
+	case errors.Is(err, moclient.ErrNotCurrent):
+		return p.deactivate(ctx, ev, key, oio.KindOrganisationEnhed, id)
+	case err != nil:
+		return fmt.Errorf("fetch unit %s from OS2MO: %w", id, err)
+	}
+	desired := translate.OrgUnit(p.Settings, unit)
+	return p.converge(ctx, ev, key, desired)
+}
+
+// converge writes desired unless its hash was already sent, then records the hash.
+func (p *Pipeline) converge(ctx context.Context, ev Event, key string, desired oio.Object) error {
+	hash := translate.Hash(desired)
+	last, ok, err := p.Store.LastSent(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read last-sent hash: %w", err)
+	}
+	if ok && last == hash {
+		p.log().Debug("unchanged since last write; skipped", "object", key)
+		return nil
+	}
+	current, err := p.STS.Read(ctx, desired.Kind, desired.UUID)
+	if err != nil {
+		return fmt.Errorf("read %s from STS: %w", key, err)
+	}
+	ops := translate.Plan(p.Settings, desired, current, p.now())
+	if err := p.apply(ctx, ev, key, ops); err != nil {
+		return err
+	}
+	if err := p.Store.RecordSent(ctx, key, hash); err != nil {
+		// The write succeeded; a lost hash only costs a read next time.
+		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
+	}
+	return nil
+}
+
+// deactivate ends an object OS2MO no longer has in effect.
+func (p *Pipeline) deactivate(ctx context.Context, ev Event, key string, kind oio.Kind, id uuid.UUID) error {
+	if last, ok, err := p.Store.LastSent(ctx, key); err != nil {
+		return fmt.Errorf("read last-sent hash: %w", err)
+	} else if ok && last == deactivatedHash {
+		return nil
+	}
+	current, err := p.STS.Read(ctx, kind, id)
+	if err != nil {
+		return fmt.Errorf("read %s from STS: %w", key, err)
+	}
+	if err := p.apply(ctx, ev, key, translate.Deactivate(p.Settings, current, p.now())); err != nil {
+		return err
+	}
+	if err := p.Store.RecordSent(ctx, key, deactivatedHash); err != nil {
+		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
+	}
+	return nil
+}
+
+func (p *Pipeline) apply(ctx context.Context, ev Event, key string, ops []translate.Operation) error {
+	if len(ops) == 0 {
+		p.log().Info("STS already up to date", "object", key, "routing_key", ev.RoutingKey)
+	}
+	for _, op := range ops {
+		if err := p.STS.Apply(ctx, op); err != nil {
+			return fmt.Errorf("%s %s: %w", op.Op, key, err)
+		}
+		p.log().Info("sts write", "object", key, "operation", string(op.Op), "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
+	}
+	return nil
+}

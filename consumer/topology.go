@@ -1,0 +1,54 @@
+package consumer
+
+import (
+	"fmt"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// DeclareTopology declares, idempotently, everything the consumer uses: MO's exchange exactly as
+// MO declares it, the integration's exchange bound to it, the dead-letter exchange and queue, and
+// the work queue with its bindings.
+//
+// The work queue is a quorum queue with an explicit x-delivery-limit (RabbitMQ 3.10 has no
+// default, 4.x defaults to 20; we pin it) and at-least-once dead-lettering, so a message the
+// broker gives up on is moved to the dead-letter queue rather than dropped. Changing these
+// arguments on an existing queue fails with PRECONDITION_FAILED; see README "Changing the queue".
+func DeclareTopology(ch *amqp.Channel, cfg Config) error {
+	cfg = cfg.withDefaults()
+	for _, ex := range []struct{ name, kind string }{
+		{cfg.MOExchange, amqp.ExchangeTopic},
+		{cfg.Exchange, amqp.ExchangeTopic},
+		{cfg.DeadLetterExchange, amqp.ExchangeFanout},
+	} {
+		if err := ch.ExchangeDeclare(ex.name, ex.kind, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("declare exchange %q (%s, durable): %w", ex.name, ex.kind, err)
+		}
+	}
+	if err := ch.ExchangeBind(cfg.Exchange, "#", cfg.MOExchange, false, nil); err != nil {
+		return fmt.Errorf("bind exchange %q to %q: %w", cfg.Exchange, cfg.MOExchange, err)
+	}
+	if _, err := ch.QueueDeclare(cfg.DeadLetterQueue, true, false, false, false, amqp.Table{
+		amqp.QueueTypeArg: amqp.QueueTypeQuorum,
+	}); err != nil {
+		return fmt.Errorf("declare dead-letter queue %q: %w", cfg.DeadLetterQueue, err)
+	}
+	if err := ch.QueueBind(cfg.DeadLetterQueue, "", cfg.DeadLetterExchange, false, nil); err != nil {
+		return fmt.Errorf("bind dead-letter queue %q: %w", cfg.DeadLetterQueue, err)
+	}
+	if _, err := ch.QueueDeclare(cfg.Queue, true, false, false, false, amqp.Table{
+		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
+		"x-delivery-limit":       int64(cfg.DeliveryLimit),
+		"x-dead-letter-exchange": cfg.DeadLetterExchange,
+		"x-dead-letter-strategy": "at-least-once",
+		amqp.QueueOverflowArg:    amqp.QueueOverflowRejectPublish,
+	}); err != nil {
+		return fmt.Errorf("declare queue %q (quorum, delivery limit %d): %w; if the queue exists with other arguments, drain and delete it first (README: Changing the queue)", cfg.Queue, cfg.DeliveryLimit, err)
+	}
+	for _, key := range cfg.RoutingKeys {
+		if err := ch.QueueBind(cfg.Queue, key, cfg.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind queue %q to %q with key %q: %w", cfg.Queue, cfg.Exchange, key, err)
+		}
+	}
+	return nil
+}
