@@ -35,10 +35,15 @@ type Config struct {
 	// event on transient errors (defaults 500ms, 30s, 2m). RetryMaxElapsed must stay well below
 	// RabbitMQ's consumer timeout (30 min by default).
 	RetryInitial, RetryMax, RetryMaxElapsed time.Duration
+	// RetryMaxAttempts caps the number of attempts at one event (the first try included) before it
+	// is dead-lettered with error class "retries-exhausted" (default 0: bounded by RetryMaxElapsed
+	// alone).
+	RetryMaxAttempts int
 	// ReconnectMax caps the jittered backoff between reconnect attempts (default 30s).
 	ReconnectMax time.Duration
 	// ShutdownTimeout is how long in-flight events may run after shutdown starts before they are
-	// cancelled and requeued (default 30s).
+	// cancelled and requeued (default 30s). Events that ignore the cancellation get as long again;
+	// then Run returns anyway and closes the connection, so the broker requeues them.
 	ShutdownTimeout time.Duration
 	// ConsumerTag identifies this consumer to the broker (default "stsorgsync-" + a random UUID).
 	ConsumerTag string
@@ -109,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryLimit < 1 {
 		errs = append(errs, fmt.Errorf("delivery limit must be at least 1, got %d", c.DeliveryLimit))
+	}
+	if c.RetryMaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("retry max attempts must not be negative, got %d", c.RetryMaxAttempts))
 	}
 	if c.RetryMaxElapsed >= 25*time.Minute {
 		errs = append(errs, fmt.Errorf("retry max elapsed %s must stay well below RabbitMQ's 30 min consumer timeout", c.RetryMaxElapsed))

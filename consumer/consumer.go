@@ -18,7 +18,8 @@ import (
 
 // Handler processes one event. It must be idempotent: events are delivered at least once.
 // Returning an error whose chain says it is not retryable (see ErrPermanent) dead-letters the
-// event at once; other errors are retried with backoff, then dead-lettered.
+// event at once; one wrapping ErrUnhandled acknowledges it as OutcomeUnhandled; other errors are
+// retried with backoff, then dead-lettered.
 type Handler interface {
 	Handle(ctx context.Context, ev Event) error
 }
@@ -236,9 +237,16 @@ func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp
 		c.deadline.Store(true)
 		c.log.Warn("shutdown timeout reached; cancelling in-flight events (they will be redelivered)")
 		cancelWork()
-		<-done
-		return ErrShutdownDeadline
 	}
+	// Cancelled events normally return at once and nack themselves. One that ignores its context
+	// gets as long again; then it is abandoned: the session's connection is closed on return, so
+	// the broker requeues its delivery, and its late ack or nack fails harmlessly.
+	select {
+	case <-done:
+	case <-time.After(c.cfg.ShutdownTimeout):
+		c.log.Error("in-flight events ignored cancellation; abandoning them (the broker requeues them)")
+	}
+	return ErrShutdownDeadline
 }
 
 // workerFor keys a delivery to a worker by object UUID, so one object's events are processed in
@@ -274,6 +282,10 @@ func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
 	b.MaxInterval = c.cfg.RetryMax
 	b.MaxElapsedTime = c.cfg.RetryMaxElapsed
 	b.Reset()
+	var policy backoff.BackOff = b
+	if c.cfg.RetryMaxAttempts > 0 {
+		policy = backoff.WithMaxRetries(b, uint64(c.cfg.RetryMaxAttempts-1))
+	}
 	err := backoff.RetryNotify(func() error {
 		attempts++
 		err := c.handler.Handle(ctx, w.ev)
@@ -282,7 +294,7 @@ func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
 			return backoff.Permanent(err)
 		}
 		return err
-	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+	}, backoff.WithContext(policy, ctx), func(err error, next time.Duration) {
 		log.Warn("transient failure; retrying", "error", err, "attempt", attempts, "retry_in", next.String())
 	})
 	took := c.cfg.Now().Sub(start)
@@ -292,6 +304,11 @@ func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
 	case ctx.Err() != nil:
 		log.Info("event interrupted; requeued", "attempts", attempts)
 		c.settle(w.ev, OutcomeRequeued, "", took, w.d.Nack(false, true))
+	case errors.Is(lastErr, ErrUnhandled):
+		// The queue is bound to a type the handler does not act on (yet): acknowledge it like
+		// an unbound type rather than dead-lettering every such event.
+		log.Info("event type not handled by the handler; acknowledged", "error", lastErr)
+		c.settle(w.ev, OutcomeUnhandled, "", took, w.d.Ack(false))
 	default:
 		if lastErr == nil {
 			lastErr = err

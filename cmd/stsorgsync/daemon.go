@@ -89,6 +89,7 @@ func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 		RetryInitial:       cfg.RetryInitial,
 		RetryMax:           cfg.RetryMax,
 		RetryMaxElapsed:    cfg.RetryMaxElapsed,
+		RetryMaxAttempts:   cfg.RetryMaxAttempts,
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		Logger:             logger,
 	}
