@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# scripts/demo.sh — the stack of docker-compose.yml, natively: RabbitMQ and Redis (started by
+# scripts/services.sh if needed), fakests, stsorgsync and fakemo. fakemo publishes one OS2MO
+# event per seeded unit; the script waits until every unit is in the fake STS Organisation,
+# prints them and the daemon's metrics, then stops everything and exits 0.
+#
+# Each run gets its own RabbitMQ vhost and Redis key prefix, both removed at the end, so the
+# demo never touches the tests' or another run's queues and keys. Logs: .demo/*.log.
+#
+#   DEMO_KEEP=1      keep everything running after the check, until Ctrl-C
+#   DEMO_UNITS=20    units fakemo generates;  DEMO_SEED=1  its generator seed
+#   DEMO_TIMEOUT=60  seconds to wait for the units to arrive in STS
+#   DEMO_STS_PORT=18081 DEMO_MO_PORT=15000 DEMO_HTTP_PORT=19090
+#                    first port tried for fakests, fakemo and stsorgsync (127.0.0.1); the next
+#                    free one is used when it is taken
+# plus services.sh's TEST_AMQP_URL, TEST_RABBITMQ_API and TEST_REDIS_ADDR.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+bin=$root/bin
+logs=$root/.demo
+
+keep=${DEMO_KEEP:-0}
+units=${DEMO_UNITS:-20}
+seed=${DEMO_SEED:-1}
+timeout_s=${DEMO_TIMEOUT:-60}
+amqp_base=${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+api=${TEST_RABBITMQ_API:-http://guest:guest@127.0.0.1:15672}
+api=${api%/}
+redis_addr=${TEST_REDIS_ADDR:-127.0.0.1:6379}
+org_uuid=3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11
+mo_client_id=dipex                                  # motest.DefaultClientID
+mo_client_secret=603f1c82-d012-4d04-9382-dbe659c533fb # motest.DefaultClientSecret
+
+if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+say() { printf '%sdemo:%s %s\n' "$bold" "$plain" "$*"; }
+fail() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
+
+for tool in curl jq redis-cli go; do
+	command -v "$tool" >/dev/null || fail "$tool is not installed (Debian: apt-get install curl jq redis-tools)"
+done
+
+# --- state for cleanup ------------------------------------------------------------------------
+declare -A pid=()  # name -> pid of the processes this script started
+vhost=""
+prefix=""
+redis_host=${redis_addr%:*}
+redis_port=${redis_addr##*:}
+sts_rc=""
+
+# stop NAME: SIGTERM, wait up to 20 s (stsorgsync drains in-flight events), then SIGKILL.
+stop() {
+	local name=$1 p=${pid[$1]:-} rc=0 i
+	[[ -n $p ]] || return 0
+	unset "pid[$name]"
+	if kill -0 "$p" 2>/dev/null; then
+		kill -TERM "$p" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		if kill -0 "$p" 2>/dev/null; then
+			printf 'demo: %s did not stop within 20s; killing it\n' "$name" >&2
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	fi
+	wait "$p" 2>/dev/null || rc=$?
+	if [[ $name == stsorgsync ]]; then sts_rc=$rc; fi
+	return 0
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	# The daemon first, so it can finish in-flight events while the fakes still answer.
+	stop stsorgsync
+	stop fakemo
+	stop fakests
+	if [[ -n $vhost ]]; then
+		curl -fsS -m 10 -o /dev/null -X DELETE "$api/api/vhosts/$vhost" ||
+			printf 'demo: could not delete RabbitMQ vhost %s\n' "$vhost" >&2
+	fi
+	if [[ -n $prefix ]]; then
+		redis-cli -h "$redis_host" -p "$redis_port" --scan --pattern "${prefix}*" |
+			xargs -r redis-cli -h "$redis_host" -p "$redis_port" del >/dev/null
+	fi
+	if [[ -n $sts_rc && $sts_rc != 0 && $rc == 0 ]]; then
+		printf 'demo: stsorgsync exited with code %s, want 0 (see %s/stsorgsync.log)\n' "$sts_rc" "$logs" >&2
+		rc=1
+	fi
+	if [[ -n $sts_rc ]]; then say "stopped (stsorgsync exit code $sts_rc); logs in ${logs#"$root"/}/"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port FIRST: FIRST, or the next port on 127.0.0.1 nobody listens on.
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 100; p++)); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	fail "no free port in $1..$(($1 + 99))"
+}
+
+# wait_until SECONDS WHAT NAME CMD...: poll CMD every 0.2 s; fail early if process NAME died.
+wait_until() {
+	local secs=$1 what=$2 name=$3 deadline
+	shift 3
+	deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		if ! kill -0 "${pid[$name]}" 2>/dev/null; then
+			tail -n 20 "$logs/$name.log" >&2
+			fail "$name exited while waiting for $what (log: .demo/$name.log)"
+		fi
+		((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for $what (logs: .demo/)"
+		sleep 0.2
+	done
+}
+
+# start NAME ENV... -- ARGS...: run bin/NAME in the background, stderr+stdout to .demo/NAME.log.
+start() {
+	local name=$1
+	shift
+	local env=()
+	while [[ $1 != -- ]]; do env+=("$1"); shift; done
+	shift
+	env "${env[@]}" "$bin/$name" "$@" >"$logs/$name.log" 2>&1 &
+	pid[$name]=$!
+}
+
+# --- 1. servers and binaries ------------------------------------------------------------------
+"$root/scripts/services.sh"
+say "building bin/stsorgsync bin/fakemo bin/fakests"
+mkdir -p "$bin" "$logs"
+go build -ldflags "-X main.version=demo" -o "$bin/" ./cmd/stsorgsync ./cmd/fakemo ./cmd/fakests
+
+run_id=$(date +%s)-$$
+vhost=stsorgsync-demo-$run_id
+prefix=stsorgsync-demo:$run_id:
+amqp_user=$(sed -E 's#^amqps?://([^:@/]*).*#\1#' <<<"$amqp_base")
+amqp_url=$(sed -E 's#^(amqps?://[^/]*).*#\1#' <<<"$amqp_base")/$vhost
+curl -fsS -m 10 -o /dev/null -X PUT "$api/api/vhosts/$vhost" ||
+	{ vhost=""; fail "could not create a RabbitMQ vhost through the management API (TEST_RABBITMQ_API)"; }
+curl -fsS -m 10 -o /dev/null -X PUT -H 'content-type: application/json' \
+	-d '{"configure":".*","write":".*","read":".*"}' "$api/api/permissions/$vhost/$amqp_user" ||
+	fail "could not grant $amqp_user access to vhost $vhost"
+say "RabbitMQ vhost $vhost, Redis key prefix $prefix"
+
+sts_addr=127.0.0.1:$(free_port "${DEMO_STS_PORT:-18081}")
+http_addr=127.0.0.1:$(free_port "${DEMO_HTTP_PORT:-19090}")
+mo_addr=127.0.0.1:$(free_port "${DEMO_MO_PORT:-15000}")
+
+# --- 2. fake STS, then the daemon ---------------------------------------------------------------
+start fakests -- -listen "$sts_addr"
+wait_until 15 "fakests on $sts_addr" fakests curl -fsS -m 2 "http://$sts_addr/healthz"
+say "fakests listening on http://$sts_addr"
+
+start stsorgsync \
+	LOG_LEVEL=info HTTP_LISTEN="$http_addr" \
+	AMQP_URL="$amqp_url" REDIS_URL="redis://$redis_addr/0" REDIS_KEY_PREFIX="$prefix" \
+	MO_URL="http://$mo_addr" MO_AUTH_SERVER="http://$mo_addr/auth" \
+	MO_CLIENT_ID="$mo_client_id" MO_CLIENT_SECRET="$mo_client_secret" \
+	STS_BASE_URL="http://$sts_addr" STS_CVR=29189846 STS_ORGANISATION_UUID="$org_uuid" \
+	SHUTDOWN_TIMEOUT=10s -- run
+# Ready means: the queue is declared and bound to the os2mo exchange, and Redis answers.
+wait_until 30 "stsorgsync /readyz on $http_addr" stsorgsync curl -fsS -m 2 "http://$http_addr/readyz"
+say "stsorgsync ready on http://$http_addr"
+
+# --- 3. fake OS2MO publishes its seed -----------------------------------------------------------
+# Only now: OS2MO's exchange drops events while no queue is bound. stsorgsync reads OS2MO only
+# while handling an event, and fakemo listens before it publishes the first one.
+start fakemo FAKEMO_AMQP_URL="$amqp_url" FAKEMO_CLIENT_ID="$mo_client_id" \
+	FAKEMO_CLIENT_SECRET="$mo_client_secret" -- -listen "$mo_addr" -units "$units" -seed "$seed" -publish-seed
+wait_until 15 "fakemo on $mo_addr" fakemo curl -fsS -m 2 "http://$mo_addr/healthz"
+say "fakemo listening on http://$mo_addr, publishing $units org_unit events"
+
+# --- 4. wait for the units in STS and the events settled ---------------------------------------
+units_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/organisationenhed" | jq length; }
+settled() { curl -fsS -m 5 "http://$http_addr/metrics" | awk '/^stsorgsync_events_total\{/ { n += $NF } END { print n + 0 }'; }
+started=$SECONDS
+until [[ $(units_in_sts) == "$units" && $(settled) -ge $units ]]; do
+	kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: .demo/stsorgsync.log)"
+	if ((SECONDS - started >= timeout_s)); then
+		tail -n 20 "$logs/stsorgsync.log" >&2
+		fail "after ${timeout_s}s STS Organisation has $(units_in_sts) of $units units and $(settled) events settled (logs: .demo/)"
+	fi
+	sleep 0.5
+done
+say "all $units units arrived in STS Organisation after $((SECONDS - started))s"
+
+# --- 5. show the result -------------------------------------------------------------------------
+echo
+# The units as a tree (children indented under their parent), padded in jq so that names with
+# æ, ø and å line up too.
+curl -fsS "http://$sts_addr/_inspect/objects/organisationenhed" | jq -r '
+	. as $all
+	| (map({key: .uuid, value: .name}) | from_entries) as $name
+	| def rows($p; $depth):
+		($all | map(select((.parent // "") == $p)) | sort_by(.name)[])
+		| [.uuid, ("  " * $depth) + .name, ($name[.parent // ""] // "-"), (.gyldighed // "")],
+		  rows(.uuid; $depth + 1);
+	[["UUID", "NAME", "PARENT", "GYLDIGHED"]]
+	+ [rows(""; 0)]
+	# units whose parent is not in STS (there should be none) would be missing from the tree
+	+ [$all[] | select((.parent // "") != "" and $name[.parent] == null)
+		| [.uuid, .name, .parent + " (not in STS)", (.gyldighed // "")]]
+	| (transpose | map(map(length) | max)) as $w
+	| .[] | [to_entries[] | .value + " " * ($w[.key] - (.value | length))] | join("  ")
+	| sub(" +$"; "")'
+echo
+say "fake STS calls: $(curl -fsS "http://$sts_addr/_inspect/calls" | jq -c .)"
+say "stsorgsync metrics:"
+curl -fsS "http://$http_addr/metrics" | grep -E '^stsorgsync_(events_total|sts_calls_total|consumer_ready|build_info)' | sed 's/^/  /'
+echo
+
+if [[ $keep == 1 ]]; then
+	say "DEMO_KEEP=1: running until Ctrl-C."
+	say "  fakests: http://$sts_addr/_inspect/objects/organisationenhed   fakemo: http://$mo_addr/graphql/v25"
+	say "  stsorgsync: http://$http_addr/metrics   RabbitMQ vhost: $vhost   logs: .demo/"
+	# wait returns at once when a trapped signal arrives; the trap then cleans up.
+	rc=0
+	wait "${pid[stsorgsync]}" || rc=$?
+	unset "pid[stsorgsync]"
+	fail "stsorgsync exited on its own with code $rc (log: .demo/stsorgsync.log)"
+fi
+say "demo passed; stopping"
