@@ -16,6 +16,7 @@ const (
 	DefaultTimeout        = 30 * time.Second
 	DefaultMaxAttempts    = 3
 	DefaultRetryDelay     = 250 * time.Millisecond
+	DefaultPageSize       = 500
 )
 
 // Config configures a [Client]. Zero values get the defaults above; URL, AuthServer, ClientID and
@@ -41,6 +42,9 @@ type Config struct {
 	MaxAttempts int
 	// RetryDelay is the initial back-off between attempts (doubling, with jitter), default 250 ms.
 	RetryDelay time.Duration
+	// PageSize is the limit per page for paginated reads (listings, a unit's persons, a subtree),
+	// default 500.
+	PageSize int
 	// HTTPClient is used for all requests; default a new client without its own timeout (Timeout
 	// is applied per attempt through the request context).
 	HTTPClient *http.Client
@@ -66,6 +70,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RetryDelay == 0 {
 		c.RetryDelay = DefaultRetryDelay
+	}
+	if c.PageSize == 0 {
+		c.PageSize = DefaultPageSize
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
@@ -105,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 10 {
 		errs = append(errs, fmt.Errorf("moclient: MaxAttempts: must be between 1 and 10, got %d", c.MaxAttempts))
+	}
+	if c.PageSize < 1 || c.PageSize > 10000 {
+		errs = append(errs, fmt.Errorf("moclient: PageSize: must be between 1 and 10000, got %d", c.PageSize))
 	}
 	if c.RetryDelay < 0 {
 		errs = append(errs, fmt.Errorf("moclient: RetryDelay: must not be negative, got %v", c.RetryDelay))

@@ -3,6 +3,7 @@ package moclient
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -14,8 +15,13 @@ var ErrNotFound = errors.New("moclient: object not found in OS2MO")
 // only in the future).
 var ErrNotCurrent = errors.New("moclient: object is not currently valid in OS2MO")
 
+// ErrUnsupportedObjectType is returned (wrapped) by [Client.Owners] for an object type it cannot
+// resolve to owners (e.g. "class", "facet", "itsystem").
+var ErrUnsupportedObjectType = errors.New("moclient: object type has no owner look-up")
+
 // GraphQLError is an answer of HTTP 200 whose "errors" list is non-empty: a query OS2MO
-// rejected (validation) or failed to resolve. It is not retryable.
+// rejected (validation) or failed to resolve. The client does not retry it itself; see
+// [GraphQLError.Retryable].
 type GraphQLError struct {
 	// Operation is the GraphQL operation name, e.g. "OrgUnit".
 	Operation string
@@ -43,6 +49,19 @@ func (e *GraphQLError) Error() string {
 		}
 	}
 	return fmt.Sprintf("moclient: GraphQL %s: %s", e.Operation, strings.Join(msgs, "; "))
+}
+
+// Retryable reports whether a later attempt may succeed: false when every error is a
+// validation error (no path: the query itself is wrong and stays wrong), true when some field
+// failed while executing (it has a path), which in OS2MO can be a passing database or upstream
+// problem.
+func (e *GraphQLError) Retryable() bool {
+	for _, it := range e.Errors {
+		if len(it.Path) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Messages returns the error messages in order.
@@ -92,6 +111,9 @@ func (e *TransientError) Error() string {
 // Unwrap returns the underlying error.
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// Retryable reports true: a later attempt may succeed.
+func (e *TransientError) Retryable() bool { return true }
+
 // AuthError is a token request Keycloak rejected (HTTP 4xx), typically because of wrong client
 // credentials or an unknown realm. It is not retryable.
 type AuthError struct {
@@ -116,6 +138,9 @@ func (e *AuthError) Error() string {
 		e.TokenURL, e.StatusCode, detail)
 }
 
+// Retryable reports false: credentials or configuration must be fixed first.
+func (e *AuthError) Retryable() bool { return false }
+
 // HTTPError is an unexpected non-retryable HTTP answer from OS2MO (4xx other than a 401 that a
 // token refresh fixed).
 type HTTPError struct {
@@ -130,4 +155,10 @@ type HTTPError struct {
 // Error implements error.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("moclient: %s: unexpected HTTP %d: %s", e.Op, e.StatusCode, e.Body)
+}
+
+// Retryable reports whether the status suggests a later attempt may succeed (408 Request Timeout,
+// 429 Too Many Requests); other 4xx answers are permanent.
+func (e *HTTPError) Retryable() bool {
+	return e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests
 }

@@ -1,20 +1,22 @@
 package moclient
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 )
 
 // Validity is an OS2MO validity period as instants in Europe/Copenhagen. A zero To means open-ended
-// ("until further notice").
+// ("until further notice"); a zero From (persons only) means "since always".
 type Validity struct {
 	From time.Time
 	To   time.Time
 }
 
 // Class is an OS2MO class (klasse) reference: address types, unit types, levels, job functions,
-// visibility and KLE numbers are all classes.
+// visibility and KLE numbers are all classes. IT systems are represented with the same shape
+// (UUID, user key, name).
 type Class struct {
 	UUID    uuid.UUID
 	UserKey string
@@ -30,6 +32,10 @@ type Address struct {
 	Value      string // raw stored value (for DAR: the DAR UUID)
 	Name       string // human form (for DAR: the formatted address)
 	Validity   Validity
+	// Engagement and ITUser are the engagement and IT user a person's address is linked to, if
+	// any (OS2MO lets an address belong to one AD account or one engagement of the person).
+	Engagement *uuid.UUID
+	ITUser     *uuid.UUID
 }
 
 // ITUser is an IT account (ituser) of a person or unit.
@@ -39,6 +45,8 @@ type ITUser struct {
 	ExternalID string
 	ITSystem   Class // UUID, user key and name of the IT system
 	Validity   Validity
+	// Engagement is the engagement the account is linked to, if any.
+	Engagement *uuid.UUID
 }
 
 // Manager is a manager role of a unit; Person is nil when the role is vacant.
@@ -46,6 +54,9 @@ type Manager struct {
 	UUID     uuid.UUID
 	Person   *uuid.UUID
 	Validity Validity
+	// PersonITUsers are the current IT accounts of the manager person (e.g. the AD account and the
+	// FK bookkeeping account, from which the manager's STS user is found); nil when vacant.
+	PersonITUsers []ITUser
 }
 
 // KLE is a KLE mark-up of a unit: task numbers and aspects (e.g. "Udførende", "Ansvarlig").
@@ -72,3 +83,106 @@ type OrgUnit struct {
 	ITUsers   []ITUser
 	Validity  Validity
 }
+
+// UnitSummary is what a person's engagement says about its unit: enough to decide whether the
+// unit is exported (relevance: ancestors, hierarchy, level, type), not the unit's full state.
+type UnitSummary struct {
+	UUID      uuid.UUID
+	Name      string
+	UserKey   string
+	Ancestors []uuid.UUID // nearest first, excluding the unit itself
+	UnitType  *Class
+	Level     *Class
+	Hierarchy *Class
+}
+
+// Engagement is an employment of a person in a unit that is in effect now or starts later.
+type Engagement struct {
+	UUID    uuid.UUID
+	UserKey string
+	// OrgUnit is the engagement's unit. Unit summarises it; Unit is nil when the unit itself is
+	// not in effect now.
+	OrgUnit        uuid.UUID
+	Unit           *UnitSummary
+	JobFunction    Class // stillingsbetegnelse, e.g. "Pædagog"
+	EngagementType Class // e.g. "Ansat", "Timelønnet"
+	Primary        bool  // OS2MO's is_primary
+	// Fraction is the employment fraction as OS2MO stores it (nil when unset).
+	Fraction *int
+	// Extensions holds extension_1 … extension_10 (Extensions[0] is extension_1); the AD job
+	// title is often kept in extension_1 or extension_3.
+	Extensions [10]string
+	// Validity is the validity of the engagement's state used here: the one in effect now, or for
+	// a future engagement the first one.
+	Validity Validity
+	// Start is the engagement's original start, the earliest start over all its validities.
+	Start time.Time
+}
+
+// Person is the current state of an OS2MO person (employee), with what the translator needs.
+//
+// A Person holds a CPR number: it implements [slog.LogValuer], [fmt.Stringer] and
+// [fmt.GoStringer] so that logging or printing it never shows the CPR number or names.
+type Person struct {
+	UUID              uuid.UUID
+	UserKey           string
+	Name              string // full name as OS2MO composes it
+	GivenName         string
+	Surname           string
+	Nickname          string // full nickname; empty when none
+	NicknameGivenName string
+	NicknameSurname   string
+	// CPR is the Danish civil registration number (10 digits), empty when unknown. Never log it.
+	CPR         string
+	ITUsers     []ITUser
+	Engagements []Engagement // current and future engagements, in OS2MO's order
+	Addresses   []Address
+	Validity    Validity
+}
+
+// LogValue implements [slog.LogValuer]: the UUID and user key only, and whether a CPR number is
+// held, never the number or the names.
+func (p Person) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("uuid", p.UUID.String()),
+		slog.String("user_key", p.UserKey),
+		slog.Bool("has_cpr", p.CPR != ""),
+		slog.Int("engagements", len(p.Engagements)),
+		slog.Int("itusers", len(p.ITUsers)),
+	)
+}
+
+// String implements [fmt.Stringer] with the same redaction as [Person.LogValue].
+func (p Person) String() string {
+	return "moclient.Person{UUID: " + p.UUID.String() + ", UserKey: " + p.UserKey + ", CPR: " + redacted(p.CPR) + "}"
+}
+
+// GoString implements [fmt.GoStringer] so %#v does not print the CPR number either.
+func (p Person) GoString() string { return p.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// Owners are the persons and units an OS2MO object belongs to, over all its validities; see
+// [Client.Owners] for which are filled per object type.
+type Owners struct {
+	Persons  []uuid.UUID // owning persons (employees)
+	OrgUnits []uuid.UUID // owning organisation units
+}
+
+// The OS2MO object types (new-style AMQP routing keys) that [Client.Owners] understands.
+const (
+	ObjectOrgUnit     = "org_unit"
+	ObjectPerson      = "person"
+	ObjectAddress     = "address"
+	ObjectEngagement  = "engagement"
+	ObjectITUser      = "ituser"
+	ObjectManager     = "manager"
+	ObjectKLE         = "kle"
+	ObjectAssociation = "association"
+	ObjectLeave       = "leave"
+)

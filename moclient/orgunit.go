@@ -53,7 +53,7 @@ type (
 		Scope   *string   `json:"scope"`
 	}
 	wireValidity struct {
-		From string  `json:"from"`
+		From *string `json:"from"` // null only in a person's OpenValidity
 		To   *string `json:"to"`
 	}
 	wireAddress struct {
@@ -62,11 +62,18 @@ type (
 		Name        *string      `json:"name"`
 		AddressType wireClass    `json:"address_type"`
 		Visibility  *wireClass   `json:"visibility"`
+		Engagement  *wireRef     `json:"engagement_response"`
+		ITUser      *wireRef     `json:"ituser_response"`
 		Validity    wireValidity `json:"validity"`
 	}
 	wireManager struct {
-		UUID     uuid.UUID    `json:"uuid"`
-		Person   []wireRef    `json:"person"`
+		UUID           uuid.UUID `json:"uuid"`
+		PersonResponse *struct {
+			UUID    uuid.UUID `json:"uuid"`
+			Current *struct {
+				ITUsers []wireITUser `json:"itusers"`
+			} `json:"current"`
+		} `json:"person_response"`
 		Validity wireValidity `json:"validity"`
 	}
 	wireKLE struct {
@@ -80,6 +87,7 @@ type (
 		UserKey    string       `json:"user_key"`
 		ExternalID *string      `json:"external_id"`
 		ITSystem   wireClass    `json:"itsystem"`
+		Engagement *wireRef     `json:"engagement_response"`
 		Validity   wireValidity `json:"validity"`
 	}
 	wireOrgUnit struct {
@@ -119,21 +127,19 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 	for _, a := range w.Ancestors {
 		u.Ancestors = append(u.Ancestors, a.UUID)
 	}
-	for _, a := range w.Addresses {
-		addr := Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value}
-		if a.Name != nil {
-			addr.Name = *a.Name
-		}
-		if addr.Validity, err = a.Validity.toModel(loc); err != nil {
-			return nil, fmt.Errorf("address %s validity: %w", a.UUID, err)
-		}
-		u.Addresses = append(u.Addresses, addr)
+	if u.Addresses, err = addressesToModel(w.Addresses, loc); err != nil {
+		return nil, err
 	}
 	for _, m := range w.Managers {
 		mgr := Manager{UUID: m.UUID}
-		if len(m.Person) > 0 {
-			p := m.Person[0].UUID
-			mgr.Person = &p
+		if p := m.PersonResponse; p != nil {
+			id := p.UUID
+			mgr.Person = &id
+			if p.Current != nil {
+				if mgr.PersonITUsers, err = itUsersToModel(p.Current.ITUsers, loc); err != nil {
+					return nil, fmt.Errorf("manager %s: %w", m.UUID, err)
+				}
+			}
 		}
 		if mgr.Validity, err = m.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("manager %s validity: %w", m.UUID, err)
@@ -153,17 +159,54 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 		}
 		u.KLE = append(u.KLE, kle)
 	}
-	for _, it := range w.ITUsers {
-		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
+	if u.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// addressesToModel converts addresses; a nil or empty input gives nil.
+func addressesToModel(in []wireAddress, loc *time.Location) ([]Address, error) {
+	var out []Address
+	for _, a := range in {
+		addr := Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value,
+			Engagement: a.Engagement.id(), ITUser: a.ITUser.id()}
+		if a.Name != nil {
+			addr.Name = *a.Name
+		}
+		var err error
+		if addr.Validity, err = a.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("address %s validity: %w", a.UUID, err)
+		}
+		out = append(out, addr)
+	}
+	return out, nil
+}
+
+// itUsersToModel converts IT users; a nil or empty input gives nil.
+func itUsersToModel(in []wireITUser, loc *time.Location) ([]ITUser, error) {
+	var out []ITUser
+	for _, it := range in {
+		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel(), Engagement: it.Engagement.id()}
 		if it.ExternalID != nil {
 			itu.ExternalID = *it.ExternalID
 		}
+		var err error
 		if itu.Validity, err = it.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("IT user %s validity: %w", it.UUID, err)
 		}
-		u.ITUsers = append(u.ITUsers, itu)
+		out = append(out, itu)
 	}
-	return u, nil
+	return out, nil
+}
+
+// id returns a copy of the referenced UUID, or nil for a null reference.
+func (r *wireRef) id() *uuid.UUID {
+	if r == nil {
+		return nil
+	}
+	id := r.UUID
+	return &id
 }
 
 func (w *wireClass) toModel() *Class {
@@ -180,8 +223,10 @@ func (w *wireClass) toModel() *Class {
 func (w wireValidity) toModel(loc *time.Location) (Validity, error) {
 	var v Validity
 	var err error
-	if v.From, err = ParseTime(w.From, loc); err != nil {
-		return Validity{}, fmt.Errorf("from: %w", err)
+	if w.From != nil {
+		if v.From, err = ParseTime(*w.From, loc); err != nil {
+			return Validity{}, fmt.Errorf("from: %w", err)
+		}
 	}
 	if w.To != nil {
 		if v.To, err = ParseTime(*w.To, loc); err != nil {

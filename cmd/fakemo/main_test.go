@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 )
 
@@ -30,7 +30,13 @@ func TestParseFlags(t *testing.T) {
 			config{listen: ":6000", units: 20, seed: 1, clientID: "a", clientSecret: "b", amqpURL: "amqp://x"}, ""},
 		{"flags beat env", []string{"-listen", ":7000", "-units", "5", "-seed", "9", "-amqp-url", "amqp://y", "-publish-seed"}, map[string]string{"FAKEMO_LISTEN": ":6000"},
 			config{listen: ":7000", units: 5, seed: 9, clientID: "dipex", clientSecret: "603f1c82-d012-4d04-9382-dbe659c533fb", amqpURL: "amqp://y", publishSeed: true}, ""},
+		{"persons and event options", []string{"-persons", "45000", "-legacy-events", "-duplicate-events", "0.1", "-event-delay", "90s"}, nil,
+			config{listen: ":5000", units: 20, persons: 45000, seed: 1, clientID: "dipex", clientSecret: "603f1c82-d012-4d04-9382-dbe659c533fb",
+				legacyEvents: true, duplicateEvents: 0.1, eventDelay: 90 * time.Second}, ""},
 		{"zero units", []string{"-units", "0"}, nil, config{}, "-units"},
+		{"negative persons", []string{"-persons", "-1"}, nil, config{}, "-persons"},
+		{"duplicate probability above 1", []string{"-duplicate-events", "1.5"}, nil, config{}, "-duplicate-events"},
+		{"negative delay", []string{"-event-delay", "-1s"}, nil, config{}, "-event-delay"},
 		{"publish without broker", []string{"-publish-seed"}, nil, config{}, "-amqp-url"},
 		{"stray argument", []string{"extra"}, nil, config{}, "unexpected"},
 	}
@@ -65,7 +71,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // startFakemo runs the command on a free port and returns its base URL, its logs and an
 // idempotent stop function that returns the exit code.
-func startFakemo(t *testing.T, args ...string) (string, *syncBuffer, func() int) {
+func startFakemo(t testing.TB, args ...string) (string, *syncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	addrc := make(chan net.Addr, 1)
@@ -112,17 +118,13 @@ func TestServeAndShutdown(t *testing.T) {
 	}
 }
 
+// TestPublishSeed: -publish-seed publishes one org_unit event per unit and one person event per
+// person, each body a quoted UUID, on an isolated vhost of the real broker.
 func TestPublishSeed(t *testing.T) {
-	url := os.Getenv("AMQP_URL")
-	if url == "" {
-		url = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	conn, err := amqp.Dial(url)
+	broker := testenv.AMQP(t)
+	conn, err := amqp.Dial(broker.URL)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("RabbitMQ at %s unreachable: %v", url, err)
-		}
-		t.Skipf("RabbitMQ at %s is not reachable (%v); start it or set AMQP_URL", url, err)
+		t.Fatal(err)
 	}
 	defer func() { _ = conn.Close() }()
 	ch, err := conn.Channel()
@@ -136,33 +138,35 @@ func TestPublishSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.QueueBind(q.Name, "org_unit", "os2mo", false, nil); err != nil {
-		t.Fatal(err)
+	for _, key := range []string{"org_unit", "person"} {
+		if err := ch.QueueBind(q.Name, key, "os2mo", false, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, logs, stop := startFakemo(t, "-units", "4", "-seed", "11", "-amqp-url", url, "-publish-seed")
+	_, logs, stop := startFakemo(t, "-units", "4", "-persons", "3", "-seed", "11", "-amqp-url", broker.URL, "-publish-seed")
 	defer stop()
-	got := map[string]bool{}
+	got := map[string]map[string]bool{"org_unit": {}, "person": {}}
 	deadline := time.After(5 * time.Second)
-	for len(got) < 4 {
+	for len(got["org_unit"]) < 4 || len(got["person"]) < 3 {
 		select {
 		case d := <-deliveries:
 			id := strings.Trim(string(d.Body), `"`)
 			if _, err := uuid.Parse(id); err != nil || len(d.Body) != 38 {
 				t.Fatalf("body %q is not a quoted UUID", d.Body)
 			}
-			got[id] = true
+			got[d.RoutingKey][id] = true
 		case <-deadline:
-			t.Fatalf("got %d of 4 seed events; logs: %s", len(got), logs.String())
+			t.Fatalf("got %v of 4 unit and 3 person seed events; logs: %s", got, logs.String())
 		}
 	}
-	for !strings.Contains(logs.String(), `"msg":"published seed events"`) {
+	for strings.Count(logs.String(), `"msg":"published seed events"`) < 2 {
 		select {
 		case <-deadline:
-			t.Fatalf("no 'published seed events' log; logs: %s", logs.String())
+			t.Fatalf("no 'published seed events' logs; logs: %s", logs.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

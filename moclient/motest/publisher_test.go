@@ -3,7 +3,6 @@ package motest_test
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -11,23 +10,17 @@ import (
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
 
-// dialBroker connects to the test broker, skipping (or failing under CI=true) when it is unreachable.
+// dialBroker connects to an isolated vhost on the test broker (testenv: skipped when unreachable,
+// failed under CI=true).
 func dialBroker(t *testing.T) *amqp.Connection {
 	t.Helper()
-	url := os.Getenv("AMQP_URL")
-	if url == "" {
-		url = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	conn, err := amqp.Dial(url)
+	conn, err := amqp.Dial(testenv.AMQP(t).URL)
 	if err != nil {
-		msg := "RabbitMQ at " + url + " is not reachable (" + err.Error() + "); start it or set AMQP_URL"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn

@@ -1,7 +1,6 @@
 package motest
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -24,12 +22,6 @@ const (
 	DefaultRealm        = "mo"
 	DefaultTokenTTL     = 300 * time.Second
 )
-
-// EventPublisher emits an OS2MO change event: routing key objectType ("org_unit", "person", …),
-// subject id. [*Publisher] implements it.
-type EventPublisher interface {
-	Publish(ctx context.Context, objectType string, id uuid.UUID) error
-}
 
 // Options configures a [Server]; zero values get the defaults.
 type Options struct {
@@ -44,7 +36,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives request logs (default discards).
 	Logger *slog.Logger
-	// Events, when set, receives an event for every change made through the HTTP mutation API.
+	// Events, when set, receives the events of every change made through the mutation functions
+	// ([Server.CreateUnit], [Server.AddEngagement], …) and the HTTP mutation API. An [EventSink]
+	// (such as [*Publisher]) gets the whole [Event], for legacy keys.
 	Events EventPublisher
 }
 
@@ -100,11 +94,26 @@ func NewServer(opts Options) *Server {
 //	POST /auth/realms/{realm}/protocol/openid-connect/token  Keycloak client-credentials grant
 //	POST /graphql/v25                                         GraphQL (Bearer token required)
 //	GET  /healthz                                             liveness
-//	POST /api/org_unit                                        create, rename or move a unit
-//	POST /api/org_unit/{uuid}/terminate                       terminate a unit
+//	POST /api/org_unit                                        create a unit, or edit (rename, move) a known one
 //	GET  /api/org_unit/{uuid}                                 the stored unit (debugging)
+//	POST /api/org_unit/{uuid}/terminate                       terminate a unit
+//	POST /api/org_unit/{uuid}/manager                         set the manager (person or null for vacant)
+//	POST /api/org_unit/{uuid}/manager/terminate               end the unit's manager roles
+//	POST /api/org_unit/{uuid}/kle                             add a KLE mark-up
+//	POST /api/person                                          create a person
+//	GET  /api/person/{uuid}                                   the stored person (debugging, CPR masked)
+//	POST /api/person/{uuid}/terminate                         terminate a person (as OS2MO: details end, manager roles turn vacant)
+//	POST /api/person/{uuid}/engagement                        add an engagement
+//	POST /api/person/{uuid}/ituser                            add an IT account (default: Active Directory)
+//	POST /api/engagement/{uuid}                               change an engagement
+//	POST /api/address                                         add an address to a person or unit
+//	POST /api/address/{uuid}                                  change an address's value or visibility
+//	POST /api/{engagement|address|kle|ituser}/{uuid}/terminate  end that object
+//	POST /api/events/boundaries                               publish the events of validity boundaries passed
 //
-// A MO client's AuthServer is therefore {base}/auth and its URL {base}.
+// Every mutation answers a [ChangeResponse] and publishes the events OS2MO would (see
+// [Server.EditUnit] and the other mutation methods). A MO client's AuthServer is {base}/auth and
+// its URL {base}.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /auth/realms/{realm}/protocol/openid-connect/token", s.handleToken)
@@ -112,9 +121,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("POST /api/org_unit", s.handleUpsertOrgUnit)
-	mux.HandleFunc("POST /api/org_unit/{uuid}/terminate", s.handleTerminateOrgUnit)
-	mux.HandleFunc("GET /api/org_unit/{uuid}", s.handleGetOrgUnit)
+	s.routes(mux)
 	return mux
 }
 

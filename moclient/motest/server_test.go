@@ -173,8 +173,8 @@ func TestGraphQLExecutor(t *testing.T) {
 		},
 		{
 			name:      "unsupported filter is an error, not silently ignored",
-			query:     `{ org_units(filter: {names: ["x"]}) { objects { uuid } } }`,
-			wantError: `does not implement the "names" filter`,
+			query:     `{ org_units(filter: {query: "x"}) { objects { uuid } } }`,
+			wantError: `does not implement the "query" filter`,
 		},
 		{
 			name:      "mutations are refused",

@@ -1,0 +1,5 @@
+//go:build race
+
+package motest_test
+
+const raceEnabled = true

@@ -1,0 +1,180 @@
+package moclient
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Person returns the current state of the person id, with IT users, current and future
+// engagements and addresses. The error matches [ErrNotFound] when OS2MO does not know id and
+// [ErrNotCurrent] when the person exists but is not in effect now; other errors are as for
+// [Client.OrgUnit].
+func (c *Client) Person(ctx context.Context, id uuid.UUID) (*Person, error) {
+	now := c.cfg.Now().In(c.loc)
+	var out struct {
+		Persons struct {
+			Objects []struct {
+				UUID    uuid.UUID   `json:"uuid"`
+				Current *wirePerson `json:"current"`
+			} `json:"objects"`
+		} `json:"persons"`
+	}
+	vars := map[string]any{"uuid": id.String(), "now": now.Format(time.RFC3339)}
+	if err := c.do(ctx, "Person", vars, &out); err != nil {
+		return nil, fmt.Errorf("reading person %s: %w", id, err)
+	}
+	objs := out.Persons.Objects
+	switch {
+	case len(objs) == 0:
+		return nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
+	case len(objs) > 1:
+		return nil, fmt.Errorf("person %s: OS2MO returned %d objects for one UUID", id, len(objs))
+	case objs[0].Current == nil:
+		return nil, fmt.Errorf("person %s: %w", id, ErrNotCurrent)
+	}
+	p, err := objs[0].Current.toModel(c.loc)
+	if err != nil {
+		return nil, fmt.Errorf("person %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Wire shapes of the Person query (queries/person.graphql).
+type (
+	wirePerson struct {
+		UUID              uuid.UUID     `json:"uuid"`
+		UserKey           string        `json:"user_key"`
+		Name              string        `json:"name"`
+		GivenName         string        `json:"given_name"`
+		Surname           string        `json:"surname"`
+		Nickname          string        `json:"nickname"`
+		NicknameGivenName *string       `json:"nickname_given_name"`
+		NicknameSurname   *string       `json:"nickname_surname"`
+		CPR               *string       `json:"cpr_number"`
+		Validity          wireValidity  `json:"validity"`
+		ITUsers           []wireITUser  `json:"itusers"`
+		Addresses         []wireAddress `json:"addresses"`
+		Engagements       struct {
+			Objects []struct {
+				UUID       uuid.UUID        `json:"uuid"`
+				Validities []wireEngagement `json:"validities"`
+				History    []struct {
+					Validity wireValidity `json:"validity"`
+				} `json:"history"`
+			} `json:"objects"`
+		} `json:"engagements_response"`
+	}
+	wireEngagement struct {
+		UUID           uuid.UUID `json:"uuid"`
+		UserKey        string    `json:"user_key"`
+		IsPrimary      bool      `json:"is_primary"`
+		Fraction       *int      `json:"fraction"`
+		Extension1     *string   `json:"extension_1"`
+		Extension2     *string   `json:"extension_2"`
+		Extension3     *string   `json:"extension_3"`
+		Extension4     *string   `json:"extension_4"`
+		Extension5     *string   `json:"extension_5"`
+		Extension6     *string   `json:"extension_6"`
+		Extension7     *string   `json:"extension_7"`
+		Extension8     *string   `json:"extension_8"`
+		Extension9     *string   `json:"extension_9"`
+		Extension10    *string   `json:"extension_10"`
+		JobFunction    wireClass `json:"job_function"`
+		EngagementType wireClass `json:"engagement_type"`
+		OrgUnit        struct {
+			UUID    uuid.UUID `json:"uuid"`
+			Current *struct {
+				UUID                  uuid.UUID  `json:"uuid"`
+				Name                  string     `json:"name"`
+				UserKey               string     `json:"user_key"`
+				Ancestors             []wireRef  `json:"ancestors"`
+				UnitType              *wireClass `json:"unit_type"`
+				OrgUnitLevel          *wireClass `json:"org_unit_level"`
+				OrgUnitHierarchyModel *wireClass `json:"org_unit_hierarchy_model"`
+			} `json:"current"`
+		} `json:"org_unit_response"`
+		Validity wireValidity `json:"validity"`
+	}
+)
+
+func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
+	p := &Person{
+		UUID: w.UUID, UserKey: w.UserKey, Name: w.Name, GivenName: w.GivenName, Surname: w.Surname,
+		Nickname: w.Nickname, NicknameGivenName: deref(w.NicknameGivenName), NicknameSurname: deref(w.NicknameSurname),
+		CPR: deref(w.CPR),
+	}
+	var err error
+	if p.Validity, err = w.Validity.toModel(loc); err != nil {
+		return nil, fmt.Errorf("validity: %w", err)
+	}
+	if p.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+		return nil, err
+	}
+	if p.Addresses, err = addressesToModel(w.Addresses, loc); err != nil {
+		return nil, err
+	}
+	for _, obj := range w.Engagements.Objects {
+		if len(obj.Validities) == 0 {
+			continue // matched the filter window but has no validity from now on (cannot happen in OS2MO)
+		}
+		// The earliest validity from now on is the one in effect now, or else the next one.
+		var e Engagement
+		for i := range obj.Validities {
+			cand, err := obj.Validities[i].toModel(loc)
+			if err != nil {
+				return nil, fmt.Errorf("engagement %s: %w", obj.UUID, err)
+			}
+			if i == 0 || cand.Validity.From.Before(e.Validity.From) {
+				e = cand
+			}
+		}
+		e.UUID = obj.UUID
+		e.Start = e.Validity.From
+		for _, h := range obj.History {
+			v, err := h.Validity.toModel(loc)
+			if err != nil {
+				return nil, fmt.Errorf("engagement %s history: %w", obj.UUID, err)
+			}
+			if !v.From.IsZero() && v.From.Before(e.Start) {
+				e.Start = v.From
+			}
+		}
+		p.Engagements = append(p.Engagements, e)
+	}
+	return p, nil
+}
+
+func (w *wireEngagement) toModel(loc *time.Location) (Engagement, error) {
+	e := Engagement{
+		UUID: w.UUID, UserKey: w.UserKey, Primary: w.IsPrimary, Fraction: w.Fraction,
+		OrgUnit: w.OrgUnit.UUID, JobFunction: *w.JobFunction.toModel(), EngagementType: *w.EngagementType.toModel(),
+	}
+	for i, x := range []*string{w.Extension1, w.Extension2, w.Extension3, w.Extension4, w.Extension5,
+		w.Extension6, w.Extension7, w.Extension8, w.Extension9, w.Extension10} {
+		e.Extensions[i] = deref(x)
+	}
+	if u := w.OrgUnit.Current; u != nil {
+		s := &UnitSummary{UUID: u.UUID, Name: u.Name, UserKey: u.UserKey,
+			UnitType: u.UnitType.toModel(), Level: u.OrgUnitLevel.toModel(), Hierarchy: u.OrgUnitHierarchyModel.toModel()}
+		for _, a := range u.Ancestors {
+			s.Ancestors = append(s.Ancestors, a.UUID)
+		}
+		e.Unit = s
+	}
+	var err error
+	if e.Validity, err = w.Validity.toModel(loc); err != nil {
+		return Engagement{}, fmt.Errorf("validity: %w", err)
+	}
+	return e, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
