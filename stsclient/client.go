@@ -3,6 +3,7 @@ package stsclient
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,15 +37,40 @@ func (c *Client) Endpoint(k oio.Kind) string {
 }
 
 // roundTrip sends payload as op on kind and returns the checked output element of a response
-// whose StandardRetur is 20. The returned element stays attached to its envelope document.
+// whose StandardRetur is 20. The returned element stays attached to its envelope document. If
+// the Security is a FaultHandler that asks for it, a call answered with a SOAP fault is sent
+// once more (as a new message).
 func (c *Client) roundTrip(ctx context.Context, id call, payload *etree.Element) (out *etree.Element, err error) {
 	start := c.cfg.Now()
+	attempts := 0
 	defer func() {
 		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "sts call",
 			slog.String("kind", string(id.Kind)), slog.String("operation", string(id.Operation)),
 			slog.String("uuid", id.ObjectUUID.String()), slog.Duration("duration", c.cfg.Now().Sub(start)),
-			slog.Any("error", err))
+			slog.Int("attempts", attempts), slog.Any("error", err))
 	}()
+	handler, _ := c.cfg.Security.(FaultHandler)
+	for {
+		attempts++
+		send := payload
+		if handler != nil && attempts == 1 {
+			send = payload.Copy() // keep the original for a retry
+		}
+		var req *soap.Envelope
+		out, req, err = c.attempt(ctx, id, send)
+		var fe *FaultError
+		if attempts == 1 && handler != nil && errors.As(err, &fe) && handler.HandleFault(ctx, req, &fe.Fault) {
+			c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "sts call retried after fault",
+				slog.String("kind", string(id.Kind)), slog.String("operation", string(id.Operation)),
+				slog.String("fault", fe.Fault.Error()))
+			continue
+		}
+		return out, err
+	}
+}
+
+// attempt sends one request; it returns the request envelope along with the outcome.
+func (c *Client) attempt(ctx context.Context, id call, payload *etree.Element) (*etree.Element, *soap.Envelope, error) {
 	transportErr := func(status int, temporary bool, err error) error {
 		return &TransportError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
 			HTTPStatus: status, Temporary: temporary, Err: err}
@@ -52,73 +78,80 @@ func (c *Client) roundTrip(ctx context.Context, id call, payload *etree.Element)
 
 	action := soap.Action(id.Kind, id.Operation)
 	endpoint := c.Endpoint(id.Kind)
+	transactionID := c.cfg.NewID().String()
+	messageID := "urn:uuid:" + c.cfg.NewID().String()
 	env := soap.New(soap.Addressing{
 		Action:          action,
-		TransactionUUID: c.cfg.NewID().String(),
-		MessageID:       "urn:uuid:" + c.cfg.NewID().String(),
+		TransactionUUID: transactionID,
+		MessageID:       messageID,
 		ReplyTo:         soap.AnonymousAddress,
 		To:              endpoint,
 	}, payload)
 	if err := c.cfg.Security.SecureRequest(ctx, env); err != nil {
-		return nil, transportErr(0, false, fmt.Errorf("secure request: %w", err))
+		// A token service that failed transiently makes the call retryable.
+		return nil, env, transportErr(0, IsRetryable(err), fmt.Errorf("secure request: %w", err))
 	}
 	body, err := env.Bytes()
 	if err != nil {
-		return nil, transportErr(0, false, fmt.Errorf("serialise envelope: %w", err))
+		return nil, env, transportErr(0, false, fmt.Errorf("serialise envelope: %w", err))
 	}
 
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, transportErr(0, false, fmt.Errorf("build request: %w", err))
+		return nil, env, transportErr(0, false, fmt.Errorf("build request: %w", err))
 	}
 	req.Header.Set("Content-Type", soap.ContentType(action))
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		// The caller's own cancellation is not retryable; our timeout and network errors are.
-		return nil, transportErr(0, ctx.Err() == nil, fmt.Errorf("post %s: %w", endpoint, err))
+		return nil, env, transportErr(0, ctx.Err() == nil, fmt.Errorf("post %s: %w", endpoint, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
 	if err != nil {
-		return nil, transportErr(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", err))
+		return nil, env, transportErr(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", err))
 	}
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
-		return nil, transportErr(resp.StatusCode, false,
+		return nil, env, transportErr(resp.StatusCode, false,
 			fmt.Errorf("response exceeds %d bytes", c.cfg.MaxResponseBytes))
 	}
 
 	renv, perr := soap.Parse(data)
 	if perr == nil {
 		if f := renv.Fault(); f != nil {
-			return nil, &FaultError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
+			return nil, env, &FaultError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
 				HTTPStatus: resp.StatusCode, Fault: *f}
 		}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, transportErr(resp.StatusCode, temporaryStatus(resp.StatusCode),
+		return nil, env, transportErr(resp.StatusCode, temporaryStatus(resp.StatusCode),
 			fmt.Errorf("unexpected HTTP status: %s", snippet(data)))
 	}
 	if perr != nil {
-		return nil, transportErr(resp.StatusCode, false, perr)
+		return nil, env, transportErr(resp.StatusCode, false, perr)
 	}
 	if err := c.cfg.Security.VerifyResponse(ctx, renv); err != nil {
-		return nil, transportErr(resp.StatusCode, false, fmt.Errorf("verify response: %w", err))
+		return nil, env, transportErr(resp.StatusCode, false, fmt.Errorf("verify response: %w", err))
 	}
-	out, err = renv.Payload()
+	if rt := renv.Addressing().RelatesTo; rt != "" && rt != messageID {
+		return nil, env, transportErr(resp.StatusCode, false,
+			fmt.Errorf("response relates to %s, not to the request %s", rt, messageID))
+	}
+	out, err := renv.Payload()
 	if err != nil {
-		return nil, transportErr(resp.StatusCode, false, err)
+		return nil, env, transportErr(resp.StatusCode, false, err)
 	}
 	ret, err := oio.UnmarshalOutput(id.Kind, id.Operation, out)
 	if err != nil {
-		return nil, transportErr(resp.StatusCode, false, fmt.Errorf("response: %w", err))
+		return nil, env, transportErr(resp.StatusCode, false, fmt.Errorf("response: %w", err))
 	}
 	if !ret.OK() {
-		return nil, &StatusError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
+		return nil, env, &StatusError{Kind: id.Kind, Operation: id.Operation, ObjectUUID: id.ObjectUUID,
 			Code: ret.StatusKode, Text: ret.FejlbeskedTekst}
 	}
-	return out, nil
+	return out, env, nil
 }
 
 // temporaryStatus reports whether an HTTP status without a SOAP fault is worth retrying.

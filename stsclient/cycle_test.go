@@ -3,6 +3,8 @@ package stsclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +17,18 @@ import (
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
-// TestCycle runs the write patterns of the sync against the fake over HTTP.
+// TestCycle runs the write patterns of the sync against the fake over HTTP, once without and
+// once with the WS-Security profile (token from the fake STS, signed requests, verified
+// responses): importer, laes, ret, soeg with paging, passiver, and every StatusKode the client
+// maps to a sentinel (40, 41, 44, 45, 47, 49).
 func TestCycle(t *testing.T) {
-	fake, client, clock := setup(t, ststest.Options{}, nil)
+	for _, secure := range []bool{false, true} {
+		t.Run(modeName(secure), func(t *testing.T) { testCycle(t, secure) })
+	}
+}
+
+func testCycle(t *testing.T, secure bool) {
+	fake, client, clock := setupMode(t, secure, ststest.Options{}, nil)
 	ctx := t.Context()
 	oe := oio.KindOrganisationEnhed
 
@@ -49,6 +60,31 @@ func TestCycle(t *testing.T) {
 		t.Errorf("fake holds %d registrations, want 2", len(h))
 	}
 
+	// soeg: five children of parentA, found in pages of two; no hits is an empty result.
+	var children []uuid.UUID
+	for i := range 5 {
+		c := unit()
+		c.UUID = uuid.MustParse(fmt.Sprintf("33333333-0000-4000-8000-%012d", i))
+		children = append(children, c.UUID)
+		if err := client.Import(ctx, c); err != nil {
+			t.Fatalf("Import child %d: %v", i, err)
+		}
+	}
+	template := oio.SoegInput{Kind: oe, Relationer: []oio.Relation{{Name: oio.RelOverordnet, Ref: parentA}},
+		Gyldighed: []oio.Gyldighed{{Status: oio.Aktiv}}, Egenskaber: []oio.Egenskab{{BrugervendtNoegle: "OKO"}}}
+	found, err := client.SearchAll(ctx, template, 2)
+	if err != nil || !slices.Equal(found, children) {
+		t.Errorf("SearchAll = %v, %v; want %v", found, err, children)
+	}
+	page, err := client.Search(ctx, &oio.SoegInput{Kind: oe, First: 4, Max: 2, Relationer: template.Relationer})
+	if err != nil || !slices.Equal(page, children[4:]) {
+		t.Errorf("Search page 3 = %v, %v", page, err)
+	}
+	none, err := client.Search(ctx, &oio.SoegInput{Kind: oe, Relationer: []oio.Relation{{Name: oio.RelOverordnet, Ref: unitUUID}}})
+	if err != nil || none == nil || len(none) != 0 {
+		t.Errorf("Search without hits = %#v, %v; want empty, nil", none, err)
+	}
+
 	// importer again → 49.
 	err = client.Import(ctx, unit())
 	assertStatus(t, err, stsclient.ErrAlreadyExists, oio.StatusAlreadyExists, oio.OpImporter, unitUUID)
@@ -59,6 +95,11 @@ func TestCycle(t *testing.T) {
 	assertStatus(t, err, stsclient.ErrNotFound, oio.StatusNotFound, oio.OpLaes, unknown)
 	err = client.Update(ctx, &oio.Object{Kind: oe, UUID: unknown})
 	assertStatus(t, err, stsclient.ErrNotFound, oio.StatusNotFound, oio.OpRet, unknown)
+
+	// ret whose period ends before it starts (updates applied out of order) → 47.
+	backwards := renamed(unit())
+	backwards.Registration.Egenskaber[1].Virkning.To = validFrom
+	assertStatus(t, client.Update(ctx, backwards), stsclient.ErrInvalidVirkning, oio.StatusInvalidVirkning, oio.OpRet, unitUUID)
 
 	// passiver; then ret → 49, passiver again → 49, importer re-creates the object.
 	if err := client.Passivate(ctx, oe, unitUUID, "nedlagt"); err != nil {
@@ -76,10 +117,59 @@ func TestCycle(t *testing.T) {
 	future.Registration.Tidspunkt = clock.Now().Add(time.Hour)
 	assertStatus(t, client.Import(ctx, future), stsclient.ErrFutureRegistration, oio.StatusFutureRegistration, oio.OpImporter, future.UUID)
 
-	wantCalls := map[string]int{"organisationenhed/importer": 4, "organisationenhed/laes": 3,
-		"organisationenhed/ret": 3, "organisationenhed/passiver": 2}
+	wantCalls := map[string]int{"organisationenhed/importer": 9, "organisationenhed/laes": 3,
+		"organisationenhed/ret": 4, "organisationenhed/passiver": 2, "organisationenhed/soeg": 5}
 	if got := fake.Calls(); !mapsEqual(got, wantCalls) {
 		t.Errorf("Calls() = %v, want %v", got, wantCalls)
+	}
+	if len(fake.Faults()) != 0 {
+		t.Errorf("faults: %v", fake.Faults())
+	}
+	if secure && fake.TokensIssued() != 1 {
+		t.Errorf("%d tokens issued, want 1 (cached)", fake.TokensIssued())
+	}
+}
+
+// TestStatus40And41 checks the two status codes that need a special client: a body the
+// client did not validate (40) and a token whose service agreement only allows reading (41).
+func TestStatus40And41(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(modeName(secure), func(t *testing.T) {
+			// 40: the body is broken before it is secured, so the signature is valid.
+			dup := func(env *soap.Envelope) {
+				p, _ := env.Payload()
+				p.InsertChildAt(0, p.ChildElements()[0].Copy())
+			}
+			var client *stsclient.Client
+			if secure {
+				client = setupSecure(t, ststest.Options{}, secureMods{wrap: func(s *stsclient.TokenSecurity) stsclient.Security {
+					return &wrapSecurity{inner: s, before: dup}
+				}}).client
+			} else {
+				_, client, _ = setup(t, ststest.Options{}, func(c *stsclient.Config) {
+					c.Security = &wrapSecurity{inner: stsclient.NoSecurity{}, before: dup}
+				})
+			}
+			assertStatus(t, client.Import(t.Context(), unit()), stsclient.ErrInvalidInput, oio.StatusInvalidInput, oio.OpImporter, unitUUID)
+
+			// 41: reading works, writing does not.
+			var fake *ststest.Server
+			if secure {
+				e := setupSecure(t, ststest.Options{Agreements: map[string]ststest.Access{testCVR: ststest.AccessRead}}, secureMods{})
+				fake, client = e.fake, e.client
+			} else {
+				fake, client, _ = setup(t, ststest.Options{}, nil)
+				fake.FailNext(ststest.Failure{Operation: oio.OpImporter, StatusKode: oio.StatusUnauthorized})
+			}
+			fake.Put(unit())
+			if _, err := client.Read(t.Context(), oio.KindOrganisationEnhed, unitUUID); err != nil {
+				t.Errorf("Read with a read-only agreement: %v", err)
+			}
+			other := unit()
+			other.UUID = uuid.MustParse("44444444-0000-4000-8000-000000000000")
+			err := client.Import(t.Context(), other)
+			assertStatus(t, err, stsclient.ErrUnauthorized, oio.StatusUnauthorized, oio.OpImporter, other.UUID)
+		})
 	}
 }
 

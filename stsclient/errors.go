@@ -87,7 +87,14 @@ func (e *FaultError) Error() string {
 }
 
 // Retryable reports whether the fault blames the receiver (env:Receiver), i.e. the service.
+// Security faults are Sender faults and not retryable: a Client with TokenSecurity has already
+// retried the call once with a fresh token when it returns one.
 func (e *FaultError) Retryable() bool { return e.Fault.Code == soap.CodeReceiver }
+
+// Security reports whether the fault is a WS-Security fault (subcode in the wsse namespace,
+// e.g. InvalidSecurityToken, FailedCheck, MessageExpired): a rejected token, signature or
+// timestamp, usually a configuration problem (certificates, clock).
+func (e *FaultError) Security() bool { return IsSecurityFault(&e.Fault) }
 
 // TransportError is a call that produced no usable response: a network failure or timeout, an
 // HTTP error status without a SOAP fault, an oversized or malformed response, or a failure of

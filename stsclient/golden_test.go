@@ -46,7 +46,7 @@ func payloadDocument(t *testing.T, envelope []byte) []byte {
 	return b
 }
 
-// TestRequestEnvelopes pins the exact requests for importer, ret, laes and passiver of an
+// TestRequestEnvelopes pins the exact requests for importer, ret, laes, soeg and passiver of an
 // OrganisationEnhed (deterministic clock and IDs), checks their Content-Type and validates each
 // body against the XSD.
 func TestRequestEnvelopes(t *testing.T) {
@@ -70,6 +70,12 @@ func TestRequestEnvelopes(t *testing.T) {
 		{oio.OpImporter, func() error { return client.Import(ctx, unit()) }},
 		{oio.OpRet, func() error { return client.Update(ctx, renamed(unit())) }},
 		{oio.OpLaes, func() error { _, err := client.Read(ctx, oio.KindOrganisationEnhed, unitUUID); return err }},
+		{oio.OpSoeg, func() error {
+			_, err := client.Search(ctx, &oio.SoegInput{Kind: oio.KindOrganisationEnhed, First: 500, Max: 500,
+				Egenskaber: []oio.Egenskab{{BrugervendtNoegle: "OKO"}}, Gyldighed: []oio.Gyldighed{{Status: oio.Aktiv}},
+				Relationer: []oio.Relation{{Name: oio.RelOverordnet, Ref: parentB}, {Name: oio.RelTilhoerer, Ref: orgUUID}}})
+			return err
+		}},
 		{oio.OpPassiver, func() error { return client.Passivate(ctx, oio.KindOrganisationEnhed, unitUUID, "Nedlagt i OS2MO") }},
 	}
 	for _, s := range steps {

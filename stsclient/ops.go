@@ -2,6 +2,7 @@ package stsclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -92,4 +93,67 @@ func callFor(o *oio.Object, op oio.Operation) call {
 		return call{Operation: op}
 	}
 	return call{Kind: o.Kind, Operation: op, ObjectUUID: o.UUID}
+}
+
+// DefaultSearchPageSize is the page size SearchAll uses when given 0 (lamotech's and OS2sync's
+// choice for Organisation 6 searches).
+const DefaultSearchPageSize = 500
+
+// maxSearchPages bounds SearchAll against a service that never returns a short page.
+const maxSearchPages = 10_000
+
+// Search returns one page of the UUIDs of the objects matching the template in (operation
+// soeg), in the service's order. A search without hits (StatusKode 44) returns an empty slice
+// and no error.
+func (c *Client) Search(ctx context.Context, in *oio.SoegInput) ([]uuid.UUID, error) {
+	var kind oio.Kind
+	if in != nil {
+		kind = in.Kind
+	}
+	id := call{Kind: kind, Operation: oio.OpSoeg}
+	if in == nil {
+		return nil, fmt.Errorf("%s: %w: nil search", id, oio.ErrInvalid)
+	}
+	payload, err := oio.MarshalSoegInput(in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	out, err := c.roundTrip(ctx, id, payload)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == oio.StatusNotFound {
+		return []uuid.UUID{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, ids, err := oio.UnmarshalSoegOutput(kind, out)
+	if err != nil {
+		return nil, &TransportError{Kind: kind, Operation: oio.OpSoeg, HTTPStatus: 200, Err: fmt.Errorf("response: %w", err)}
+	}
+	if ids == nil {
+		ids = []uuid.UUID{}
+	}
+	return ids, nil
+}
+
+// SearchAll returns the UUIDs of all objects matching the template, fetching pages of pageSize
+// (0 = DefaultSearchPageSize) from in.First on until a page comes back short.
+func (c *Client) SearchAll(ctx context.Context, in oio.SoegInput, pageSize int) ([]uuid.UUID, error) {
+	if pageSize <= 0 {
+		pageSize = DefaultSearchPageSize
+	}
+	in.Max = pageSize
+	var all []uuid.UUID
+	for range maxSearchPages {
+		page, err := c.Search(ctx, &in)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < pageSize {
+			return all, nil
+		}
+		in.First += len(page)
+	}
+	return nil, fmt.Errorf("sts soeg %s: more than %d pages", in.Kind, maxSearchPages)
 }

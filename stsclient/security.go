@@ -16,6 +16,14 @@ type Security interface {
 	VerifyResponse(ctx context.Context, env *soap.Envelope) error
 }
 
+// FaultHandler is implemented by a Security that can recover from SOAP faults, e.g. by
+// dropping a cached token the service rejected. After a fault, the Client calls HandleFault with
+// the request envelope it sent; if it returns true, the Client rebuilds the request (new
+// MessageID), secures it again and sends it once more. A call is retried at most once.
+type FaultHandler interface {
+	HandleFault(ctx context.Context, req *soap.Envelope, f *soap.Fault) (retry bool)
+}
+
 // NoSecurity sends envelopes unsigned and accepts responses unverified. It is the default and
 // is only fit for the fake service.
 type NoSecurity struct{}

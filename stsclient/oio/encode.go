@@ -189,6 +189,11 @@ func writeLists(parent *etree.Element, k Kind, eg []Egenskab, gy []Gyldighed, re
 
 func writeEgenskab(el *etree.Element, k Kind, e *Egenskab) {
 	writeVirkning(el, e.Virkning)
+	writeEgenskabLeaves(el, k, e)
+}
+
+// writeEgenskabLeaves writes the non-empty attribute leaves of e in schema order.
+func writeEgenskabLeaves(el *etree.Element, k Kind, e *Egenskab) {
 	for _, l := range egenskabLeaves(k) {
 		if l.field == nil {
 			continue
@@ -221,15 +226,20 @@ func writeTidspunkt(el *etree.Element, t time.Time) {
 
 func writeRelation(el *etree.Element, r Relation) {
 	writeVirkning(el, r.Virkning)
+	writeReference(el, r)
+	if DynamicRelation(r.Name) {
+		addUUID(el, "sd:Rolle", r.Rolle)
+		addUUID(el, "sd:Type", r.Type)
+		addText(el, "sd:Indeks", r.Indeks)
+	}
+}
+
+// writeReference writes the relation's sd:ReferenceID (UUID or URN), if it has one.
+func writeReference(el *etree.Element, r Relation) {
 	switch {
 	case r.Ref != uuid.Nil:
 		addUUID(el, "sd:ReferenceID", r.Ref)
 	case r.URN != "":
 		addText(el.CreateElement("sd:ReferenceID"), "sd:URNIdentifikator", r.URN)
-	}
-	if DynamicRelation(r.Name) {
-		addUUID(el, "sd:Rolle", r.Rolle)
-		addUUID(el, "sd:Type", r.Type)
-		addText(el, "sd:Indeks", r.Indeks)
 	}
 }

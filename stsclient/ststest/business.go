@@ -2,8 +2,11 @@ package ststest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -29,6 +32,8 @@ func (s *Server) dispatch(k oio.Kind, op oio.Operation, payload *etree.Element) 
 		return s.laes(k, payload)
 	case oio.OpPassiver:
 		return s.passiver(k, payload), nil
+	case oio.OpSoeg:
+		return s.soeg(k, payload), nil
 	}
 	return nil, fmt.Errorf("operation %s is not implemented by the fake", op)
 }
@@ -53,6 +58,9 @@ func (s *Server) importer(k oio.Kind, payload *etree.Element) *etree.Element {
 		return status(k, op, oio.StatusFutureRegistration, fmt.Sprintf(
 			"Registrering/Tidspunkt %s is later than the server time %s", oio.FormatTime(reg.Tidspunkt), oio.FormatTime(now)))
 	}
+	if err := checkPeriods(reg.Egenskaber, reg.Gyldighed, reg.Relationer); err != nil {
+		return status(k, op, oio.StatusInvalidVirkning, err.Error())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.objects[objectKey{k, o.UUID}]; r != nil && active(r.latest()) {
@@ -68,6 +76,9 @@ func (s *Server) ret(k oio.Kind, payload *etree.Element) *etree.Element {
 	in, err := oio.UnmarshalRetInput(k, payload)
 	if err != nil {
 		return invalid(k, op, err)
+	}
+	if err := checkPeriods(in.Egenskaber, in.Gyldighed, in.Relationer); err != nil {
+		return status(k, op, oio.StatusInvalidVirkning, err.Error())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -136,4 +147,92 @@ func (s *Server) passiver(k oio.Kind, payload *etree.Element) *etree.Element {
 	reg.Livscyklus = oio.LivscyklusPassiveret
 	s.appendRegistration(k, in.UUID, reg)
 	return oio.MarshalBasicOutput(k, op, ok)
+}
+
+// checkPeriods rejects a Virkning that ends before (or when) it starts: the service answers
+// such periods, typically the result of updates applied out of order, with 47.
+func checkPeriods(eg []oio.Egenskab, gy []oio.Gyldighed, rel []oio.Relation) error {
+	check := func(what string, v oio.Virkning) error {
+		if !v.From.IsZero() && !v.To.IsZero() && !v.To.After(v.From) {
+			return fmt.Errorf("ugyldig virkningsperiode: %s slutter %s, før den starter %s",
+				what, oio.FormatTime(v.To), oio.FormatTime(v.From))
+		}
+		return nil
+	}
+	for i, e := range eg {
+		if err := check(fmt.Sprintf("Egenskab[%d]", i), e.Virkning); err != nil {
+			return err
+		}
+	}
+	for i, g := range gy {
+		if err := check(fmt.Sprintf("Gyldighed[%d]", i), g.Virkning); err != nil {
+			return err
+		}
+	}
+	for i, r := range rel {
+		if err := check(fmt.Sprintf("%s[%d]", r.Name, i), r.Virkning); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// soeg returns the page of active objects of kind k whose latest registration matches the
+// template, ordered by UUID; 44 when the page is empty.
+func (s *Server) soeg(k oio.Kind, payload *etree.Element) *etree.Element {
+	op := oio.OpSoeg
+	in, err := oio.UnmarshalSoegInput(k, payload)
+	if err != nil {
+		return invalid(k, op, err)
+	}
+	s.mu.Lock()
+	var hits []uuid.UUID
+	for key, r := range s.objects {
+		if key.kind == k && active(r.latest()) && matches(r.latest(), in) {
+			hits = append(hits, key.id)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(hits, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	limit := in.Max
+	if limit == 0 {
+		limit = DefaultSearchPage
+	}
+	if in.First >= len(hits) {
+		return oio.MarshalSoegOutput(k, oio.StandardRetur{StatusKode: oio.StatusNotFound, FejlbeskedTekst: "Ingen resultater fundet"}, nil)
+	}
+	page := hits[in.First:min(len(hits), in.First+limit)]
+	return oio.MarshalSoegOutput(k, ok, page)
+}
+
+// matches reports whether every template entry of in has a matching entry in r.
+func matches(r *oio.Registration, in *oio.SoegInput) bool {
+	for _, t := range in.Egenskaber {
+		if !slices.ContainsFunc(r.Egenskaber, func(e oio.Egenskab) bool { return egenskabMatches(e, t) }) {
+			return false
+		}
+	}
+	for _, t := range in.Gyldighed {
+		if !slices.ContainsFunc(r.Gyldighed, func(g oio.Gyldighed) bool { return g.Status == t.Status }) {
+			return false
+		}
+	}
+	for _, t := range in.Relationer {
+		if !slices.ContainsFunc(r.Relationer, func(rel oio.Relation) bool {
+			return rel.Name == t.Name && rel.Ref == t.Ref && rel.URN == t.URN
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+func egenskabMatches(e, t oio.Egenskab) bool {
+	for _, f := range [][2]string{{t.BrugervendtNoegle, e.BrugervendtNoegle}, {t.Navn, e.Navn},
+		{t.BrugerTypeTekst, e.BrugerTypeTekst}, {t.AdresseTekst, e.AdresseTekst}, {t.CPR, e.CPR}} {
+		if f[0] != "" && f[0] != f[1] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,15 +1,34 @@
-// Package ststest is an in-memory fake of the STS Organisation 6 object services for tests and
-// local runs (cmd/fakests). It serves POST /organisation/{kind}/6/, dispatches on the SOAP
-// action, parses and structurally validates bodies with package oio (StatusKode 40 on
-// violation), and reproduces the service's business outcomes: importer on an existing active
-// object → 49, ret/laes/passiver on an unknown one → 44, ret/passiver on a passivated one → 49,
-// importer with a registration time ahead of the server clock → 45. Every registration of
-// every object is kept; laes returns the latest, and ret replaces each list it sends.
+// Package ststest is an in-memory fake of the STS Organisation 6 object services and of
+// KOMBIT's security token service, for tests and local runs (cmd/fakests).
 //
-// Not yet: WS-Security checks and signed responses, full XSD validation (lengths of every
-// element, …), laes filters, soeg, list, opret and slet (answered with a Receiver fault).
+// Organisation: it serves POST /organisation/{kind}/6/, dispatches on the SOAP action, parses
+// and structurally validates bodies with package oio (StatusKode 40 on violation), and
+// reproduces the service's business outcomes: importer on an existing active object → 49,
+// ret/laes/passiver on an unknown one → 44, ret/passiver on a passivated one → 49, importer with
+// a registration time ahead of the server clock → 45, a validity period ending before it starts
+// → 47, a write with a token whose service agreement only allows reading → 41, soeg without hits
+// → 44. Every registration of every object is kept; laes returns the latest, ret replaces each
+// list it sends, soeg matches templates against the latest registrations of active objects.
 //
-// Besides the SOAP endpoint the handler serves GET /healthz, GET /_inspect/calls and
+// Security (Options.RequireSecurity): requests must carry the OIO IDWS SOAP profile — one
+// wsse:Security header with a current Timestamp, a holder-of-key SAML assertion issued by the
+// fake STS for Organisation 6, and one signature by the holder-of-key certificate covering the
+// Body, Action, MessageID, To, ReplyTo, the Timestamp and the assertion (STR-Transform); a
+// MessageID is accepted once. Failures are SOAP faults with WS-Security subcodes (Fault*
+// constants). Responses are then signed by the service certificate. Without RequireSecurity
+// requests are accepted unsigned and responses are not signed.
+//
+// STS: POST /runtime/services/kombittrust/14/certificatemixed issues assertions (OIO WS-Trust
+// 1.3) to requests signed with a client certificate from the fake's CA (PKI), for the CVRs of
+// Options.Agreements.
+//
+// Infrastructure faults: fixed and random latency, a random error rate, outage windows, a
+// concurrency cap, and queued failures (FailNext).
+//
+// Not yet: full XSD validation (lengths of every element, …), laes filters, list, opret and
+// slet (answered with a Receiver fault), soeg on registration/virkning periods.
+//
+// Besides the SOAP endpoints the handler serves GET /healthz, GET /_inspect/calls and
 // GET /_inspect/objects/{kind} (JSON for humans).
 package ststest
 
@@ -17,25 +36,94 @@ import (
 	"cmp"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/internal/wssec"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
-// Options configures a Server.
+// Defaults of Options.
+const (
+	// DefaultEntityID is the fake STS's entity id (the Issuer of its assertions).
+	DefaultEntityID = "https://saml.fakests.invalid/runtime"
+	// DefaultClockSkew is the tolerance on Timestamps and token validity.
+	DefaultClockSkew = 5 * time.Minute
+	// DefaultTokenLifetime is the lifetime of issued tokens (KOMBIT's default: 8 hours).
+	DefaultTokenLifetime = 8 * time.Hour
+	// DefaultSearchPage is the page size of soeg without MaksimalAntalKvantitet.
+	DefaultSearchPage = 500
+	// STSPath is the path of the token service.
+	STSPath = wssec.STSPath
+)
+
+// Access is what a service agreement for Organisation 6 allows.
+type Access int
+
+// The two levels of a service agreement: "Udstil" (read) and read plus write.
+const (
+	AccessRead Access = iota + 1
+	AccessReadWrite
+)
+
+// Privilege URIs the fake STS puts into Privileges_intermediate. The real URIs are not public;
+// these are recognisably fake.
+const (
+	PrivilegeRead  = "urn:fakests:privilege:organisation:6:udstil"
+	PrivilegeWrite = "urn:fakests:privilege:organisation:6:rediger"
+)
+
+// Outage is a window of the server clock [From, To) in which every SOAP call fails with HTTP
+// 503.
+type Outage struct {
+	From, To time.Time
+}
+
+// Options configures a Server. The zero value is a fast, insecure, reliable fake.
 type Options struct {
-	// Latency delays every SOAP response (not the inspection endpoints).
+	// Latency delays every Organisation SOAP response (not the STS or the inspection
+	// endpoints).
 	Latency time.Duration
+	// LatencyTail adds a random delay drawn from an exponential distribution with this mean
+	// (a long tail: 1% of calls wait more than 4.6 times the mean).
+	LatencyTail time.Duration
+	// ErrorRate is the fraction (0..1) of Organisation calls answered with HTTP 503.
+	ErrorRate float64
+	// Outages are windows of the server clock in which every Organisation call gets HTTP 503.
+	Outages []Outage
+	// MaxConcurrent, if positive, caps concurrently processed Organisation calls; further calls
+	// wait for a slot (or until the client gives up).
+	MaxConcurrent int
+	// Seed seeds the random latency and error choices; 0 seeds randomly.
+	Seed uint64
 	// Logger receives one debug record per SOAP call; default discards.
 	Logger *slog.Logger
-	// Now is the server clock (registration times, the 45 check); default time.Now.
+	// Now is the server clock (registration times, the 45 check, Timestamps, tokens); default
+	// time.Now.
 	Now func() time.Time
-	// NewID generates response MessageIDs; default uuid.New.
+	// NewID generates response MessageIDs, wsu:Ids and assertion IDs; default uuid.New.
 	NewID func() uuid.UUID
+
+	// RequireSecurity makes the Organisation endpoints require and verify the WS-Security
+	// profile and sign their responses.
+	RequireSecurity bool
+	// PKI holds the fake's CA, STS and service identities; default a new one (created on first
+	// use, RSA-2048).
+	PKI *PKI
+	// EntityID is the STS entity id; default DefaultEntityID.
+	EntityID string
+	// ClockSkew is the tolerance on Timestamps and token validity; default DefaultClockSkew.
+	ClockSkew time.Duration
+	// TokenLifetime caps the lifetime of issued tokens; default DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// Agreements maps CVR numbers to their service agreement for Organisation 6. Nil: every
+	// CVR may read and write. Otherwise the STS refuses tokens (error 101) for CVRs not listed.
+	Agreements map[string]Access
 }
 
 // Failure makes matching SOAP calls fail before any business logic runs. Kind and Operation
@@ -54,11 +142,21 @@ type Failure struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	sem  chan struct{} // nil without MaxConcurrent
+
+	pkiOnce sync.Once
+	pki     *PKI
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
 
 	mu       sync.Mutex
 	objects  map[objectKey]*record
 	calls    map[string]int
+	faults   map[string]int
 	failures []Failure
+	seen     map[string]time.Time // MessageIDs of secured requests → when they may be forgotten
+	tokens   map[string]bool      // assertion IDs issued → revoked
 }
 
 type objectKey struct {
@@ -81,17 +179,58 @@ func NewServer(opts Options) *Server {
 	if opts.NewID == nil {
 		opts.NewID = uuid.New
 	}
+	if opts.EntityID == "" {
+		opts.EntityID = DefaultEntityID
+	}
+	if opts.ClockSkew <= 0 {
+		opts.ClockSkew = DefaultClockSkew
+	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = DefaultTokenLifetime
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: log, objects: map[objectKey]*record{}, calls: map[string]int{}}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	s := &Server{opts: opts, log: log, objects: map[objectKey]*record{}, calls: map[string]int{},
+		faults: map[string]int{}, seen: map[string]time.Time{}, tokens: map[string]bool{},
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	if opts.MaxConcurrent > 0 {
+		s.sem = make(chan struct{}, opts.MaxConcurrent)
+	}
+	return s
 }
+
+// PKI returns the fake's identities: Options.PKI, or one created on first use. Clients need
+// PKI().STS.Certificate and PKI().Service.Certificate to verify responses, and a client
+// certificate from PKI().NewClient to obtain tokens. It panics if a key cannot be generated.
+func (s *Server) PKI() *PKI {
+	s.pkiOnce.Do(func() {
+		if s.opts.PKI != nil {
+			s.pki = s.opts.PKI
+			return
+		}
+		p, err := NewPKI(PKIConfig{NotBefore: s.opts.Now().Add(-24 * time.Hour).Truncate(time.Second)})
+		if err != nil {
+			panic(err)
+		}
+		s.pki = p
+	})
+	return s.pki
+}
+
+// EntityID returns the STS entity id the fake issues assertions as.
+func (s *Server) EntityID() string { return s.opts.EntityID }
 
 // Handler returns the HTTP handler serving the SOAP endpoints and the inspection API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /organisation/{kind}/6/", s.serveSOAP)
+	mux.HandleFunc("POST "+STSPath, s.serveToken)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -144,11 +283,39 @@ func (s *Server) TotalCalls() int {
 	return n
 }
 
-// ResetCalls zeroes the call counters.
+// ResetCalls zeroes the call and fault counters.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.calls)
+	clear(s.faults)
+}
+
+// Faults returns the number of SOAP faults sent per subcode local name (e.g. "FailedCheck",
+// "InvalidRequest"; "Receiver" for Receiver faults without subcode) since the last
+// ResetCalls, for the Organisation endpoints and the STS.
+func (s *Server) Faults() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.faults)
+}
+
+// TokensIssued returns the number of tokens the STS has issued.
+func (s *Server) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tokens)
+}
+
+// RevokeTokens makes every token issued so far invalid: requests carrying one get an
+// InvalidSecurityToken fault (as after a restart of the real service's token trust). Tokens
+// issued later are accepted.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.tokens {
+		s.tokens[id] = true
+	}
 }
 
 // Object returns a copy of the object with its latest registration.

@@ -220,8 +220,8 @@ func TestProtocolChecks(t *testing.T) {
 		{"payload of another operation", endpoint, ct,
 			requestXML(action, endpoint, msgID, strings.ReplaceAll(laesPayload, "LaesInput", "PassiverInput")), 200, "", 40},
 		{"two payloads", endpoint, ct, requestXML(action, endpoint, msgID, laesPayload+laesPayload), 200, "", 40},
-		{"unimplemented soeg", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/soeg"),
-			requestXML("http://kombit.dk/sts/organisation/organisationenhed/soeg", endpoint, msgID, "<x/>"), 500, "Receiver", 0},
+		{"unimplemented list", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/list"),
+			requestXML("http://kombit.dk/sts/organisation/organisationenhed/list", endpoint, msgID, "<x/>"), 500, "Receiver", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -33,14 +32,17 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown service %q", kind), http.StatusNotFound)
 		return
 	}
-	if s.opts.Latency > 0 {
-		t := time.NewTimer(s.opts.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	release, ok := s.acquire(r)
+	if !ok {
+		return
+	}
+	defer release()
+	if !s.delay(r) {
+		return
+	}
+	if s.outage() {
+		http.Error(w, "Service Unavailable (outage)", http.StatusServiceUnavailable)
+		return
 	}
 	ctAction, err := soap.ParseContentType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -74,13 +76,27 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls[string(kind)+"/"+string(op)]++
-	failure, failing := s.takeFailure(kind, op)
 	s.mu.Unlock()
+	if s.randomFailure() {
+		http.Error(w, "Service Unavailable (injected error rate)", http.StatusServiceUnavailable)
+		return
+	}
 
 	if err := checkAddressing(in, r.URL.Path); err != nil {
 		s.writeFault(w, reply, soap.Fault{Code: soap.CodeSender, Subcode: subcodeInvalidHeader, Reason: err.Error()})
 		return
 	}
+	who := &caller{canWrite: true}
+	if s.opts.RequireSecurity {
+		var f *soap.Fault
+		if who, f = s.checkSecurity(env); f != nil {
+			s.writeFault(w, reply, *f)
+			return
+		}
+	}
+	s.mu.Lock()
+	failure, failing := s.takeFailure(kind, op)
+	s.mu.Unlock()
 	var out *etree.Element
 	switch {
 	case failing && failure.HTTPStatus != 0:
@@ -91,6 +107,9 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		return
 	case failing:
 		out = oio.MarshalBasicOutput(kind, op, oio.StandardRetur{StatusKode: failure.StatusKode, FejlbeskedTekst: "injected failure"})
+	case writeOperation(op) && !who.canWrite:
+		out = status(kind, op, oio.StatusUnauthorized, fmt.Sprintf(
+			"Anvendersystemet har ikke skriveadgang til Organisation for CVR %s (serviceaftalen giver kun udstil)", who.cvr))
 	default:
 		payload, err := env.Payload()
 		if err != nil {
@@ -100,11 +119,27 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.writeEnvelope(w, http.StatusOK, soap.New(reply, out))
+	resp := soap.New(reply, out)
+	if s.opts.RequireSecurity {
+		if err := s.signResponse(resp, s.PKI().Service, true); err != nil {
+			s.writeFault(w, reply, soap.Fault{Code: soap.CodeReceiver, Reason: err.Error()})
+			return
+		}
+	}
+	s.writeEnvelope(w, http.StatusOK, resp)
 	if ret, err := oio.UnmarshalStandardRetur(out); err == nil {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "fakests call", slog.String("kind", string(kind)),
 			slog.String("operation", string(op)), slog.Int("status", ret.StatusKode), slog.String("text", ret.FejlbeskedTekst))
 	}
+}
+
+// writeOperation reports whether op changes data (needs the write part of the agreement).
+func writeOperation(op oio.Operation) bool {
+	switch op {
+	case oio.OpImporter, oio.OpOpret, oio.OpRet, oio.OpPassiver, oio.OpSlet:
+		return true
+	}
+	return false
 }
 
 // checkAddressing checks the headers every client sends: MessageID "urn:uuid:…", To naming
@@ -124,7 +159,15 @@ func checkAddressing(a soap.Addressing, path string) error {
 }
 
 func (s *Server) writeFault(w http.ResponseWriter, a soap.Addressing, f soap.Fault) {
-	s.log.Debug("fakests fault", slog.String("code", f.Code.Local), slog.String("reason", f.Reason))
+	s.log.Debug("fakests fault", slog.String("code", f.Code.Local), slog.String("subcode", f.Subcode.Local),
+		slog.String("reason", f.Reason))
+	key := f.Subcode.Local
+	if key == "" {
+		key = f.Code.Local
+	}
+	s.mu.Lock()
+	s.faults[key]++
+	s.mu.Unlock()
 	s.writeEnvelope(w, http.StatusInternalServerError, soap.NewFault(a, f))
 }
 
