@@ -18,7 +18,8 @@ COPY . .
 ARG VERSION=dev
 RUN go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ \
         ./cmd/stsorgsync ./cmd/fakemo ./cmd/fakests \
-    && /out/stsorgsync version
+    && /out/stsorgsync version \
+    && mkdir -p /empty/pki
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
@@ -28,6 +29,9 @@ LABEL org.opencontainers.image.title="stsorgsync" \
       org.opencontainers.image.source="https://github.com/stsorgsync/stsorgsync" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 COPY --from=build /out/stsorgsync /out/fakemo /out/fakests /
+# Mount point for certificates (docker-compose shares the fake STS's certificates through it);
+# owned by nonroot so a named volume mounted here is writable by the fakes.
+COPY --from=build --chown=65532:65532 /empty/pki /pki
 USER nonroot:nonroot
 # HTTP_LISTEN: /metrics, /healthz, /readyz.
 EXPOSE 9090

@@ -45,6 +45,7 @@ done
 declare -A pid=()  # name -> pid of the processes this script started
 vhost=""
 prefix=""
+pki=""
 redis_host=${redis_addr%:*}
 redis_port=${redis_addr##*:}
 sts_rc=""
@@ -82,6 +83,7 @@ cleanup() {
 		curl -fsS -m 10 -o /dev/null -X DELETE "$api/api/vhosts/$vhost" ||
 			printf 'demo: could not delete RabbitMQ vhost %s\n' "$vhost" >&2
 	fi
+	if [[ -n $pki ]]; then rm -rf "$pki"; fi
 	if [[ -n $prefix ]]; then
 		redis-cli -h "$redis_host" -p "$redis_port" --scan --pattern "${prefix}*" |
 			xargs -r redis-cli -h "$redis_host" -p "$redis_port" del >/dev/null
@@ -158,9 +160,14 @@ http_addr=127.0.0.1:$(free_port "${DEMO_HTTP_PORT:-19090}")
 mo_addr=127.0.0.1:$(free_port "${DEMO_MO_PORT:-15000}")
 
 # --- 2. fake STS, then the daemon ---------------------------------------------------------------
-start fakests -- -listen "$sts_addr"
+# The fake STS runs with KOMBIT's security profile: it creates its own CA, token-service and
+# service certificates in $pki and issues the daemon an organisation certificate (client.p12).
+pki=$(mktemp -d "$logs/pki.XXXXXX")
+p12_password=demo-$RANDOM$RANDOM
+start fakests FAKESTS_CLIENT_P12_PASSWORD="$p12_password" -- -listen "$sts_addr" -security \
+	-pki-dir "$pki" -write-client-p12 "$pki/client.p12" -client-cvr 29189846
 wait_until 15 "fakests on $sts_addr" fakests curl -fsS -m 2 "http://$sts_addr/healthz"
-say "fakests listening on http://$sts_addr"
+say "fakests listening on http://$sts_addr (WS-Security required; certificates in ${pki#"$root"/})"
 
 start stsorgsync \
 	LOG_LEVEL=info HTTP_LISTEN="$http_addr" \
@@ -168,6 +175,10 @@ start stsorgsync \
 	MO_URL="http://$mo_addr" MO_AUTH_SERVER="http://$mo_addr/auth" \
 	MO_CLIENT_ID="$mo_client_id" MO_CLIENT_SECRET="$mo_client_secret" \
 	STS_BASE_URL="http://$sts_addr" STS_CVR=29189846 STS_ORGANISATION_UUID="$org_uuid" \
+	STS_P12_FILE="$pki/client.p12" STS_P12_PASSWORD="$p12_password" \
+	STS_TOKEN_ENDPOINT="http://$sts_addr/runtime/services/kombittrust/14/certificatemixed" \
+	STS_TOKEN_ENTITY_ID="https://saml.fakests.invalid/runtime" \
+	STS_TOKEN_CERT_FILE="$pki/sts.pem" STS_SERVICE_CERT_FILE="$pki/service.pem" \
 	SHUTDOWN_TIMEOUT=10s -- run
 # Ready means: the queue is declared and bound to the os2mo exchange, and Redis answers.
 wait_until 30 "stsorgsync /readyz on $http_addr" stsorgsync curl -fsS -m 2 "http://$http_addr/readyz"

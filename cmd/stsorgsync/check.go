@@ -22,18 +22,24 @@ func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		return exitFailure
 	}
 	defer d.close()
-	checks := []struct {
+	type probe struct {
 		name string
 		run  func(context.Context) error
-	}{
+	}
+	checks := []probe{
 		{"RabbitMQ " + redactURL(cfg.AMQPURL), func(ctx context.Context) error { return pingAMQP(ctx, cfg.AMQPURL) }},
 		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
 		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
-		{"STS Organisation " + cfg.STSBaseURL + " (laes organisation " + cfg.STSOrganisation.String() + ")", func(ctx context.Context) error {
-			_, err := d.sts.Read(ctx, oio.KindOrganisation, cfg.STSOrganisation)
-			return err
-		}},
 	}
+	if d.stsToken != nil {
+		checks = append(checks, probe{"STS token " + cfg.STSTokenEndpoint + " (CVR " + cfg.STSCVR + ")", d.stsToken})
+	} else {
+		fmt.Fprintln(out, "STS token: skipped (STS_SECURITY=false; requests are unsigned)")
+	}
+	checks = append(checks, probe{"STS Organisation " + cfg.STSBaseURL + " (laes organisation " + cfg.STSOrganisation.String() + ")", func(ctx context.Context) error {
+		_, err := d.sts.Read(ctx, oio.KindOrganisation, cfg.STSOrganisation)
+		return err
+	}})
 	code := exitOK
 	for _, c := range checks {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/stsclient"
 )
 
 // Config is the daemon's complete, typed configuration.
@@ -53,6 +55,16 @@ type Config struct {
 	STSCVR          string
 	STSOrganisation uuid.UUID
 	STSTimeout      time.Duration
+
+	STSSecurity        bool
+	STSP12File         string
+	STSP12Password     string
+	STSTokenEndpoint   string
+	STSTokenEntityID   string
+	STSTokenCertFile   string
+	STSServiceCertFile string
+	STSVerifyResponses bool
+	STSCAFile          string
 }
 
 // setting describes one configuration variable: its environment name, default, meaning, and how
@@ -77,6 +89,20 @@ func integer(min int, dst func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("expected a whole number ≥ %d, got %q", min, v)
 		}
 		*dst(c) = n
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "true", "on", "yes", "1":
+			*dst(c) = true
+		case "false", "off", "no", "0":
+			*dst(c) = false
+		default:
+			return fmt.Errorf("expected true or false, got %q", v)
+		}
 		return nil
 	}
 }
@@ -181,6 +207,15 @@ func settings() []setting {
 			}},
 		{Name: "STS_ORGANISATION_UUID", Required: true, Help: "UUID of the municipality's Organisation object in STS Organisation (every unit and user belongs to it).", parse: uuidOf(func(c *Config) *uuid.UUID { return &c.STSOrganisation })},
 		{Name: "STS_TIMEOUT", Default: "30s", Help: "Timeout of one STS Organisation call.", parse: duration(func(c *Config) *time.Duration { return &c.STSTimeout })},
+		{Name: "STS_SECURITY", Default: "true", Help: "Use KOMBIT's security profile: a WS-Trust token from STS_TOKEN_ENDPOINT and signed requests and responses. false sends unsigned requests, which only a fake STS accepts.", parse: boolean(func(c *Config) *bool { return &c.STSSecurity })},
+		{Name: "STS_P12_FILE", Help: "PKCS#12 file with the organisation certificate (FOCES/OCES3) and its private key. Required when STS_SECURITY is true.", parse: str(func(c *Config) *string { return &c.STSP12File })},
+		{Name: "STS_P12_PASSWORD", Secret: true, Help: "Password of STS_P12_FILE (empty if it has none).", parse: str(func(c *Config) *string { return &c.STSP12Password })},
+		{Name: "STS_TOKEN_ENDPOINT", Default: stsclient.STSEndpointTest, Help: "KOMBIT's security token service (WS-Trust). Production: " + stsclient.STSEndpointProduction + ".", parse: urlOf("http https", func(c *Config) *string { return &c.STSTokenEndpoint })},
+		{Name: "STS_TOKEN_ENTITY_ID", Default: stsclient.STSEntityIDTest, Help: "Entity id the token service signs its assertions as. Production: " + stsclient.STSEntityIDProduction + ".", parse: str(func(c *Config) *string { return &c.STSTokenEntityID })},
+		{Name: "STS_TOKEN_CERT_FILE", Help: "PEM file with the token service's signing certificate(s) (KOMBIT's STS certificate; several during a rollover). Required when STS_SECURITY is true.", parse: str(func(c *Config) *string { return &c.STSTokenCertFile })},
+		{Name: "STS_SERVICE_CERT_FILE", Help: "PEM file with STS Organisation's response-signing certificate(s). Required when STS_SECURITY and STS_VERIFY_RESPONSES are true.", parse: str(func(c *Config) *string { return &c.STSServiceCertFile })},
+		{Name: "STS_VERIFY_RESPONSES", Default: "true", Help: "Verify the signature of every STS Organisation response.", parse: boolean(func(c *Config) *bool { return &c.STSVerifyResponses })},
+		{Name: "STS_CA_FILE", Help: "PEM bundle of extra CAs trusted for TLS to the STS services (empty: the system's roots only). TLS is always verified.", parse: str(func(c *Config) *string { return &c.STSCAFile })},
 	}
 }
 
@@ -249,6 +284,17 @@ func (c Config) Validate() error {
 	}
 	if c.AMQPQueue == c.AMQPDLQ {
 		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
+	}
+	if c.STSSecurity {
+		if c.STSP12File == "" {
+			errs = append(errs, errors.New("STS_P12_FILE is required when STS_SECURITY is true: the PKCS#12 file with the organisation certificate"))
+		}
+		if c.STSTokenCertFile == "" {
+			errs = append(errs, errors.New("STS_TOKEN_CERT_FILE is required when STS_SECURITY is true: a PEM file with the token service's certificate"))
+		}
+		if c.STSVerifyResponses && c.STSServiceCertFile == "" {
+			errs = append(errs, errors.New("STS_SERVICE_CERT_FILE is required when STS_VERIFY_RESPONSES is true: a PEM file with STS Organisation's signing certificate"))
+		}
 	}
 	if c.LeaseTTL < 5*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))

@@ -29,6 +29,8 @@ type deps struct {
 	store *state.Redis
 	mo    *moclient.Client
 	sts   *stsclient.Client
+	// stsToken obtains (or reuses) the STS token; nil when STS_SECURITY is false.
+	stsToken func(context.Context) error
 }
 
 func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
@@ -61,16 +63,28 @@ func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("OS2MO client: %w", err)
 	}
+	httpClient, err := stsHTTPClient(cfg)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	sec, err := newSTSSecurity(cfg, httpClient, logger, time.Now())
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	sts, err := stsclient.New(stsclient.Config{
-		BaseURL: cfg.STSBaseURL,
-		Timeout: cfg.STSTimeout,
-		Logger:  logger.With("component", "stsclient"),
+		BaseURL:    cfg.STSBaseURL,
+		HTTPClient: httpClient,
+		Timeout:    cfg.STSTimeout,
+		Logger:     logger.With("component", "stsclient"),
+		Security:   sec.security,
 	})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("STS client: %w", err)
 	}
-	return &deps{redis: rdb, store: store, mo: mo, sts: sts}, nil
+	return &deps{redis: rdb, store: store, mo: mo, sts: sts, stsToken: sec.token}, nil
 }
 
 func (d *deps) close() { _ = d.redis.Close() }
@@ -123,7 +137,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
 	}
 	srv := &http.Server{
-		Handler:           opsHandler(m, cons.Ready, d.store.Ping),
+		Handler:           opsHandler(m, readinessChecks(cons.Ready, d)),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	httpDone := make(chan error, 1)
@@ -153,22 +167,45 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return nil
 }
 
-// opsHandler serves the operational endpoints: /healthz (the process is alive), /readyz (the
-// consumer has a broker session and Redis answers) and /metrics (Prometheus).
-func opsHandler(m *metrics, consumerReady func() bool, pingRedis func(context.Context) error) http.Handler {
+// readinessCheck is one condition of /readyz.
+type readinessCheck struct {
+	name  string
+	check func(context.Context) error
+}
+
+// readinessChecks are the conditions of /readyz: a live RabbitMQ session, Redis answering, and,
+// with STS_SECURITY, a valid STS token (cached tokens cost nothing).
+func readinessChecks(consumerReady func() bool, d *deps) []readinessCheck {
+	checks := []readinessCheck{
+		{"RabbitMQ", func(context.Context) error {
+			if !consumerReady() {
+				return errors.New("no session")
+			}
+			return nil
+		}},
+		{"Redis", d.store.Ping},
+	}
+	if d.stsToken != nil {
+		checks = append(checks, readinessCheck{"STS token", d.stsToken})
+	}
+	return checks
+}
+
+// opsHandler serves the operational endpoints: /healthz (the process is alive), /readyz (every
+// readiness check passes) and /metrics (Prometheus).
+func opsHandler(m *metrics, checks []readinessCheck) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var problems []string
-		if !consumerReady() {
-			problems = append(problems, "no RabbitMQ session")
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		if err := pingRedis(ctx); err != nil {
-			problems = append(problems, "Redis: "+err.Error())
+		var problems []string
+		for _, c := range checks {
+			if err := c.check(ctx); err != nil {
+				problems = append(problems, c.name+": "+err.Error())
+			}
 		}
 		if len(problems) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)

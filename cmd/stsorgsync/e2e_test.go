@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
@@ -55,9 +58,10 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	}
 	moSrv := httptest.NewServer(mo.Handler())
 	t.Cleanup(moSrv.Close)
-	sts := ststest.NewServer(ststest.Options{})
+	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
 	stsSrv := httptest.NewServer(sts.Handler())
 	t.Cleanup(stsSrv.Close)
+	secEnv := writeSecurityFiles(t, sts, stsSrv.URL, "29189846")
 
 	s := &slice{mo: mo, sts: sts, orgUUID: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), done: make(chan error, 1)}
 	listen := freeAddr(t)
@@ -79,6 +83,9 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 		"RETRY_MAX":             "100ms",
 		"RETRY_MAX_ELAPSED":     "1s",
 		"SHUTDOWN_TIMEOUT":      "5s",
+	}
+	for k, v := range secEnv {
+		env[k] = v
 	}
 	cfg, err := loadConfig(getenvOf(env), "")
 	if err != nil {
@@ -105,6 +112,38 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	t.Cleanup(func() { _ = pub.Close() })
 	s.pub = pub
 	return s
+}
+
+// writeSecurityFiles writes a client PKCS#12 issued by the fake's CA for cvr and the fake's
+// STS and service certificates to a temporary directory, and returns the settings that use them.
+func writeSecurityFiles(t *testing.T, sts *ststest.Server, stsURL, cvr string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	p12 := filepath.Join(dir, "client.p12")
+	password := []byte("correct horse battery staple")
+	if _, err := sts.PKI().WriteClientP12(p12, password, cvr); err != nil {
+		t.Fatal(err)
+	}
+	passwordFile := filepath.Join(dir, "p12.password")
+	stsCert := filepath.Join(dir, ststest.FileSTSCert)
+	serviceCert := filepath.Join(dir, ststest.FileServiceCert)
+	for path, data := range map[string][]byte{
+		passwordFile: append(password, '\n'),
+		stsCert:      ststest.CertificatePEM(sts.PKI().STS.Certificate),
+		serviceCert:  ststest.CertificatePEM(sts.PKI().Service.Certificate),
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{
+		"STS_P12_FILE":          p12,
+		"STS_P12_PASSWORD_FILE": passwordFile,
+		"STS_TOKEN_ENDPOINT":    stsURL + stsclient.STSPath,
+		"STS_TOKEN_ENTITY_ID":   sts.EntityID(),
+		"STS_TOKEN_CERT_FILE":   stsCert,
+		"STS_SERVICE_CERT_FILE": serviceCert,
+	}
 }
 
 func httpStatus(url string) int {
@@ -196,6 +235,13 @@ func TestOrgUnitEventReachesSTS(t *testing.T) {
 	}
 	if got := s.sts.Calls(); got["organisationenhed/importer"] != len(data.Units) {
 		t.Errorf("calls %v, want %d importer", got, len(data.Units))
+	}
+	// Every call was signed with one cached token; the fake verified each and rejected none.
+	if n := s.sts.TokensIssued(); n != 1 {
+		t.Errorf("the STS issued %d tokens, want 1 (cached)", n)
+	}
+	if f := s.sts.Faults(); len(f) != 0 {
+		t.Errorf("the fake STS sent faults: %v", f)
 	}
 
 	// A second identical event costs no SOAP call.

@@ -5,7 +5,7 @@
 //	stsorgsync [--config FILE] run       consume OS2MO events and write STS Organisation (default)
 //	stsorgsync [--config FILE] check     validate the configuration and report what can be reached
 //	stsorgsync settings                  print every setting with its default and meaning
-//	stsorgsync healthcheck               GET this process's /healthz (for container health checks)
+//	stsorgsync healthcheck [--ready]     GET the daemon's /healthz (or /readyz) for container health checks
 //	stsorgsync version                   print the version
 //
 // Configuration comes from environment variables, optionally from a KEY=VALUE file named by
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printSettings(stdout)
 		return exitOK
 	case "healthcheck":
-		return healthcheck(ctx, getenv, stderr)
+		return healthcheck(ctx, fs.Args()[1:], getenv, stderr)
 	case "run", "check":
 	default:
 		fmt.Fprintf(stderr, "stsorgsync: unknown command %q\n", cmd)
@@ -94,6 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case errors.Is(err, errUncleanShutdown):
 			logger.Error("stopped", "error", err)
 			return exitUnclean
+		case errors.As(err, new(configError)):
+			fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\n", indent(err.Error()))
+			return exitConfig
 		default:
 			logger.Error("stopped", "error", err)
 			return exitFailure
@@ -140,14 +143,24 @@ func printSettings(w io.Writer) {
 	}
 }
 
-// healthcheck probes /healthz of a daemon listening on HTTP_LISTEN. It needs no other
+// healthcheck probes /healthz (or, with --ready, /readyz) of a daemon listening on HTTP_LISTEN. It needs no other
 // configuration, so it works in a container whose secrets are only visible to the daemon.
-func healthcheck(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ready := fs.Bool("ready", false, "probe /readyz (broker session, Redis, STS token) instead of /healthz")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	path := "/healthz"
+	if *ready {
+		path = "/readyz"
+	}
 	listen := getenv("HTTP_LISTEN")
 	if listen == "" {
 		listen = ":9090"
 	}
-	url, err := healthprobe.URL(listen, "/healthz")
+	url, err := healthprobe.URL(listen, path)
 	if err == nil {
 		err = healthprobe.Check(ctx, url, 3*time.Second)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
 // validEnv is a minimal valid configuration.
@@ -19,6 +21,9 @@ func validEnv() map[string]string {
 		"MO_CLIENT_SECRET":      "s3cret",
 		"STS_CVR":               "29189846",
 		"STS_ORGANISATION_UUID": "3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11",
+		"STS_P12_FILE":          "/run/secrets/organisation.p12",
+		"STS_TOKEN_CERT_FILE":   "/etc/stsorgsync/sts.pem",
+		"STS_SERVICE_CERT_FILE": "/etc/stsorgsync/organisation.pem",
 	}
 }
 
@@ -49,6 +54,10 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"amqp scheme", map[string]string{"AMQP_URL": "http://rabbit"}, []string{"AMQP_URL"}},
 		{"retry too long", map[string]string{"RETRY_MAX_ELAPSED": "40m"}, []string{"RETRY_MAX_ELAPSED", "consumer timeout"}},
 		{"queue equals dlq", map[string]string{"AMQP_DLQ": "stsorgsync"}, []string{"AMQP_QUEUE and AMQP_DLQ"}},
+		{"security without certificate", map[string]string{"STS_P12_FILE": ""}, []string{"STS_P12_FILE is required when STS_SECURITY is true"}},
+		{"security without STS certificate", map[string]string{"STS_TOKEN_CERT_FILE": ""}, []string{"STS_TOKEN_CERT_FILE"}},
+		{"verification without service certificate", map[string]string{"STS_SERVICE_CERT_FILE": ""}, []string{"STS_SERVICE_CERT_FILE"}},
+		{"bad boolean", map[string]string{"STS_SECURITY": "maybe"}, []string{"STS_SECURITY", "true or false"}},
 		{"two problems at once", map[string]string{"MO_URL": "", "LOG_LEVEL": "loud"}, []string{"MO_URL is required", "LOG_LEVEL"}},
 	}
 	for _, tt := range tests {
@@ -150,5 +159,55 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	printSettings(&table)
 	if !bytes.Contains(readme, table.Bytes()) {
 		t.Errorf("README.md's configuration table is out of date: paste the output of `go run ./cmd/stsorgsync settings` into it")
+	}
+}
+
+func TestSecuritySetupErrorsStopStartup(t *testing.T) {
+	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
+	good := writeSecurityFiles(t, sts, "http://sts.invalid", "29189846")
+	dir := t.TempDir()
+	wrongPassword := filepath.Join(dir, "wrong")
+	notPEM := filepath.Join(dir, "not.pem")
+	for path, data := range map[string]string{wrongPassword: "guess\n", notPEM: "hello"} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		change map[string]string
+		want   []string
+	}{
+		{"missing p12", map[string]string{"STS_P12_FILE": filepath.Join(dir, "missing.p12")}, []string{"STS_P12_FILE", "missing.p12", "unreadable"}},
+		{"wrong password", map[string]string{"STS_P12_PASSWORD_FILE": wrongPassword}, []string{"STS_P12_FILE", "wrong PKCS#12 password", "STS_P12_PASSWORD"}},
+		{"p12 is not PKCS#12", map[string]string{"STS_P12_FILE": notPEM}, []string{"STS_P12_FILE", "not a PKCS#12"}},
+		{"STS certificate not PEM", map[string]string{"STS_TOKEN_CERT_FILE": notPEM}, []string{"STS_TOKEN_CERT_FILE"}},
+		{"service certificate missing", map[string]string{"STS_SERVICE_CERT_FILE": filepath.Join(dir, "nope.pem")}, []string{"STS_SERVICE_CERT_FILE"}},
+		{"CA bundle not PEM", map[string]string{"STS_CA_FILE": notPEM}, []string{"STS_CA_FILE", "no PEM"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range good {
+				env[k] = v
+			}
+			for k, v := range tt.change {
+				env[k] = v
+			}
+			env["HTTP_LISTEN"] = "127.0.0.1:0"
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"run"}, getenvOf(env), &stdout, &stderr)
+			if code != exitConfig {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitConfig, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr does not mention %q:\n%s", w, stderr.String())
+				}
+			}
+			if strings.Contains(stderr.String(), "correct horse") {
+				t.Error("the p12 password was printed")
+			}
+		})
 	}
 }
