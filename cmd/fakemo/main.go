@@ -119,7 +119,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return 2
 	}
 	if cfg.healthcheck {
-		return probe(ctx, cfg.listen, stderr)
+		return healthprobe.Probe(ctx, "fakemo", cfg.listen, "/healthz", stderr)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if err := serve(ctx, cfg, log, ready); err != nil {
@@ -212,15 +212,3 @@ func publishSeed(ctx context.Context, pub *motest.Publisher, srv *motest.Server,
 	return nil
 }
 
-// probe implements -healthcheck for container health checks (the image has no shell or curl).
-func probe(ctx context.Context, listen string, stderr io.Writer) int {
-	url, err := healthprobe.URL(listen, "/healthz")
-	if err == nil {
-		err = healthprobe.Check(ctx, url, 3*time.Second)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", "fakemo", err)
-		return 1
-	}
-	return 0
-}

@@ -191,7 +191,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return 2
 	}
 	if cfg.healthcheck {
-		return probe(ctx, cfg.listen, stderr)
+		return healthprobe.Probe(ctx, "fakests", cfg.listen, "/healthz", stderr)
 	}
 	level := slog.LevelInfo
 	if cfg.debug {
@@ -283,15 +283,3 @@ func writeClientP12(pki *ststest.PKI, cfg config, getenv func(string) string, lo
 	return nil
 }
 
-// probe implements -healthcheck for container health checks (the image has no shell or curl).
-func probe(ctx context.Context, listen string, stderr io.Writer) int {
-	url, err := healthprobe.URL(listen, "/healthz")
-	if err == nil {
-		err = healthprobe.Check(ctx, url, 3*time.Second)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", "fakests", err)
-		return 1
-	}
-	return 0
-}

@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
 )
@@ -160,13 +159,5 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if listen == "" {
 		listen = ":9090"
 	}
-	url, err := healthprobe.URL(listen, path)
-	if err == nil {
-		err = healthprobe.Check(ctx, url, 3*time.Second)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
+	return healthprobe.Probe(ctx, "stsorgsync", listen, path, stderr)
 }

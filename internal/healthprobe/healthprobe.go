@@ -44,3 +44,18 @@ func Check(ctx context.Context, url string, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// Probe is the whole healthcheck mode of a command named program that listens on listen: it
+// checks path with a 3-second timeout and returns the process exit code, 0 when healthy and 1
+// (after a message on stderr) otherwise.
+func Probe(ctx context.Context, program, listen, path string, stderr io.Writer) int {
+	url, err := URL(listen, path)
+	if err == nil {
+		err = Check(ctx, url, 3*time.Second)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return 1
+	}
+	return 0
+}
