@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
-	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -29,9 +28,19 @@ type STS interface {
 	Apply(ctx context.Context, op translate.Operation) error
 }
 
-// Store keeps per-object leases and last-sent hashes (see package state).
+// Lease is an exclusive, expiring claim on one object, so that no two workers (in this process
+// or another replica) write it at once.
+type Lease interface {
+	Release(ctx context.Context) error
+}
+
+// ErrObjectBusy is matched (errors.Is) by the error Store.AcquireLease returns when another
+// worker holds the object's lease.
+var ErrObjectBusy = errors.New("object is being written by another worker")
+
+// Store keeps per-object leases and last-sent hashes (package state, adapted in cmd).
 type Store interface {
-	AcquireLease(ctx context.Context, key string, ttl time.Duration) (state.Lease, error)
+	AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error)
 	LastSent(ctx context.Context, key string) (string, bool, error)
 	RecordSent(ctx context.Context, key, hash string) error
 }
@@ -96,7 +105,7 @@ func (p *Pipeline) syncUnit(ctx context.Context, ev Event, id uuid.UUID) error {
 		ttl = 2 * time.Minute
 	}
 	lease, err := p.Store.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, state.ErrLeaseHeld) {
+	if errors.Is(err, ErrObjectBusy) {
 		return busyError{key}
 	}
 	if err != nil {

@@ -211,4 +211,3 @@ func publishSeed(ctx context.Context, pub *motest.Publisher, srv *motest.Server,
 	}
 	return nil
 }
-

@@ -282,4 +282,3 @@ func writeClientP12(pki *ststest.PKI, cfg config, getenv func(string) string, lo
 		slog.String("subject", id.Certificate.Subject.String()), slog.Bool("default_password", defaulted))
 	return nil
 }
-

@@ -122,7 +122,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	pipeline := &consumer.Pipeline{
 		MO:       d.mo,
 		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
-		Store:    d.store,
+		Store:    leaseStore{d.store},
 		Settings: translate.Settings{Organisation: cfg.STSOrganisation, TopUnit: cfg.MOTopUnit},
 		LeaseTTL: cfg.LeaseTTL,
 		Logger:   logger.With("component", "pipeline"),
@@ -218,4 +218,20 @@ func opsHandler(m *metrics, checks []readinessCheck) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
 	return mux
+}
+
+// leaseStore adapts package state to the consumer's Store: a lease held by another worker is
+// reported as consumer.ErrObjectBusy.
+type leaseStore struct{ *state.Redis }
+
+// AcquireLease implements consumer.Store.
+func (s leaseStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (consumer.Lease, error) {
+	lease, err := s.Redis.AcquireLease(ctx, key, ttl)
+	if errors.Is(err, state.ErrLeaseHeld) {
+		return nil, fmt.Errorf("%w: %w", consumer.ErrObjectBusy, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return lease, nil
 }
