@@ -187,7 +187,7 @@ func (c *Consumer) session(ctx context.Context) error {
 				wg.Wait()
 				return errors.New("delivery channel closed")
 			}
-			ev, perr := ParseEvent(d.RoutingKey, d.Body)
+			ev, perr := parseDelivery(d)
 			queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
 		case e := <-connClosed:
 			return c.lost(fmt.Errorf("connection closed: %v", e), cancelWork, stopWorkers, &wg)
@@ -223,7 +223,7 @@ func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp
 	// Deliveries already on the wire arrive before the channel closes; route them as usual so
 	// the (draining) workers requeue them.
 	for d := range deliveries {
-		ev, perr := ParseEvent(d.RoutingKey, d.Body)
+		ev, perr := parseDelivery(d)
 		queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
 	}
 	stopWorkers()

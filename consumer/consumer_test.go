@@ -1003,7 +1003,7 @@ func TestTopology(t *testing.T) {
 			"x-dead-letter-strategy": "at-least-once",
 			"x-overflow":             "reject-publish",
 		}},
-		{"stsorgsync.dlq", map[string]any{"x-queue-type": "quorum"}},
+		{"stsorgsync.dlq", map[string]any{"x-queue-type": "quorum", "x-delivery-limit": float64(DeadLetterQueueDeliveryLimit)}},
 	}
 	for _, q := range queues {
 		var got mgmtQueue

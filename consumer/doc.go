@@ -10,4 +10,7 @@
 //
 // The per-object work (fetch from OS2MO, translate, compare with the last-sent hash, read STS,
 // plan, write, record) is the Pipeline, which depends only on the small interfaces declared here.
+//
+// DLQ lists, exports and replays the dead-letter queue without losing messages; replayed events
+// carry HeaderReplayed, and HeaderForce (Event.Force) when the last-sent hash is to be bypassed.
 package consumer

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // ErrMalformed marks an event whose routing key or body cannot be understood; such messages are
@@ -46,6 +47,18 @@ type Event struct {
 	// Legacy is set for `<service>.<type>.<action>` events; Service is "employee" or "org_unit".
 	Legacy  bool
 	Service string
+	// Force is set on an event replayed with `stsorgsync dlq replay --force` (header HeaderForce):
+	// the object is to be written even if its last-sent hash says it is unchanged.
+	Force bool
+}
+
+// parseDelivery parses a delivery with ParseEvent and sets Force from its HeaderForce header.
+func parseDelivery(d amqp.Delivery) (Event, error) {
+	ev, err := ParseEvent(d.RoutingKey, d.Body)
+	if err == nil {
+		ev.Force = forced(d.Headers)
+	}
+	return ev, err
 }
 
 // ParseEvent parses an event as OS2MO publishes it: routing key = object type and body = the UUID

@@ -138,7 +138,7 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, desired o
 	if err != nil {
 		return fmt.Errorf("read last-sent hash: %w", err)
 	}
-	if ok && last == hash {
+	if ok && last == hash && !ev.Force {
 		p.log().Debug("unchanged since last write; skipped", "object", key)
 		return nil
 	}
@@ -161,7 +161,7 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, desired o
 func (p *Pipeline) deactivate(ctx context.Context, ev Event, key string, kind oio.Kind, id uuid.UUID) error {
 	if last, ok, err := p.Store.LastSent(ctx, key); err != nil {
 		return fmt.Errorf("read last-sent hash: %w", err)
-	} else if ok && last == deactivatedHash {
+	} else if ok && last == deactivatedHash && !ev.Force {
 		return nil
 	}
 	current, err := p.STS.Read(ctx, kind, id)

@@ -2,9 +2,19 @@ package consumer
 
 import (
 	"fmt"
+	"math"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
+
+// DeadLetterQueueDeliveryLimit is the dead-letter queue's x-delivery-limit: in effect unlimited.
+// `stsorgsync dlq` reads the queue by taking messages unacknowledged and returning them, and every
+// return counts as a delivery on RabbitMQ 3.x and 4.0–4.2 (from 4.3 only rejects and lost
+// connections do). RabbitMQ 4.x defaults the limit to 20 and drops a message past it (the
+// dead-letter queue has no dead-letter exchange of its own), so an unpinned queue would lose a
+// message after 20 inspections. -1, which 4.x reads as "no limit", makes 3.10 drop a message at its
+// first return, so a large positive limit is the one value that is safe on every version.
+const DeadLetterQueueDeliveryLimit = math.MaxInt32
 
 // DeclareTopology declares, idempotently, everything the consumer uses: MO's exchange exactly as
 // MO declares it, the integration's exchange bound to it, the dead-letter exchange and queue, and
@@ -14,6 +24,9 @@ import (
 // default, 4.x defaults to 20; we pin it) and at-least-once dead-lettering, so a message the
 // broker gives up on is moved to the dead-letter queue rather than dropped. Changing these
 // arguments on an existing queue fails with PRECONDITION_FAILED; see README "Changing the queue".
+//
+// The dead-letter queue is a quorum queue too, with DeadLetterQueueDeliveryLimit pinned for the
+// reason given there.
 func DeclareTopology(ch *amqp.Channel, cfg Config) error {
 	cfg = cfg.withDefaults()
 	for _, ex := range []struct{ name, kind string }{
@@ -29,7 +42,8 @@ func DeclareTopology(ch *amqp.Channel, cfg Config) error {
 		return fmt.Errorf("bind exchange %q to %q: %w", cfg.Exchange, cfg.MOExchange, err)
 	}
 	if _, err := ch.QueueDeclare(cfg.DeadLetterQueue, true, false, false, false, amqp.Table{
-		amqp.QueueTypeArg: amqp.QueueTypeQuorum,
+		amqp.QueueTypeArg:  amqp.QueueTypeQuorum,
+		"x-delivery-limit": int64(DeadLetterQueueDeliveryLimit),
 	}); err != nil {
 		return fmt.Errorf("declare dead-letter queue %q: %w", cfg.DeadLetterQueue, err)
 	}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
@@ -29,6 +31,7 @@ type slice struct {
 	mo      *motest.Server
 	sts     *ststest.Server
 	pub     *motest.Publisher
+	amqpURL string
 	opsURL  string
 	orgUUID uuid.UUID
 	done    chan error
@@ -111,6 +114,7 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	}
 	t.Cleanup(func() { _ = pub.Close() })
 	s.pub = pub
+	s.amqpURL = broker.URL
 	return s
 }
 
@@ -251,6 +255,30 @@ func TestOrgUnitEventReachesSTS(t *testing.T) {
 	waitFor(t, 5*time.Second, "duplicate settled", func() bool { return s.settled(t) == settled+1 })
 	if after := s.sts.TotalCalls(); after != before {
 		t.Errorf("duplicate event made %d SOAP calls, want 0 (calls %v)", after-before, s.sts.Calls())
+	}
+
+	// A forced event (as `dlq replay --force` sends) bypasses the last-sent hash: one laes, and
+	// no write because STS already has the desired state.
+	settled = s.settled(t)
+	s.sts.ResetCalls()
+	conn, err := amqp.Dial(s.amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.PublishWithContext(context.Background(), "os2mo", "org_unit", false, false, amqp.Publishing{
+		Headers: amqp.Table{consumer.HeaderForce: true},
+		Body:    []byte(`"` + data.Units[1].UUID.String() + `"`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "forced event settled", func() bool { return s.settled(t) == settled+1 })
+	if got := s.sts.Calls(); got["organisationenhed/laes"] != 1 || s.sts.TotalCalls() != 1 {
+		t.Errorf("forced unchanged event made calls %v, want exactly one laes", got)
 	}
 
 	// A rename is written with ret, reading the current registration first.

@@ -4,6 +4,8 @@
 //
 //	stsorgsync [--config FILE] run       consume OS2MO events and write STS Organisation (default)
 //	stsorgsync [--config FILE] check     validate the configuration and report what can be reached
+//	stsorgsync [--config FILE] dlq list|export|replay [flags]
+//	                                     inspect, export and replay the dead-letter queue
 //	stsorgsync settings                  print every setting with its default and meaning
 //	stsorgsync healthcheck [--ready]     GET the daemon's /healthz (or /readyz) for container health checks
 //	stsorgsync version                   print the version
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", getenv("STSORGSYNC_CONFIG"), "optional KEY=VALUE configuration file (environment variables take precedence)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] run|check|settings|healthcheck|version")
+		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] run|check|dlq|settings|healthcheck|version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	case "healthcheck":
 		return healthcheck(ctx, fs.Args()[1:], getenv, stderr)
+	case "dlq":
+		return runDLQ(ctx, fs.Args()[1:], func() (Config, error) { return loadConfig(getenv, *configFile) }, stdout, stderr)
 	case "run", "check":
 	default:
 		fmt.Fprintf(stderr, "stsorgsync: unknown command %q\n", cmd)
