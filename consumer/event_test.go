@@ -58,3 +58,23 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseEvent(b *testing.B) {
+	bodies := []struct {
+		name, key string
+		body      []byte
+	}{
+		{"json-string", "org_unit", []byte(`"0b1e5d4a-2f3c-4e6a-9d8b-7c6f5e4d3c2b"`)},
+		{"bare", "org_unit", []byte(`0b1e5d4a-2f3c-4e6a-9d8b-7c6f5e4d3c2b`)},
+	}
+	for _, tt := range bodies {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseEvent(tt.key, tt.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
