@@ -69,3 +69,36 @@ func BenchmarkCallsAgainstFake(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
+
+// BenchmarkListAgainstFake measures objects read per second with list against the fake over
+// HTTP with zero latency: 1,000 units in calls of DefaultMaxListIDs (100), without and with
+// security (the client signs and verifies, the fake verifies and signs).
+func BenchmarkListAgainstFake(b *testing.B) {
+	units := numbered(1000)
+	ids := uuids(units)
+	for _, secure := range []bool{false, true} {
+		b.Run(modeName(secure), func(b *testing.B) {
+			var fake *ststest.Server
+			var client *stsclient.Client
+			if secure {
+				e := setupSecure(b, ststest.Options{}, secureMods{})
+				fake, client = e.fake, e.client
+			} else {
+				fake, client, _ = setup(b, ststest.Options{}, nil)
+			}
+			for _, u := range units {
+				fake.Put(u)
+			}
+			ctx := context.Background()
+			objects := 0
+			for b.Loop() {
+				got, err := client.List(ctx, oio.KindOrganisationEnhed, ids)
+				if err != nil || len(got) != len(ids) {
+					b.Fatalf("List: %d objects, %v", len(got), err)
+				}
+				objects += len(got)
+			}
+			b.ReportMetric(float64(objects)/b.Elapsed().Seconds(), "objects/s")
+		})
+	}
+}

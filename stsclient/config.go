@@ -18,6 +18,9 @@ const (
 	DefaultTimeout = 3 * time.Minute
 	// DefaultMaxResponseBytes bounds the response body read per call.
 	DefaultMaxResponseBytes = 16 << 20
+	// DefaultMaxListIDs is the most UUIDs List sends in one list call. OS2sync reads users in
+	// bulks of 50 and clamps its setting to at most 100.
+	DefaultMaxListIDs = 100
 )
 
 // Config configures a Client. BaseURL is required; zero values of the other fields get
@@ -42,6 +45,9 @@ type Config struct {
 	MaxResponseBytes int64
 	// Security secures requests and verifies responses; default NoSecurity.
 	Security Security
+	// MaxListIDs is the most UUIDs per list call; List splits longer requests into several
+	// calls. Default DefaultMaxListIDs.
+	MaxListIDs int
 }
 
 // WithDefaults returns a copy of c with defaults filled in for zero-valued settings.
@@ -67,11 +73,14 @@ func (c Config) WithDefaults() Config {
 	if c.Security == nil {
 		c.Security = NoSecurity{}
 	}
+	if c.MaxListIDs == 0 {
+		c.MaxListIDs = DefaultMaxListIDs
+	}
 	return c
 }
 
 // Validate reports configuration errors: a missing or non-absolute http(s) BaseURL, or
-// negative Timeout or MaxResponseBytes. It does not apply defaults.
+// negative Timeout, MaxResponseBytes or MaxListIDs. It does not apply defaults.
 func (c Config) Validate() error {
 	var errs []error
 	if c.BaseURL == "" {
@@ -88,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, fmt.Errorf("negative MaxResponseBytes %d", c.MaxResponseBytes))
+	}
+	if c.MaxListIDs < 0 {
+		errs = append(errs, fmt.Errorf("negative MaxListIDs %d", c.MaxListIDs))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stsclient config: %w", err)

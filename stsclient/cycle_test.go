@@ -19,8 +19,9 @@ import (
 
 // TestCycle runs the write patterns of the sync against the fake over HTTP, once without and
 // once with the WS-Security profile (token from the fake STS, signed requests, verified
-// responses): importer, laes, ret, soeg with paging, passiver, and every StatusKode the client
-// maps to a sentinel (40, 41, 44, 45, 47, 49).
+// responses): importer, laes, ret, soeg with paging, list in chunks, fremsoegobjekthierarki
+// with paging (scoped to the token's municipality with security on), passiver, and every
+// StatusKode the client maps to a sentinel (40, 41, 44, 45, 47, 49).
 func TestCycle(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		t.Run(modeName(secure), func(t *testing.T) { testCycle(t, secure) })
@@ -28,7 +29,8 @@ func TestCycle(t *testing.T) {
 }
 
 func testCycle(t *testing.T, secure bool) {
-	fake, client, clock := setupMode(t, secure, ststest.Options{}, nil)
+	fake, client, clock := setupMode(t, secure, ststest.Options{OrganisationCVR: map[uuid.UUID]string{orgUUID: testCVR, otherOrg: "22222222"}},
+		func(c *stsclient.Config) { c.MaxListIDs = 2 })
 	ctx := t.Context()
 	oe := oio.KindOrganisationEnhed
 
@@ -85,6 +87,64 @@ func testCycle(t *testing.T, secure bool) {
 		t.Errorf("Search without hits = %#v, %v; want empty, nil", none, err)
 	}
 
+	// list: the unit and its five siblings in chunks of two; an unknown UUID is left out, a
+	// duplicate asked for once; the objects are the fake's latest registrations.
+	listed, err := client.List(ctx, oe, append([]uuid.UUID{unitUUID, unknownUUID, unitUUID}, children...))
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(listed) != 6 {
+		t.Errorf("List returned %d objects, want 6", len(listed))
+	}
+	for _, id := range append([]uuid.UUID{unitUUID}, children...) {
+		if want, ok := fake.Object(oe, id); !ok || listed[id] == nil {
+			t.Errorf("List lacks %s", id)
+		} else {
+			assertObject(t, listed[id], want)
+		}
+	}
+	if none, err := client.List(ctx, oe, []uuid.UUID{unknownUUID}); err != nil || len(none) != 0 {
+		t.Errorf("List of an unknown UUID = %v, %v; want empty, nil", none, err)
+	}
+
+	// fremsoegobjekthierarki in pages of two: the municipality's organisation, units, function
+	// and user; never passivated objects; another municipality's unit only without security
+	// (no CVR to scope by).
+	for _, k := range []oio.Kind{oio.KindOrganisation, oio.KindBruger, oio.KindOrganisationFunktion} {
+		fake.Put(fixture(k))
+	}
+	foreign, gone := unit(), unit()
+	foreign.UUID, gone.UUID = uuid.MustParse("55555555-0000-4000-8000-000000000001"), uuid.MustParse("55555555-0000-4000-8000-000000000002")
+	foreign.Registration.Relationer[3].Ref = otherOrg
+	gone.Registration.Livscyklus = oio.LivscyklusPassiveret
+	fake.Put(foreign)
+	fake.Put(gone)
+	h, err := client.SearchHierarchyAll(ctx, oio.HierarchyInput{}, 2)
+	if err != nil {
+		t.Fatalf("SearchHierarchyAll: %v", err)
+	}
+	wantUnits := append([]uuid.UUID{unitUUID}, children...)
+	if !secure {
+		wantUnits = append(wantUnits, foreign.UUID)
+	}
+	var gotUnits []uuid.UUID
+	for _, o := range h.OrganisationEnheder {
+		gotUnits = append(gotUnits, o.UUID)
+		want, _ := fake.Object(oe, o.UUID)
+		assertObject(t, o, want)
+	}
+	slices.SortFunc(gotUnits, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(wantUnits, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	if !slices.Equal(gotUnits, wantUnits) {
+		t.Errorf("hierarchy units %v, want %v", gotUnits, wantUnits)
+	}
+	if len(h.Organisationer) != 1 || h.Organisationer[0].UUID != orgUUID || len(h.Brugere) != 1 || h.Brugere[0].UUID != brugerUUID ||
+		len(h.OrganisationFunktioner) != 1 || h.OrganisationFunktioner[0].UUID != funktionUUID || len(h.ItSystemer) != 0 {
+		t.Errorf("hierarchy %d organisations, %d functions, %d users, %d IT systems", len(h.Organisationer),
+			len(h.OrganisationFunktioner), len(h.Brugere), len(h.ItSystemer))
+	}
+	hierarchyPages := (len(wantUnits)+1)/2 + 1 // the units need the most pages; one empty page ends
+
 	// importer again → 49.
 	err = client.Import(ctx, unit())
 	assertStatus(t, err, stsclient.ErrAlreadyExists, oio.StatusAlreadyExists, oio.OpImporter, unitUUID)
@@ -118,7 +178,8 @@ func testCycle(t *testing.T, secure bool) {
 	assertStatus(t, client.Import(ctx, future), stsclient.ErrFutureRegistration, oio.StatusFutureRegistration, oio.OpImporter, future.UUID)
 
 	wantCalls := map[string]int{"organisationenhed/importer": 9, "organisationenhed/laes": 3,
-		"organisationenhed/ret": 4, "organisationenhed/passiver": 2, "organisationenhed/soeg": 5}
+		"organisationenhed/ret": 4, "organisationenhed/passiver": 2, "organisationenhed/soeg": 5,
+		"organisationenhed/list": 5, "organisationsystem/fremsoegobjekthierarki": hierarchyPages}
 	if got := fake.Calls(); !mapsEqual(got, wantCalls) {
 		t.Errorf("Calls() = %v, want %v", got, wantCalls)
 	}
@@ -355,6 +416,7 @@ func TestConfigValidate(t *testing.T) {
 		{"query", stsclient.Config{BaseURL: "https://x/?a=b"}, "query"},
 		{"negative timeout", stsclient.Config{BaseURL: "https://x", Timeout: -1}, "negative Timeout"},
 		{"negative size", stsclient.Config{BaseURL: "https://x", MaxResponseBytes: -1}, "negative MaxResponseBytes"},
+		{"negative list size", stsclient.Config{BaseURL: "https://x", MaxListIDs: -1}, "negative MaxListIDs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package stsclient is the client for KOMBIT's STS Organisation 6 ("FK Organisation") object
-// services: importer, ret, laes, soeg and passiver over SOAP 1.2, one call per method, retried
-// only once after a WS-Security fault.
+// services: importer, ret, laes, list, soeg and passiver over SOAP 1.2, and the
+// OrganisationSystem service's fremsoegobjekthierarki. Each call is retried only once, after a
+// WS-Security fault; List, SearchAll and SearchHierarchyAll make several calls.
 //
 // A Client posts to {BaseURL}/organisation/{kind}/6/ with the WS-Addressing and RequestHeader
 // headers of the OIO IDWS SOAP profile (package soap) and bodies written by package oio.

@@ -3,11 +3,14 @@ package stsclient_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/xsdcheck"
@@ -46,50 +49,95 @@ func payloadDocument(t *testing.T, envelope []byte) []byte {
 	return b
 }
 
-// TestRequestEnvelopes pins the exact requests for importer, ret, laes, soeg and passiver of an
-// OrganisationEnhed (deterministic clock and IDs), checks their Content-Type and validates each
-// body against the XSD.
-func TestRequestEnvelopes(t *testing.T) {
-	clock := &testClock{t: clockStart}
-	fake := ststest.NewServer(ststest.Options{Now: clock.Now, NewID: sequentialIDs()})
-	tr := &handlerTransport{h: fake.Handler()}
-	client, err := stsclient.New(stsclient.Config{
-		BaseURL:    "https://organisation.eksterntest-stoettesystemerne.dk/",
-		HTTPClient: &http.Client{Transport: tr},
-		Now:        clock.Now,
-		NewID:      sequentialIDs(),
-	})
-	if err != nil {
-		t.Fatal(err)
+// envelopeCase is one request of TestRequestEnvelopes: an operation on a kind, the objects the
+// fake holds before, and the call.
+type envelopeCase struct {
+	kind oio.Kind
+	op   oio.Operation
+	call func(ctx context.Context, c *stsclient.Client) error
+}
+
+// envelopeCases returns the requests the client makes: importer, ret, laes, list, soeg and
+// passiver of every kind the sync writes, ret, laes and list of the Organisation, and
+// fremsoegobjekthierarki.
+func envelopeCases() []envelopeCase {
+	var cases []envelopeCase
+	for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindPerson, oio.KindAdresse, oio.KindOrganisationFunktion} {
+		cases = append(cases,
+			envelopeCase{k, oio.OpImporter, func(ctx context.Context, c *stsclient.Client) error { return c.Import(ctx, fixture(k)) }},
+			envelopeCase{k, oio.OpPassiver, func(ctx context.Context, c *stsclient.Client) error {
+				return c.Passivate(ctx, k, fixture(k).UUID, "Nedlagt i OS2MO")
+			}},
+			envelopeCase{k, oio.OpSoeg, func(ctx context.Context, c *stsclient.Client) error {
+				_, err := c.Search(ctx, soegTemplate(k))
+				return err
+			}},
+		)
 	}
-	ctx := context.Background()
-	steps := []struct {
-		op   oio.Operation
-		call func() error
-	}{
-		{oio.OpImporter, func() error { return client.Import(ctx, unit()) }},
-		{oio.OpRet, func() error { return client.Update(ctx, renamed(unit())) }},
-		{oio.OpLaes, func() error { _, err := client.Read(ctx, oio.KindOrganisationEnhed, unitUUID); return err }},
-		{oio.OpSoeg, func() error {
-			_, err := client.Search(ctx, &oio.SoegInput{Kind: oio.KindOrganisationEnhed, First: 500, Max: 500,
-				Egenskaber: []oio.Egenskab{{BrugervendtNoegle: "OKO"}}, Gyldighed: []oio.Gyldighed{{Status: oio.Aktiv}},
-				Relationer: []oio.Relation{{Name: oio.RelOverordnet, Ref: parentB}, {Name: oio.RelTilhoerer, Ref: orgUUID}}})
+	for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindPerson, oio.KindAdresse, oio.KindOrganisationFunktion, oio.KindOrganisation} {
+		cases = append(cases,
+			envelopeCase{k, oio.OpRet, func(ctx context.Context, c *stsclient.Client) error { return c.Update(ctx, changed(fixture(k))) }},
+			envelopeCase{k, oio.OpLaes, func(ctx context.Context, c *stsclient.Client) error {
+				_, err := c.Read(ctx, k, fixture(k).UUID)
+				return err
+			}},
+			envelopeCase{k, oio.OpList, func(ctx context.Context, c *stsclient.Client) error {
+				got, err := c.List(ctx, k, []uuid.UUID{fixture(k).UUID, unknownUUID})
+				if err == nil && len(got) != 1 {
+					err = fmt.Errorf("List returned %d objects, want 1", len(got))
+				}
+				return err
+			}},
+		)
+	}
+	return append(cases, envelopeCase{oio.KindOrganisationSystem, oio.OpFremsoegObjekthierarki,
+		func(ctx context.Context, c *stsclient.Client) error {
+			h, err := c.SearchHierarchy(ctx, &oio.HierarchyInput{Max: 500,
+				Egenskaber: map[oio.Kind]oio.Egenskab{oio.KindOrganisationEnhed: {BrugervendtNoegle: "OKO"}}})
+			if err == nil && len(h.OrganisationEnheder) != 1 {
+				err = fmt.Errorf("hierarchy %+v, want the unit", h)
+			}
 			return err
-		}},
-		{oio.OpPassiver, func() error { return client.Passivate(ctx, oio.KindOrganisationEnhed, unitUUID, "Nedlagt i OS2MO") }},
-	}
-	for _, s := range steps {
-		t.Run(string(s.op), func(t *testing.T) {
-			if err := s.call(); err != nil {
+		}})
+}
+
+// TestRequestEnvelopes pins the exact request of every operation the client makes on every kind
+// (deterministic clock and IDs: each case starts with a new client and fake, the fake holding
+// the fixture of every kind except the one imported), checks the Content-Type, and validates
+// the request body and the fake's response body against the XSD.
+func TestRequestEnvelopes(t *testing.T) {
+	for _, tc := range envelopeCases() {
+		t.Run(string(tc.kind)+"/"+string(tc.op), func(t *testing.T) {
+			clock := &testClock{t: clockStart}
+			fake := ststest.NewServer(ststest.Options{Now: clock.Now, NewID: sequentialIDs()})
+			for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindPerson, oio.KindAdresse, oio.KindOrganisationFunktion, oio.KindOrganisation} {
+				if k != tc.kind || tc.op != oio.OpImporter {
+					o := fixture(k)
+					o.Registration.Tidspunkt, o.Registration.Livscyklus = clockStart.Add(-time.Hour), oio.LivscyklusImporteret
+					fake.Put(o)
+				}
+			}
+			tr := &handlerTransport{h: fake.Handler()}
+			client, err := stsclient.New(stsclient.Config{
+				BaseURL:    "https://organisation.eksterntest-stoettesystemerne.dk/",
+				HTTPClient: &http.Client{Transport: tr},
+				Now:        clock.Now,
+				NewID:      sequentialIDs(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.call(context.Background(), client); err != nil {
 				t.Fatal(err)
 			}
 			req := tr.last()
-			wantCT := `application/soap+xml; charset=utf-8; action="http://kombit.dk/sts/organisation/organisationenhed/` + string(s.op) + `"`
+			wantCT := `application/soap+xml; charset=utf-8; action="` + soap.Action(tc.kind, tc.op) + `"`
 			if got := req.header.Get("Content-Type"); got != wantCT {
 				t.Errorf("Content-Type = %s, want %s", got, wantCT)
 			}
-			golden.Assert(t, "request_"+string(s.op)+"_organisationenhed.golden.xml", golden.Indent(t, req.body))
-			xsdcheck.Validate(t, oio.KindOrganisationEnhed, payloadDocument(t, req.body))
+			golden.Assert(t, "request_"+string(tc.op)+"_"+string(tc.kind)+".golden.xml", golden.Indent(t, req.body))
+			xsdcheck.Validate(t, tc.kind, payloadDocument(t, req.body))
+			xsdcheck.Validate(t, tc.kind, payloadDocument(t, req.response))
 		})
 	}
 }

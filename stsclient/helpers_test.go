@@ -128,7 +128,7 @@ func assertObject(t *testing.T, got, want *oio.Object) {
 }
 
 // setup returns a fake on a real HTTP listener and a client for it, sharing clock.
-func setup(t *testing.T, opts ststest.Options, mod func(*stsclient.Config)) (*ststest.Server, *stsclient.Client, *testClock) {
+func setup(t testing.TB, opts ststest.Options, mod func(*stsclient.Config)) (*ststest.Server, *stsclient.Client, *testClock) {
 	t.Helper()
 	clock := &testClock{t: clockStart}
 	if opts.Now == nil {
@@ -156,8 +156,9 @@ type handlerTransport struct {
 }
 
 type recorded struct {
-	header http.Header
-	body   []byte
+	header   http.Header
+	body     []byte
+	response []byte // the response body
 }
 
 func (tr *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -165,11 +166,11 @@ func (tr *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if err != nil {
 		return nil, err
 	}
-	tr.mu.Lock()
-	tr.requests = append(tr.requests, recorded{header: req.Header.Clone(), body: body})
-	tr.mu.Unlock()
 	rec := httptest.NewRecorder()
 	tr.h.ServeHTTP(rec, req)
+	tr.mu.Lock()
+	tr.requests = append(tr.requests, recorded{header: req.Header.Clone(), body: body, response: rec.Body.Bytes()})
+	tr.mu.Unlock()
 	return rec.Result(), nil
 }
 
@@ -177,4 +178,109 @@ func (tr *handlerTransport) last() recorded {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.requests[len(tr.requests)-1]
+}
+
+// UUIDs of the fixtures of the other kinds.
+var (
+	otherOrg     = uuid.MustParse("5f0d7c1e-8a3b-4c2d-9e4f-0a1b2c3d4e5f") // another municipality's Organisation
+	brugerUUID   = uuid.MustParse("5e3a3a52-2d1c-4f35-9e3c-2e5e3f0d9b10")
+	personUUID   = uuid.MustParse("c3a4d5e6-1111-4222-8333-944455556666")
+	adresseUUID  = uuid.MustParse("7d4e0b4e-93c1-4f62-9c43-7f0e4cfa2b11")
+	funktionUUID = uuid.MustParse("0b1c3f0e-2b64-4b8e-9d0c-6f1b1d9f3a01")
+	unknownUUID  = uuid.MustParse("11111111-2222-4333-8444-555555555555")
+)
+
+// fixture returns a realistic object of kind k, as the sync writes it (OrganisationEnhed:
+// unit()).
+func fixture(k oio.Kind) *oio.Object {
+	open := virkning(validFrom, time.Time{})
+	active := []oio.Gyldighed{{Virkning: open, Status: oio.Aktiv}}
+	rel := func(name oio.RelationName, ref uuid.UUID) oio.Relation {
+		return oio.Relation{Name: name, Virkning: open, Ref: ref}
+	}
+	o := &oio.Object{Kind: k, Registration: oio.Registration{BrugerRef: orgUUID}}
+	r := &o.Registration
+	switch k {
+	case oio.KindOrganisationEnhed:
+		return unit()
+	case oio.KindOrganisation:
+		o.UUID = orgUUID
+		r.Egenskaber = []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "KBK", Navn: "Korsbæk Kommune"}}
+		r.Gyldighed = active
+		r.Relationer = []oio.Relation{rel(oio.RelOverordnet, unitUUID)}
+	case oio.KindBruger:
+		o.UUID = brugerUUID
+		r.Egenskaber = []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "bjo", Navn: "bjo"}}
+		r.Gyldighed = active
+		r.Relationer = []oio.Relation{
+			{Name: oio.RelAdresser, Virkning: open, Ref: adresseUUID, Rolle: uuid.MustParse("5d13e891-162a-456b-abf2-fd9b864df96d"),
+				Type: uuid.MustParse("71a08d28-3af7-4bb4-9964-bc2b76b93d64"), Indeks: "1"},
+			rel(oio.RelTilhoerer, orgUUID),
+			rel(oio.RelTilknyttedePersoner, personUUID),
+		}
+	case oio.KindPerson:
+		o.UUID = personUUID
+		r.Egenskaber = []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "p-bjo", CPR: "0101901234", Navn: "Bjørn Olsen"}}
+	case oio.KindAdresse:
+		o.UUID = adresseUUID
+		r.Egenskaber = []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "a-bjo", AdresseTekst: "bjo@korsbaek.dk"}}
+	case oio.KindOrganisationFunktion:
+		o.UUID = funktionUUID
+		r.Egenskaber = []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "F-bjo", Navn: "Udvikler"}}
+		r.Gyldighed = active
+		r.Relationer = []oio.Relation{
+			rel(oio.RelFunktionstype, uuid.MustParse("02e61900-33e0-407f-a2a7-22f70221f003")),
+			rel(oio.RelTilknyttedeBrugere, brugerUUID),
+			rel(oio.RelTilknyttedeEnheder, unitUUID),
+			rel(oio.RelTilknyttedeOrganisationer, orgUUID),
+		}
+	default:
+		panic("no fixture for " + string(k))
+	}
+	return o
+}
+
+// changed returns o with its attribute values changed from renameDay (the old Egenskab ends
+// then), as a ret sends it (OrganisationEnhed: renamed).
+func changed(o *oio.Object) *oio.Object {
+	if o.Kind == oio.KindOrganisationEnhed {
+		return renamed(o)
+	}
+	c := *o
+	reg := &c.Registration
+	old := reg.Egenskaber[0]
+	old.Virkning.To = renameDay
+	next := old
+	next.Virkning = virkning(renameDay, time.Time{})
+	switch o.Kind {
+	case oio.KindAdresse:
+		next.AdresseTekst = "bjorn.olsen@korsbaek.dk"
+	default:
+		next.Navn += " (ny)"
+	}
+	reg.Egenskaber = []oio.Egenskab{old, next}
+	return &c
+}
+
+// soegTemplate returns the search the sync would make for objects of kind k.
+func soegTemplate(k oio.Kind) *oio.SoegInput {
+	active := []oio.Gyldighed{{Status: oio.Aktiv}}
+	switch k {
+	case oio.KindOrganisationEnhed:
+		return &oio.SoegInput{Kind: k, First: 500, Max: 500,
+			Egenskaber: []oio.Egenskab{{BrugervendtNoegle: "OKO"}}, Gyldighed: active,
+			Relationer: []oio.Relation{{Name: oio.RelOverordnet, Ref: parentB}, {Name: oio.RelTilhoerer, Ref: orgUUID}}}
+	case oio.KindBruger:
+		return &oio.SoegInput{Kind: k, Max: 500, Egenskaber: []oio.Egenskab{{Navn: "bjo"}}, Gyldighed: active,
+			Relationer: []oio.Relation{{Name: oio.RelTilhoerer, Ref: orgUUID}}}
+	case oio.KindOrganisationFunktion:
+		return &oio.SoegInput{Kind: k, Max: 500, Gyldighed: active, Relationer: []oio.Relation{
+			{Name: oio.RelFunktionstype, Ref: uuid.MustParse("02e61900-33e0-407f-a2a7-22f70221f003")},
+			{Name: oio.RelTilknyttedeBrugere, Ref: brugerUUID}, {Name: oio.RelTilknyttedeEnheder, Ref: unitUUID}}}
+	case oio.KindPerson:
+		return &oio.SoegInput{Kind: k, Egenskaber: []oio.Egenskab{{CPR: "0101901234"}}}
+	case oio.KindAdresse:
+		return &oio.SoegInput{Kind: k, Egenskaber: []oio.Egenskab{{AdresseTekst: "bjo@korsbaek.dk"}}}
+	}
+	return &oio.SoegInput{Kind: k}
 }

@@ -260,6 +260,8 @@ func TestOperationElements(t *testing.T) {
 		oio.OpPassiver: {"PassiverInput", "PassiverOutput"},
 		oio.OpSoeg:     {"SoegInput", "SoegOutput"},
 		oio.OpList:     {"ListInput", "ListOutput"},
+
+		oio.OpFremsoegObjekthierarki: {"FremsoegObjekthierarkiInput", "FremsoegObjekthierarkiOutput"},
 	}
 	for op, want := range tests {
 		if got := [2]string{op.InputElement(), op.OutputElement()}; got != want || !op.Valid() {

@@ -20,11 +20,16 @@ func checkRoot(el *etree.Element, k Kind, local string) error {
 	if !k.Valid() {
 		return fmt.Errorf("%w: unknown kind %q", ErrInvalid, k)
 	}
+	return checkElement(el, k.Namespace(), local)
+}
+
+// checkElement checks that el is {ns}local.
+func checkElement(el *etree.Element, ns, local string) error {
 	if el == nil {
 		return fmt.Errorf("%w: missing %s", ErrInvalid, local)
 	}
-	if !is(el, k.Namespace(), local) {
-		return fmt.Errorf("%w: expected {%s}%s, found %s", ErrInvalid, k.Namespace(), local, qname(el))
+	if !is(el, ns, local) {
+		return fmt.Errorf("%w: expected {%s}%s, found %s", ErrInvalid, ns, local, qname(el))
 	}
 	return nil
 }
@@ -503,9 +508,16 @@ func UnmarshalStandardRetur(el *etree.Element) (StandardRetur, error) {
 	return ret, sc.end()
 }
 
-// UnmarshalOutput checks that el is op's output element of kind k and returns its StandardRetur.
+// UnmarshalOutput checks that el is op's output element of kind k's service and returns its
+// StandardRetur.
 func UnmarshalOutput(k Kind, op Operation, el *etree.Element) (StandardRetur, error) {
-	if err := checkRoot(el, k, op.OutputElement()); err != nil {
+	if !k.Valid() && k != KindOrganisationSystem {
+		return StandardRetur{}, fmt.Errorf("%w: unknown kind %q", ErrInvalid, k)
+	}
+	if !k.Offers(op) {
+		return StandardRetur{}, fmt.Errorf("%w: the %s service has no operation %q", ErrInvalid, k, op)
+	}
+	if err := checkElement(el, k.Namespace(), op.OutputElement()); err != nil {
 		return StandardRetur{}, err
 	}
 	return UnmarshalStandardRetur(el)
@@ -527,9 +539,17 @@ func UnmarshalLaesOutput(k Kind, el *etree.Element) (StandardRetur, *Object, err
 	if err := c.end(); err != nil || fo == nil {
 		return ret, nil, err
 	}
-	objs, err := readObject(k, fo, local+"/FiltreretOejebliksbillede", "ObjektType", k.Namespace())
+	o, err := readSnapshot(k, fo, local+"/FiltreretOejebliksbillede")
+	return ret, o, err
+}
+
+// readSnapshot reads a FiltreretOejebliksbillede of kind k ({ObjektType, Registrering*} in the
+// kind's namespace) into an Object carrying the latest registration (by Tidspunkt; on a tie,
+// the last in the document), or nil if it has no Registrering.
+func readSnapshot(k Kind, fo *etree.Element, path string) (*Object, error) {
+	objs, err := readObject(k, fo, path, "ObjektType", k.Namespace())
 	if err != nil || len(objs) == 0 {
-		return ret, nil, err
+		return nil, err
 	}
 	latest := objs[0]
 	for _, o := range objs[1:] {
@@ -537,5 +557,5 @@ func UnmarshalLaesOutput(k Kind, el *etree.Element) (StandardRetur, *Object, err
 			latest = o
 		}
 	}
-	return ret, latest, nil
+	return latest, nil
 }

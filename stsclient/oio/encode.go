@@ -111,8 +111,12 @@ func MarshalUUIDInput(op Operation, in UUIDInput) (*etree.Element, error) {
 }
 
 // MarshalBasicOutput returns op's output element carrying only StandardRetur (importer, ret,
-// passiver, slet, and error outcomes of any operation).
+// passiver, slet, and error outcomes of any operation). For OpFremsoegObjekthierarki it also
+// carries the six lists the schema requires, empty.
 func MarshalBasicOutput(k Kind, op Operation, ret StandardRetur) *etree.Element {
+	if op == OpFremsoegObjekthierarki {
+		return marshalHierarchyOutput(ret, &Hierarchy{})
+	}
 	root := newRoot(k, op.OutputElement())
 	writeStandardRetur(root, ret)
 	return root
@@ -133,10 +137,15 @@ func MarshalLaesOutput(k Kind, ret StandardRetur, o *Object) (*etree.Element, er
 		return nil, err
 	}
 	declareListNamespaces(root, k)
-	fo := root.CreateElement("FiltreretOejebliksbillede")
+	writeSnapshot(root.CreateElement("FiltreretOejebliksbillede"), k, o)
+	return root, nil
+}
+
+// writeSnapshot fills a FiltreretOejebliksbillede element with o's ObjektType and registration;
+// the default namespace in scope must be the kind's.
+func writeSnapshot(fo *etree.Element, k Kind, o *Object) {
 	addText(fo.CreateElement("ObjektType"), "sd:UUIDIdentifikator", o.UUID.String())
 	writeRegistration(fo.CreateElement("Registrering"), k, &o.Registration)
-	return root, nil
 }
 
 func writeStandardRetur(parent *etree.Element, ret StandardRetur) {

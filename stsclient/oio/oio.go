@@ -26,6 +26,11 @@ const (
 	KindItSystem             Kind = "itsystem"
 )
 
+// KindOrganisationSystem names the OrganisationSystem service ({base}/organisation/organisationsystem/6/),
+// which offers OpFremsoegObjekthierarki over the object kinds. It is not an object kind: Valid
+// reports false for it and it has no ElementName.
+const KindOrganisationSystem Kind = "organisationsystem"
+
 // Namespace returns the XML namespace of the kind's schema, e.g.
 // "http://stoettesystemerne.dk/organisation/organisationenhed/6/".
 func (k Kind) Namespace() string {
@@ -53,7 +58,7 @@ func (k Kind) ElementName() string {
 	return ""
 }
 
-// Valid reports whether k is one of the known kinds.
+// Valid reports whether k is one of the known object kinds (KindOrganisationSystem is not).
 func (k Kind) Valid() bool { return k.ElementName() != "" }
 
 // Livscyklus is the LivscyklusKode of a registration.

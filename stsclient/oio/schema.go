@@ -31,6 +31,10 @@ const (
 	OpList     Operation = "list"
 )
 
+// OpFremsoegObjekthierarki is the operation of the OrganisationSystem service
+// (KindOrganisationSystem) that returns the objects of an organisation hierarchy.
+const OpFremsoegObjekthierarki Operation = "fremsoegobjekthierarki"
+
 // elementStem returns the stem of the operation's Input/Output element names.
 func (op Operation) elementStem() string {
 	switch op {
@@ -38,8 +42,20 @@ func (op Operation) elementStem() string {
 		return "Import"
 	case OpOpret, OpRet, OpLaes, OpPassiver, OpSlet, OpSoeg, OpList:
 		return strings.ToUpper(string(op[:1])) + string(op[1:])
+	case OpFremsoegObjekthierarki:
+		return "FremsoegObjekthierarki"
 	}
 	return ""
+}
+
+// Offers reports whether the service of kind k offers op: every object kind (Valid) the eight
+// object operations, KindOrganisationSystem only OpFremsoegObjekthierarki (its import and
+// anonymiser operations are not modelled).
+func (k Kind) Offers(op Operation) bool {
+	if k == KindOrganisationSystem {
+		return op == OpFremsoegObjekthierarki
+	}
+	return k.Valid() && op.Valid() && op != OpFremsoegObjekthierarki
 }
 
 // Valid reports whether op is one of the known operations.

@@ -28,19 +28,35 @@ const (
 	ActionPrefix = "http://kombit.dk/sts/organisation/"
 )
 
+// organisationSystemAction is the service name in the actions of the OrganisationSystem
+// service, which (unlike its endpoint path) is spelt with a double s.
+const organisationSystemAction = "organisationssystem"
+
 // Action returns the SOAP action of op on kind, e.g.
-// "http://kombit.dk/sts/organisation/organisationenhed/importer".
+// "http://kombit.dk/sts/organisation/organisationenhed/importer", or
+// "http://kombit.dk/sts/organisation/organisationssystem/fremsoegobjekthierarki" for the
+// OrganisationSystem service.
 func Action(k oio.Kind, op oio.Operation) string {
-	return ActionPrefix + string(k) + "/" + string(op)
+	service := string(k)
+	if k == oio.KindOrganisationSystem {
+		service = organisationSystemAction
+	}
+	return ActionPrefix + service + "/" + string(op)
 }
 
-// ParseAction splits an Organisation 6 action into kind and operation, both of which must be
-// known.
+// ParseAction splits an Organisation 6 action into kind and operation; the kind's service must
+// offer the operation (oio.Kind.Offers).
 func ParseAction(action string) (oio.Kind, oio.Operation, error) {
 	rest, ok := strings.CutPrefix(action, ActionPrefix)
 	kind, op, ok2 := strings.Cut(rest, "/")
 	k, o := oio.Kind(kind), oio.Operation(op)
-	if !ok || !ok2 || !k.Valid() || !o.Valid() {
+	switch k {
+	case organisationSystemAction:
+		k = oio.KindOrganisationSystem
+	case oio.KindOrganisationSystem:
+		k = "" // the action spells the service with a double s
+	}
+	if !ok || !ok2 || !k.Offers(o) {
 		return "", "", fmt.Errorf("soap: unknown action %q", action)
 	}
 	return k, o, nil

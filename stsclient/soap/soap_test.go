@@ -19,8 +19,18 @@ func TestAction(t *testing.T) {
 	if k, op, err := soap.ParseAction(a); err != nil || k != oio.KindOrganisationFunktion || op != oio.OpSoeg {
 		t.Errorf("ParseAction = %s %s %v", k, op, err)
 	}
+	h := soap.Action(oio.KindOrganisationSystem, oio.OpFremsoegObjekthierarki)
+	if h != "http://kombit.dk/sts/organisation/organisationssystem/fremsoegobjekthierarki" {
+		t.Errorf("Action = %s", h)
+	}
+	if k, op, err := soap.ParseAction(h); err != nil || k != oio.KindOrganisationSystem || op != oio.OpFremsoegObjekthierarki {
+		t.Errorf("ParseAction = %s %s %v", k, op, err)
+	}
 	for _, bad := range []string{"", "http://kombit.dk/sts/organisation/enhed/laes", "http://kombit.dk/sts/organisation/bruger/import",
-		"http://kombit.dk/sts/organisation/bruger", "urn:x/bruger/laes"} {
+		"http://kombit.dk/sts/organisation/bruger", "urn:x/bruger/laes",
+		"http://kombit.dk/sts/organisation/organisationsystem/fremsoegobjekthierarki",
+		"http://kombit.dk/sts/organisation/organisationssystem/laes",
+		"http://kombit.dk/sts/organisation/organisationenhed/fremsoegobjekthierarki"} {
 		if _, _, err := soap.ParseAction(bad); err == nil {
 			t.Errorf("ParseAction(%q) succeeded", bad)
 		}

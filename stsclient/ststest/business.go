@@ -20,22 +20,72 @@ func status(k oio.Kind, op oio.Operation, code int, text string) *etree.Element 
 	return oio.MarshalBasicOutput(k, op, oio.StandardRetur{StatusKode: code, FejlbeskedTekst: text})
 }
 
-// dispatch runs op on the payload and returns the output element. An error means the fake
-// cannot answer (unsupported operation, corrupt stored state) and becomes a Receiver fault.
-func (s *Server) dispatch(k oio.Kind, op oio.Operation, payload *etree.Element) (*etree.Element, error) {
+// dispatch runs op on the payload for the caller and returns the output element. An error
+// means the fake cannot answer (unsupported operation, corrupt stored state) and becomes a
+// Receiver fault.
+func (s *Server) dispatch(k oio.Kind, op oio.Operation, payload *etree.Element, who *caller) (*etree.Element, error) {
 	switch op {
 	case oio.OpImporter:
-		return s.importer(k, payload), nil
+		return s.importer(k, payload, who), nil
 	case oio.OpRet:
-		return s.ret(k, payload), nil
+		return s.ret(k, payload, who), nil
 	case oio.OpLaes:
 		return s.laes(k, payload)
 	case oio.OpPassiver:
-		return s.passiver(k, payload), nil
+		return s.passiver(k, payload, who), nil
 	case oio.OpSoeg:
 		return s.soeg(k, payload), nil
+	case oio.OpList:
+		return s.list(k, payload)
+	case oio.OpFremsoegObjekthierarki:
+		return s.fremsoeg(payload, who)
 	}
 	return nil, fmt.Errorf("operation %s is not implemented by the fake", op)
+}
+
+// owners returns the Organisations an object of kind k with the relations rels belongs to: an
+// Organisation itself, the targets of Tilhoerer, and for an OrganisationFunktion those of
+// TilknyttedeOrganisationer. Person and Adresse have no such relations and no owner.
+func owners(k oio.Kind, id uuid.UUID, rels []oio.Relation) []uuid.UUID {
+	var out []uuid.UUID
+	if k == oio.KindOrganisation {
+		out = append(out, id)
+	}
+	for _, r := range rels {
+		if r.Ref != uuid.Nil && (r.Name == oio.RelTilhoerer ||
+			(k == oio.KindOrganisationFunktion && r.Name == oio.RelTilknyttedeOrganisationer)) {
+			out = append(out, r.Ref)
+		}
+	}
+	return out
+}
+
+// foreign returns the refusal text for a write by who to an object of kind k owned by
+// Organisations of another CVR (Options.OrganisationCVR), or "" if the write is allowed.
+func (s *Server) foreign(who *caller, k oio.Kind, id uuid.UUID, rels []oio.Relation) string {
+	if who == nil || who.cvr == "" {
+		return ""
+	}
+	for _, org := range owners(k, id, rels) {
+		if cvr, ok := s.opts.OrganisationCVR[org]; ok && cvr != who.cvr {
+			return fmt.Sprintf("Anvendersystemet har ikke adgang til %s %s: organisationen %s tilhører ikke CVR %s", k, id, org, who.cvr)
+		}
+	}
+	return ""
+}
+
+// inScope reports whether an object of kind k with registration r belongs to one of the
+// Organisations orgs (see owners); a nil orgs means no scope (everything is in).
+func inScope(orgs map[uuid.UUID]bool, k oio.Kind, id uuid.UUID, r *oio.Registration) bool {
+	if orgs == nil {
+		return true
+	}
+	for _, o := range owners(k, id, r.Relationer) {
+		if orgs[o] {
+			return true
+		}
+	}
+	return false
 }
 
 // active reports whether a registration's object counts as existing for importer/ret/passiver.
@@ -43,11 +93,14 @@ func active(r *oio.Registration) bool {
 	return r.Livscyklus != oio.LivscyklusPassiveret && r.Livscyklus != oio.LivscyklusSlettet
 }
 
-func (s *Server) importer(k oio.Kind, payload *etree.Element) *etree.Element {
+func (s *Server) importer(k oio.Kind, payload *etree.Element, who *caller) *etree.Element {
 	op := oio.OpImporter
 	o, err := oio.UnmarshalImportInput(k, payload)
 	if err != nil {
 		return invalid(k, op, err)
+	}
+	if text := s.foreign(who, k, o.UUID, o.Registration.Relationer); text != "" {
+		return status(k, op, oio.StatusUnauthorized, text)
 	}
 	now := s.opts.Now()
 	reg := o.Registration
@@ -63,7 +116,13 @@ func (s *Server) importer(k oio.Kind, payload *etree.Element) *etree.Element {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r := s.objects[objectKey{k, o.UUID}]; r != nil && active(r.latest()) {
+	r := s.objects[objectKey{k, o.UUID}]
+	if r != nil {
+		if text := s.foreign(who, k, o.UUID, r.latest().Relationer); text != "" {
+			return status(k, op, oio.StatusUnauthorized, text)
+		}
+	}
+	if r != nil && active(r.latest()) {
 		return status(k, op, oio.StatusAlreadyExists, fmt.Sprintf("%s %s already exists", k, o.UUID))
 	}
 	reg.Livscyklus = oio.LivscyklusImporteret
@@ -71,11 +130,14 @@ func (s *Server) importer(k oio.Kind, payload *etree.Element) *etree.Element {
 	return oio.MarshalBasicOutput(k, op, ok)
 }
 
-func (s *Server) ret(k oio.Kind, payload *etree.Element) *etree.Element {
+func (s *Server) ret(k oio.Kind, payload *etree.Element, who *caller) *etree.Element {
 	op := oio.OpRet
 	in, err := oio.UnmarshalRetInput(k, payload)
 	if err != nil {
 		return invalid(k, op, err)
+	}
+	if text := s.foreign(who, k, in.UUID, in.Relationer); text != "" {
+		return status(k, op, oio.StatusUnauthorized, text)
 	}
 	if err := checkPeriods(in.Egenskaber, in.Gyldighed, in.Relationer); err != nil {
 		return status(k, op, oio.StatusInvalidVirkning, err.Error())
@@ -83,10 +145,13 @@ func (s *Server) ret(k oio.Kind, payload *etree.Element) *etree.Element {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.objects[objectKey{k, in.UUID}]
-	switch {
-	case r == nil:
+	if r == nil {
 		return status(k, op, oio.StatusNotFound, fmt.Sprintf("%s %s does not exist", k, in.UUID))
-	case !active(r.latest()):
+	}
+	if text := s.foreign(who, k, in.UUID, r.latest().Relationer); text != "" {
+		return status(k, op, oio.StatusUnauthorized, text)
+	}
+	if !active(r.latest()) {
 		return status(k, op, oio.StatusAlreadyExists, fmt.Sprintf("%s %s is %s", k, in.UUID, r.latest().Livscyklus))
 	}
 	reg := cloneRegistration(*r.latest())
@@ -127,7 +192,7 @@ func (s *Server) laes(k oio.Kind, payload *etree.Element) (*etree.Element, error
 	return out, nil
 }
 
-func (s *Server) passiver(k oio.Kind, payload *etree.Element) *etree.Element {
+func (s *Server) passiver(k oio.Kind, payload *etree.Element, who *caller) *etree.Element {
 	op := oio.OpPassiver
 	in, err := oio.UnmarshalUUIDInput(k, op, payload)
 	if err != nil {
@@ -136,10 +201,13 @@ func (s *Server) passiver(k oio.Kind, payload *etree.Element) *etree.Element {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.objects[objectKey{k, in.UUID}]
-	switch {
-	case r == nil:
+	if r == nil {
 		return status(k, op, oio.StatusNotFound, fmt.Sprintf("%s %s does not exist", k, in.UUID))
-	case !active(r.latest()):
+	}
+	if text := s.foreign(who, k, in.UUID, r.latest().Relationer); text != "" {
+		return status(k, op, oio.StatusUnauthorized, text)
+	}
+	if !active(r.latest()) {
 		return status(k, op, oio.StatusAlreadyExists, fmt.Sprintf("%s %s is already %s", k, in.UUID, r.latest().Livscyklus))
 	}
 	reg := cloneRegistration(*r.latest())
@@ -235,4 +303,89 @@ func egenskabMatches(e, t oio.Egenskab) bool {
 		}
 	}
 	return true
+}
+
+// list returns the latest registrations of the requested objects the fake knows, in the order
+// asked (each UUID once), passivated ones included; 44 when it knows none of them.
+func (s *Server) list(k oio.Kind, payload *etree.Element) (*etree.Element, error) {
+	op := oio.OpList
+	in, err := oio.UnmarshalListInput(k, payload)
+	if err != nil {
+		return invalid(k, op, err), nil
+	}
+	var objs []*oio.Object
+	seen := map[uuid.UUID]bool{}
+	s.mu.Lock()
+	for _, id := range in.UUIDs {
+		if r := s.objects[objectKey{k, id}]; r != nil && !seen[id] {
+			seen[id] = true
+			objs = append(objs, &oio.Object{Kind: k, UUID: id, Registration: cloneRegistration(*r.latest())})
+		}
+	}
+	s.mu.Unlock()
+	if len(objs) == 0 {
+		return status(k, op, oio.StatusNotFound, "Ingen af de forespurgte objekter findes"), nil
+	}
+	out, err := oio.MarshalListOutput(k, ok, objs)
+	if err != nil {
+		return nil, fmt.Errorf("stored %s objects cannot be written: %w", k, err)
+	}
+	return out, nil
+}
+
+// fremsoeg answers fremsoegobjekthierarki: per kind of oio.HierarchyKinds, the objects that are
+// not passivated (Gyldighed Inaktiv included) in the caller's scope whose latest registration matches the kind's Egenskab template, ordered
+// by UUID, paged with First/Max separately in each list. The scope is the Organisations that
+// Options.OrganisationCVR assigns to the token's CVR (an Organisation belongs to itself; units,
+// users and IT systems by Tilhoerer; functions by TilknyttedeOrganisationer); without a CVR or
+// without Options.OrganisationCVR every object is in scope. A page past the end has empty
+// lists and StatusKode 20. Interessefaellesskaber is always empty (not modelled).
+func (s *Server) fremsoeg(payload *etree.Element, who *caller) (*etree.Element, error) {
+	k, op := oio.KindOrganisationSystem, oio.OpFremsoegObjekthierarki
+	in, err := oio.UnmarshalHierarchyInput(payload)
+	if err != nil {
+		return invalid(k, op, err), nil
+	}
+	var scope map[uuid.UUID]bool
+	if who != nil && who.cvr != "" && s.opts.OrganisationCVR != nil {
+		scope = map[uuid.UUID]bool{}
+		for org, cvr := range s.opts.OrganisationCVR {
+			if cvr == who.cvr {
+				scope[org] = true
+			}
+		}
+	}
+	limit := in.Max
+	if limit == 0 {
+		limit = DefaultSearchPage
+	}
+	h := &oio.Hierarchy{}
+	s.mu.Lock()
+	for _, kind := range oio.HierarchyKinds() {
+		tmpl, filtered := in.Egenskaber[kind]
+		var hits []*oio.Object
+		for key, r := range s.objects {
+			reg := r.latest()
+			if key.kind != kind || !active(reg) || !inScope(scope, kind, key.id, reg) {
+				continue
+			}
+			if filtered && !slices.ContainsFunc(reg.Egenskaber, func(e oio.Egenskab) bool { return egenskabMatches(e, tmpl) }) {
+				continue
+			}
+			hits = append(hits, &oio.Object{Kind: kind, UUID: key.id, Registration: *reg})
+		}
+		slices.SortFunc(hits, func(a, b *oio.Object) int { return strings.Compare(a.UUID.String(), b.UUID.String()) })
+		if in.First < len(hits) {
+			for _, o := range hits[in.First:min(len(hits), in.First+limit)] {
+				o.Registration = cloneRegistration(o.Registration)
+				_ = h.Add(o) // kind is a hierarchy kind
+			}
+		}
+	}
+	s.mu.Unlock()
+	out, err := oio.MarshalHierarchyOutput(ok, h)
+	if err != nil {
+		return nil, fmt.Errorf("stored objects cannot be written: %w", err)
+	}
+	return out, nil
 }

@@ -6,9 +6,17 @@
 // reproduces the service's business outcomes: importer on an existing active object → 49,
 // ret/laes/passiver on an unknown one → 44, ret/passiver on a passivated one → 49, importer with
 // a registration time ahead of the server clock → 45, a validity period ending before it starts
-// → 47, a write with a token whose service agreement only allows reading → 41, soeg without hits
-// → 44. Every registration of every object is kept; laes returns the latest, ret replaces each
-// list it sends, soeg matches templates against the latest registrations of active objects.
+// → 47, a write with a token whose service agreement only allows reading → 41, a write to an
+// object of another municipality's Organisation (Options.OrganisationCVR) → 41, soeg without
+// hits → 44, list of only unknown UUIDs → 44. Every registration of every object is kept; laes
+// returns the latest, list the latest of each known object asked for (unknown ones are left
+// out), ret replaces each list it sends, soeg matches templates against the latest
+// registrations of active objects.
+//
+// OrganisationSystem: POST /organisation/organisationsystem/6/ answers fremsoegobjekthierarki
+// with the organisations, units, functions, users and IT systems of the caller's municipality
+// (Options.OrganisationCVR; everything without it) that are not passivated, each list paged
+// separately.
 //
 // Security (Options.RequireSecurity): requests must carry the OIO IDWS SOAP profile — one
 // wsse:Security header with a current Timestamp, a holder-of-key SAML assertion issued by the
@@ -25,8 +33,11 @@
 // Infrastructure faults: fixed and random latency, a random error rate, outage windows, a
 // concurrency cap, and queued failures (FailNext).
 //
-// Not yet: full XSD validation (lengths of every element, …), laes filters, list, opret and
-// slet (answered with a Receiver fault), soeg on registration/virkning periods.
+// Not yet: full XSD validation (lengths of every element, …), laes and list filters, opret and
+// slet (answered with a Receiver fault), soeg on registration/virkning periods, Virkning in
+// fremsoegobjekthierarki templates, interest groups (Interessefaellesskab), reads scoped by CVR
+// (laes/list/soeg of another municipality's objects succeed), ownership of Person and Adresse
+// objects (they have no Tilhoerer; writes to them are never 41 for a foreign CVR).
 //
 // Besides the SOAP endpoints the handler serves GET /healthz, GET /_inspect/calls and
 // GET /_inspect/objects/{kind} (JSON for humans).
@@ -124,6 +135,13 @@ type Options struct {
 	// Agreements maps CVR numbers to their service agreement for Organisation 6. Nil: every
 	// CVR may read and write. Otherwise the STS refuses tokens (error 101) for CVRs not listed.
 	Agreements map[string]Access
+	// OrganisationCVR maps Organisation UUIDs (municipalities) to the CVR number that owns
+	// them. With RequireSecurity, a write to an object owned by an Organisation listed here
+	// with another CVR than the token's is answered with StatusKode 41, and
+	// fremsoegobjekthierarki returns the objects of the Organisations of the token's CVR.
+	// Organisations not listed are not checked; without RequireSecurity (no CVR) nothing is.
+	// The map must not be changed after NewServer.
+	OrganisationCVR map[uuid.UUID]string
 }
 
 // Failure makes matching SOAP calls fail before any business logic runs. Kind and Operation

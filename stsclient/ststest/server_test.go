@@ -191,9 +191,15 @@ func requestXML(action, to, messageID string, payload string) string {
 
 const laesPayload = `<LaesInput xmlns="http://stoettesystemerne.dk/organisation/organisationenhed/6/"><UUIDIdentifikator xmlns="urn:oio:sagdok:3.0.0">acff2e55-fc97-4cc6-a144-2c641b3b5fa7</UUIDIdentifikator></LaesInput>`
 
+const (
+	hierarchyAction  = "http://kombit.dk/sts/organisation/organisationssystem/fremsoegobjekthierarki"
+	hierarchyPayload = `<FremsoegObjekthierarkiInput xmlns="http://stoettesystemerne.dk/organisation/organisationsystem/6/" xmlns:sd="urn:oio:sagdok:3.0.0"><sd:FoersteResultatReference>0</sd:FoersteResultatReference></FremsoegObjekthierarkiInput>`
+)
+
 func TestProtocolChecks(t *testing.T) {
 	_, srv, _ := start(t, ststest.Options{})
 	endpoint := srv.URL + "/organisation/organisationenhed/6/"
+	hierarchyEndpoint := srv.URL + "/organisation/organisationsystem/6/"
 	action := "http://kombit.dk/sts/organisation/organisationenhed/laes"
 	msgID := "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e"
 	ct := soap.ContentType(action)
@@ -220,8 +226,26 @@ func TestProtocolChecks(t *testing.T) {
 		{"payload of another operation", endpoint, ct,
 			requestXML(action, endpoint, msgID, strings.ReplaceAll(laesPayload, "LaesInput", "PassiverInput")), 200, "", 40},
 		{"two payloads", endpoint, ct, requestXML(action, endpoint, msgID, laesPayload+laesPayload), 200, "", 40},
-		{"unimplemented list", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/list"),
-			requestXML("http://kombit.dk/sts/organisation/organisationenhed/list", endpoint, msgID, "<x/>"), 500, "Receiver", 0},
+		{"unimplemented slet", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/slet"),
+			requestXML("http://kombit.dk/sts/organisation/organisationenhed/slet", endpoint, msgID, "<x/>"), 500, "Receiver", 0},
+		{"list with a foreign payload", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/list"),
+			requestXML("http://kombit.dk/sts/organisation/organisationenhed/list", endpoint, msgID, "<x/>"), 200, "", 40},
+		{"list without UUIDs", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/list"),
+			requestXML("http://kombit.dk/sts/organisation/organisationenhed/list", endpoint, msgID,
+				`<ListInput xmlns="http://stoettesystemerne.dk/organisation/organisationenhed/6/"/>`), 200, "", 40},
+		{"list of unknown", endpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationenhed/list"),
+			requestXML("http://kombit.dk/sts/organisation/organisationenhed/list", endpoint, msgID,
+				strings.ReplaceAll(laesPayload, "LaesInput", "ListInput")), 200, "", 44},
+		{"fremsoeg at the organisationenhed endpoint", endpoint, soap.ContentType(hierarchyAction),
+			requestXML(hierarchyAction, endpoint, msgID, hierarchyPayload), 500, "ActionNotSupported", 0},
+		{"fremsoeg spelt like the path", hierarchyEndpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationsystem/fremsoegobjekthierarki"),
+			requestXML("http://kombit.dk/sts/organisation/organisationsystem/fremsoegobjekthierarki", hierarchyEndpoint, msgID, hierarchyPayload), 500, "ActionNotSupported", 0},
+		{"laes at the organisationsystem endpoint", hierarchyEndpoint, soap.ContentType("http://kombit.dk/sts/organisation/organisationssystem/laes"),
+			requestXML("http://kombit.dk/sts/organisation/organisationssystem/laes", hierarchyEndpoint, msgID, laesPayload), 500, "ActionNotSupported", 0},
+		{"fremsoeg with a soeg payload", hierarchyEndpoint, soap.ContentType(hierarchyAction),
+			requestXML(hierarchyAction, hierarchyEndpoint, msgID, laesPayload), 200, "", 40},
+		{"fremsoeg", hierarchyEndpoint, soap.ContentType(hierarchyAction),
+			requestXML(hierarchyAction, hierarchyEndpoint, msgID, hierarchyPayload), 200, "", 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,13 +284,27 @@ func TestResponses(t *testing.T) {
 	defer srv.Close()
 	id := uuid.MustParse("acff2e55-fc97-4cc6-a144-2c641b3b5fa7")
 	fake.Put(unit(id, "Økonomi"))
-	endpoint := srv.URL + "/organisation/organisationenhed/6/"
-	action := "http://kombit.dk/sts/organisation/organisationenhed/laes"
-	for _, c := range []struct{ name, payload string }{ // in order: response MessageIDs are sequential
-		{"laes_found", laesPayload},
-		{"laes_unknown", strings.Replace(laesPayload, "acff2e55", "bcff2e55", 1)},
+	fake.Put(unit(uuid.MustParse("0c2b7f38-4a51-4f8e-a1a3-6d1f5b2c9e77"), "Løn"))
+	oe := oio.KindOrganisationEnhed
+	laes := soap.Action(oe, oio.OpLaes)
+	list := soap.Action(oe, oio.OpList)
+	listPayload := strings.ReplaceAll(laesPayload, "LaesInput", "ListInput")
+	for _, c := range []struct { // in order: response MessageIDs are sequential
+		name    string
+		kind    oio.Kind
+		action  string
+		payload string
+	}{
+		{"laes_found", oe, laes, laesPayload},
+		{"laes_unknown", oe, laes, strings.Replace(laesPayload, "acff2e55", "bcff2e55", 1)},
+		{"list_found", oe, list, strings.Replace(listPayload, "<UUID", `<UUIDIdentifikator xmlns="urn:oio:sagdok:3.0.0">bcff2e55-fc97-4cc6-a144-2c641b3b5fa7</UUIDIdentifikator>`+
+			`<UUIDIdentifikator xmlns="urn:oio:sagdok:3.0.0">0c2b7f38-4a51-4f8e-a1a3-6d1f5b2c9e77</UUIDIdentifikator><UUID`, 1)},
+		{"list_unknown", oe, list, strings.Replace(listPayload, "acff2e55", "bcff2e55", 1)},
+		{"fremsoegobjekthierarki", oio.KindOrganisationSystem, hierarchyAction, strings.Replace(hierarchyPayload,
+			"</FremsoegObjekthierarkiInput>", "<OrganisationEnhedSoegEgenskab><sd:EnhedNavn>Løn</sd:EnhedNavn></OrganisationEnhedSoegEgenskab></FremsoegObjekthierarkiInput>", 1)},
 	} {
-		name, payload := c.name, c.payload
+		name, payload, action := c.name, c.payload, c.action
+		endpoint := srv.URL + "/organisation/" + string(c.kind) + "/6/"
 		t.Run(name, func(t *testing.T) {
 			status, env, raw := post(t, endpoint, soap.ContentType(action),
 				requestXML(action, endpoint, "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e", payload))
@@ -288,7 +326,7 @@ func TestResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			xsdcheck.Validate(t, oio.KindOrganisationEnhed, b)
+			xsdcheck.Validate(t, c.kind, b)
 		})
 	}
 }

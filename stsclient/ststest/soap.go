@@ -28,7 +28,7 @@ var (
 // serveSOAP handles POST /organisation/{kind}/6/.
 func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	kind := oio.Kind(r.PathValue("kind"))
-	if !kind.Valid() {
+	if !kind.Valid() && kind != oio.KindOrganisationSystem {
 		http.Error(w, fmt.Sprintf("unknown service %q", kind), http.StatusNotFound)
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		payload, err := env.Payload()
 		if err != nil {
 			out = invalid(kind, op, err)
-		} else if out, err = s.dispatch(kind, op, payload); err != nil {
+		} else if out, err = s.dispatch(kind, op, payload, who); err != nil {
 			s.writeFault(w, reply, soap.Fault{Code: soap.CodeReceiver, Reason: err.Error()})
 			return
 		}

@@ -17,14 +17,18 @@ import (
 
 // SchemaPath returns the path of the operations XSD of the kind (e.g.
 // stsclient/xsd/6.0.STS-0/OrganisationEnhedOperationer.xsd), which declares its Input and
-// Output elements.
+// Output elements; for oio.KindOrganisationSystem it is OrganisationSystemOperationer.xsd.
 func SchemaPath(t testing.TB, k oio.Kind) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("xsdcheck: cannot locate source file")
 	}
-	path := filepath.Join(filepath.Dir(file), "..", "..", "xsd", "6.0.STS-0", k.ElementName()+"Operationer.xsd")
+	name := k.ElementName()
+	if k == oio.KindOrganisationSystem {
+		name = "OrganisationSystem"
+	}
+	path := filepath.Join(filepath.Dir(file), "..", "..", "xsd", "6.0.STS-0", name+"Operationer.xsd")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("xsdcheck: %v", err)
 	}
