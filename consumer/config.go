@@ -39,6 +39,13 @@ type Config struct {
 	// is dead-lettered with error class "retries-exhausted" (default 0: bounded by RetryMaxElapsed
 	// alone).
 	RetryMaxAttempts int
+	// BreakerThreshold is the number of consecutive attempts (across all workers) failing
+	// because STS is unavailable (errors implementing Unavailable) after which the circuit
+	// breaker opens and consumption pauses (default 5; negative disables the breaker).
+	BreakerThreshold int
+	// BreakerProbeInterval is how often one event is let through as a probe while the breaker
+	// is open (default 5s).
+	BreakerProbeInterval time.Duration
 	// ReconnectMax caps the jittered backoff between reconnect attempts (default 30s).
 	ReconnectMax time.Duration
 	// ShutdownTimeout is how long in-flight events may run after shutdown starts before they are
@@ -89,6 +96,10 @@ func (c Config) withDefaults() Config {
 	durDef(&c.RetryMax, 30*time.Second)
 	durDef(&c.RetryMaxElapsed, 2*time.Minute)
 	durDef(&c.ReconnectMax, 30*time.Second)
+	durDef(&c.BreakerProbeInterval, 5*time.Second)
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = 5
+	}
 	durDef(&c.ShutdownTimeout, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -120,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMaxElapsed >= 25*time.Minute {
 		errs = append(errs, fmt.Errorf("retry max elapsed %s must stay well below RabbitMQ's 30 min consumer timeout", c.RetryMaxElapsed))
+	}
+	if c.BreakerProbeInterval < 0 {
+		errs = append(errs, fmt.Errorf("breaker probe interval must not be negative, got %s", c.BreakerProbeInterval))
 	}
 	if c.Queue == c.DeadLetterQueue {
 		errs = append(errs, errors.New("queue and dead-letter queue must differ"))

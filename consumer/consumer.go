@@ -53,6 +53,11 @@ type Consumer struct {
 	log      *slog.Logger
 	ready    atomic.Bool
 	deadline atomic.Bool
+	breaker  *breaker
+
+	inFlight   atomic.Int64
+	retries    atomic.Uint64
+	reconnects atomic.Uint64
 }
 
 // New returns a consumer; call Run to start it. observer may be nil.
@@ -64,11 +69,27 @@ func New(cfg Config, handler Handler, observer Observer) (*Consumer, error) {
 		return nil, errors.New("consumer: handler is nil")
 	}
 	cfg = cfg.withDefaults()
-	return &Consumer{cfg: cfg, handler: handler, observer: observer, log: cfg.Logger.With("component", "consumer")}, nil
+	log := cfg.Logger.With("component", "consumer")
+	// The breaker times its probes with the monotonic clock; Config.Now stamps headers.
+	br := newBreaker(cfg.BreakerThreshold, cfg.BreakerProbeInterval, time.Now, log)
+	return &Consumer{cfg: cfg, handler: handler, observer: observer, log: log, breaker: br}, nil
 }
 
 // Ready reports whether the consumer currently has a live session with the broker.
 func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// CircuitOpen reports whether the circuit breaker is open (STS unavailable; consumption paused).
+func (c *Consumer) CircuitOpen() bool { return c.breaker.isOpen() }
+
+// InFlight returns the number of events being handled (retries and breaker waits included).
+func (c *Consumer) InFlight() int64 { return c.inFlight.Load() }
+
+// Retries returns the number of handler attempts that were retries of a failed attempt.
+func (c *Consumer) Retries() uint64 { return c.retries.Load() }
+
+// Reconnects returns the number of broker sessions that ended and were re-established (or are
+// being re-established).
+func (c *Consumer) Reconnects() uint64 { return c.reconnects.Load() }
 
 // Run consumes until ctx is cancelled, reconnecting with jittered backoff whenever the connection
 // or channel is lost. On cancellation it stops consuming, requeues deliveries not yet started,
@@ -85,6 +106,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+		c.reconnects.Add(1)
 		wait = min(max(2*wait, 500*time.Millisecond), c.cfg.ReconnectMax)
 		jittered := wait/2 + rand.N(wait/2+1)
 		c.log.Warn("amqp session ended; reconnecting", "error", err, "retry_in", jittered.String())
@@ -166,7 +188,7 @@ func (c *Consumer) session(ctx context.Context) error {
 					c.settle(w.ev, OutcomeRequeued, "", 0, w.d.Nack(false, true))
 					continue
 				}
-				c.process(workCtx, dl, w)
+				c.process(workCtx, ctx.Done(), dl, w)
 			}
 		})
 	}
@@ -262,7 +284,9 @@ func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
 }
 
 // process handles one delivery and settles it exactly once.
-func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
+// stopping is closed when shutdown starts; events waiting for the circuit breaker are then
+// requeued.
+func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *deadLetterer, w work) {
 	start := c.cfg.Now()
 	log := c.log.With("routing_key", w.d.RoutingKey, "object", w.ev.UUID.String())
 	if w.err != nil {
@@ -275,33 +299,12 @@ func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
 		c.settle(w.ev, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.d.Ack(false))
 		return
 	}
-	attempts := 0
-	var lastErr error
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = c.cfg.RetryInitial
-	b.MaxInterval = c.cfg.RetryMax
-	b.MaxElapsedTime = c.cfg.RetryMaxElapsed
-	b.Reset()
-	var policy backoff.BackOff = b
-	if c.cfg.RetryMaxAttempts > 0 {
-		policy = backoff.WithMaxRetries(b, uint64(c.cfg.RetryMaxAttempts-1))
-	}
-	err := backoff.RetryNotify(func() error {
-		attempts++
-		err := c.handler.Handle(ctx, w.ev)
-		lastErr = err
-		if err != nil && !retryable(err) {
-			return backoff.Permanent(err)
-		}
-		return err
-	}, backoff.WithContext(policy, ctx), func(err error, next time.Duration) {
-		log.Warn("transient failure; retrying", "error", err, "attempt", attempts, "retry_in", next.String())
-	})
+	attempts, lastErr, err := c.attempt(ctx, stopping, w.ev, log)
 	took := c.cfg.Now().Sub(start)
 	switch {
 	case err == nil:
 		c.settle(w.ev, OutcomeDone, "", took, w.d.Ack(false))
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, errors.Is(err, errInterrupted):
 		log.Info("event interrupted; requeued", "attempts", attempts)
 		c.settle(w.ev, OutcomeRequeued, "", took, w.d.Nack(false, true))
 	case errors.Is(lastErr, ErrUnhandled):
@@ -315,6 +318,61 @@ func (c *Consumer) process(ctx context.Context, dl *deadLetterer, w work) {
 		}
 		log.Error("event failed; dead-lettering", "error", lastErr, "attempts", attempts, "class", errorClass(lastErr))
 		c.deadLetter(ctx, dl, w, lastErr, attempts, start)
+	}
+}
+
+// attempt runs the handler with retries until it succeeds, fails permanently, exhausts the retry
+// budget or ctx ends. While the circuit breaker is open it waits instead of attempting, and an
+// attempt that failed because STS is unavailable while the breaker is open does not use up the
+// budget (it is reset): events wait out an STS outage rather than being dead-lettered.
+func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Event, log *slog.Logger) (attempts int, lastErr, err error) {
+	c.inFlight.Add(1)
+	defer c.inFlight.Add(-1)
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = c.cfg.RetryInitial
+	b.MaxInterval = c.cfg.RetryMax
+	b.MaxElapsedTime = c.cfg.RetryMaxElapsed
+	var policy backoff.BackOff = b
+	if c.cfg.RetryMaxAttempts > 0 {
+		policy = backoff.WithMaxRetries(b, uint64(c.cfg.RetryMaxAttempts-1))
+	}
+	policy.Reset()
+	for {
+		probe, werr := c.breaker.acquire(ctx, stopping)
+		if werr != nil {
+			return attempts, lastErr, werr
+		}
+		if attempts > 0 {
+			c.retries.Add(1)
+		}
+		attempts++
+		lastErr = c.handler.Handle(ctx, ev)
+		c.breaker.record(resultOf(lastErr, ctx.Err() != nil), probe)
+		switch {
+		case lastErr == nil:
+			return attempts, nil, nil
+		case ctx.Err() != nil:
+			return attempts, lastErr, ctx.Err()
+		case !retryable(lastErr):
+			return attempts, lastErr, lastErr
+		case isUnavailable(lastErr) && c.breaker.isOpen():
+			// The breaker paces the next attempt; the outage does not count against the budget.
+			policy.Reset()
+			log.Warn("STS unavailable; waiting for the circuit breaker", "error", lastErr, "attempt", attempts)
+			continue
+		}
+		next := policy.NextBackOff()
+		if next == backoff.Stop {
+			return attempts, lastErr, lastErr
+		}
+		log.Warn("transient failure; retrying", "error", lastErr, "attempt", attempts, "retry_in", next.String())
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return attempts, lastErr, ctx.Err()
+		case <-t.C:
+		}
 	}
 }
 

@@ -31,8 +31,15 @@ type STS interface {
 // Lease is an exclusive, expiring claim on one object, so that no two workers (in this process
 // or another replica) write it at once.
 type Lease interface {
+	// Renew extends the lease to ttl from now. An error matching ErrLeaseLost says the lease
+	// expired or was taken over; other errors are treated as passing trouble.
+	Renew(ctx context.Context, ttl time.Duration) error
 	Release(ctx context.Context) error
 }
+
+// ErrLeaseLost is matched (errors.Is) by the error Lease.Renew returns when the lease is gone.
+// The pipeline then cancels the object's work and returns a retryable error wrapping it.
+var ErrLeaseLost = errors.New("object lease lost")
 
 // ErrObjectBusy is matched (errors.Is) by the error Store.AcquireLease returns when another
 // worker holds the object's lease.
@@ -57,6 +64,19 @@ func (e busyError) Error() string {
 	return fmt.Sprintf("object %s is being written by another worker", e.key)
 }
 func (e busyError) Retryable() bool { return true }
+
+// leaseLostError says the object's lease was lost mid-work and the work was cancelled; it is
+// retryable (the next attempt takes the lease again) whatever the cancelled work returned.
+type leaseLostError struct {
+	key   string
+	cause error
+}
+
+func (e leaseLostError) Error() string {
+	return fmt.Sprintf("%s: %v; work cancelled (%v)", e.key, ErrLeaseLost, e.cause)
+}
+func (e leaseLostError) Unwrap() error   { return ErrLeaseLost }
+func (e leaseLostError) Retryable() bool { return true }
 
 // Pipeline is the Handler that brings one STS object in line with OS2MO:
 // fetch → translate → compare with the last-sent hash (skip) → read STS → plan → write → record.
@@ -111,12 +131,62 @@ func (p *Pipeline) syncUnit(ctx context.Context, ev Event, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", key, err)
 	}
+	ctx, stopRenewing := p.keepLease(ctx, lease, key, ttl)
 	defer func() {
+		stopRenewing()
+		if context.Cause(ctx) == ErrLeaseLost {
+			return // not ours any more
+		}
 		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
 			p.log().Warn("release lease", "key", key, "error", err)
 		}
 	}()
+	err = p.syncUnitLeased(ctx, ev, key, id)
+	if err != nil && context.Cause(ctx) == ErrLeaseLost {
+		return leaseLostError{key: key, cause: err}
+	}
+	return err
+}
 
+// keepLease renews lease every ttl/3 until stop is called. If a renewal says the lease is lost,
+// the returned context is cancelled with cause ErrLeaseLost, so the work stops before another
+// worker's write can interleave with ours.
+func (p *Pipeline) keepLease(ctx context.Context, lease Lease, key string, ttl time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := lease.Renew(ctx, ttl)
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				p.log().Error("lease lost while writing; cancelling the work", "object", key, "error", err)
+				cancel(ErrLeaseLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				p.log().Warn("renew lease", "object", key, "error", err)
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		<-finished
+		cancel(nil)
+	}
+}
+
+// syncUnitLeased converges one OrganisationEnhed; the caller holds its lease.
+func (p *Pipeline) syncUnitLeased(ctx context.Context, ev Event, key string, id uuid.UUID) error {
 	unit, err := p.MO.OrgUnit(ctx, id)
 	switch {
 	case errors.Is(err, moclient.ErrNotFound):

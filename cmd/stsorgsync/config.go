@@ -30,12 +30,14 @@ type Config struct {
 	AMQPPrefetch      int
 	AMQPDeliveryLimit int
 
-	Workers          int
-	RetryInitial     time.Duration
-	RetryMax         time.Duration
-	RetryMaxElapsed  time.Duration
-	RetryMaxAttempts int
-	ShutdownTimeout  time.Duration
+	Workers              int
+	RetryInitial         time.Duration
+	RetryMax             time.Duration
+	RetryMaxElapsed      time.Duration
+	RetryMaxAttempts     int
+	ShutdownTimeout      time.Duration
+	BreakerThreshold     int
+	BreakerProbeInterval time.Duration
 
 	RedisURL       string
 	RedisKeyPrefix string
@@ -174,6 +176,8 @@ func settings() []setting {
 		{Name: "RETRY_MAX", Default: "30s", Help: "Longest wait between two retries of one event.", parse: duration(func(c *Config) *time.Duration { return &c.RetryMax })},
 		{Name: "RETRY_MAX_ELAPSED", Default: "2m", Help: "Give up retrying an event after this long and dead-letter it. Must stay well below RabbitMQ's consumer timeout (30m).", parse: duration(func(c *Config) *time.Duration { return &c.RetryMaxElapsed })},
 		{Name: "RETRY_MAX_ATTEMPTS", Default: "0", Help: "Dead-letter an event after this many failed attempts; 0 = limited by RETRY_MAX_ELAPSED only.", parse: integer(0, func(c *Config) *int { return &c.RetryMaxAttempts })},
+		{Name: "STS_BREAKER_THRESHOLD", Default: "5", Help: "Open the circuit breaker (pause consumption) after this many consecutive attempts failed because STS was unreachable or answered 5xx; 0 disables it.", parse: integer(0, func(c *Config) *int { return &c.BreakerThreshold })},
+		{Name: "STS_BREAKER_PROBE_INTERVAL", Default: "5s", Help: "While the circuit breaker is open, let one event through this often to probe STS.", parse: duration(func(c *Config) *time.Duration { return &c.BreakerProbeInterval })},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "On SIGTERM, how long in-flight events may finish before they are cancelled and requeued.", parse: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 
 		{Name: "REDIS_URL", Default: "redis://localhost:6379/0", Secret: true, Help: "Redis URL (redis:// or rediss://) for leases and last-sent hashes.", parse: urlOf("redis rediss", func(c *Config) *string { return &c.RedisURL })},

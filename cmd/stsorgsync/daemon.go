@@ -90,22 +90,28 @@ func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
 func (d *deps) close() { _ = d.redis.Close() }
 
 func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
+	breakerThreshold := cfg.BreakerThreshold
+	if breakerThreshold == 0 {
+		breakerThreshold = -1 // STS_BREAKER_THRESHOLD=0 disables the breaker
+	}
 	return consumer.Config{
-		URL:                cfg.AMQPURL,
-		MOExchange:         cfg.AMQPMOExchange,
-		Exchange:           cfg.AMQPExchange,
-		Queue:              cfg.AMQPQueue,
-		DeadLetterExchange: cfg.AMQPDLX,
-		DeadLetterQueue:    cfg.AMQPDLQ,
-		Workers:            cfg.Workers,
-		Prefetch:           cfg.AMQPPrefetch,
-		DeliveryLimit:      cfg.AMQPDeliveryLimit,
-		RetryInitial:       cfg.RetryInitial,
-		RetryMax:           cfg.RetryMax,
-		RetryMaxElapsed:    cfg.RetryMaxElapsed,
-		RetryMaxAttempts:   cfg.RetryMaxAttempts,
-		ShutdownTimeout:    cfg.ShutdownTimeout,
-		Logger:             logger,
+		URL:                  cfg.AMQPURL,
+		MOExchange:           cfg.AMQPMOExchange,
+		Exchange:             cfg.AMQPExchange,
+		Queue:                cfg.AMQPQueue,
+		DeadLetterExchange:   cfg.AMQPDLX,
+		DeadLetterQueue:      cfg.AMQPDLQ,
+		Workers:              cfg.Workers,
+		Prefetch:             cfg.AMQPPrefetch,
+		DeliveryLimit:        cfg.AMQPDeliveryLimit,
+		RetryInitial:         cfg.RetryInitial,
+		RetryMax:             cfg.RetryMax,
+		RetryMaxElapsed:      cfg.RetryMaxElapsed,
+		RetryMaxAttempts:     cfg.RetryMaxAttempts,
+		ShutdownTimeout:      cfg.ShutdownTimeout,
+		BreakerThreshold:     breakerThreshold,
+		BreakerProbeInterval: cfg.BreakerProbeInterval,
+		Logger:               logger,
 	}
 }
 
@@ -118,7 +124,12 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer d.close()
 
 	var cons *consumer.Consumer
-	m := newMetrics(func() bool { return cons != nil && cons.Ready() })
+	m := newMetrics(func() consumerStats {
+		if cons == nil {
+			return nil // a nil *Consumer in the interface would not compare equal to nil
+		}
+		return cons
+	})
 	pipeline := &consumer.Pipeline{
 		MO:       d.mo,
 		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
@@ -233,5 +244,18 @@ func (s leaseStore) AcquireLease(ctx context.Context, key string, ttl time.Durat
 	if err != nil {
 		return nil, err
 	}
-	return lease, nil
+	return stateLease{lease}, nil
+}
+
+// stateLease adapts a state.Lease to consumer.Lease: a lost lease is reported as
+// consumer.ErrLeaseLost.
+type stateLease struct{ state.Lease }
+
+// Renew implements consumer.Lease.
+func (l stateLease) Renew(ctx context.Context, ttl time.Duration) error {
+	err := l.Lease.Renew(ctx, ttl)
+	if errors.Is(err, state.ErrLeaseLost) {
+		return fmt.Errorf("%w: %w", consumer.ErrLeaseLost, err)
+	}
+	return err
 }

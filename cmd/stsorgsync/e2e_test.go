@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
@@ -36,6 +37,18 @@ type slice struct {
 	orgUUID uuid.UUID
 	done    chan error
 	stop    context.CancelFunc
+
+	broker *testenv.Broker
+	redis  *redis.Client
+	prefix string
+	cfg    Config
+}
+
+// sliceOptions adjust startSliceWith: options of the fake STS, and settings that override
+// the defaults of the test daemon.
+type sliceOptions struct {
+	sts ststest.Options
+	env map[string]string
 }
 
 func freeAddr(t *testing.T) string {
@@ -50,6 +63,11 @@ func freeAddr(t *testing.T) string {
 
 func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	t.Helper()
+	return startSliceWith(t, units, sliceOptions{})
+}
+
+func startSliceWith(t *testing.T, units []moclient.OrgUnit, opts sliceOptions) *slice {
+	t.Helper()
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)
 
@@ -61,12 +79,13 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	}
 	moSrv := httptest.NewServer(mo.Handler())
 	t.Cleanup(moSrv.Close)
-	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
+	opts.sts.RequireSecurity = true
+	sts := ststest.NewServer(opts.sts)
 	stsSrv := httptest.NewServer(sts.Handler())
 	t.Cleanup(stsSrv.Close)
 	secEnv := writeSecurityFiles(t, sts, stsSrv.URL, "29189846")
 
-	s := &slice{mo: mo, sts: sts, orgUUID: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), done: make(chan error, 1)}
+	s := &slice{broker: broker, redis: rdb, prefix: prefix, mo: mo, sts: sts, orgUUID: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), done: make(chan error, 1)}
 	listen := freeAddr(t)
 	s.opsURL = "http://" + listen
 	env := map[string]string{
@@ -90,10 +109,14 @@ func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
 	for k, v := range secEnv {
 		env[k] = v
 	}
+	for k, v := range opts.env {
+		env[k] = v
+	}
 	cfg, err := loadConfig(getenvOf(env), "")
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	s.cfg = cfg
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	logger := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))

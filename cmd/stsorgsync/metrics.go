@@ -18,7 +18,30 @@ type metrics struct {
 	stsDuration   *prometheus.HistogramVec
 }
 
-func newMetrics(ready func() bool) *metrics {
+// consumerStats is what the metrics read from the consumer (nil until it exists).
+type consumerStats interface {
+	Ready() bool
+	CircuitOpen() bool
+	InFlight() int64
+	Retries() uint64
+	Reconnects() uint64
+}
+
+// knownOutcomes returns the (outcome, class) label pairs of stsorgsync_events_total that exist
+// from the start (as 0), so that rate() and alerts work before the first such event.
+func knownOutcomes() [][2]string {
+	return [][2]string{
+		{string(consumer.OutcomeDone), ""},
+		{string(consumer.OutcomeUnhandled), ""},
+		{string(consumer.OutcomeRequeued), ""},
+		{string(consumer.OutcomeDeadLettered), "malformed"},
+		{string(consumer.OutcomeDeadLettered), "permanent"},
+		{string(consumer.OutcomeDeadLettered), "retries-exhausted"},
+	}
+}
+
+// newMetrics registers the metrics; stats returns the consumer once it exists (or nil).
+func newMetrics(stats func() consumerStats) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -44,18 +67,59 @@ func newMetrics(ready func() bool) *metrics {
 		Name: "stsorgsync_consumer_ready",
 		Help: "1 while the consumer has a live RabbitMQ session, else 0.",
 	}, func() float64 {
-		if ready() {
+		if c := stats(); c != nil && c.Ready() {
 			return 1
 		}
 		return 0
 	})
+	circuitGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stsorgsync_sts_circuit_open",
+		Help: "1 while the circuit breaker is open (STS unavailable; consumption paused), else 0.",
+	}, func() float64 {
+		if c := stats(); c != nil && c.CircuitOpen() {
+			return 1
+		}
+		return 0
+	})
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stsorgsync_events_in_flight",
+		Help: "OS2MO events being handled now (retrying and waiting for the circuit breaker included).",
+	}, func() float64 {
+		if c := stats(); c != nil {
+			return float64(c.InFlight())
+		}
+		return 0
+	})
+	retries := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "stsorgsync_event_retries_total",
+		Help: "Handler attempts that retried an event after a transient failure.",
+	}, func() float64 {
+		if c := stats(); c != nil {
+			return float64(c.Retries())
+		}
+		return 0
+	})
+	reconnects := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "stsorgsync_amqp_reconnects_total",
+		Help: "RabbitMQ sessions that were lost (or failed to start) and are re-established.",
+	}, func() float64 {
+		if c := stats(); c != nil {
+			return float64(c.Reconnects())
+		}
+		return 0
+	})
+	for _, t := range consumer.DefaultRoutingKeys() {
+		for _, oc := range knownOutcomes() {
+			m.events.WithLabelValues(t, oc[0], oc[1])
+		}
+	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "stsorgsync_build_info",
 		Help:        "Always 1; the version label says which build runs.",
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, readyGauge, build,
+	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, readyGauge, circuitGauge, inFlight, retries, reconnects, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -26,6 +26,7 @@ func (w *stsWriter) Read(ctx context.Context, kind oio.Kind, id uuid.UUID) (*oio
 	start := w.now()
 	obj, err := w.client.Read(ctx, kind, id)
 	w.observe(string(kind), string(oio.OpLaes), resultOf(err), w.now().Sub(start))
+	err = markUnavailable(err)
 	switch {
 	case errors.Is(err, stsclient.ErrNotFound):
 		return nil, nil
@@ -50,6 +51,25 @@ func (w *stsWriter) Apply(ctx context.Context, op translate.Operation) error {
 		return fmt.Errorf("unknown STS operation %q", op.Op)
 	}
 	w.observe(string(op.Object.Kind), string(op.Op), resultOf(err), w.now().Sub(start))
+	return markUnavailable(err)
+}
+
+// unavailableError marks an STS error that says the service did not answer (network failure,
+// timeout, HTTP 5xx without a SOAP answer): it feeds the consumer's circuit breaker
+// (consumer.Unavailable) and stays retryable.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string     { return e.err.Error() }
+func (e unavailableError) Unwrap() error     { return e.err }
+func (e unavailableError) Retryable() bool   { return true }
+func (e unavailableError) Unavailable() bool { return true }
+
+// markUnavailable wraps err in unavailableError when it is a temporary transport failure.
+func markUnavailable(err error) error {
+	var transport *stsclient.TransportError
+	if errors.As(err, &transport) && transport.Temporary {
+		return unavailableError{err}
+	}
 	return err
 }
 

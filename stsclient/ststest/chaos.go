@@ -3,6 +3,11 @@ package ststest
 import (
 	"net/http"
 	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
 // acquire takes a slot of the concurrency cap, waiting until one is free or the client gives
@@ -62,4 +67,64 @@ func (s *Server) randomFailure() bool {
 	s.rngMu.Lock()
 	defer s.rngMu.Unlock()
 	return s.rng.Float64() < s.opts.ErrorRate
+}
+
+// writeTarget returns the UUID of the object an importer or ret payload writes.
+func writeTarget(k oio.Kind, op oio.Operation, payload *etree.Element) (uuid.UUID, bool) {
+	switch op {
+	case oio.OpImporter:
+		if o, err := oio.UnmarshalImportInput(k, payload); err == nil {
+			return o.UUID, true
+		}
+	case oio.OpRet:
+		if in, err := oio.UnmarshalRetInput(k, payload); err == nil {
+			return in.UUID, true
+		}
+	}
+	return uuid.Nil, false
+}
+
+// holdWrite tracks importer and ret calls in flight per object, counting a call that starts while
+// another write to the same object is in flight (ConcurrentWritesSeen), and holds each write for
+// Options.WriteHold so that overlaps become visible. It returns false if the client gave up
+// meanwhile. The caller calls release before its response can reach the client.
+func (s *Server) holdWrite(r *http.Request, k oio.Kind, op oio.Operation, payload *etree.Element) (release func(), ok bool) {
+	id, ok := writeTarget(k, op, payload)
+	if !ok {
+		return func() {}, true
+	}
+	key := objectKey{k, id}
+	s.mu.Lock()
+	s.writing[key]++
+	if s.writing[key] > 1 {
+		s.concurrentWrites++
+	}
+	s.mu.Unlock()
+	release = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.writing[key]--; s.writing[key] == 0 {
+			delete(s.writing, key)
+		}
+	}
+	if s.opts.WriteHold <= 0 {
+		return release, true
+	}
+	t := time.NewTimer(s.opts.WriteHold)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return release, true
+	case <-r.Context().Done():
+		release()
+		return nil, false
+	}
+}
+
+// ConcurrentWritesSeen returns how many importer or ret calls started while another write to the
+// same object was in flight. A correct client with per-object leases never causes one.
+func (s *Server) ConcurrentWritesSeen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.concurrentWrites
 }

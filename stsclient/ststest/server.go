@@ -110,6 +110,10 @@ type Options struct {
 	// MaxConcurrent, if positive, caps concurrently processed Organisation calls; further calls
 	// wait for a slot (or until the client gives up).
 	MaxConcurrent int
+	// WriteHold holds every importer and ret call this long after its body is parsed, with the
+	// object marked as being written, so that overlapping writes to one object are detected
+	// (ConcurrentWritesSeen).
+	WriteHold time.Duration
 	// Seed seeds the random latency and error choices; 0 seeds randomly.
 	Seed uint64
 	// Logger receives one debug record per SOAP call; default discards.
@@ -175,6 +179,9 @@ type Server struct {
 	failures []Failure
 	seen     map[string]time.Time // MessageIDs of secured requests → when they may be forgotten
 	tokens   map[string]bool      // assertion IDs issued → revoked
+
+	writing          map[objectKey]int // importer/ret calls in flight per object
+	concurrentWrites int
 }
 
 type objectKey struct {
@@ -215,7 +222,7 @@ func NewServer(opts Options) *Server {
 		seed = rand.Uint64()
 	}
 	s := &Server{opts: opts, log: log, objects: map[objectKey]*record{}, calls: map[string]int{},
-		faults: map[string]int{}, seen: map[string]time.Time{}, tokens: map[string]bool{},
+		faults: map[string]int{}, writing: map[objectKey]int{}, seen: map[string]time.Time{}, tokens: map[string]bool{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	if opts.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opts.MaxConcurrent)

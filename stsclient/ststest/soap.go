@@ -112,6 +112,14 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 			"Anvendersystemet har ikke skriveadgang til Organisation for CVR %s (serviceaftalen giver kun udstil)", who.cvr))
 	default:
 		payload, err := env.Payload()
+		if err == nil {
+			releaseWrite, ok := s.holdWrite(r, kind, op, payload)
+			if !ok {
+				return
+			}
+			// Deferred calls run before net/http flushes the response to the client.
+			defer releaseWrite()
+		}
 		if err != nil {
 			out = invalid(kind, op, err)
 		} else if out, err = s.dispatch(kind, op, payload, who); err != nil {

@@ -1,0 +1,115 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// fakeLease counts renewals; after lostAfter successful ones (if positive) it reports the lease
+// lost.
+type fakeLease struct {
+	renewals  atomic.Int32
+	released  atomic.Bool
+	lostAfter int32
+}
+
+func (l *fakeLease) Renew(context.Context, time.Duration) error {
+	n := l.renewals.Add(1)
+	if l.lostAfter > 0 && n > l.lostAfter {
+		return errors.Join(errors.New("state: renew"), ErrLeaseLost)
+	}
+	return nil
+}
+
+func (l *fakeLease) Release(context.Context) error {
+	l.released.Store(true)
+	return nil
+}
+
+// fakeStore hands out one lease and keeps no hashes.
+type fakeStore struct{ lease *fakeLease }
+
+func (s fakeStore) AcquireLease(context.Context, string, time.Duration) (Lease, error) {
+	return s.lease, nil
+}
+func (fakeStore) LastSent(context.Context, string) (string, bool, error) { return "", false, nil }
+func (fakeStore) RecordSent(context.Context, string, string) error       { return nil }
+
+// slowFetcher takes `took` (or until ctx ends) and then reports the unit unknown.
+type slowFetcher struct{ took time.Duration }
+
+func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*moclient.OrgUnit, error) {
+	select {
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	case <-time.After(f.took):
+		return nil, moclient.ErrNotFound
+	}
+}
+
+// noSTS fails the test if called.
+type noSTS struct{ t *testing.T }
+
+func (s noSTS) Read(context.Context, oio.Kind, uuid.UUID) (*oio.Object, error) {
+	s.t.Error("unexpected STS read")
+	return nil, nil
+}
+func (s noSTS) Apply(context.Context, translate.Operation) error {
+	s.t.Error("unexpected STS write")
+	return nil
+}
+
+// TestPipelineRenewsLease: long work renews the lease every ttl/3; a lost lease cancels the work
+// with a retryable error and the lease is not released (it is not ours).
+func TestPipelineRenewsLease(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		lostAfter int32
+		wantErr   bool
+	}{
+		{"renewed while working", 0, false},
+		{"lost mid-work", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lease := &fakeLease{lostAfter: tt.lostAfter}
+			p := &Pipeline{MO: slowFetcher{took: 300 * time.Millisecond}, STS: noSTS{t}, Store: fakeStore{lease},
+				LeaseTTL: 60 * time.Millisecond, Logger: testLogger(t)}
+			start := time.Now()
+			err := p.Handle(context.Background(), Event{Type: TypeOrgUnit, UUID: uuid.New()})
+			took := time.Since(start)
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("Handle = %v", err)
+				}
+				if n := lease.renewals.Load(); n < 3 {
+					t.Errorf("%d renewals during 300ms with a 60ms lease; want ≥ 3", n)
+				}
+				if !lease.released.Load() {
+					t.Error("lease not released")
+				}
+				return
+			}
+			if !errors.Is(err, ErrLeaseLost) || !retryable(err) || isUnavailable(err) {
+				t.Fatalf("Handle = %v; want a retryable ErrLeaseLost", err)
+			}
+			if took > 200*time.Millisecond {
+				t.Errorf("work ran %s after the lease was lost; want it cancelled", took)
+			}
+			if lease.released.Load() {
+				t.Error("a lost lease was released")
+			}
+		})
+	}
+}
