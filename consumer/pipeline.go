@@ -52,10 +52,6 @@ type Store interface {
 	RecordSent(ctx context.Context, key, hash string) error
 }
 
-// deactivatedHash is recorded for an object the sync has deactivated, so repeated events for a
-// terminated unit cost no STS call.
-const deactivatedHash = "deactivated/" + translate.HashVersion
-
 // busyError says another worker (probably another replica) holds the object's lease; retrying
 // later is right.
 type busyError struct{ key string }
@@ -185,25 +181,33 @@ func (p *Pipeline) keepLease(ctx context.Context, lease Lease, key string, ttl t
 	}
 }
 
-// syncUnitLeased converges one OrganisationEnhed; the caller holds its lease.
+// syncUnitLeased converges everything STS should hold for one OS2MO unit (the
+// OrganisationEnhed, its Adresse objects and its manager function); the caller holds the unit's
+// lease.
 func (p *Pipeline) syncUnitLeased(ctx context.Context, ev Event, key string, id uuid.UUID) error {
 	unit, err := p.MO.OrgUnit(ctx, id)
+	var desired translate.Desired
 	switch {
 	case errors.Is(err, moclient.ErrNotFound):
 		p.log().Info("unit unknown to OS2MO; nothing to do", "object", key, "routing_key", ev.RoutingKey)
 		return nil
 	case errors.Is(err, moclient.ErrNotCurrent):
-		return p.deactivate(ctx, ev, key, oio.KindOrganisationEnhed, id)
+		desired = translate.UnitGone(p.Settings, id)
 	case err != nil:
 		return fmt.Errorf("fetch unit %s from OS2MO: %w", id, err)
+	default:
+		desired = translate.UnitDesired(p.Settings, unit, p.now())
 	}
-	desired := translate.OrgUnit(p.Settings, unit)
-	return p.converge(ctx, ev, key, desired)
+	return p.convergeAll(ctx, ev, key, desired)
 }
 
-// converge writes desired unless its hash was already sent, then records the hash.
-func (p *Pipeline) converge(ctx context.Context, ev Event, key string, desired oio.Object) error {
-	hash := translate.Hash(desired)
+// convergeAll writes the bundle unless its hash was already sent: it reads the bundle's objects
+// from STS, plans the minimal operations and applies them in order, then records the hash.
+func (p *Pipeline) convergeAll(ctx context.Context, ev Event, key string, desired translate.Desired) error {
+	for _, pr := range desired.Problems {
+		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
+	}
+	hash := desired.Hash()
 	last, ok, err := p.Store.LastSent(ctx, key)
 	if err != nil {
 		return fmt.Errorf("read last-sent hash: %w", err)
@@ -212,36 +216,21 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, desired o
 		p.log().Debug("unchanged since last write; skipped", "object", key)
 		return nil
 	}
-	current, err := p.STS.Read(ctx, desired.Kind, desired.UUID)
-	if err != nil {
-		return fmt.Errorf("read %s from STS: %w", key, err)
+	current := map[uuid.UUID]*oio.Object{}
+	for _, ref := range desired.Lookups().Read {
+		obj, err := p.STS.Read(ctx, ref.Kind, ref.UUID)
+		if err != nil {
+			return fmt.Errorf("read %s from STS: %w", ref, err)
+		}
+		if obj != nil {
+			current[ref.UUID] = obj
+		}
 	}
-	ops := translate.Plan(p.Settings, desired, current, p.now())
-	if err := p.apply(ctx, ev, key, ops); err != nil {
+	if err := p.apply(ctx, ev, key, translate.PlanAll(p.Settings, desired, current, p.now())); err != nil {
 		return err
 	}
 	if err := p.Store.RecordSent(ctx, key, hash); err != nil {
-		// The write succeeded; a lost hash only costs a read next time.
-		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
-	}
-	return nil
-}
-
-// deactivate ends an object OS2MO no longer has in effect.
-func (p *Pipeline) deactivate(ctx context.Context, ev Event, key string, kind oio.Kind, id uuid.UUID) error {
-	if last, ok, err := p.Store.LastSent(ctx, key); err != nil {
-		return fmt.Errorf("read last-sent hash: %w", err)
-	} else if ok && last == deactivatedHash && !ev.Force {
-		return nil
-	}
-	current, err := p.STS.Read(ctx, kind, id)
-	if err != nil {
-		return fmt.Errorf("read %s from STS: %w", key, err)
-	}
-	if err := p.apply(ctx, ev, key, translate.Deactivate(p.Settings, current, p.now())); err != nil {
-		return err
-	}
-	if err := p.Store.RecordSent(ctx, key, deactivatedHash); err != nil {
+		// The writes succeeded; a lost hash only costs reads next time.
 		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
 	}
 	return nil
@@ -253,9 +242,9 @@ func (p *Pipeline) apply(ctx context.Context, ev Event, key string, ops []transl
 	}
 	for _, op := range ops {
 		if err := p.STS.Apply(ctx, op); err != nil {
-			return fmt.Errorf("%s %s: %w", op.Op, key, err)
+			return fmt.Errorf("%s %s (for %s): %w", op.Op, op.Ref(), key, err)
 		}
-		p.log().Info("sts write", "object", key, "operation", string(op.Op), "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
+		p.log().Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", key, "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
 	}
 	return nil
 }

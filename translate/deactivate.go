@@ -3,55 +3,68 @@ package translate
 import (
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
 // Deactivate plans the deactivation of an object the sync manages but OS2MO no longer has in
-// effect (terminated, or no longer relevant): from today its Gyldighed is Inaktiv and its managed
-// relations end. Nothing is deleted, so the history stays readable in STS. It returns nothing when
-// current is nil or already inactive with no managed relation in effect.
+// effect (terminated, or no longer relevant): from today its Gyldighed is Inaktiv and the
+// relations the sync manages end (one that would only start later is dropped). Attributes and
+// unmanaged relations stay, and nothing is deleted, so the history stays readable in STS. It
+// returns nothing when current is missing or passivated, has no states (Person, Adresse), or is
+// already inactive with no managed relation in effect.
 func Deactivate(s Settings, current *oio.Object, now time.Time) []Operation {
-	if current == nil {
+	if !exists(current) || !oio.HasTilstande(current.Kind) {
 		return nil
 	}
 	today := Day(now)
-	v := oio.Virkning{From: today, Aktoer: s.Organisation, AktoerType: oio.AktoerTypeOrganisation}
-	desired := oio.Object{Kind: current.Kind, UUID: current.UUID}
-	reg := &desired.Registration
-	// Keep the attributes as they are; end everything managed that is still in effect.
-	reg.Egenskaber = current.Registration.Egenskaber
-	for _, g := range current.Registration.Gyldighed {
-		if g.Status == oio.Aktiv && (g.Virkning.To.IsZero() || g.Virkning.To.After(today)) {
-			if !g.Virkning.From.IsZero() && !g.Virkning.From.Before(today) {
-				continue // would never have been active
-			}
-			g.Virkning.To = today
-		}
-		reg.Gyldighed = append(reg.Gyldighed, g)
+	cur := current.Registration
+	inactive := []oio.Gyldighed{{Virkning: s.virk(today, time.Time{}), Status: oio.Inaktiv}}
+	reg := oio.Registration{
+		Tidspunkt:  now,
+		BrugerRef:  s.Organisation,
+		Egenskaber: cur.Egenskaber,
+		Gyldighed:  mergeTimeline(inactive, cur.Gyldighed, today, time.Time{}, gyldighedValue, gyldighedVirkning),
 	}
-	reg.Gyldighed = appendInactive(reg.Gyldighed, v)
-	for _, r := range current.Registration.Relationer {
-		if isManaged(current.Kind, r.Name) {
-			reg.Relationer = append(reg.Relationer, endRelation(r, today)...)
+	for _, r := range cur.Relationer {
+		if !s.manages(current.Kind, r) {
+			reg.Relationer = append(reg.Relationer, r)
 			continue
+		}
+		if v, ok := endAt(r.Virkning, today); ok {
+			r.Virkning = v
+			reg.Relationer = append(reg.Relationer, r)
+		}
+	}
+	if sameEntries(reg, cur) {
+		return nil
+	}
+	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}}}
+}
+
+// endReferences plans ending, today, the relations of current that point at one of the targets
+// and are in effect today or later (the rest of the object is sent back unchanged); nothing when
+// there are none.
+func endReferences(s Settings, current *oio.Object, targets map[uuid.UUID]bool, now time.Time) []Operation {
+	if !exists(current) {
+		return nil
+	}
+	today := Day(now)
+	cur := current.Registration
+	reg := oio.Registration{Tidspunkt: now, BrugerRef: s.Organisation, Egenskaber: cur.Egenskaber, Gyldighed: cur.Gyldighed}
+	for _, r := range cur.Relationer {
+		if targets[r.Ref] && (r.Name == oio.RelTilknyttedeEnheder || r.Name == oio.RelTilknyttedeBrugere) {
+			v, ok := endAt(r.Virkning, today)
+			if !ok {
+				continue
+			}
+			r.Virkning = v
 		}
 		reg.Relationer = append(reg.Relationer, r)
 	}
-	reg.Tidspunkt = now
-	reg.Livscyklus = "" // set by the service on ret
-	reg.BrugerRef = s.Organisation
-	if sameEntries(*reg, current.Registration) {
+	if sameEntries(reg, cur) {
 		return nil
 	}
-	return []Operation{{Op: OpUpdate, Object: desired}}
-}
-
-// appendInactive adds an open-ended Inaktiv state from v.From unless one already covers it.
-func appendInactive(gs []oio.Gyldighed, v oio.Virkning) []oio.Gyldighed {
-	for _, g := range gs {
-		if g.Status == oio.Inaktiv && g.Virkning.To.IsZero() && !g.Virkning.From.After(v.From) {
-			return gs
-		}
-	}
-	return append(gs, oio.Gyldighed{Virkning: v, Status: oio.Inaktiv})
+	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}}}
 }

@@ -11,7 +11,7 @@ import (
 
 // HashVersion is mixed into every hash. Bump it when a translation rule changes so that every
 // object is re-checked against STS once.
-const HashVersion = "v1"
+const HashVersion = "v2"
 
 // Hash returns a stable digest of a desired object: its kind, UUID and every attribute, state and
 // relation with its Virkning. Registration metadata (time, actor, lifecycle) is excluded, so the

@@ -1,6 +1,7 @@
 package translate_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -75,8 +76,12 @@ func TestOrgUnitMapping(t *testing.T) {
 			if o.Kind != oio.KindOrganisationEnhed || o.UUID != tt.unit.UUID {
 				t.Fatalf("object = %s %s", o.Kind, o.UUID)
 			}
+			key := tt.unit.UserKey
+			if key == "" {
+				key = tt.unit.UUID.String() // a unit without a user key is keyed by its UUID
+			}
 			e := o.Registration.Egenskaber
-			if len(e) != 1 || e[0].Navn != tt.unit.Name || e[0].BrugervendtNoegle != tt.unit.UserKey || !e[0].Virkning.From.Equal(from) || !e[0].Virkning.To.IsZero() {
+			if len(e) != 1 || e[0].Navn != tt.unit.Name || e[0].BrugervendtNoegle != key || !e[0].Virkning.From.Equal(from) || !e[0].Virkning.To.IsZero() {
 				t.Errorf("Egenskaber = %+v", e)
 			}
 			if g := o.Registration.Gyldighed; len(g) != 1 || g[0].Status != oio.Aktiv {
@@ -123,12 +128,18 @@ func TestPlanScenarios(t *testing.T) {
 		{name: "missing object is imported", desired: initial, current: nil, wantOp: translate.OpImport},
 		{name: "unchanged object needs no call", desired: initial, current: stored},
 		{
-			name: "rename replaces the attribute list with the new name from its MO start", desired: translate.OrgUnit(settings, unit("Teknik, Miljø og Klima", &parentID, renamedFrom)),
+			name: "rename adds the new name from its MO start and ends the old one there", desired: translate.OrgUnit(settings, unit("Teknik, Miljø og Klima", &parentID, renamedFrom)),
 			current: stored, wantOp: translate.OpUpdate,
 			check: func(t *testing.T, o oio.Object) {
 				e := o.Registration.Egenskaber
-				if len(e) != 1 || e[0].Navn != "Teknik, Miljø og Klima" || !e[0].Virkning.From.Equal(renamedFrom) {
+				if len(e) != 2 || e[0].Navn != "Teknik, Miljø og Klima" || !e[0].Virkning.From.Equal(renamedFrom) || !e[0].Virkning.To.IsZero() ||
+					e[1].Navn != "Teknik og Miljø" || !e[1].Virkning.From.Equal(created) || !e[1].Virkning.To.Equal(renamedFrom) {
 					t.Errorf("Egenskaber = %+v", e)
+				}
+				for _, r := range o.Registration.Relationer {
+					if !r.Virkning.From.Equal(created) {
+						t.Errorf("relation %s restarted at %v; the registered start %v is kept", r.Name, r.Virkning.From, created)
+					}
 				}
 			},
 		},
@@ -252,5 +263,51 @@ func TestHashIsStableAndSensitive(t *testing.T) {
 		if translate.Hash(translate.OrgUnit(settings, c)) == translate.Hash(a) {
 			t.Errorf("changing %s did not change the hash", name)
 		}
+	}
+}
+
+// TestPlanLeavesUnmanagedAlone: relations the settings leave to others are neither written nor
+// ended, on creation or update.
+func TestPlanLeavesUnmanagedAlone(t *testing.T) {
+	base := fullSettings()
+	state := sts{}
+	state.sync(t, base, translate.UnitDesired(base, teknik(), now), now)
+	opgaver := relations(state[unitID], oio.RelOpgaver)
+	systems := relations(state[unitID], oio.RelTilknyttedeItSystemer)
+
+	s := base
+	s.DisableKLE, s.KeptRelations = true, []oio.RelationName{oio.RelOverordnet, oio.RelTilknyttedeItSystemer}
+	u := teknik()
+	u.Name, u.KLE, u.ITUsers, u.Parent, u.Ancestors = "Nyt navn", nil, nil, ptr(schoolID), []uuid.UUID{schoolID, parentID, top}
+	ops := state.sync(t, s, translate.UnitDesired(s, u, day(1)), day(1))
+	assertOps(t, ops, ret(oio.KindOrganisationEnhed, unitID))
+	if got := relations(state[unitID], oio.RelOpgaver); !slices.Equal(got, opgaver) {
+		t.Errorf("Opgaver changed with DisableKLE: %+v", got)
+	}
+	if got := relations(state[unitID], oio.RelTilknyttedeItSystemer); !slices.Equal(got, systems) {
+		t.Errorf("kept TilknyttedeItSystemer changed: %+v", got)
+	}
+	if got := relations(state[unitID], oio.RelOverordnet); len(got) != 1 || got[0].Ref != parentID {
+		t.Errorf("kept Overordnet changed: %+v", got)
+	}
+	// Created with those settings, the unit gets none of them.
+	fresh := sts{}
+	fresh.sync(t, s, translate.UnitDesired(s, u, day(1)), day(1))
+	if n := len(relations(fresh[unitID], oio.RelOpgaver)) + len(relations(fresh[unitID], oio.RelOverordnet)); n != 0 {
+		t.Errorf("a new unit got %d relations the settings leave to others", n)
+	}
+}
+
+// TestMissingStartIsToday: a value without an OS2MO start is in effect from today.
+func TestMissingStartIsToday(t *testing.T) {
+	u := teknik()
+	u.Validity.From = time.Time{}
+	d := translate.UnitDesired(fullSettings(), u, now)
+	o := d.Object(unitID)
+	if o == nil || !o.Registration.Egenskaber[0].Virkning.From.Equal(today) || !o.Registration.Gyldighed[0].Virkning.From.Equal(today) {
+		t.Errorf("unit without a start: %+v", o)
+	}
+	if f := o.Registration.Egenskaber[0].Virkning.From; f.Location().String() != "Europe/Copenhagen" || f.Hour() != 0 {
+		t.Errorf("Virkning %v is not local midnight in Copenhagen", f)
 	}
 }

@@ -320,8 +320,10 @@ func TestBrokerConnectionKilledMidStream(t *testing.T) {
 	killConnection(t, s.broker.VHost, "stsorgsync consumer")
 	waitFor(t, 10*time.Second, "unready after the kill", func() bool { return httpStatus(s.opsURL+"/readyz") != http.StatusOK })
 	waitFor(t, 20*time.Second, "ready again", func() bool { return httpStatus(s.opsURL+"/readyz") == http.StatusOK })
+	// At least once: an event handled just before the kill whose ack was lost is redelivered
+	// and counted again, so "done" may exceed 1,000 but never fall short of it.
 	waitFor(t, 60*time.Second, "1000 events done", func() bool {
-		return s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) == 1000
+		return s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) >= 1000
 	})
 	if !s.unitsConverged(ids) {
 		t.Error("not every unit is in STS")

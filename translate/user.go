@@ -1,0 +1,379 @@
+package translate
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+)
+
+// account is an AD account with the Bruger UUID it is written as (ituser mode).
+type account struct {
+	it     moclient.ITUser
+	bruger uuid.UUID
+}
+
+// adAccounts returns the AD accounts among users in priority order (AD system priority, earliest
+// start, lowest UUID).
+func (s Settings) adAccounts(users []moclient.ITUser) []moclient.ITUser {
+	var out []moclient.ITUser
+	for _, it := range users {
+		if s.adPriority(it) >= 0 {
+			out = append(out, it)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y moclient.ITUser) int {
+		if d := s.adPriority(x) - s.adPriority(y); d != 0 {
+			return d
+		}
+		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
+			return d
+		}
+		return strings.Compare(x.UUID.String(), y.UUID.String())
+	})
+	return out
+}
+
+// accounts returns the AD accounts among users with their Bruger UUIDs: the external id of the
+// FK bookkeeping IT user whose user key is the account's external id, else the account's
+// external id. Accounts without a usable UUID, and second accounts with an already used UUID, are
+// reported (on kind/id) and left out.
+func (s Settings) accounts(users []moclient.ITUser, ps *problems, kind oio.Kind, id uuid.UUID) []account {
+	var out []account
+	for _, ad := range s.adAccounts(users) {
+		var bruger uuid.UUID
+		for _, fk := range users {
+			if !s.isFK(fk) || ad.ExternalID == "" || !strings.EqualFold(strings.TrimSpace(fk.UserKey), strings.TrimSpace(ad.ExternalID)) {
+				continue
+			}
+			if u, err := uuid.Parse(strings.TrimSpace(fk.ExternalID)); err == nil && u != uuid.Nil {
+				bruger = u
+				break
+			}
+			ps.add(kind, id, "UUID", "FK bookkeeping IT user %s has no UUID as external id; ignored", fk.UUID)
+		}
+		if bruger == uuid.Nil {
+			u, err := uuid.Parse(strings.TrimSpace(ad.ExternalID))
+			if err != nil || u == uuid.Nil {
+				ps.add(kind, id, "UUID", "AD account %s has no UUID as external id; not exported", ad.UUID)
+				continue
+			}
+			bruger = u
+		}
+		if slices.ContainsFunc(out, func(a account) bool { return a.bruger == bruger }) {
+			ps.add(kind, id, "UUID", "AD account %s maps to STS user %s like another account; not exported", ad.UUID, bruger)
+			continue
+		}
+		out = append(out, account{it: ad, bruger: bruger})
+	}
+	return out
+}
+
+// orphanedFKUsers returns the Bruger UUIDs of FK bookkeeping IT users whose AD account is gone.
+func (s Settings) orphanedFKUsers(users []moclient.ITUser) []uuid.UUID {
+	var out []uuid.UUID
+	for _, fk := range users {
+		if !s.isFK(fk) {
+			continue
+		}
+		if slices.ContainsFunc(users, func(ad moclient.ITUser) bool {
+			return s.adPriority(ad) >= 0 && ad.ExternalID != "" &&
+				strings.EqualFold(strings.TrimSpace(fk.UserKey), strings.TrimSpace(ad.ExternalID))
+		}) {
+			continue
+		}
+		if u, err := uuid.Parse(strings.TrimSpace(fk.ExternalID)); err == nil && u != uuid.Nil {
+			out = appendNew(out, u)
+		}
+	}
+	return out
+}
+
+// userSpec is one STS user of a person before translation.
+type userSpec struct {
+	id          uuid.UUID
+	name        string // BrugerNavn
+	validity    moclient.Validity
+	engagements []moclient.Engagement
+	addresses   []moclient.Address
+}
+
+// PersonDesired returns everything STS should hold for the OS2MO person p, valid now:
+//
+//   - the users (Bruger): one with the person's UUID (person mode), or one per AD account
+//     (ituser mode, see UserMode); BrugerNavn is the AD account's user key (person mode: the
+//     first AD account's, else the person's user key);
+//   - for each user with a position in a relevant unit: its Bruger, linked to the person's STS
+//     Person (TilknyttedePersoner), its email, mobile, landline and location Adresse objects
+//     chosen by the class-priority settings among the addresses that may be shown externally,
+//     and one position function (Enhedsrolle) per engagement in a relevant unit, current or
+//     future, named by the job function (or the configured extension field), from the
+//     engagement's start to its end;
+//   - the person's STS Person (name or nickname; CPR only with Settings.SyncCPR and only when it
+//     is 10 digits);
+//   - users without a position in a relevant unit, and the users of removed AD accounts with an
+//     FK bookkeeping IT user, to deactivate.
+//
+// A position's unit is relevant by RelevantSummary; the FK-account exception needs fkUnits, the
+// units known to have an FK bookkeeping IT user (nil: none).
+func PersonDesired(s Settings, p *moclient.Person, fkUnits map[uuid.UUID]bool, now time.Time) Desired {
+	if p == nil {
+		return Desired{}
+	}
+	var ps problems
+	c := clock{today: Day(now)}
+	d := Desired{Person: PersonUUID(p.UUID)}
+	var specs []userSpec
+	switch s.userMode() {
+	case UsersPerITUser:
+		accs := s.accounts(p.ITUsers, &ps, "", p.UUID)
+		for _, a := range accs {
+			spec := userSpec{id: a.bruger, name: a.it.UserKey, validity: a.it.Validity}
+			single := len(accs) == 1
+			for _, e := range p.Engagements {
+				linked := slices.ContainsFunc(p.ITUsers, func(it moclient.ITUser) bool {
+					return s.adPriority(it) >= 0 && it.Engagement != nil && *it.Engagement == e.UUID
+				})
+				if (a.it.Engagement != nil && *a.it.Engagement == e.UUID) || (single && !linked) {
+					spec.engagements = append(spec.engagements, e)
+				}
+			}
+			for _, ad := range p.Addresses {
+				if (ad.ITUser != nil && *ad.ITUser == a.it.UUID) || (single && ad.ITUser == nil) {
+					spec.addresses = append(spec.addresses, ad)
+				}
+			}
+			specs = append(specs, spec)
+		}
+		for _, orphan := range s.orphanedFKUsers(p.ITUsers) {
+			if !slices.ContainsFunc(specs, func(u userSpec) bool { return u.id == orphan }) {
+				d.Users = appendNew(d.Users, orphan)
+				d.Deactivate = append(d.Deactivate, Ref{oio.KindBruger, orphan})
+			}
+		}
+	default:
+		accs := s.adAccounts(p.ITUsers)
+		if s.RequireADAccount && len(accs) == 0 {
+			d.Users = []uuid.UUID{p.UUID}
+			d.Deactivate = []Ref{{oio.KindBruger, p.UUID}}
+			d.Problems = append(ps.list, Problem{Kind: oio.KindBruger, UUID: p.UUID, Message: "not exported: no AD account"})
+			return d
+		}
+		name := p.UserKey
+		if len(accs) > 0 && strings.TrimSpace(accs[0].UserKey) != "" {
+			name = accs[0].UserKey
+		}
+		specs = append(specs, userSpec{id: p.UUID, name: name, validity: p.Validity,
+			engagements: p.Engagements, addresses: p.Addresses})
+	}
+
+	var earliest time.Time // earliest start of an exported user, for the Person
+	for _, spec := range specs {
+		d.Users = appendNew(d.Users, spec.id)
+		objs, start, ok := s.user(c, p, spec, fkUnits, &ps, &d)
+		if !ok {
+			d.Deactivate = append(d.Deactivate, Ref{oio.KindBruger, spec.id})
+			ps.add(oio.KindBruger, spec.id, "", "no position in an exported unit; not exported")
+			continue
+		}
+		d.Objects = append(d.Objects, objs...)
+		if earliest.IsZero() || start.Before(earliest) {
+			earliest = start
+		}
+	}
+	if !earliest.IsZero() {
+		d.Objects = append(d.Objects, s.person(p, earliest, &ps))
+	}
+	d.Problems = append(d.Problems, ps.list...)
+	return d
+}
+
+// PersonGone returns the bundle for a person OS2MO no longer has in effect: the person-mode user
+// is deactivated, and so is every Bruger linked to the person's STS Person and every position
+// function of those users found in the current state (see PlanAll).
+func PersonGone(s Settings, id uuid.UUID) Desired {
+	d := Desired{Person: PersonUUID(id)}
+	if s.userMode() == UsersPerPerson {
+		d.Users = []uuid.UUID{id}
+		d.Deactivate = []Ref{{oio.KindBruger, id}}
+	}
+	return d
+}
+
+// user translates one user: its Adresse objects, Bruger and position functions, the start of
+// the Bruger, and false when it has no position in a relevant unit.
+func (s Settings) user(c clock, p *moclient.Person, spec userSpec, fkUnits map[uuid.UUID]bool, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
+	kind := oio.KindBruger
+	var positions []oio.Object
+	var first time.Time // earliest position start
+	for _, e := range spec.engagements {
+		if end := Day(e.Validity.To); !end.IsZero() && !end.After(c.today) {
+			continue // ended
+		}
+		if ok, _ := RelevantSummary(s, e.Unit, fkUnits[e.OrgUnit]); !ok || e.Unit == nil || e.Unit.UUID != e.OrgUnit {
+			continue
+		}
+		f, start, ok := s.position(c, spec.id, e, ps)
+		if !ok {
+			continue
+		}
+		d.setSince(f.UUID, c.from(e.Validity.From))
+		positions = append(positions, f)
+		if first.IsZero() || start.Before(first) {
+			first = start
+		}
+	}
+	if len(positions) == 0 {
+		return nil, time.Time{}, false
+	}
+	from := Day(spec.validity.From)
+	if from.IsZero() {
+		from = first
+		if from.After(c.today) {
+			from = c.today
+		}
+	}
+	to := Day(spec.validity.To)
+	if !to.IsZero() && !to.After(from) {
+		ps.add(kind, spec.id, "validity", "period ends on or before the day it starts; left open")
+		to = time.Time{}
+	}
+	v := s.virk(from, to)
+	name := ps.text(kind, spec.id, "BrugerNavn", spec.name, maxNavn)
+	if name == "" {
+		ps.add(kind, spec.id, "BrugerNavn", "empty user name")
+	}
+	key := ps.text(kind, spec.id, "BrugervendtNoegleTekst", spec.name, maxBrugervendtNoegle)
+	if key == "" {
+		key = spec.id.String()
+	}
+	bruger := oio.Object{
+		Kind: kind,
+		UUID: spec.id,
+		Registration: oio.Registration{
+			Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: key, Navn: name}},
+			Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
+		},
+	}
+	var objs []oio.Object
+	rels := &bruger.Registration.Relationer
+	for _, a := range s.userAddresses(c, spec, ps) {
+		objs = append(objs, s.addressObject(spec.id, a))
+		ref := AddressUUID(spec.id, a.role)
+		*rels = append(*rels, oio.Relation{Name: oio.RelAdresser, Virkning: a.rel, Ref: ref,
+			Rolle: a.role, Type: AdresseTypeBruger, Indeks: ref.String()})
+	}
+	*rels = append(*rels,
+		oio.Relation{Name: oio.RelTilhoerer, Virkning: v, Ref: s.Organisation},
+		oio.Relation{Name: oio.RelTilknyttedePersoner, Virkning: v, Ref: PersonUUID(p.UUID)})
+	SortRelations(kind, *rels)
+	objs = append(objs, bruger)
+	objs = append(objs, positions...)
+	return objs, from, true
+}
+
+// userAddresses chooses the user's email, mobile, landline and location among the addresses
+// that may be shown externally, by the class-priority settings.
+func (s Settings) userAddresses(c clock, spec userSpec, ps *problems) []chosenAddress {
+	var out []chosenAddress
+	for _, r := range []struct {
+		role    uuid.UUID
+		classes []uuid.UUID
+	}{
+		{RoleUserEmail, s.EmailClasses},
+		{RoleUserPhone, s.MobileClasses},
+		{RoleUserLandline, s.LandlineClasses},
+		{RoleUserLocation, s.LocationClasses},
+	} {
+		if len(r.classes) == 0 || !s.managesRole(oio.KindBruger, r.role) {
+			continue
+		}
+		var cands []moclient.Address
+		for _, a := range spec.addresses {
+			if public(a) && slices.Contains(r.classes, a.Type.UUID) {
+				cands = append(cands, a)
+			}
+		}
+		if a, ok := choose(s, c, cands, r.classes, r.role, spec.id, ps); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// jobTitle returns the position name of an engagement.
+func (s Settings) jobTitle(e moclient.Engagement) string {
+	if n := s.JobTitleExtension; n >= 1 && n <= len(e.Extensions) && strings.TrimSpace(e.Extensions[n-1]) != "" {
+		return e.Extensions[n-1]
+	}
+	return e.JobFunction.Name
+}
+
+// position returns the position function of an engagement held by the user bruger, and the
+// engagement's start. Everything starts with the engagement; a later change of its title or unit
+// starts with the engagement's current validity (Desired.since).
+func (s Settings) position(c clock, bruger uuid.UUID, e moclient.Engagement, ps *problems) (oio.Object, time.Time, bool) {
+	kind := oio.KindOrganisationFunktion
+	id := PositionUUID(e.UUID, bruger)
+	vFrom := c.from(e.Validity.From)
+	start := vFrom
+	if !e.Start.IsZero() && Day(e.Start).Before(start) {
+		start = Day(e.Start)
+	}
+	end := Day(e.Validity.To)
+	if !end.IsZero() && !end.After(vFrom) {
+		ps.add(kind, id, "validity", "engagement ends on or before the day its current state starts; left out")
+		return oio.Object{}, time.Time{}, false
+	}
+	name := ps.text(kind, id, "FunktionNavn", s.jobTitle(e), maxNavn)
+	if name == "" {
+		ps.add(kind, id, "FunktionNavn", "engagement %s has no job title", e.UUID)
+	}
+	key := ps.text(kind, id, "BrugervendtNoegleTekst", e.UserKey, maxBrugervendtNoegle)
+	if key == "" {
+		key = e.UUID.String()
+	}
+	open := s.virk(start, time.Time{})
+	obj := oio.Object{
+		Kind: kind,
+		UUID: id,
+		Registration: oio.Registration{
+			Egenskaber: []oio.Egenskab{{Virkning: open, BrugervendtNoegle: key, Navn: name}},
+			Gyldighed:  []oio.Gyldighed{{Virkning: open, Status: oio.Aktiv}},
+			Relationer: []oio.Relation{
+				{Name: oio.RelFunktionstype, Virkning: open, Ref: FunktionstypeStilling},
+				{Name: oio.RelTilknyttedeBrugere, Virkning: s.virk(start, end), Ref: bruger},
+				{Name: oio.RelTilknyttedeEnheder, Virkning: s.virk(start, end), Ref: e.OrgUnit},
+				{Name: oio.RelTilknyttedeOrganisationer, Virkning: open, Ref: s.Organisation},
+			},
+		},
+	}
+	return obj, start, true
+}
+
+// person returns the STS Person of p, in effect from start.
+func (s Settings) person(p *moclient.Person, start time.Time, ps *problems) oio.Object {
+	kind := oio.KindPerson
+	id := PersonUUID(p.UUID)
+	raw := p.Name
+	if s.UseNickname && strings.TrimSpace(p.Nickname) != "" {
+		raw = p.Nickname
+	}
+	name := ps.text(kind, id, "NavnTekst", raw, maxPersonNavn)
+	if name == "" {
+		ps.add(kind, id, "NavnTekst", "empty name")
+	}
+	e := oio.Egenskab{Virkning: s.virk(start, time.Time{}), BrugervendtNoegle: p.UUID.String(), Navn: name}
+	if s.SyncCPR && p.CPR != "" {
+		if cpr, ok := normaliseCPR(p.CPR); ok {
+			e.CPR = cpr
+		} else {
+			ps.add(kind, id, "CPR-NummerTekst", "the CPR number is not 10 digits; not written")
+		}
+	}
+	return oio.Object{Kind: kind, UUID: id, Registration: oio.Registration{Egenskaber: []oio.Egenskab{e}}}
+}
