@@ -447,3 +447,27 @@ func TestConcurrentReadsShareOneToken(t *testing.T) {
 		t.Errorf("token requests = %d, want 1", n)
 	}
 }
+
+// TestValidityEndIsExclusive checks the v25 off-by-one handling end to end: the fake reports a
+// unit ending at the start of 1 March (exclusive) as OS2MO v25 does, "to" = 28 February, and the
+// client turns that back into the exclusive end.
+func TestValidityEndIsExclusive(t *testing.T) {
+	e := newEnv(t, 0)
+	loc, err := time.LoadLocation("Europe/Copenhagen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now().In(loc)
+	end := time.Date(now.Year()+1, time.March, 1, 0, 0, 0, 0, loc)
+	unit := moclient.OrgUnit{UUID: uuid.New(), Name: "Midlertidig", Validity: moclient.Validity{From: now.AddDate(-1, 0, 0), To: end}}
+	if err := e.fake.AddOrgUnit(unit); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client(t, nil).OrgUnit(t.Context(), unit.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Validity.To.Equal(end) {
+		t.Errorf("validity ends %v, want %v (exclusive)", got.Validity.To, end)
+	}
+}

@@ -229,11 +229,22 @@ func (w wireValidity) toModel(loc *time.Location) (Validity, error) {
 		}
 	}
 	if w.To != nil {
-		if v.To, err = ParseTime(*w.To, loc); err != nil {
+		last, err := ParseTime(*w.To, loc)
+		if err != nil {
 			return Validity{}, fmt.Errorf("to: %w", err)
 		}
+		v.To = exclusiveEnd(last, loc)
 	}
 	return v, nil
+}
+
+// exclusiveEnd turns OS2MO's "to" into the exclusive end the model uses. Up to GraphQL v28
+// (the queries are written for v25) OS2MO reports "to" as the start of the last valid day, off by
+// one (fixed in v29): "2024-01-31T00:00:00+01:00" means valid through 31 January, so the period
+// ends at the start of 1 February, Copenhagen time.
+func exclusiveEnd(last time.Time, loc *time.Location) time.Time {
+	last = last.In(loc)
+	return time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, loc)
 }
 
 // ParseTime parses an OS2MO DateTime or Date as an instant in loc (normally Europe/Copenhagen).

@@ -18,8 +18,8 @@
 // validities. The fake does too: an edit from a date splits the validity containing it, a
 // termination cuts the history short, a filter without dates means "now", explicit null dates
 // mean "all time", current is the validity in effect now (null when terminated or future) and
-// an unknown UUID gives objects: []. Validity ends are exclusive instants; OS2MO v25 reports "to"
-// as the last valid day (off by one, fixed in v29), which the fake does not imitate. There is no
+// an unknown UUID gives objects: []. Validity ends are stored as exclusive instants and reported as
+// OS2MO v25 does: "to" is the start of the last valid day (off by one, fixed in v29). There is no
 // registration (transaction-time) history.
 //
 // Events: every mutation publishes what OS2MO's AMQP subsystem publishes — one message per

@@ -231,13 +231,15 @@ func newResolvers() map[string]map[string]resolver {
 		"ITSystem": {"uuid": classFields["uuid"], "user_key": classFields["user_key"], "name": classFields["name"]},
 		"Validity": {
 			"from": func(_ *execution, p any, _ map[string]any) (any, error) { return p.(moclient.Validity).From, nil },
-			"to": func(_ *execution, p any, _ map[string]any) (any, error) {
-				return timeOrNil(p.(moclient.Validity).To), nil
+			"to": func(ex *execution, p any, _ map[string]any) (any, error) {
+				return timeOrNil(v25To(p.(moclient.Validity).To, ex.s.loc)), nil
 			},
 		},
 		"OpenValidity": {
 			"from": func(_ *execution, p any, _ map[string]any) (any, error) { return timeOrNil(p.(openValidity).From), nil },
-			"to":   func(_ *execution, p any, _ map[string]any) (any, error) { return timeOrNil(p.(openValidity).To), nil },
+			"to": func(ex *execution, p any, _ map[string]any) (any, error) {
+				return timeOrNil(v25To(p.(openValidity).To, ex.s.loc)), nil
+			},
 		},
 	}
 	for n := 1; n <= 10; n++ {
@@ -618,4 +620,14 @@ func timeOrNil(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// v25To renders an exclusive end as OS2MO's GraphQL v25 does: the start of the last valid day
+// (off by one; fixed in v29), in loc (Copenhagen). A zero end (open) stays zero.
+func v25To(end time.Time, loc *time.Location) time.Time {
+	if end.IsZero() {
+		return end
+	}
+	last := end.In(loc).Add(-time.Nanosecond)
+	return time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, loc)
 }
