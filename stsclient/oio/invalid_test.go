@@ -103,6 +103,17 @@ func TestValidateRejects(t *testing.T) {
 			t.Errorf("error %v, want ErrInvalid", err)
 		}
 	})
+	t.Run("a malformed CPR is not echoed", func(t *testing.T) {
+		p := sampleObjects()[4]
+		p.Registration.Egenskaber[0].CPR = "01019X1234"
+		err := p.Validate()
+		if !errors.Is(err, oio.ErrInvalid) {
+			t.Fatalf("error %v, want ErrInvalid", err)
+		}
+		if strings.Contains(err.Error(), "01019X1234") || !strings.Contains(err.Error(), "not shown") {
+			t.Errorf("error %q shows the CPR value", err)
+		}
+	})
 	t.Run("valid samples", func(t *testing.T) {
 		for _, o := range sampleObjects() {
 			if err := o.Validate(); err != nil {

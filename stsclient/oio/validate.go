@@ -2,6 +2,8 @@ package oio
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -122,9 +124,18 @@ func checkLeaf(l leaf, v string) error {
 		return fmt.Errorf("%w: %s longer than %d characters", ErrInvalid, l.tag, l.max)
 	}
 	if v != "" && l.pattern != nil && !l.pattern(v) {
-		return fmt.Errorf("%w: %s %q does not match its pattern", ErrInvalid, l.tag, v)
+		return fmt.Errorf("%w: %s %s does not match its pattern", ErrInvalid, l.tag, shownValue(l.tag, v))
 	}
 	return nil
+}
+
+// shownValue quotes v for an error message, except the value of a CPR element, which must never
+// reach logs or dead-letter headers: that is replaced by its length.
+func shownValue(tag, v string) string {
+	if strings.Contains(strings.ToUpper(tag), "CPR") {
+		return fmt.Sprintf("(%d characters, not shown)", utf8.RuneCountInString(v))
+	}
+	return strconv.Quote(v)
 }
 
 func validateVirkning(v Virkning) error {
