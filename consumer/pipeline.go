@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,10 +22,11 @@ type Fetcher interface {
 	OrgUnit(ctx context.Context, id uuid.UUID) (*moclient.OrgUnit, error)
 }
 
-// STS reads and writes STS Organisation objects. Read returns (nil, nil) when the object does not
-// exist or is passivated, so that it is (re)created with importer.
+// STS reads and writes STS Organisation objects. ReadMany returns the current registrations of
+// the objects of one kind that exist and are not passivated (missing ones are absent, so they
+// are (re)created with importer); it reads them in bulk, not one call per object.
 type STS interface {
-	Read(ctx context.Context, kind oio.Kind, id uuid.UUID) (*oio.Object, error)
+	ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error)
 	Apply(ctx context.Context, op translate.Operation) error
 }
 
@@ -216,15 +218,9 @@ func (p *Pipeline) convergeAll(ctx context.Context, ev Event, key string, desire
 		p.log().Debug("unchanged since last write; skipped", "object", key)
 		return nil
 	}
-	current := map[uuid.UUID]*oio.Object{}
-	for _, ref := range desired.Lookups().Read {
-		obj, err := p.STS.Read(ctx, ref.Kind, ref.UUID)
-		if err != nil {
-			return fmt.Errorf("read %s from STS: %w", ref, err)
-		}
-		if obj != nil {
-			current[ref.UUID] = obj
-		}
+	current, err := p.readCurrent(ctx, desired.Lookups().Read)
+	if err != nil {
+		return err
 	}
 	if err := p.apply(ctx, ev, key, translate.PlanAll(p.Settings, desired, current, p.now())); err != nil {
 		return err
@@ -234,6 +230,27 @@ func (p *Pipeline) convergeAll(ctx context.Context, ev Event, key string, desire
 		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
 	}
 	return nil
+}
+
+// readCurrent reads the referenced objects from STS with one bulk read per kind.
+func (p *Pipeline) readCurrent(ctx context.Context, refs []translate.Ref) (map[uuid.UUID]*oio.Object, error) {
+	byKind := map[oio.Kind][]uuid.UUID{}
+	var kinds []oio.Kind
+	for _, ref := range refs {
+		if _, seen := byKind[ref.Kind]; !seen {
+			kinds = append(kinds, ref.Kind)
+		}
+		byKind[ref.Kind] = append(byKind[ref.Kind], ref.UUID)
+	}
+	current := map[uuid.UUID]*oio.Object{}
+	for _, kind := range kinds {
+		objs, err := p.STS.ReadMany(ctx, kind, byKind[kind])
+		if err != nil {
+			return nil, fmt.Errorf("read %d %s object(s) from STS: %w", len(byKind[kind]), kind, err)
+		}
+		maps.Copy(current, objs)
+	}
+	return current, nil
 }
 
 func (p *Pipeline) apply(ctx context.Context, ev Event, key string, ops []translate.Operation) error {

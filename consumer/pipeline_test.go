@@ -59,7 +59,7 @@ func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*moclient.OrgUni
 // noSTS fails the test if called.
 type noSTS struct{ t *testing.T }
 
-func (s noSTS) Read(context.Context, oio.Kind, uuid.UUID) (*oio.Object, error) {
+func (s noSTS) ReadMany(context.Context, oio.Kind, []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	s.t.Error("unexpected STS read")
 	return nil, nil
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
+	"github.com/stsorgsync/stsorgsync/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient"
-	"github.com/stsorgsync/stsorgsync/stsclient/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/xsdcheck"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/soap"

@@ -17,8 +17,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/stsorgsync/stsorgsync/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient"
-	"github.com/stsorgsync/stsorgsync/stsclient/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/testkeys"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/wssec"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/xmlseccheck"

@@ -2,7 +2,6 @@ package translate_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,43 +18,6 @@ import (
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// assertGolden compares got with testdata/name, or writes it there under -update.
-func assertGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./translate -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-		for i := 0; i < max(len(wl), len(gl)); i++ {
-			var w, g string
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if w != g {
-				t.Errorf("%s differs from the golden file at line %d (run go test ./translate -update after checking):\n  want: %s\n  got:  %s", path, i+1, w, g)
-				return
-			}
-		}
-	}
-}
 
 // body returns the XML request element an operation is sent as, through the oio codec.
 func body(t testing.TB, op translate.Operation) []byte {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/golden"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -102,7 +103,7 @@ func TestMappingGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ops := translate.PlanAll(tt.s, tt.desired, nil, now)
-			assertGolden(t, "mapping/"+tt.name+".golden.xml", opsXML(t, tt.desired.Problems, ops))
+			golden.Assert(t, "mapping/"+tt.name+".golden.xml", opsXML(t, tt.desired.Problems, ops))
 			for _, p := range tt.desired.Problems {
 				if strings.Contains(p.String(), "0101901234") || strings.Contains(p.String(), "010190") {
 					t.Errorf("problem shows the CPR number: %s", p)

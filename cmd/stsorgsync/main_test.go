@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
@@ -209,5 +210,34 @@ func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 				t.Error("the p12 password was printed")
 			}
 		})
+	}
+}
+
+func TestReadmeDocumentsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	m := newMetrics(func() consumerStats { return nil })
+	// Vectors appear in Gather only with a sample.
+	m.stsCall("organisationenhed", "list", "ok", time.Millisecond)
+	m.Delivery(consumer.Event{Type: consumer.TypeOrgUnit}, consumer.OutcomeDone, "", time.Millisecond)
+	families, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		name := f.GetName()
+		if !strings.HasPrefix(name, "stsorgsync_") {
+			continue // Go and process collectors
+		}
+		n++
+		if !bytes.Contains(readme, []byte("`"+name+"`")) {
+			t.Errorf("README.md's metrics table does not document %s", name)
+		}
+	}
+	if n < 10 {
+		t.Errorf("gathered only %d stsorgsync_ metrics, want all 10", n)
 	}
 }

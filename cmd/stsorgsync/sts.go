@@ -20,22 +20,21 @@ type stsWriter struct {
 	now     func() time.Time
 }
 
-// Read returns the object's current registration, or nil when it does not exist or is
-// passivated (both are (re)created with importer).
-func (w *stsWriter) Read(ctx context.Context, kind oio.Kind, id uuid.UUID) (*oio.Object, error) {
+// ReadMany reads the objects of one kind in bulk (list, chunked by the client) and returns the
+// ones that exist and are not passivated or deleted; the others are (re)created with importer.
+func (w *stsWriter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	start := w.now()
-	obj, err := w.client.Read(ctx, kind, id)
-	w.observe(string(kind), string(oio.OpLaes), resultOf(err), w.now().Sub(start))
-	err = markUnavailable(err)
-	switch {
-	case errors.Is(err, stsclient.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case obj.Registration.Livscyklus == oio.LivscyklusPassiveret || obj.Registration.Livscyklus == oio.LivscyklusSlettet:
-		return nil, nil
+	objs, err := w.client.List(ctx, kind, ids)
+	w.observe(string(kind), string(oio.OpList), resultOf(err), w.now().Sub(start))
+	if err != nil {
+		return nil, markUnavailable(err)
 	}
-	return obj, nil
+	for id, obj := range objs {
+		if l := obj.Registration.Livscyklus; l == oio.LivscyklusPassiveret || l == oio.LivscyklusSlettet {
+			delete(objs, id)
+		}
+	}
+	return objs, nil
 }
 
 // Apply performs one planned operation.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stsorgsync/stsorgsync/stsclient/internal/golden"
+	"github.com/stsorgsync/stsorgsync/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/xsdcheck"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )

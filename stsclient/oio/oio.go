@@ -232,3 +232,26 @@ func SingleValued(k Kind, name RelationName) bool {
 	}
 	return false
 }
+
+// InUTC returns a copy of o whose times (registration time and every Virkning) are in UTC, with
+// the lists copied so o is not changed. Parsed registrations carry fixed-offset zones; comparing
+// InUTC copies compares instants.
+func (o *Object) InUTC() *Object {
+	c := *o
+	r := &c.Registration
+	r.Tidspunkt = r.Tidspunkt.UTC()
+	utc := func(v Virkning) Virkning { v.From, v.To = v.From.UTC(), v.To.UTC(); return v }
+	r.Egenskaber = append([]Egenskab(nil), r.Egenskaber...)
+	for i := range r.Egenskaber {
+		r.Egenskaber[i].Virkning = utc(r.Egenskaber[i].Virkning)
+	}
+	r.Gyldighed = append([]Gyldighed(nil), r.Gyldighed...)
+	for i := range r.Gyldighed {
+		r.Gyldighed[i].Virkning = utc(r.Gyldighed[i].Virkning)
+	}
+	r.Relationer = append([]Relation(nil), r.Relationer...)
+	for i := range r.Relationer {
+		r.Relationer[i].Virkning = utc(r.Relationer[i].Virkning)
+	}
+	return &c
+}

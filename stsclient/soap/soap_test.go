@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stsorgsync/stsorgsync/stsclient/internal/golden"
+	"github.com/stsorgsync/stsorgsync/internal/golden"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/soap"
 )

@@ -1,6 +1,6 @@
 // Package golden compares test output with files under testdata/ and rewrites them when the
-// tests run with -update (go test ./stsclient/... -update). Every test package under stsclient
-// imports it, so the flag is defined in each test binary.
+// tests run with -update (e.g. go test ./stsclient/... ./translate -update). It defines the
+// -update flag in every test binary that imports it.
 package golden
 
 import (
