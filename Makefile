@@ -16,7 +16,7 @@ COMPOSE := $(shell if command -v docker-compose >/dev/null 2>&1; then echo docke
 	elif docker compose version >/dev/null 2>&1; then echo docker compose; fi)
 SHELL_SCRIPTS := scripts/*.sh .ci/run
 
-.PHONY: help build services test lint fmt-check vet staticcheck shellcheck demo bench compose-config clean
+.PHONY: help build services test lint fmt-check vet staticcheck shellcheck demo bench bench-full compose-config clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -29,9 +29,11 @@ services: ## make sure RabbitMQ (with management API) and Redis answer; start th
 	scripts/services.sh
 
 # CI defaults to true: tests that cannot reach RabbitMQ or Redis fail instead of skipping.
-# `CI=false make test` lets them skip.
-test: services fmt-check vet staticcheck ## services, gofmt, go vet, staticcheck, then go test -race with CI=true
+# `CI=false make test` lets them skip. The broker-restart test stops the RabbitMQ node, which
+# would break the tests running in parallel, so it runs alone afterwards.
+test: services fmt-check vet staticcheck ## services, gofmt, go vet, staticcheck, go test -race with CI=true, then the broker-restart test
 	CI=$${CI:-true} $(GO) test -race -count=1 ./...
+	CI=$${CI:-true} STSORGSYNC_BROKER_RESTART_TEST=1 $(GO) test -race -count=1 -run '^TestBrokerRestartMidStream$$' ./cmd/stsorgsync/
 
 lint: fmt-check vet staticcheck shellcheck ## gofmt, go vet, staticcheck and shellcheck
 
@@ -55,8 +57,16 @@ shellcheck: ## shellcheck the scripts
 demo: ## run the docker-compose stack natively and show units arriving in the fake STS (DEMO_KEEP=1 keeps it running)
 	scripts/demo.sh
 
-bench: services ## run the benchmarks (no tests)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# BENCH_FLAGS are passed to the load driver, e.g. BENCH_FLAGS="-only economy,latency -duration 20s";
+# `bin/stsbench -h` lists them.
+BENCH_FLAGS ?=
+bench: services ## load driver (cmd/stsbench: real daemon, RabbitMQ, Redis, fakes) + Go micro-benchmarks; prints one table, writes bench/results.json
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/stsorgsync ./cmd/stsbench
+	$(GO) test -c -o bin/stsorgsync.test ./cmd/stsorgsync
+	bin/stsbench -bin bin -out bench/results.json -logs bench/logs $(BENCH_FLAGS)
+
+bench-full: ## make bench at Copenhagen size (3,000 units, 45,000 persons); takes well over an hour
+	$(MAKE) bench BENCH_FLAGS="-units 3000 -persons 45000 -out bench/results-full.json $(BENCH_FLAGS)"
 
 compose-config: ## validate docker-compose.yml
 	@[[ -n "$(COMPOSE)" ]] || { echo "neither docker-compose nor docker compose is installed (apt-get install docker-compose)"; exit 1; }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Config configures the consumer. Zero values take the defaults documented on each field.
@@ -24,6 +26,20 @@ type Config struct {
 	DeadLetterQueue string
 	// RoutingKeys are bound from Exchange to Queue (default: the object types the sync handles).
 	RoutingKeys []string
+	// LegacyKeys additionally binds OS2MO's deprecated event style: routing key
+	// <service>.<type>.<action> (service "employee" or "org_unit") and a JSON object body whose
+	// "uuid" is the owning person or unit (see ParseEvent). For each type in RoutingKeys the queue
+	// is bound with "employee.<type>.*" and "org_unit.<type>.*", using OS2MO's legacy type names
+	// (person is "employee", ituser is "it"). These precise patterns are used rather than
+	// "employee.#" and "org_unit.#" so that, as with the new-style keys, only events of the types
+	// in RoutingKeys reach the queue: the legacy style also reports related_unit, role and other
+	// types the sync never acts on, which would only be delivered to be acknowledged unhandled.
+	//
+	// Default false. Enable it only for an OS2MO that sends the legacy style alone: one that sends
+	// both styles would have every change processed twice (harmless, as the pipeline is
+	// idempotent, but wasteful). Turning it off does not remove bindings an earlier run made;
+	// remove those with the management UI.
+	LegacyKeys bool
 	// Workers is the number of events processed at once (default 8).
 	Workers int
 	// Prefetch is the number of unacknowledged deliveries the broker sends ahead (default 2×Workers).
@@ -58,11 +74,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NewID returns the message id of an event the consumer publishes (default uuid.NewString).
+	NewID func() string
 }
 
 // DefaultRoutingKeys returns the routing keys bound when Config.RoutingKeys is empty: the object
-// types the pipeline handles today.
-func DefaultRoutingKeys() []string { return []string{string(TypeOrgUnit)} }
+// types whose changes can alter what STS Organisation holds (units, persons, and the objects
+// that belong to them, resolved to their owners).
+func DefaultRoutingKeys() []string {
+	return []string{string(TypeOrgUnit), string(TypePerson), string(TypeAddress), string(TypeEngagement),
+		string(TypeITUser), string(TypeManager), string(TypeKLE), string(TypeAssociation), string(TypeLeave)}
+}
 
 func (c Config) withDefaults() Config {
 	def := func(s *string, v string) {
@@ -106,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = uuid.NewString
 	}
 	return c
 }

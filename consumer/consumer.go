@@ -33,6 +33,7 @@ const (
 	OutcomeUnhandled    Outcome = "unhandled"    // routing key the sync does not act on; acked
 	OutcomeDeadLettered Outcome = "deadlettered" // published to the dead-letter exchange; acked
 	OutcomeRequeued     Outcome = "requeued"     // shutdown or lost session; returned to the queue
+	OutcomeCoalesced    Outcome = "coalesced"    // same event already queued; settled with it
 )
 
 // Observer is told the outcome of every delivery (for metrics). It must be fast and safe for
@@ -55,9 +56,14 @@ type Consumer struct {
 	deadline atomic.Bool
 	breaker  *breaker
 
+	// pub is the current session's confirm-mode publisher (nil between sessions), for Enqueue.
+	pubMu sync.Mutex
+	pub   *confirmedPublisher
+
 	inFlight   atomic.Int64
 	retries    atomic.Uint64
 	reconnects atomic.Uint64
+	cascaded   atomic.Uint64
 }
 
 // New returns a consumer; call Run to start it. observer may be nil.
@@ -91,6 +97,9 @@ func (c *Consumer) Retries() uint64 { return c.retries.Load() }
 // being re-established).
 func (c *Consumer) Reconnects() uint64 { return c.reconnects.Load() }
 
+// Cascaded returns the number of events Enqueue published (confirmed by the broker).
+func (c *Consumer) Cascaded() uint64 { return c.cascaded.Load() }
+
 // Run consumes until ctx is cancelled, reconnecting with jittered backoff whenever the connection
 // or channel is lost. On cancellation it stops consuming, requeues deliveries not yet started,
 // lets in-flight events finish within Config.ShutdownTimeout, and returns nil, or
@@ -121,11 +130,75 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// work is one delivery routed to a worker, with its parse result.
+// work is one delivery routed to a worker, with its parse result, and the deliveries of the same
+// event that arrived while it waited in the worker's queue (coalesced into it: they are settled
+// as it is, so none is acknowledged before the work they wait for is done).
 type work struct {
-	d   amqp.Delivery
-	ev  Event
-	err error
+	d    amqp.Delivery
+	ev   Event
+	err  error
+	key  coalesceKey
+	dups []amqp.Delivery // guarded by pending.mu until the work is taken
+}
+
+// coalesceKey identifies deliveries that ask for the same work.
+type coalesceKey struct {
+	routingKey string
+	id         uuid.UUID
+	force      bool
+}
+
+// pending holds the work waiting in the workers' queues, by event, for coalescing.
+type pending struct {
+	mu    sync.Mutex
+	works map[coalesceKey]*work
+}
+
+// add queues w unless the same event is already waiting, in which case d joins it and add
+// returns false.
+func (p *pending) add(w *work) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.err != nil {
+		return true // malformed: never coalesced
+	}
+	if waiting, ok := p.works[w.key]; ok {
+		waiting.dups = append(waiting.dups, w.d)
+		return false
+	}
+	p.works[w.key] = w
+	return true
+}
+
+// take marks w as started: later deliveries of the event are queued anew.
+func (p *pending) take(w *work) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.works[w.key] == w {
+		delete(p.works, w.key)
+	}
+}
+
+// ack acknowledges the delivery and its coalesced duplicates; the first error is returned.
+func (w *work) ack() error {
+	err := w.d.Ack(false)
+	for _, d := range w.dups {
+		if e := d.Ack(false); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// requeue returns the delivery and its coalesced duplicates to the queue.
+func (w *work) requeue() error {
+	err := w.d.Nack(false, true)
+	for _, d := range w.dups {
+		if e := d.Nack(false, true); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // session runs one connection lifetime. It returns when the session is lost (with the cause) or
@@ -151,10 +224,19 @@ func (c *Consumer) session(ctx context.Context) error {
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("set prefetch %d: %w", c.cfg.Prefetch, err)
 	}
-	dl, err := newDeadLetterer(pubConn, c.cfg.DeadLetterExchange)
+	pub, err := newConfirmedPublisher(pubConn)
 	if err != nil {
 		return err
 	}
+	dl := &deadLetterer{pub: pub, exchange: c.cfg.DeadLetterExchange}
+	c.pubMu.Lock()
+	c.pub = pub
+	c.pubMu.Unlock()
+	defer func() {
+		c.pubMu.Lock()
+		c.pub = nil
+		c.pubMu.Unlock()
+	}()
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
 	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	pubClosed := pubConn.NotifyClose(make(chan *amqp.Error, 1))
@@ -175,17 +257,19 @@ func (c *Consumer) session(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var draining atomic.Bool
-	queues := make([]chan work, c.cfg.Workers)
+	queues := make([]chan *work, c.cfg.Workers)
+	waiting := &pending{works: map[coalesceKey]*work{}}
 	var wg sync.WaitGroup
 	for i := range queues {
 		// Each worker's buffer can hold every unacknowledged delivery, so the dispatch loop
 		// never blocks and always keeps draining the delivery channel.
-		queues[i] = make(chan work, c.cfg.Prefetch)
+		queues[i] = make(chan *work, c.cfg.Prefetch)
 		q := queues[i]
 		wg.Go(func() {
 			for w := range q {
+				waiting.take(w)
 				if draining.Load() {
-					c.settle(w.ev, OutcomeRequeued, "", 0, w.d.Nack(false, true))
+					c.settle(w, OutcomeRequeued, "", 0, w.requeue())
 					continue
 				}
 				c.process(workCtx, ctx.Done(), dl, w)
@@ -201,7 +285,7 @@ func (c *Consumer) session(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return c.shutdown(ch, tag, deliveries, queues, stopWorkers, &wg, &draining, cancelWork)
+			return c.shutdown(ch, tag, deliveries, func(d amqp.Delivery) { c.dispatch(d, queues, waiting) }, stopWorkers, &wg, &draining, cancelWork)
 		case d, ok := <-deliveries:
 			if !ok {
 				cancelWork()
@@ -209,8 +293,7 @@ func (c *Consumer) session(ctx context.Context) error {
 				wg.Wait()
 				return errors.New("delivery channel closed")
 			}
-			ev, perr := parseDelivery(d)
-			queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
+			c.dispatch(d, queues, waiting)
 		case e := <-connClosed:
 			return c.lost(fmt.Errorf("connection closed: %v", e), cancelWork, stopWorkers, &wg)
 		case e := <-chClosed:
@@ -235,7 +318,7 @@ func (c *Consumer) lost(cause error, cancelWork func(), stopWorkers func(), wg *
 
 // shutdown stops consuming, requeues buffered deliveries, and gives in-flight ones until the
 // shutdown timeout before cancelling them.
-func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp.Delivery, queues []chan work, stopWorkers func(), wg *sync.WaitGroup, draining *atomic.Bool, cancelWork func()) error {
+func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp.Delivery, dispatch func(amqp.Delivery), stopWorkers func(), wg *sync.WaitGroup, draining *atomic.Bool, cancelWork func()) error {
 	c.log.Info("shutting down: no new events; finishing in-flight ones", "timeout", c.cfg.ShutdownTimeout.String())
 	c.ready.Store(false)
 	draining.Store(true)
@@ -245,8 +328,7 @@ func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp
 	// Deliveries already on the wire arrive before the channel closes; route them as usual so
 	// the (draining) workers requeue them.
 	for d := range deliveries {
-		ev, perr := parseDelivery(d)
-		queues[c.workerFor(ev, d)] <- work{d: d, ev: ev, err: perr}
+		dispatch(d)
 	}
 	stopWorkers()
 	done := make(chan struct{})
@@ -271,6 +353,17 @@ func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp
 	return ErrShutdownDeadline
 }
 
+// dispatch parses a delivery and queues it for its worker, or coalesces it into the same event
+// already waiting there. Every worker queue can hold all unacknowledged deliveries, so this never
+// blocks.
+func (c *Consumer) dispatch(d amqp.Delivery, queues []chan *work, waiting *pending) {
+	ev, perr := parseDelivery(d)
+	w := &work{d: d, ev: ev, err: perr, key: coalesceKey{d.RoutingKey, ev.UUID, ev.Force}}
+	if waiting.add(w) {
+		queues[c.workerFor(ev, d)] <- w
+	}
+}
+
 // workerFor keys a delivery to a worker by object UUID, so one object's events are processed in
 // order and never concurrently in this process.
 func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
@@ -286,7 +379,7 @@ func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
 // process handles one delivery and settles it exactly once.
 // stopping is closed when shutdown starts; events waiting for the circuit breaker are then
 // requeued.
-func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *deadLetterer, w work) {
+func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *deadLetterer, w *work) {
 	start := c.cfg.Now()
 	log := c.log.With("routing_key", w.d.RoutingKey, "object", w.ev.UUID.String())
 	if w.err != nil {
@@ -296,22 +389,22 @@ func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *de
 	}
 	if !c.handles(w.ev.Type) {
 		log.Info("event type not handled; acknowledged")
-		c.settle(w.ev, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.d.Ack(false))
+		c.settle(w, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.ack())
 		return
 	}
 	attempts, lastErr, err := c.attempt(ctx, stopping, w.ev, log)
 	took := c.cfg.Now().Sub(start)
 	switch {
 	case err == nil:
-		c.settle(w.ev, OutcomeDone, "", took, w.d.Ack(false))
+		c.settle(w, OutcomeDone, "", took, w.ack())
 	case ctx.Err() != nil, errors.Is(err, errInterrupted):
 		log.Info("event interrupted; requeued", "attempts", attempts)
-		c.settle(w.ev, OutcomeRequeued, "", took, w.d.Nack(false, true))
+		c.settle(w, OutcomeRequeued, "", took, w.requeue())
 	case errors.Is(lastErr, ErrUnhandled):
 		// The queue is bound to a type the handler does not act on (yet): acknowledge it like
 		// an unbound type rather than dead-lettering every such event.
 		log.Info("event type not handled by the handler; acknowledged", "error", lastErr)
-		c.settle(w.ev, OutcomeUnhandled, "", took, w.d.Ack(false))
+		c.settle(w, OutcomeUnhandled, "", took, w.ack())
 	default:
 		if lastErr == nil {
 			lastErr = err
@@ -387,26 +480,37 @@ func (c *Consumer) handles(t ObjectType) bool {
 
 // deadLetter publishes the delivery to the dead-letter exchange with the reason, then acks it. If
 // publishing fails the delivery is requeued instead, so it is never lost.
-func (c *Consumer) deadLetter(ctx context.Context, dl *deadLetterer, w work, cause error, attempts int, start time.Time) {
+func (c *Consumer) deadLetter(ctx context.Context, dl *deadLetterer, w *work, cause error, attempts int, start time.Time) {
 	class := errorClass(cause)
 	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := dl.publish(pubCtx, w.d, cause, class, attempts, c.cfg.Now()); err != nil {
+	if err := dl.publish(pubCtx, w.d, cause, class, attempts, c.cfg.Now(), c.cfg.NewID); err != nil {
 		c.log.Error("could not dead-letter event; requeueing it", "routing_key", w.d.RoutingKey, "error", err)
-		c.settle(w.ev, OutcomeRequeued, class, c.cfg.Now().Sub(start), w.d.Nack(false, true))
+		c.settle(w, OutcomeRequeued, class, c.cfg.Now().Sub(start), w.requeue())
 		return
 	}
-	c.settle(w.ev, OutcomeDeadLettered, class, c.cfg.Now().Sub(start), w.d.Ack(false))
+	// Coalesced duplicates are acknowledged: the dead-lettered event stands for them (a replay
+	// reads OS2MO's state as it is then).
+	c.settle(w, OutcomeDeadLettered, class, c.cfg.Now().Sub(start), w.ack())
 }
 
-// settle records the outcome; ackErr is the result of the ack/nack, which fails only when the
-// channel is gone (the broker then redelivers, and the pipeline is idempotent).
-func (c *Consumer) settle(ev Event, outcome Outcome, class string, took time.Duration, ackErr error) {
+// settle records the outcome of w and of each delivery coalesced into it; ackErr is the result
+// of the acks/nacks, which fail only when the channel is gone (the broker then redelivers, and
+// the pipeline is idempotent).
+func (c *Consumer) settle(w *work, outcome Outcome, class string, took time.Duration, ackErr error) {
 	if ackErr != nil {
 		c.log.Warn("could not settle delivery; the broker will redeliver it", "outcome", outcome, "error", ackErr)
 		outcome = OutcomeRequeued
 	}
-	if c.observer != nil {
-		c.observer.Delivery(ev, outcome, class, took)
+	if c.observer == nil {
+		return
+	}
+	c.observer.Delivery(w.ev, outcome, class, took)
+	dupOutcome := OutcomeCoalesced
+	if outcome == OutcomeRequeued {
+		dupOutcome = OutcomeRequeued
+	}
+	for range w.dups {
+		c.observer.Delivery(w.ev, dupOutcome, "", 0)
 	}
 }

@@ -559,10 +559,12 @@ func TestUnhandledTypesAreAcked(t *testing.T) {
 		bindExtra   bool
 		handler     Handler
 	}{
-		{"bound outside the configuration", nil, true, handlerFunc(func(context.Context, Event) error {
+		{"bound outside the configuration", []string{"org_unit"}, true, handlerFunc(func(context.Context, Event) error {
 			return errors.New("handler must not be called")
 		})},
-		{"configured but not handled by the pipeline", []string{"org_unit", "kle"}, false, &Pipeline{}},
+		{"configured but not handled by the handler", []string{"org_unit", "kle"}, false, handlerFunc(func(_ context.Context, ev Event) error {
+			return fmt.Errorf("%w: %s", ErrUnhandled, ev.Type)
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -668,9 +670,14 @@ func TestOneObjectIsNeverProcessedConcurrently(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run = %v; want nil", err)
 	}
+	coalesced := map[uuid.UUID]int{}
 	for _, o := range obs {
-		if o.outcome != OutcomeDone {
-			t.Errorf("observed %+v; want done", o)
+		switch o.outcome {
+		case OutcomeDone:
+		case OutcomeCoalesced:
+			coalesced[o.ev.UUID]++
+		default:
+			t.Errorf("observed %+v; want done or coalesced", o)
 		}
 	}
 	mu.Lock()
@@ -679,12 +686,60 @@ func TestOneObjectIsNeverProcessedConcurrently(t *testing.T) {
 		if maxPerID[id] != 1 {
 			t.Errorf("object %s was processed %d times at once; want 1", id, maxPerID[id])
 		}
-		if handledByID[id] != perID {
-			t.Errorf("object %s handled %d times; want %d", id, handledByID[id], perID)
+		if handledByID[id]+coalesced[id] != perID {
+			t.Errorf("object %s handled %d times and coalesced %d; want %d in all", id, handledByID[id], coalesced[id], perID)
 		}
 	}
 	if maxTotal < 2 {
 		t.Logf("different objects did not overlap by chance (at most %d at once); see TestDifferentObjectsRunConcurrently", maxTotal)
+	}
+}
+
+// TestQueuedDuplicatesCoalesce: events for an object already waiting in its worker's queue join
+// it: the handler runs once for them, and they are acknowledged only when it is done.
+func TestQueuedDuplicatesCoalesce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{Workers: 1, Prefetch: 16})
+	blocker, dup, other := uuid.New(), uuid.New(), uuid.New()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	calls := map[uuid.UUID]int{}
+	r := h.start(handlerFunc(func(_ context.Context, ev Event) error {
+		if ev.UUID == blocker {
+			<-gate
+		}
+		mu.Lock()
+		calls[ev.UUID]++
+		mu.Unlock()
+		return nil
+	}))
+	h.publish("org_unit", blocker)
+	for range 5 {
+		h.publish("org_unit", dup)
+	}
+	h.publish("person", dup) // another type: not the same work
+	h.publish("org_unit", other)
+	h.waitDepth("stsorgsync", 0) // all delivered; the one worker is still blocked
+	time.Sleep(100 * time.Millisecond)
+	close(gate)
+	obs := h.obs.waitN(t, 8)
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v; want nil", err)
+	}
+	outcomes := map[Outcome]int{}
+	for _, o := range obs {
+		outcomes[o.outcome]++
+	}
+	if outcomes[OutcomeDone] != 4 || outcomes[OutcomeCoalesced] != 4 || len(obs) != 8 {
+		t.Errorf("outcomes %v; want 4 done (blocker, dup, dup as person, other) and 4 coalesced", outcomes)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls[dup] != 2 || calls[blocker] != 1 || calls[other] != 1 {
+		t.Errorf("handler calls %v; want dup twice (org_unit and person), the others once", calls)
+	}
+	if n := h.depth("stsorgsync"); n != 0 {
+		t.Errorf("queue holds %d messages; want every coalesced delivery acknowledged", n)
 	}
 }
 
@@ -1045,8 +1100,10 @@ func TestTopology(t *testing.T) {
 	}
 	wantBindings := []string{
 		"os2mo -[#]-> exchange stsorgsync",
-		"stsorgsync -[org_unit]-> queue stsorgsync",
 		"stsorgsync.dlx -[]-> queue stsorgsync.dlq",
+	}
+	for _, key := range DefaultRoutingKeys() {
+		wantBindings = append(wantBindings, "stsorgsync -["+key+"]-> queue stsorgsync")
 	}
 	for _, w := range wantBindings {
 		found := false

@@ -2,13 +2,9 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -26,29 +22,16 @@ const (
 // maxErrorHeader bounds the error text stored in a header.
 const maxErrorHeader = 2000
 
-// deadLetterer publishes to the dead-letter exchange on its own connection with publisher
-// confirms and mandatory routing, one message at a time.
+// deadLetterer publishes to the dead-letter exchange with publisher confirms and mandatory
+// routing, one message at a time.
 type deadLetterer struct {
-	mu       sync.Mutex
-	ch       *amqp.Channel
+	pub      *confirmedPublisher
 	exchange string
-	returns  chan amqp.Return
-}
-
-func newDeadLetterer(conn *amqp.Connection, exchange string) (*deadLetterer, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open dead-letter channel: %w", err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		return nil, fmt.Errorf("enable publisher confirms on dead-letter channel: %w", err)
-	}
-	return &deadLetterer{ch: ch, exchange: exchange, returns: ch.NotifyReturn(make(chan amqp.Return, 1))}, nil
 }
 
 // publish copies d (body and properties) to the dead-letter exchange with the failure headers and
 // waits for the broker's confirm. A returned (unroutable) message is an error.
-func (p *deadLetterer) publish(ctx context.Context, d amqp.Delivery, cause error, class string, attempts int, now time.Time) error {
+func (p *deadLetterer) publish(ctx context.Context, d amqp.Delivery, cause error, class string, attempts int, now time.Time, newID func() string) error {
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
 		headers[k] = v
@@ -67,30 +50,15 @@ func (p *deadLetterer) publish(ctx context.Context, d amqp.Delivery, cause error
 	}
 	msgID := d.MessageId
 	if msgID == "" {
-		msgID = uuid.NewString()
+		msgID = newID()
 	}
 	pub := amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,
 		MessageId: msgID, Timestamp: d.Timestamp, Type: d.Type, AppId: d.AppId, Body: d.Body,
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, p.exchange, d.RoutingKey, true, false, pub)
-	if err != nil {
-		return fmt.Errorf("publish to dead-letter exchange %q: %w", p.exchange, err)
+	if err := p.pub.publish(ctx, p.exchange, d.RoutingKey, pub); err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
 	}
-	ok, err := dc.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for dead-letter confirm: %w", err)
-	}
-	if !ok {
-		return errors.New("broker nacked the dead-letter publish")
-	}
-	select {
-	case r := <-p.returns:
-		return fmt.Errorf("dead-letter exchange %q has no queue bound (returned: %s %s)", p.exchange, strconv.Itoa(int(r.ReplyCode)), r.ReplyText)
-	default:
-		return nil
-	}
+	return nil
 }

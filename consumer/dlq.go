@@ -488,10 +488,10 @@ func (q *DLQ) Replay(ctx context.Context, opts ReplayOptions) (ReplaySummary, er
 	if err := q.checkExchange(); err != nil {
 		return sum, err
 	}
-	var pub *replayPublisher
+	var pub *confirmedPublisher
 	if !opts.DryRun {
 		var err error
-		if pub, err = q.newReplayPublisher(); err != nil {
+		if pub, err = newConfirmedPublisher(q.conn); err != nil {
 			return sum, err
 		}
 		defer pub.close()
@@ -524,7 +524,7 @@ func (q *DLQ) Replay(ctx context.Context, opts ReplayOptions) (ReplaySummary, er
 			}
 		}
 		last = time.Now()
-		if err := pub.publish(ctx, d, m, opts.Force, q.now()); err != nil {
+		if err := pub.publish(ctx, q.exchange, m.RoutingKey, replayMessage(d, m, opts.Force, q.now())); err != nil {
 			var perr publishRefused
 			if !errors.As(err, &perr) {
 				return false, err
@@ -564,20 +564,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// publishRefused is a publish the broker refused for this message alone (nacked, or returned as
-// unroutable); the replay goes on with the next message.
-type publishRefused struct{ reason string }
-
-func (e publishRefused) Error() string { return e.reason }
-
-// replayPublisher publishes on a confirm-mode channel of its own, one message at a time, so that
-// a return or nack belongs to the message just published.
-type replayPublisher struct {
-	ch       *amqp.Channel
-	exchange string
-	returns  chan amqp.Return
-}
-
 // checkExchange checks that the exchange to replay to exists, on a channel of its own: publishing
 // to a missing exchange would close the publishing channel.
 func (q *DLQ) checkExchange() error {
@@ -592,27 +578,9 @@ func (q *DLQ) checkExchange() error {
 	return nil
 }
 
-// newReplayPublisher opens the confirm-mode publishing channel.
-func (q *DLQ) newReplayPublisher() (*replayPublisher, error) {
-	ch, err := q.conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open publishing channel: %w", err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("enable publisher confirms: %w", err)
-	}
-	// The client hands a return to this channel before it processes the confirm that follows
-	// it, so after a confirm the return, if any, is already here; one publish is in flight at a
-	// time, so one slot is enough.
-	return &replayPublisher{ch: ch, exchange: q.exchange, returns: ch.NotifyReturn(make(chan amqp.Return, 1))}, nil
-}
-
-func (p *replayPublisher) close() { _ = p.ch.Close() }
-
-// publish republishes d and waits for the broker's confirm. A nack or a return is a publishRefused;
-// any other error means the channel is unusable.
-func (p *replayPublisher) publish(ctx context.Context, d amqp.Delivery, m DeadLetter, force bool, now time.Time) error {
+// replayMessage is the dead-lettered delivery d as it is republished: body and properties kept,
+// the consumer's failure headers dropped, the replay counted and stamped.
+func replayMessage(d amqp.Delivery, m DeadLetter, force bool, now time.Time) amqp.Publishing {
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
 		if !replayDropsHeader(k) {
@@ -625,27 +593,10 @@ func (p *replayPublisher) publish(ctx context.Context, d amqp.Delivery, m DeadLe
 		headers[HeaderForce] = true
 	}
 	// UserId is not copied: the broker refuses a user-id other than the publishing connection's.
-	msg := amqp.Publishing{
+	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: d.DeliveryMode, Priority: d.Priority, CorrelationId: d.CorrelationId,
 		ReplyTo: d.ReplyTo, Expiration: d.Expiration, MessageId: d.MessageId, Timestamp: d.Timestamp,
 		Type: d.Type, AppId: d.AppId, Body: d.Body,
-	}
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, p.exchange, m.RoutingKey, true, false, msg)
-	if err != nil {
-		return fmt.Errorf("publish to exchange %q with routing key %q: %w", p.exchange, m.RoutingKey, err)
-	}
-	ok, err := dc.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for the broker to confirm the publish to %q: %w", p.exchange, err)
-	}
-	if !ok {
-		return publishRefused{fmt.Sprintf("the broker refused (nacked) the publish to exchange %q", p.exchange)}
-	}
-	select {
-	case r := <-p.returns:
-		return publishRefused{fmt.Sprintf("no queue is bound to exchange %q for routing key %q (returned: %d %s)", p.exchange, m.RoutingKey, r.ReplyCode, r.ReplyText)}
-	default:
-		return nil
 	}
 }

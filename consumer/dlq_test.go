@@ -312,7 +312,7 @@ func TestDLQReplay(t *testing.T) {
 		{key: "org_unit", id: a, class: "permanent", age: 3 * time.Hour},
 		{key: "org_unit", id: b, class: "permanent", age: 30 * time.Minute, extra: amqp.Table{HeaderReplayed: int64(2), "custom": "kept", "x-first-death-reason": "rejected"}},
 		{key: "org_unit", id: c, class: "retries-exhausted", age: 5 * time.Minute},
-		{key: "person", id: p, class: "permanent", age: time.Hour}, // no queue is bound for person
+		{key: "facet", id: p, class: "permanent", age: time.Hour}, // no queue is bound for facet
 	}
 	tests := []struct {
 		name     string
@@ -328,7 +328,7 @@ func TestDLQReplay(t *testing.T) {
 		{"older than", ReplayOptions{Filter: Filter{OlderThan: 20 * time.Minute, RoutingKey: "org_unit"}}, ReplaySummary{Scanned: 4, Matched: 2, Replayed: 2, Skipped: 2}, []uuid.UUID{a, b}},
 		{"newer than", ReplayOptions{Filter: Filter{NewerThan: 2 * time.Hour, Class: "permanent"}}, ReplaySummary{Scanned: 4, Matched: 2, Replayed: 1, Failed: 1, Skipped: 2}, []uuid.UUID{b}},
 		{"window", ReplayOptions{Filter: Filter{OlderThan: 10 * time.Minute, NewerThan: time.Hour}}, ReplaySummary{Scanned: 4, Matched: 2, Replayed: 1, Failed: 1, Skipped: 2}, []uuid.UUID{b}},
-		{"unroutable only", ReplayOptions{Filter: Filter{RoutingKey: "person"}}, ReplaySummary{Scanned: 4, Matched: 1, Failed: 1, Skipped: 3}, nil},
+		{"unroutable only", ReplayOptions{Filter: Filter{RoutingKey: "facet"}}, ReplaySummary{Scanned: 4, Matched: 1, Failed: 1, Skipped: 3}, nil},
 		{"force", ReplayOptions{Filter: Filter{Object: a}, Force: true}, ReplaySummary{Scanned: 4, Matched: 1, Replayed: 1, Skipped: 3}, []uuid.UUID{a}},
 		{"rate", ReplayOptions{Filter: Filter{RoutingKey: "org_unit"}, Rate: 50}, ReplaySummary{Scanned: 4, Matched: 3, Replayed: 3, Skipped: 1}, []uuid.UUID{a, b, c}},
 	}

@@ -112,8 +112,11 @@ func parseLegacy(routingKey string, parts []string, body []byte) (Event, error) 
 	if err != nil || len(payload.UUID) != 36 {
 		return Event{}, fmt.Errorf("%w: legacy routing key %q: \"uuid\" %q is not a UUID", ErrMalformed, routingKey, payload.UUID)
 	}
-	if typ == "employee" {
+	switch typ { // OS2MO's legacy names
+	case "employee":
 		typ = string(TypePerson)
+	case "it":
+		typ = string(TypeITUser)
 	}
 	return Event{RoutingKey: routingKey, Type: ObjectType(typ), UUID: id, Legacy: true, Service: service}, nil
 }

@@ -27,6 +27,8 @@ func TestParseEvent(t *testing.T) {
 		{"not a UUID", "org_unit", `"hello"`, Event{}, ErrMalformed},
 		{"UUID without dashes is not what MO sends", "org_unit", `"c390b9a272024 8e6972bce36a90065c4"`, Event{}, ErrMalformed},
 		{"broken JSON string", "org_unit", `"c390b9a2-7202-48e6-972b-ce36a90065c4`, Event{}, ErrMalformed},
+		{"legacy it object is an ituser", "employee.it.create", `{"uuid":"c390b9a2-7202-48e6-972b-ce36a90065c4"}`,
+			Event{RoutingKey: "employee.it.create", Type: TypeITUser, UUID: id, Legacy: true, Service: "employee"}, nil},
 		{"legacy with bad service", "foo.address.edit", `{"uuid":"c390b9a2-7202-48e6-972b-ce36a90065c4"}`, Event{}, ErrMalformed},
 		{"legacy with non-object body", "org_unit.kle.edit", `"c390b9a2-7202-48e6-972b-ce36a90065c4"`, Event{}, ErrMalformed},
 		{"two-word key", "org_unit.x", `"c390b9a2-7202-48e6-972b-ce36a90065c4"`, Event{}, ErrMalformed},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,19 +17,33 @@ import (
 	"github.com/stsorgsync/stsorgsync/translate"
 )
 
-// Fetcher reads the current state of OS2MO objects. OrgUnit returns an error matching
-// moclient.ErrNotFound when OS2MO does not know the UUID, and moclient.ErrNotCurrent when the unit
-// exists but is not in effect now (terminated or future).
+// Fetcher reads the current state of OS2MO objects. OrgUnit and Person return an error matching
+// moclient.ErrNotFound when OS2MO does not know the UUID, and moclient.ErrNotCurrent when the
+// object exists but is not in effect now (terminated or future). Owners resolves an object of
+// another type (address, engagement, …) to the units and persons it belongs to; UnitPersons and
+// Subtree find what a unit's change cascades to.
 type Fetcher interface {
 	OrgUnit(ctx context.Context, id uuid.UUID) (*moclient.OrgUnit, error)
+	Person(ctx context.Context, id uuid.UUID) (*moclient.Person, error)
+	Owners(ctx context.Context, objectType string, id uuid.UUID) (moclient.Owners, error)
+	UnitPersons(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
+	Subtree(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
 }
 
 // STS reads and writes STS Organisation objects. ReadMany returns the current registrations of
 // the objects of one kind that exist and are not passivated (missing ones are absent, so they
-// are (re)created with importer); it reads them in bulk, not one call per object.
+// are (re)created with importer); it reads them in bulk, not one call per object. Search returns
+// the UUIDs of every object matching a template (all pages).
 type STS interface {
 	ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error)
+	Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, error)
 	Apply(ctx context.Context, op translate.Operation) error
+}
+
+// Enqueuer queues work items as events of this integration (durably, confirmed by the broker),
+// for the units and persons a unit's change cascades to.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, typ ObjectType, ids []uuid.UUID, cause string) error
 }
 
 // Lease is an exclusive, expiring claim on one object, so that no two workers (in this process
@@ -76,26 +92,78 @@ func (e leaseLostError) Error() string {
 func (e leaseLostError) Unwrap() error   { return ErrLeaseLost }
 func (e leaseLostError) Retryable() bool { return true }
 
-// Pipeline is the Handler that brings one STS object in line with OS2MO:
-// fetch → translate → compare with the last-sent hash (skip) → read STS → plan → write → record.
+// Pipeline is the Handler that brings STS Organisation in line with OS2MO. An event is resolved
+// to work items (OS2MO units and persons); each is converged under its lease:
+// fetch → translate → compare with the last-sent record (skip) → read the changed objects from
+// STS → plan → write → record.
 type Pipeline struct {
 	MO       Fetcher
 	STS      STS
 	Store    Store
 	Settings translate.Settings
+	// Cascade queues the persons and subtree a unit's change affects. nil converges them inline,
+	// in the same Handle call (for one-shot use and tests).
+	Cascade Enqueuer
 	// LeaseTTL bounds how long one object stays locked if this process dies mid-write (default 2m).
 	LeaseTTL time.Duration
 	Now      func() time.Time
-	Logger   *slog.Logger
+	// NewID returns the TransactionUUID of each STS write, logged in its audit line (default
+	// uuid.New).
+	NewID  func() uuid.UUID
+	Logger *slog.Logger
 }
 
-// Handle implements Handler.
+// workItem is one OS2MO unit or person to converge.
+type workItem struct {
+	typ ObjectType // TypeOrgUnit or TypePerson
+	id  uuid.UUID
+}
+
+// Handle implements Handler: it resolves the event to the units and persons it concerns and
+// converges each, stopping at the first error (the event is then retried as a whole; items
+// already converged are skipped by their record).
 func (p *Pipeline) Handle(ctx context.Context, ev Event) error {
-	switch ev.Type {
-	case TypeOrgUnit:
-		return p.syncUnit(ctx, ev, ev.UUID)
+	items, err := p.workItems(ctx, ev)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s", ErrUnhandled, ev.Type)
+	for _, it := range items {
+		if err := p.sync(ctx, ev, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workItems resolves an event to work items: a unit or person event is its own item; a legacy
+// event names its owner; any other type is looked up in OS2MO (Owners).
+func (p *Pipeline) workItems(ctx context.Context, ev Event) ([]workItem, error) {
+	switch {
+	case ev.Legacy && ev.Service == "employee":
+		return []workItem{{TypePerson, ev.UUID}}, nil
+	case ev.Legacy:
+		return []workItem{{TypeOrgUnit, ev.UUID}}, nil
+	case ev.Type == TypeOrgUnit || ev.Type == TypePerson:
+		return []workItem{{ev.Type, ev.UUID}}, nil
+	}
+	owners, err := p.MO.Owners(ctx, string(ev.Type), ev.UUID)
+	switch {
+	case errors.Is(err, moclient.ErrUnsupportedObjectType):
+		return nil, fmt.Errorf("%w: %s", ErrUnhandled, ev.Type)
+	case errors.Is(err, moclient.ErrNotFound):
+		p.log().Info("object unknown to OS2MO; nothing to do", "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("find the owners of %s %s in OS2MO: %w", ev.Type, ev.UUID, err)
+	}
+	items := make([]workItem, 0, len(owners.OrgUnits)+len(owners.Persons))
+	for _, id := range owners.OrgUnits {
+		items = append(items, workItem{TypeOrgUnit, id})
+	}
+	for _, id := range owners.Persons {
+		items = append(items, workItem{TypePerson, id})
+	}
+	return items, nil
 }
 
 func (p *Pipeline) now() time.Time {
@@ -112,12 +180,9 @@ func (p *Pipeline) log() *slog.Logger {
 	return p.Logger
 }
 
-// objectKey is the key of an STS object in the store and its lease.
-func objectKey(kind oio.Kind, id uuid.UUID) string { return string(kind) + ":" + id.String() }
-
-// syncUnit converges one OrganisationEnhed under its lease.
-func (p *Pipeline) syncUnit(ctx context.Context, ev Event, id uuid.UUID) error {
-	key := objectKey(oio.KindOrganisationEnhed, id)
+// sync converges one work item under its lease.
+func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
+	key := translate.BundleKey(string(it.typ), it.id)
 	ttl := p.LeaseTTL
 	if ttl == 0 {
 		ttl = 2 * time.Minute
@@ -130,20 +195,33 @@ func (p *Pipeline) syncUnit(ctx context.Context, ev Event, id uuid.UUID) error {
 		return fmt.Errorf("lock %s: %w", key, err)
 	}
 	ctx, stopRenewing := p.keepLease(ctx, lease, key, ttl)
-	defer func() {
-		stopRenewing()
-		if context.Cause(ctx) == ErrLeaseLost {
-			return // not ours any more
-		}
-		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
-			p.log().Warn("release lease", "key", key, "error", err)
+	var cascade []workItem
+	func() {
+		defer func() {
+			stopRenewing()
+			if context.Cause(ctx) == ErrLeaseLost {
+				return // not ours any more
+			}
+			if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+				p.log().Warn("release lease", "key", key, "error", err)
+			}
+		}()
+		cascade, err = p.syncLeased(ctx, ev, key, it)
+		if err != nil && context.Cause(ctx) == ErrLeaseLost {
+			err = leaseLostError{key: key, cause: err}
 		}
 	}()
-	err = p.syncUnitLeased(ctx, ev, key, id)
-	if err != nil && context.Cause(ctx) == ErrLeaseLost {
-		return leaseLostError{key: key, cause: err}
+	if err != nil {
+		return err
 	}
-	return err
+	// Without an Enqueuer the cascade runs here, after the lease is released (the cascaded
+	// items take their own leases; a unit's subtree never includes the unit itself).
+	for _, c := range cascade {
+		if err := p.sync(ctx, ev, c); err != nil {
+			return fmt.Errorf("cascade of %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // keepLease renews lease every ttl/3 until stop is called. If a renewal says the lease is lost,
@@ -183,85 +261,232 @@ func (p *Pipeline) keepLease(ctx context.Context, lease Lease, key string, ttl t
 	}
 }
 
-// syncUnitLeased converges everything STS should hold for one OS2MO unit (the
-// OrganisationEnhed, its Adresse objects and its manager function); the caller holds the unit's
-// lease.
-func (p *Pipeline) syncUnitLeased(ctx context.Context, ev Event, key string, id uuid.UUID) error {
-	unit, err := p.MO.OrgUnit(ctx, id)
+// syncLeased converges everything STS should hold for one OS2MO unit (the OrganisationEnhed,
+// its Adresse objects, its manager and Henvendelsessted functions) or person (its Bruger objects,
+// their addresses and position functions, the STS Person); the caller holds the item's lease. It
+// returns the cascade to run inline when the Pipeline has no Enqueuer.
+func (p *Pipeline) syncLeased(ctx context.Context, ev Event, key string, it workItem) ([]workItem, error) {
 	var desired translate.Desired
+	var err error
+	if it.typ == TypePerson {
+		var person *moclient.Person
+		person, err = p.MO.Person(ctx, it.id)
+		switch {
+		case errors.Is(err, moclient.ErrNotCurrent):
+			desired = translate.PersonGone(p.Settings, it.id)
+		case err == nil:
+			desired = translate.PersonDesired(p.Settings, person, nil, p.now())
+		}
+	} else {
+		var unit *moclient.OrgUnit
+		unit, err = p.MO.OrgUnit(ctx, it.id)
+		switch {
+		case errors.Is(err, moclient.ErrNotCurrent):
+			desired = translate.UnitGone(p.Settings, it.id)
+		case err == nil:
+			desired = translate.UnitDesired(p.Settings, unit, p.now())
+		}
+	}
 	switch {
 	case errors.Is(err, moclient.ErrNotFound):
-		p.log().Info("unit unknown to OS2MO; nothing to do", "object", key, "routing_key", ev.RoutingKey)
-		return nil
-	case errors.Is(err, moclient.ErrNotCurrent):
-		desired = translate.UnitGone(p.Settings, id)
-	case err != nil:
-		return fmt.Errorf("fetch unit %s from OS2MO: %w", id, err)
-	default:
-		desired = translate.UnitDesired(p.Settings, unit, p.now())
+		p.log().Info("unknown to OS2MO; nothing to do", "object", key, "routing_key", ev.RoutingKey)
+		return nil, nil
+	case err != nil && !errors.Is(err, moclient.ErrNotCurrent):
+		return nil, fmt.Errorf("fetch %s from OS2MO: %w", key, err)
 	}
-	return p.convergeAll(ctx, ev, key, desired)
+	return p.converge(ctx, ev, key, it, desired)
 }
 
-// convergeAll writes the bundle unless its hash was already sent: it reads the bundle's objects
-// from STS, plans the minimal operations and applies them in order, then records the hash.
-func (p *Pipeline) convergeAll(ctx context.Context, ev Event, key string, desired translate.Desired) error {
+// converge writes what changed in the bundle since its last-sent record. With a valid record (and
+// no Force) it reads and plans only the changed objects (translate.Desired.Since); without one
+// (first write, lost Redis, a forced replay) it reads the whole bundle, including the users and
+// functions STS links to the person or unit (which retires objects written with other UUIDs,
+// e.g. by OS2sync), and plans it all. The record is kept only after every write succeeded.
+func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workItem, desired translate.Desired) ([]workItem, error) {
 	for _, pr := range desired.Problems {
 		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 	}
-	hash := desired.Hash()
+	record := desired.Record()
 	last, ok, err := p.Store.LastSent(ctx, key)
 	if err != nil {
-		return fmt.Errorf("read last-sent hash: %w", err)
+		return nil, fmt.Errorf("read last-sent record of %s: %w", key, err)
 	}
-	if ok && last == hash && !ev.Force {
+	var prev translate.Record
+	incremental := false
+	if ok && !ev.Force {
+		if prev, err = translate.ParseRecord(last); err != nil {
+			p.log().Warn("unreadable last-sent record; reading the whole bundle", "object", key, "error", err)
+		} else {
+			incremental = true
+		}
+	}
+	if incremental && prev.Bundle == record.Bundle {
 		p.log().Debug("unchanged since last write; skipped", "object", key)
-		return nil
+		return nil, nil
 	}
-	current, err := p.readCurrent(ctx, desired.Lookups().Read)
+	plan := desired
+	var current map[uuid.UUID]*oio.Object
+	if incremental {
+		plan = desired.Since(prev)
+		current, err = p.readRefs(ctx, plan.Refs())
+	} else {
+		current, err = p.readBundle(ctx, desired.Lookups())
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := p.apply(ctx, ev, key, translate.PlanAll(p.Settings, desired, current, p.now())); err != nil {
-		return err
+	cascade, err := p.cascade(ctx, key, it, plan, current)
+	if err != nil {
+		return nil, err
 	}
-	if err := p.Store.RecordSent(ctx, key, hash); err != nil {
-		// The writes succeeded; a lost hash only costs reads next time.
-		p.log().Warn("could not record last-sent hash", "object", key, "error", err)
+	if err := p.apply(ctx, ev, key, translate.PlanAll(p.Settings, plan, current, p.now())); err != nil {
+		return nil, err
 	}
-	return nil
+	if err := p.Store.RecordSent(ctx, key, record.String()); err != nil {
+		// The writes succeeded; a lost record only costs reads next time.
+		p.log().Warn("could not record what was sent", "object", key, "error", err)
+	}
+	return cascade, nil
 }
 
-// readCurrent reads the referenced objects from STS with one bulk read per kind.
-func (p *Pipeline) readCurrent(ctx context.Context, refs []translate.Ref) (map[uuid.UUID]*oio.Object, error) {
-	byKind := map[oio.Kind][]uuid.UUID{}
-	var kinds []oio.Kind
-	for _, ref := range refs {
-		if _, seen := byKind[ref.Kind]; !seen {
-			kinds = append(kinds, ref.Kind)
+// cascade works out, before a unit's bundle is written, whether its persons or subtree must be
+// re-evaluated (translate.UnitCascade), and queues them with the Enqueuer, or returns them to be
+// converged inline. It is done before the writes, so a retry after a failed write still cascades.
+func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan translate.Desired, current map[uuid.UUID]*oio.Object) ([]workItem, error) {
+	if it.typ != TypeOrgUnit || !slices.ContainsFunc(plan.Refs(), func(r translate.Ref) bool { return r.UUID == it.id }) {
+		return nil, nil // a person, or the unit object itself did not change
+	}
+	c := translate.UnitCascade(it.id, plan, current[it.id], p.now())
+	var persons, subtree []uuid.UUID
+	var err error
+	if c.Persons {
+		if persons, err = p.MO.UnitPersons(ctx, it.id); err != nil {
+			return nil, fmt.Errorf("cascade of %s: %w", key, err)
 		}
+	}
+	if c.Subtree {
+		if subtree, err = p.MO.Subtree(ctx, it.id); err != nil {
+			return nil, fmt.Errorf("cascade of %s: %w", key, err)
+		}
+	}
+	if len(persons)+len(subtree) == 0 {
+		return nil, nil
+	}
+	p.log().Info("unit change cascades", "object", key, "persons", len(persons), "subtree_units", len(subtree))
+	if p.Cascade != nil {
+		for _, q := range []struct {
+			typ ObjectType
+			ids []uuid.UUID
+		}{{TypeOrgUnit, subtree}, {TypePerson, persons}} {
+			if len(q.ids) == 0 {
+				continue
+			}
+			if err := p.Cascade.Enqueue(ctx, q.typ, q.ids, key); err != nil {
+				return nil, fmt.Errorf("queue the %d %s item(s) %s cascades to: %w", len(q.ids), q.typ, key, err)
+			}
+		}
+		return nil, nil
+	}
+	var items []workItem
+	for _, id := range subtree {
+		items = append(items, workItem{TypeOrgUnit, id})
+	}
+	for _, id := range persons {
+		items = append(items, workItem{TypePerson, id})
+	}
+	return items, nil
+}
+
+// readRefs reads the named objects from STS with one bulk read per kind.
+func (p *Pipeline) readRefs(ctx context.Context, refs []translate.Ref) (map[uuid.UUID]*oio.Object, error) {
+	byKind := map[oio.Kind][]uuid.UUID{}
+	for _, ref := range refs {
 		byKind[ref.Kind] = append(byKind[ref.Kind], ref.UUID)
 	}
+	return p.readByKind(ctx, byKind)
+}
+
+func (p *Pipeline) readByKind(ctx context.Context, byKind map[oio.Kind][]uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
+	kinds := slices.Sorted(maps.Keys(byKind))
 	current := map[uuid.UUID]*oio.Object{}
 	for _, kind := range kinds {
-		objs, err := p.STS.ReadMany(ctx, kind, byKind[kind])
+		ids := slices.Compact(slices.SortedFunc(slices.Values(byKind[kind]), func(a, b uuid.UUID) int {
+			return strings.Compare(a.String(), b.String())
+		}))
+		objs, err := p.STS.ReadMany(ctx, kind, ids)
 		if err != nil {
-			return nil, fmt.Errorf("read %d %s object(s) from STS: %w", len(byKind[kind]), kind, err)
+			return nil, fmt.Errorf("read %d %s object(s) from STS: %w", len(ids), kind, err)
 		}
 		maps.Copy(current, objs)
 	}
 	return current, nil
 }
 
+// readBundle fulfils a bundle's Lookups: it searches for the users linked to the person, the
+// functions of those users and the manager/Henvendelsessted functions of the unit, then reads
+// them with the named objects, one bulk read per kind.
+func (p *Pipeline) readBundle(ctx context.Context, l translate.Lookups) (map[uuid.UUID]*oio.Object, error) {
+	byKind := map[oio.Kind][]uuid.UUID{}
+	for _, ref := range l.Read {
+		byKind[ref.Kind] = append(byKind[ref.Kind], ref.UUID)
+	}
+	search := func(kind oio.Kind, rels ...oio.Relation) ([]uuid.UUID, error) {
+		ids, err := p.STS.Search(ctx, oio.SoegInput{Kind: kind, Relationer: rels})
+		if err != nil {
+			return nil, fmt.Errorf("search STS for %s by %s: %w", kind, rels[0].Name, err)
+		}
+		byKind[kind] = append(byKind[kind], ids...)
+		return ids, nil
+	}
+	users := slices.Clone(l.FunctionsOfUsers)
+	if l.UsersOfPerson != uuid.Nil {
+		ids, err := search(oio.KindBruger, oio.Relation{Name: oio.RelTilknyttedePersoner, Ref: l.UsersOfPerson})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if !slices.Contains(users, id) {
+				users = append(users, id)
+			}
+		}
+	}
+	for _, u := range users {
+		if _, err := search(oio.KindOrganisationFunktion, oio.Relation{Name: oio.RelTilknyttedeBrugere, Ref: u}); err != nil {
+			return nil, err
+		}
+	}
+	for _, uf := range l.FunctionsOfUnits {
+		unit := oio.Relation{Name: oio.RelTilknyttedeEnheder, Ref: uf.Unit}
+		if uf.Types == nil {
+			if _, err := search(oio.KindOrganisationFunktion, unit); err != nil {
+				return nil, err
+			}
+		}
+		for _, typ := range uf.Types {
+			if _, err := search(oio.KindOrganisationFunktion, unit, oio.Relation{Name: oio.RelFunktionstype, Ref: typ}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p.readByKind(ctx, byKind)
+}
+
 func (p *Pipeline) apply(ctx context.Context, ev Event, key string, ops []translate.Operation) error {
 	if len(ops) == 0 {
 		p.log().Info("STS already up to date", "object", key, "routing_key", ev.RoutingKey)
 	}
+	newID := p.NewID
+	if newID == nil {
+		newID = uuid.New
+	}
 	for _, op := range ops {
+		op.TransactionUUID = newID()
 		if err := p.STS.Apply(ctx, op); err != nil {
-			return fmt.Errorf("%s %s (for %s): %w", op.Op, op.Ref(), key, err)
+			return fmt.Errorf("%s %s (for %s, transaction %s): %w", op.Op, op.Ref(), key, op.TransactionUUID, err)
 		}
-		p.log().Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", key, "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
+		// The audit line: one per STS write.
+		p.log().Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", key,
+			"transaction_uuid", op.TransactionUUID.String(), "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
 	}
 	return nil
 }

@@ -56,11 +56,24 @@ func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*moclient.OrgUni
 	}
 }
 
+func (f slowFetcher) Person(context.Context, uuid.UUID) (*moclient.Person, error) {
+	return nil, moclient.ErrNotFound
+}
+func (f slowFetcher) Owners(context.Context, string, uuid.UUID) (moclient.Owners, error) {
+	return moclient.Owners{}, moclient.ErrNotFound
+}
+func (f slowFetcher) UnitPersons(context.Context, uuid.UUID) ([]uuid.UUID, error) { return nil, nil }
+func (f slowFetcher) Subtree(context.Context, uuid.UUID) ([]uuid.UUID, error)     { return nil, nil }
+
 // noSTS fails the test if called.
 type noSTS struct{ t *testing.T }
 
 func (s noSTS) ReadMany(context.Context, oio.Kind, []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	s.t.Error("unexpected STS read")
+	return nil, nil
+}
+func (s noSTS) Search(context.Context, oio.SoegInput) ([]uuid.UUID, error) {
+	s.t.Error("unexpected STS search")
 	return nil, nil
 }
 func (s noSTS) Apply(context.Context, translate.Operation) error {

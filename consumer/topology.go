@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -18,7 +19,8 @@ const DeadLetterQueueDeliveryLimit = math.MaxInt32
 
 // DeclareTopology declares, idempotently, everything the consumer uses: MO's exchange exactly as
 // MO declares it, the integration's exchange bound to it, the dead-letter exchange and queue, and
-// the work queue with its bindings.
+// the work queue with its bindings: RoutingKeys, and with LegacyKeys the legacy patterns of the
+// same types (legacyBindingKeys).
 //
 // The work queue is a quorum queue with an explicit x-delivery-limit (RabbitMQ 3.10 has no
 // default, 4.x defaults to 20; we pin it) and at-least-once dead-lettering, so a message the
@@ -59,10 +61,34 @@ func DeclareTopology(ch *amqp.Channel, cfg Config) error {
 	}); err != nil {
 		return fmt.Errorf("declare queue %q (quorum, delivery limit %d): %w; if the queue exists with other arguments, drain and delete it first (README: Changing the queue)", cfg.Queue, cfg.DeliveryLimit, err)
 	}
-	for _, key := range cfg.RoutingKeys {
+	keys := cfg.RoutingKeys
+	if cfg.LegacyKeys {
+		keys = append(slices.Clip(keys), legacyBindingKeys(cfg.RoutingKeys)...)
+	}
+	for _, key := range keys {
 		if err := ch.QueueBind(cfg.Queue, key, cfg.Exchange, false, nil); err != nil {
 			return fmt.Errorf("bind queue %q to %q with key %q: %w", cfg.Queue, cfg.Exchange, key, err)
 		}
 	}
 	return nil
+}
+
+// legacyBindingKeys returns the binding patterns Config.LegacyKeys adds for the object types in
+// routingKeys: "employee.<type>.*" and "org_unit.<type>.*" for each, with OS2MO's legacy name of
+// the type ("employee" for person, "it" for ituser).
+func legacyBindingKeys(routingKeys []string) []string {
+	keys := make([]string, 0, 2*len(routingKeys))
+	for _, k := range routingKeys {
+		name := k
+		switch ObjectType(k) {
+		case TypePerson:
+			name = "employee"
+		case TypeITUser:
+			name = "it"
+		}
+		for _, service := range []string{"employee", "org_unit"} {
+			keys = append(keys, service+"."+name+".*")
+		}
+	}
+	return keys
 }

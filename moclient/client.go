@@ -191,9 +191,15 @@ func (c *Client) post(ctx context.Context, operation string, body []byte) (json.
 		if err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		status, respBody, err := c.send(ctx, c.graphqlURL, "application/json", body, tok)
+		took := time.Since(start)
 		if err != nil {
+			c.observe(operation, sendResult(err), took)
 			return nil, &TransientError{Op: op, Err: err}
+		}
+		if status != http.StatusOK {
+			c.observe(operation, statusResult(status), took)
 		}
 		switch {
 		case status == http.StatusUnauthorized && !refreshed:
@@ -207,14 +213,18 @@ func (c *Client) post(ctx context.Context, operation string, body []byte) (json.
 		}
 		var resp gqlResponse
 		if err := json.Unmarshal(respBody, &resp); err != nil {
+			c.observe(operation, ResultBadResponse, took)
 			return nil, fmt.Errorf("moclient: %s: decoding response: %w", op, err)
 		}
 		if len(resp.Errors) > 0 {
+			c.observe(operation, ResultGraphQLError, took)
 			return nil, &GraphQLError{Operation: operation, Errors: resp.Errors}
 		}
 		if len(resp.Data) == 0 || string(resp.Data) == "null" {
+			c.observe(operation, ResultBadResponse, took)
 			return nil, fmt.Errorf("moclient: %s: response has neither data nor errors", op)
 		}
+		c.observe(operation, ResultOK, took)
 		return resp.Data, nil
 	}
 }
@@ -257,14 +267,24 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 		"client_secret": {c.cfg.ClientSecret},
 	}
 	issued := c.cfg.Now()
+	start := time.Now()
 	status, body, err := c.send(ctx, c.tokenURL, "application/x-www-form-urlencoded", []byte(form.Encode()), "")
+	took := time.Since(start)
 	if err != nil {
+		c.observe(OperationToken, sendResult(err), took)
 		return "", &TransientError{Op: "POST " + c.tokenURL, Err: err}
 	}
 	if status >= 500 {
+		c.observe(OperationToken, ResultHTTP5xx, took)
 		return "", &TransientError{Op: "POST " + c.tokenURL, StatusCode: status, Err: errors.New(snippet(body))}
 	}
 	if status != http.StatusOK {
+		// Keycloak answers a wrong client, secret or realm with 400, 401 or 404.
+		result := ResultBadResponse
+		if status >= 400 {
+			result = ResultAuth
+		}
+		c.observe(OperationToken, result, took)
 		ae := &AuthError{TokenURL: c.tokenURL, StatusCode: status}
 		var kc struct {
 			Error       string `json:"error"`
@@ -280,11 +300,14 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 		ExpiresIn   int    `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &tr); err != nil {
+		c.observe(OperationToken, ResultBadResponse, took)
 		return "", fmt.Errorf("moclient: decoding token response from %s: %w", c.tokenURL, err)
 	}
 	if tr.AccessToken == "" || tr.ExpiresIn <= 0 {
+		c.observe(OperationToken, ResultBadResponse, took)
 		return "", fmt.Errorf("moclient: token response from %s lacks access_token or a positive expires_in", c.tokenURL)
 	}
+	c.observe(OperationToken, ResultOK, took)
 	lifetime := time.Duration(tr.ExpiresIn) * time.Second
 	c.token = tr.AccessToken
 	c.expiry = issued.Add(lifetime - refreshMargin(lifetime))

@@ -52,6 +52,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives debug and warning logs; default discards.
 	Logger *slog.Logger
+	// Observe, if set, is called once for every HTTP request the client sends: each GraphQL
+	// request (every attempt of a retried request, every page of a listing) with its operation
+	// name (see [Operations]), and each token request with [OperationToken]; result is one of
+	// [Results] and took is how long the request took. It is called synchronously on the
+	// requesting goroutine, sometimes with the token lock held, so it must be fast and safe for
+	// concurrent use; it is meant for metrics. Nil observes nothing.
+	Observe func(operation, result string, took time.Duration)
 }
 
 // WithDefaults returns a copy of c with defaults filled in for zero-valued settings.

@@ -5,6 +5,7 @@
 // for full synchronisation ([Client.ListUnits], [Client.ListPersons]). It authenticates with
 // Keycloak client credentials, caches the token until shortly before expiry, refreshes it once on
 // HTTP 401, and retries network errors and HTTP 5xx with bounded exponential back-off.
+// [Config.Observe] is told of every HTTP request (operation, result, duration), for metrics.
 //
 // The queries are GraphQL documents embedded from queries/*.graphql; a test validates each against
 // the real v25 schema. Times are instants in Europe/Copenhagen (time zone data is embedded, so a

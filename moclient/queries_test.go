@@ -16,7 +16,8 @@ import (
 // here (and so get validated and exercised).
 var allOperations = []string{
 	"AddressOwners", "AssociationOwners", "EngagementOwners", "ITUserOwners", "KLEOwners", "LeaveOwners",
-	"ListOrgUnits", "ListPersons", "ManagerOwners", "OrgUnit", "Person", "Ping", "Subtree", "UnitPersons",
+	"ListOrgUnits", "ListPersons", "ManagerOwners", "OrgUnit", "OrgUnits", "Person", "Persons", "Ping", "Subtree",
+	"UnitPersons",
 }
 
 func loadSchema(t *testing.T) *ast.Schema {

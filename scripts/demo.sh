@@ -9,6 +9,7 @@
 #
 #   DEMO_KEEP=1      keep everything running after the check, until Ctrl-C
 #   DEMO_UNITS=20    units fakemo generates;  DEMO_SEED=1  its generator seed
+#   DEMO_PERSONS=60  persons fakemo generates (with engagements, AD accounts, addresses)
 #   DEMO_TIMEOUT=60  seconds to wait for the units to arrive in STS
 #   DEMO_STS_PORT=18081 DEMO_MO_PORT=15000 DEMO_HTTP_PORT=19090
 #                    first port tried for fakests, fakemo and stsorgsync (127.0.0.1); the next
@@ -23,6 +24,7 @@ logs=$root/.demo
 
 keep=${DEMO_KEEP:-0}
 units=${DEMO_UNITS:-20}
+persons=${DEMO_PERSONS:-60}
 seed=${DEMO_SEED:-1}
 timeout_s=${DEMO_TIMEOUT:-60}
 amqp_base=${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
@@ -188,23 +190,26 @@ say "stsorgsync ready on http://$http_addr"
 # Only now: OS2MO's exchange drops events while no queue is bound. stsorgsync reads OS2MO only
 # while handling an event, and fakemo listens before it publishes the first one.
 start fakemo FAKEMO_AMQP_URL="$amqp_url" FAKEMO_CLIENT_ID="$mo_client_id" \
-	FAKEMO_CLIENT_SECRET="$mo_client_secret" -- -listen "$mo_addr" -units "$units" -seed "$seed" -publish-seed
+	FAKEMO_CLIENT_SECRET="$mo_client_secret" -- -listen "$mo_addr" -units "$units" -persons "$persons" -seed "$seed" -publish-seed
 wait_until 15 "fakemo on $mo_addr" fakemo curl -fsS -m 2 "http://$mo_addr/healthz"
-say "fakemo listening on http://$mo_addr, publishing $units org_unit events"
+say "fakemo listening on http://$mo_addr, publishing $units org_unit and $persons person events"
 
 # --- 4. wait for the units in STS and the events settled ---------------------------------------
 units_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/organisationenhed" | jq length; }
+users_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/bruger" | jq length; }
+# Every published event and every event stsorgsync queued itself (a unit's cascade) settled.
 settled() { curl -fsS -m 5 "http://$http_addr/metrics" | awk '/^stsorgsync_events_total\{/ { n += $NF } END { print n + 0 }'; }
+expected() { curl -fsS -m 5 "http://$http_addr/metrics" | awk -v p="$((units + persons))" '/^stsorgsync_cascade_events_total / { n += $NF } END { print n + p }'; }
 started=$SECONDS
-until [[ $(units_in_sts) == "$units" && $(settled) -ge $units ]]; do
+until [[ $(units_in_sts) == "$units" && $(settled) -ge $(expected) ]]; do
 	kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: .demo/stsorgsync.log)"
 	if ((SECONDS - started >= timeout_s)); then
 		tail -n 20 "$logs/stsorgsync.log" >&2
-		fail "after ${timeout_s}s STS Organisation has $(units_in_sts) of $units units and $(settled) events settled (logs: .demo/)"
+		fail "after ${timeout_s}s STS Organisation has $(units_in_sts) of $units units and $(settled) of $(expected) events settled (logs: .demo/)"
 	fi
 	sleep 0.5
 done
-say "all $units units arrived in STS Organisation after $((SECONDS - started))s"
+say "all $units units and the users of $persons persons arrived in STS Organisation after $((SECONDS - started))s ($(users_in_sts) Bruger objects)"
 
 # --- 5. show the result -------------------------------------------------------------------------
 echo

@@ -11,9 +11,28 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/soap"
 )
+
+// transactionKey is the context key of WithTransactionUUID.
+type transactionKey struct{}
+
+// WithTransactionUUID returns a context whose calls send id as RequestHeader/TransactionUUID
+// instead of a fresh one, so the caller can log the id of a write and find it in KOMBIT's logs.
+func WithTransactionUUID(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, transactionKey{}, id)
+}
+
+// transactionUUID returns the context's transaction id, or a new one.
+func (c *Client) transactionUUID(ctx context.Context) string {
+	if id, ok := ctx.Value(transactionKey{}).(uuid.UUID); ok && id != uuid.Nil {
+		return id.String()
+	}
+	return c.cfg.NewID().String()
+}
 
 // Client calls the Organisation 6 object services. It is safe for concurrent use.
 type Client struct {
@@ -78,7 +97,7 @@ func (c *Client) attempt(ctx context.Context, id call, payload *etree.Element) (
 
 	action := soap.Action(id.Kind, id.Operation)
 	endpoint := c.Endpoint(id.Kind)
-	transactionID := c.cfg.NewID().String()
+	transactionID := c.transactionUUID(ctx)
 	messageID := "urn:uuid:" + c.cfg.NewID().String()
 	env := soap.New(soap.Addressing{
 		Action:          action,

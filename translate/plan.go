@@ -24,6 +24,10 @@ const (
 type Operation struct {
 	Op     OpKind
 	Object oio.Object
+	// TransactionUUID, when set by the caller, is sent as the call's RequestHeader/TransactionUUID
+	// (and logged in the audit line), so a write can be found in KOMBIT's logs. Planning leaves it
+	// zero.
+	TransactionUUID uuid.UUID
 }
 
 // Ref returns the object the operation writes.

@@ -16,7 +16,7 @@ import (
 // accept our credentials. It exits exitFailure if any cannot.
 func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) int {
 	fmt.Fprintln(out, "configuration: ok")
-	d, err := newDeps(cfg, logger)
+	d, err := newDeps(cfg, logger, nil)
 	if err != nil {
 		fmt.Fprintf(out, "clients: FAILED: %v\n", err)
 		return exitFailure

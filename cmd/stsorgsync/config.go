@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 )
 
@@ -29,6 +31,8 @@ type Config struct {
 	AMQPDLQ           string
 	AMQPPrefetch      int
 	AMQPDeliveryLimit int
+	AMQPRoutingKeys   []string
+	AMQPLegacyEvents  bool
 
 	Workers              int
 	RetryInitial         time.Duration
@@ -67,6 +71,10 @@ type Config struct {
 	STSServiceCertFile string
 	STSVerifyResponses bool
 	STSCAFile          string
+
+	SyncInterval               time.Duration
+	SyncConcurrency            int
+	SyncMaxDeactivationPercent float64
 }
 
 // setting describes one configuration variable: its environment name, default, meaning, and how
@@ -120,6 +128,17 @@ func duration(dst func(*Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+func percentage(dst func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64)
+		if err != nil || f < 0 || f > 100 {
+			return fmt.Errorf("expected a percentage from 0 to 100 such as 10, got %q", v)
+		}
+		*dst(c) = f
+		return nil
+	}
+}
+
 func urlOf(schemes string, dst func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		u, err := url.Parse(v)
@@ -147,6 +166,50 @@ func uuidOf(dst func(*Config) *uuid.UUID) func(*Config, string) error {
 
 var cvrPattern = regexp.MustCompile(`^[0-9]{8}$`)
 
+// objectTypes returns every OS2MO object type an event can be about (consumer.ObjectType).
+func objectTypes() []string {
+	return []string{
+		string(consumer.TypeOrgUnit), string(consumer.TypePerson), string(consumer.TypeAddress),
+		string(consumer.TypeEngagement), string(consumer.TypeITUser), string(consumer.TypeManager),
+		string(consumer.TypeKLE), string(consumer.TypeAssociation), string(consumer.TypeLeave),
+	}
+}
+
+// requiredObjectTypes returns the object types AMQP_ROUTING_KEYS must include: the pipeline queues
+// events of these types itself (a unit's subtree and persons), and they must be routable.
+func requiredObjectTypes() []string {
+	return []string{string(consumer.TypeOrgUnit), string(consumer.TypePerson)}
+}
+
+// optionalObjectTypes returns the object types AMQP_ROUTING_KEYS may leave out.
+func optionalObjectTypes() []string {
+	return slices.DeleteFunc(objectTypes(), func(t string) bool { return slices.Contains(requiredObjectTypes(), t) })
+}
+
+// routingKeys parses a comma-separated list of object types into c.AMQPRoutingKeys, dropping
+// repeats.
+func routingKeys(c *Config, v string) error {
+	known := objectTypes()
+	var keys []string
+	for k := range strings.SplitSeq(v, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("expected a comma-separated list of object types from %s, got %q", strings.Join(known, ", "), k)
+		}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	c.AMQPRoutingKeys = keys
+	return nil
+}
+
+// usedByDLQ reports whether `stsorgsync dlq` reads the setting: LOG_LEVEL and the AMQP_ settings.
+// The other commands read them all.
+func (s setting) usedByDLQ() bool {
+	return s.Name == "LOG_LEVEL" || strings.HasPrefix(s.Name, "AMQP_")
+}
+
 // settings is the single source of truth for configuration: loading, validation, `stsorgsync
 // settings` and the README table all come from it.
 func settings() []setting {
@@ -170,6 +233,8 @@ func settings() []setting {
 		{Name: "AMQP_DLQ", Default: "stsorgsync.dlq", Help: "Dead-letter queue; inspect and replay it with `stsorgsync dlq`.", parse: str(func(c *Config) *string { return &c.AMQPDLQ })},
 		{Name: "AMQP_PREFETCH", Default: "0", Help: "Unacknowledged deliveries the broker sends ahead; 0 means 2 × WORKERS.", parse: integer(0, func(c *Config) *int { return &c.AMQPPrefetch })},
 		{Name: "AMQP_DELIVERY_LIMIT", Default: "20", Help: "Quorum queue x-delivery-limit: after this many redeliveries (crashes) the broker dead-letters a message.", parse: integer(1, func(c *Config) *int { return &c.AMQPDeliveryLimit })},
+		{Name: "AMQP_ROUTING_KEYS", Default: strings.Join(consumer.DefaultRoutingKeys(), ","), Help: "Comma-separated object types (routing keys) whose events AMQP_QUEUE is bound to: " + strings.Join(requiredObjectTypes(), " and ") + " (required: a unit's change queues events of both), and any of " + strings.Join(optionalObjectTypes(), ", ") + ". The default is every type this version acts on. A type left out later stays bound until the binding is deleted in RabbitMQ's management UI; its events are then acknowledged without action.", parse: routingKeys},
+		{Name: "AMQP_LEGACY_EVENTS", Default: "false", Help: "Also bind OS2MO's deprecated event style for the types in AMQP_ROUTING_KEYS: routing key `<service>.<type>.<action>` (e.g. `org_unit.address.update`) with body `{\"uuid\": …}` naming the owning unit or person. Enable it only if OS2MO sends the legacy style alone (with both, every change is processed twice). Turning it off again does not remove the bindings; delete them in RabbitMQ's management UI.", parse: boolean(func(c *Config) *bool { return &c.AMQPLegacyEvents })},
 
 		{Name: "WORKERS", Default: "8", Help: "Events processed at once. Events for the same object are never processed concurrently.", parse: integer(1, func(c *Config) *int { return &c.Workers })},
 		{Name: "RETRY_INITIAL", Default: "500ms", Help: "First wait before retrying an event after a transient error (network, 5xx, timeout).", parse: duration(func(c *Config) *time.Duration { return &c.RetryInitial })},
@@ -220,6 +285,10 @@ func settings() []setting {
 		{Name: "STS_SERVICE_CERT_FILE", Help: "PEM file with STS Organisation's response-signing certificate(s). Required when STS_SECURITY and STS_VERIFY_RESPONSES are true.", parse: str(func(c *Config) *string { return &c.STSServiceCertFile })},
 		{Name: "STS_VERIFY_RESPONSES", Default: "true", Help: "Verify the signature of every STS Organisation response.", parse: boolean(func(c *Config) *bool { return &c.STSVerifyResponses })},
 		{Name: "STS_CA_FILE", Help: "PEM bundle of extra CAs trusted for TLS to the STS services (empty: the system's roots only). TLS is always verified.", parse: str(func(c *Config) *string { return &c.STSCAFile })},
+
+		{Name: "SYNC_INTERVAL", Default: "0", Help: "How often the daemon runs a full sync in the background (as `stsorgsync sync` does, sharing the per-object leases with the event path); 0 = never.", parse: duration(func(c *Config) *time.Duration { return &c.SyncInterval })},
+		{Name: "SYNC_CONCURRENCY", Default: "8", Help: "STS Organisation calls (and OS2MO requests) a full sync or verify makes at once.", parse: integer(1, func(c *Config) *int { return &c.SyncConcurrency })},
+		{Name: "SYNC_MAX_DEACTIVATION_PERCENT", Default: "10", Help: "A full sync refuses to run when it would deactivate more than this percentage of the units and users active in STS (`stsorgsync sync --max-deactivations N` sets an absolute limit instead).", parse: percentage(func(c *Config) *float64 { return &c.SyncMaxDeactivationPercent })},
 	}
 }
 
@@ -227,6 +296,26 @@ func settings() []setting {
 // config file (KEY=VALUE lines), and the environment. Secrets may be given as NAME_FILE. All
 // problems are reported at once, each naming its setting.
 func loadConfig(getenv func(string) string, file string) (Config, error) {
+	c, err := loadSettings(getenv, file, func(setting) bool { return true })
+	if err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// loadDLQConfig loads only what `stsorgsync dlq` needs, LOG_LEVEL and the AMQP_ settings, the way
+// loadConfig does. The daemon's other settings are neither required nor checked, so the command
+// can be run with the broker's settings alone.
+func loadDLQConfig(getenv func(string) string, file string) (Config, error) {
+	c, err := loadSettings(getenv, file, setting.usedByDLQ)
+	if err != nil {
+		return Config{}, err
+	}
+	return c, c.validateAMQP()
+}
+
+// loadSettings parses the settings for which use returns true; the others keep their zero value.
+func loadSettings(getenv func(string) string, file string, use func(setting) bool) (Config, error) {
 	fileValues := map[string]string{}
 	if file != "" {
 		var err error
@@ -234,21 +323,21 @@ func loadConfig(getenv func(string) string, file string) (Config, error) {
 			return Config{}, err
 		}
 	}
-	lookup := func(name string) (string, error) {
+	lookup := func(name string) string {
 		if v := getenv(name); v != "" {
-			return v, nil
+			return v
 		}
-		if v, ok := fileValues[name]; ok && v != "" {
-			return v, nil
-		}
-		return "", nil
+		return fileValues[name]
 	}
 	var c Config
 	var errs []error
 	for _, s := range settings() {
-		v, _ := lookup(s.Name)
+		if !use(s) {
+			continue
+		}
+		v := lookup(s.Name)
 		if v == "" && s.Secret {
-			if path, _ := lookup(s.Name + "_FILE"); path != "" {
+			if path := lookup(s.Name + "_FILE"); path != "" {
 				b, err := os.ReadFile(path)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s_FILE: cannot read %s: %w", s.Name, path, err))
@@ -271,12 +360,12 @@ func loadConfig(getenv func(string) string, file string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 // Validate checks rules that involve more than one setting.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.validateAMQP()}
 	if c.AMQPPrefetch != 0 && c.AMQPPrefetch < c.Workers {
 		errs = append(errs, fmt.Errorf("AMQP_PREFETCH (%d) must be 0 or at least WORKERS (%d)", c.AMQPPrefetch, c.Workers))
 	}
@@ -285,9 +374,6 @@ func (c Config) Validate() error {
 	}
 	if c.RetryInitial > c.RetryMax {
 		errs = append(errs, fmt.Errorf("RETRY_INITIAL (%s) must not exceed RETRY_MAX (%s)", c.RetryInitial, c.RetryMax))
-	}
-	if c.AMQPQueue == c.AMQPDLQ {
-		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
 	}
 	if c.STSSecurity {
 		if c.STSP12File == "" {
@@ -302,6 +388,27 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL < 5*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))
+	}
+	return errors.Join(errs...)
+}
+
+// validateAMQP checks the rules that involve only AMQP_ settings (what `stsorgsync dlq` reads).
+func (c Config) validateAMQP() error {
+	var errs []error
+	if c.AMQPQueue == c.AMQPDLQ {
+		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
+	}
+	var missing []string
+	for _, t := range requiredObjectTypes() {
+		if !slices.Contains(c.AMQPRoutingKeys, t) {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("AMQP_ROUTING_KEYS must include %s: a unit's change queues events of both types (its subtree and its persons)", strings.Join(missing, " and ")))
+	}
+	if c.AMQPExchange == c.AMQPMOExchange {
+		errs = append(errs, fmt.Errorf("AMQP_EXCHANGE must differ from AMQP_MO_EXCHANGE (%q): events re-sent to this integration, such as DLQ replays, would reach every OS2MO integration", c.AMQPMOExchange))
 	}
 	return errors.Join(errs...)
 }

@@ -33,7 +33,9 @@ type deps struct {
 	stsToken func(context.Context) error
 }
 
-func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
+// newDeps builds the clients from cfg. observeMO, if not nil, is told of every HTTP request to
+// OS2MO (moclient.Config.Observe).
+func newDeps(cfg Config, logger *slog.Logger, observeMO func(operation, result string, took time.Duration)) (*deps, error) {
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(cfg.RedisURL), err)
@@ -58,6 +60,7 @@ func newDeps(cfg Config, logger *slog.Logger) (*deps, error) {
 		ClientSecret:   cfg.MOClientSecret,
 		Timeout:        cfg.MOTimeout,
 		Logger:         logger.With("component", "moclient"),
+		Observe:        observeMO,
 	})
 	if err != nil {
 		_ = rdb.Close()
@@ -101,6 +104,8 @@ func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 		Queue:                cfg.AMQPQueue,
 		DeadLetterExchange:   cfg.AMQPDLX,
 		DeadLetterQueue:      cfg.AMQPDLQ,
+		RoutingKeys:          cfg.AMQPRoutingKeys,
+		LegacyKeys:           cfg.AMQPLegacyEvents,
 		Workers:              cfg.Workers,
 		Prefetch:             cfg.AMQPPrefetch,
 		DeliveryLimit:        cfg.AMQPDeliveryLimit,
@@ -117,12 +122,6 @@ func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 
 // runDaemon consumes events until ctx is cancelled, serving /healthz, /readyz and /metrics.
 func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	d, err := newDeps(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer d.close()
-
 	var cons *consumer.Consumer
 	m := newMetrics(func() consumerStats {
 		if cons == nil {
@@ -130,6 +129,11 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		return cons
 	})
+	d, err := newDeps(cfg, logger, m.moRequest)
+	if err != nil {
+		return err
+	}
+	defer d.close()
 	pipeline := &consumer.Pipeline{
 		MO:       d.mo,
 		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
@@ -142,6 +146,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	pipeline.Cascade = cons // a unit's persons and subtree are queued as events of their own
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
@@ -158,7 +163,19 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		"amqp", redactURL(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
 		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers)
 
+	// The scheduled full sync (SYNC_INTERVAL) shares the leases and records with the pipeline.
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if cfg.SyncInterval > 0 {
+			scheduleSync(syncCtx, cfg.SyncInterval, newEngine(cfg, d, logger, m.stsCall), logger.With("component", "sync"))
+		}
+	}()
+
 	runErr := cons.Run(ctx)
+	stopSync()
+	<-syncDone
 
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -138,7 +138,8 @@ func parseAge(s string) (time.Duration, error) {
 }
 
 // runDLQ runs `stsorgsync dlq …`: it parses the command line (usage errors exit exitConfig), then
-// loads the configuration with load, connects to RabbitMQ and works on AMQP_DLQ. It exits
+// loads the configuration with load (loadDLQConfig: LOG_LEVEL and the AMQP_ settings; an invalid
+// one exits exitConfig), connects to RabbitMQ and works on AMQP_DLQ. It exits
 // exitFailure if the broker cannot be used or, for replay, if any matching event could not be
 // replayed.
 func runDLQ(ctx context.Context, args []string, load func() (Config, error), stdout, stderr io.Writer) int {

@@ -17,8 +17,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 )
 
-// TestDLQUsage: usage errors exit 2 before any configuration is loaded or broker contacted, and an
-// invalid configuration exits 2 too.
+// TestDLQUsage: usage errors exit 2 before any configuration is loaded or broker contacted.
 func TestDLQUsage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -58,19 +57,6 @@ func TestDLQUsage(t *testing.T) {
 		})
 	}
 
-	t.Run("invalid configuration", func(t *testing.T) {
-		t.Parallel()
-		env := validEnv()
-		delete(env, "STS_CVR")
-		var stdout, stderr bytes.Buffer
-		if code := run(t.Context(), []string{"dlq", "list"}, getenvOf(env), &stdout, &stderr); code != exitConfig {
-			t.Errorf("exit %d; want %d", code, exitConfig)
-		}
-		if !strings.Contains(stderr.String(), "STS_CVR is required") {
-			t.Errorf("stderr does not name the missing setting:\n%s", stderr.String())
-		}
-	})
-
 	t.Run("broker unreachable", func(t *testing.T) {
 		t.Parallel()
 		env := validEnv()
@@ -83,6 +69,113 @@ func TestDLQUsage(t *testing.T) {
 			t.Errorf("stderr should name the broker without its password:\n%s", stderr.String())
 		}
 	})
+}
+
+// TestDLQConfiguration: `dlq` reads only LOG_LEVEL and the AMQP_ settings, from the environment or
+// the config file as the daemon does. It works with those alone, ignores the daemon's other
+// settings even when they are missing or invalid, and exits 2 naming the setting when an AMQP
+// setting is invalid. In env and file, {broker} stands for the test vhost's AMQP URL and {dir}
+// for a temporary directory; cases that exit 0 get a broker with the topology declared.
+func TestDLQConfiguration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		file     string // content of the --config file; none if empty
+		wantCode int
+		want     []string // in stdout or stderr
+		notWant  []string
+	}{
+		{name: "only AMQP_URL in the environment", env: map[string]string{"AMQP_URL": "{broker}"},
+			wantCode: exitOK, want: []string{"dead-letter queue stsorgsync.dlq is empty"}},
+		{name: "only AMQP settings in the config file", file: "AMQP_URL={broker}\nAMQP_DLQ=stsorgsync.dlq\nLOG_LEVEL=debug\n",
+			wantCode: exitOK, want: []string{"dead-letter queue stsorgsync.dlq is empty"}},
+		{name: "config file named by STSORGSYNC_CONFIG", env: map[string]string{"STSORGSYNC_CONFIG": "{dir}/stsorgsync.env"}, file: "AMQP_URL={broker}\n",
+			wantCode: exitOK, want: []string{"is empty"}},
+		{name: "AMQP_URL as a secret file", env: map[string]string{"AMQP_URL_FILE": "{dir}/amqp-url"},
+			wantCode: exitOK, want: []string{"is empty"}},
+		{name: "daemon settings missing or invalid are ignored", env: map[string]string{
+			"AMQP_URL": "{broker}", "MO_URL": "not a URL", "STS_CVR": "1", "WORKERS": "0", "STS_SECURITY": "maybe", "AMQP_LEGACY_EVENTS": "true",
+		}, wantCode: exitOK, want: []string{"is empty"}},
+
+		{name: "bad AMQP URL", env: map[string]string{"AMQP_URL": "http://guest:hunter2@rabbit/"},
+			wantCode: exitConfig, want: []string{"invalid configuration", "AMQP_URL: expected a URL with scheme amqp or amqps"}, notWant: []string{"hunter2", "MO_URL", "STS_CVR"}},
+		{name: "bad AMQP URL in the config file", file: "MO_URL=http://mo\nAMQP_URL=rabbit:5672\n",
+			wantCode: exitConfig, want: []string{"AMQP_URL: expected a URL"}},
+		{name: "unreadable AMQP_URL_FILE", env: map[string]string{"AMQP_URL_FILE": "{dir}/missing"},
+			wantCode: exitConfig, want: []string{"AMQP_URL_FILE: cannot read"}},
+		{name: "work queue is the DLQ", env: map[string]string{"AMQP_QUEUE": "q", "AMQP_DLQ": "q"},
+			wantCode: exitConfig, want: []string{"AMQP_QUEUE and AMQP_DLQ must differ"}},
+		{name: "unknown routing key", env: map[string]string{"AMQP_ROUTING_KEYS": "org_unit,persons"},
+			wantCode: exitConfig, want: []string{"AMQP_ROUTING_KEYS", `"persons"`}},
+		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "loud"},
+			wantCode: exitConfig, want: []string{"LOG_LEVEL"}},
+		{name: "missing config file", env: map[string]string{"STSORGSYNC_CONFIG": "{dir}/missing.env"},
+			wantCode: exitConfig, want: []string{"config file", "missing.env"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			brokerURL := "amqp://guest:guest@127.0.0.1:1/" // never dialled: the configuration is refused first
+			if tt.wantCode == exitOK {
+				broker := testenv.AMQP(t)
+				brokerURL = broker.URL
+				declareTopology(t, broker.URL)
+			}
+			expand := strings.NewReplacer("{broker}", brokerURL, "{dir}", dir).Replace
+			if err := os.WriteFile(filepath.Join(dir, "amqp-url"), []byte(brokerURL+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = expand(v)
+			}
+			var args []string
+			if tt.file != "" {
+				file := filepath.Join(dir, "stsorgsync.env")
+				if err := os.WriteFile(file, []byte(expand(tt.file)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if env["STSORGSYNC_CONFIG"] == "" {
+					args = append(args, "--config", file)
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), append(args, "dlq", "list"), getenvOf(env), &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != tt.wantCode {
+				t.Errorf("exit %d; want %d\n%s", code, tt.wantCode, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output does not mention %q:\n%s", w, out)
+				}
+			}
+			for _, w := range append(tt.notWant, ":guest@") {
+				if strings.Contains(out, w) {
+					t.Errorf("output mentions %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// declareTopology declares the consumer's default topology on the broker at url.
+func declareTopology(t *testing.T, url string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := consumer.DeclareTopology(ch, consumer.Config{URL: url}); err != nil {
+		t.Fatalf("DeclareTopology: %v", err)
+	}
 }
 
 func TestParseRateAndAge(t *testing.T) {
@@ -147,7 +240,7 @@ func TestDLQCommands(t *testing.T) {
 	}{
 		{"org_unit", a, "permanent", 2 * time.Hour},
 		{"org_unit", b, "retries-exhausted", 5 * time.Minute},
-		{"person", p, "permanent", time.Hour}, // no queue is bound for person: unroutable
+		{"related_unit", p, "permanent", time.Hour}, // an OS2MO type no queue is bound for: unroutable
 	}
 	for _, s := range seeds {
 		dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), "stsorgsync.dlx", s.key, false, false, amqp.Publishing{
@@ -200,8 +293,8 @@ func TestDLQCommands(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("list: exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{"stsorgsync.dlq: 3 messages", "CLASS", "permanent          org_unit     1      2h00m   2h00m",
-		"permanent          person       1      1h00m   1h00m", "retries-exhausted  org_unit     1      5m00s   5m00s"} {
+	for _, want := range []string{"stsorgsync.dlq: 3 messages", "CLASS", "permanent          org_unit      1      2h00m   2h00m",
+		"permanent          related_unit  1      1h00m   1h00m", "retries-exhausted  org_unit      1      5m00s   5m00s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list output lacks %q:\n%s", want, out)
 		}
@@ -225,7 +318,7 @@ func TestDLQCommands(t *testing.T) {
 		}
 		objects[m.Object] = m.RoutingKey
 	}
-	if len(lines) != 3 || objects[a.String()] != "org_unit" || objects[p.String()] != "person" {
+	if len(lines) != 3 || objects[a.String()] != "org_unit" || objects[p.String()] != "related_unit" {
 		t.Errorf("export has %d lines with objects %v", len(lines), objects)
 	}
 	if code, out, _ := dlq("export"); code != exitOK || strings.Count(out, "\n") != 3 {
@@ -239,8 +332,8 @@ func TestDLQCommands(t *testing.T) {
 	}
 	expectDepths("dry run", 3, 0)
 
-	code, out, errOut = dlq("replay", "--routing-key", "person")
-	if code != exitFailure || !strings.Contains(out, "FAILED  person "+p.String()) || !strings.Contains(errOut, "1 of 1 matching event could not be replayed") {
+	code, out, errOut = dlq("replay", "--routing-key", "related_unit")
+	if code != exitFailure || !strings.Contains(out, "FAILED  related_unit "+p.String()) || !strings.Contains(errOut, "1 of 1 matching event could not be replayed") {
 		t.Errorf("unroutable replay: exit %d, output:\n%s\n%s", code, out, errOut)
 	}
 	expectDepths("unroutable replay", 3, 0)

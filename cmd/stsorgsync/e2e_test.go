@@ -49,6 +49,10 @@ type slice struct {
 type sliceOptions struct {
 	sts ststest.Options
 	env map[string]string
+	// dataset, when set, is loaded into the fake OS2MO besides the units.
+	dataset *motest.Dataset
+	// events makes the fake OS2MO's mutation functions publish their events to the broker.
+	events bool
 }
 
 func freeAddr(t *testing.T) string {
@@ -71,7 +75,21 @@ func startSliceWith(t *testing.T, units []moclient.OrgUnit, opts sliceOptions) *
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)
 
-	mo := motest.NewServer(motest.Options{})
+	pub, err := motest.DialPublisher(broker.URL, "os2mo")
+	if err != nil {
+		t.Fatalf("publisher: %v", err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	moOpts := motest.Options{}
+	if opts.events {
+		moOpts.Events = pub
+	}
+	mo := motest.NewServer(moOpts)
+	if opts.dataset != nil {
+		if err := mo.Load(*opts.dataset); err != nil {
+			t.Fatalf("load dataset: %v", err)
+		}
+	}
 	for _, u := range units {
 		if err := mo.AddOrgUnit(u); err != nil {
 			t.Fatalf("add unit: %v", err)
@@ -131,11 +149,6 @@ func startSliceWith(t *testing.T, units []moclient.OrgUnit, opts sliceOptions) *
 	})
 	waitFor(t, 20*time.Second, "daemon ready", func() bool { return httpStatus(s.opsURL+"/readyz") == http.StatusOK })
 
-	pub, err := motest.DialPublisher(broker.URL, "os2mo")
-	if err != nil {
-		t.Fatalf("publisher: %v", err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
 	s.pub = pub
 	s.amqpURL = broker.URL
 	return s
@@ -208,7 +221,27 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 // settled returns the daemon's count of settled events (all outcomes) from /metrics.
 func (s *slice) settled(t *testing.T) int {
 	t.Helper()
-	resp, err := http.Get(s.opsURL + "/metrics")
+	return settledAt(t, s.opsURL)
+}
+
+// allSettled reports whether the daemon settled every one of the published events and every
+// event it queued itself as a unit's cascade (each is queued before the event that caused it is
+// settled, so equality means nothing is left).
+func (s *slice) allSettled(t *testing.T, published int) bool {
+	t.Helper()
+	return s.settled(t) == published+s.cascaded(t)
+}
+
+// cascaded returns the daemon's count of events queued as a unit's cascade.
+func (s *slice) cascaded(t *testing.T) int {
+	t.Helper()
+	return int(metricAt(t, s.opsURL, "stsorgsync_cascade_events_total "))
+}
+
+// settledAt returns the count of settled events (all outcomes) of the daemon at opsURL.
+func settledAt(t *testing.T, opsURL string) int {
+	t.Helper()
+	resp, err := http.Get(opsURL + "/metrics")
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
@@ -243,7 +276,17 @@ func TestOrgUnitEventReachesSTS(t *testing.T) {
 	waitFor(t, 20*time.Second, "all units in STS", func() bool {
 		return len(s.sts.Objects(oio.KindOrganisationEnhed)) == len(data.Units)
 	})
-	waitFor(t, 5*time.Second, "all events settled", func() bool { return s.settled(t) == len(data.Units) })
+	waitFor(t, 5*time.Second, "all events settled", func() bool { return s.allSettled(t, len(data.Units)) })
+	// Every event read its unit from OS2MO, with one cached Keycloak token.
+	if got := s.metric(t, `stsorgsync_mo_requests_total{operation="OrgUnit",result="ok"}`); got < float64(len(data.Units)) {
+		t.Errorf("MO OrgUnit requests ok = %v, want ≥ %d", got, len(data.Units))
+	}
+	if got := s.metric(t, `stsorgsync_mo_requests_total{operation="token",result="ok"}`); got != 1 {
+		t.Errorf("MO token requests ok = %v, want 1", got)
+	}
+	if got := s.metric(t, `stsorgsync_mo_request_duration_seconds_count{operation="OrgUnit"}`); got < float64(len(data.Units)) {
+		t.Errorf("MO OrgUnit request durations observed = %v, want ≥ %d", got, len(data.Units))
+	}
 
 	for _, u := range data.Units {
 		obj, ok := s.sts.Object(oio.KindOrganisationEnhed, u.UUID)

@@ -4,6 +4,10 @@
 //
 //	stsorgsync [--config FILE] run       consume OS2MO events and write STS Organisation (default)
 //	stsorgsync [--config FILE] check     validate the configuration and report what can be reached
+//	stsorgsync [--config FILE] sync [--dry-run] [--adopt] [--max-deactivations N]
+//	                                     bring all of STS Organisation in line with OS2MO
+//	stsorgsync [--config FILE] verify [--json] [--html FILE]
+//	                                     compare STS Organisation with OS2MO (exit 0 in sync, 1 drift, 2 error)
 //	stsorgsync [--config FILE] dlq list|export|replay [flags]
 //	                                     inspect, export and replay the dead-letter queue
 //	stsorgsync settings                  print every setting with its default and meaning
@@ -11,7 +15,8 @@
 //	stsorgsync version                   print the version
 //
 // Configuration comes from environment variables, optionally from a KEY=VALUE file named by
-// --config or STSORGSYNC_CONFIG (the environment wins). See README.md.
+// --config or STSORGSYNC_CONFIG (the environment wins); dlq reads only LOG_LEVEL and the AMQP_
+// settings. See README.md.
 package main
 
 import (
@@ -52,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", getenv("STSORGSYNC_CONFIG"), "optional KEY=VALUE configuration file (environment variables take precedence)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] run|check|dlq|settings|healthcheck|version")
+		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] run|check|sync|verify|dlq|settings|healthcheck|version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -72,8 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "healthcheck":
 		return healthcheck(ctx, fs.Args()[1:], getenv, stderr)
 	case "dlq":
-		return runDLQ(ctx, fs.Args()[1:], func() (Config, error) { return loadConfig(getenv, *configFile) }, stdout, stderr)
-	case "run", "check":
+		// dlq needs only the broker: LOG_LEVEL and the AMQP_ settings.
+		return runDLQ(ctx, fs.Args()[1:], func() (Config, error) { return loadDLQConfig(getenv, *configFile) }, stdout, stderr)
+	case "run", "check", "sync", "verify":
 	default:
 		fmt.Fprintf(stderr, "stsorgsync: unknown command %q\n", cmd)
 		fs.Usage()
@@ -89,6 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "check":
 		return check(ctx, cfg, logger, stdout)
+	case "sync":
+		return runSync(ctx, fs.Args()[1:], cfg, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, fs.Args()[1:], cfg, stdout, stderr)
 	default:
 		err := runDaemon(ctx, cfg, logger)
 		switch {

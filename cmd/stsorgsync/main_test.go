@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,40 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("loadConfig: %v", err)
 	}
 	if cfg.Workers != 8 || cfg.AMQPQueue != "stsorgsync" || cfg.RetryMaxElapsed != 2*time.Minute ||
-		cfg.MOGraphQLVersion != 25 || cfg.HTTPListen != ":9090" || cfg.STSCVR != "29189846" {
+		cfg.MOGraphQLVersion != 25 || cfg.HTTPListen != ":9090" || cfg.STSCVR != "29189846" ||
+		!slices.Equal(cfg.AMQPRoutingKeys, consumer.DefaultRoutingKeys()) || cfg.AMQPLegacyEvents {
 		t.Errorf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestLoadConfigRoutingKeys(t *testing.T) {
+	tests := []struct {
+		name   string
+		keys   string
+		legacy string
+		want   []string
+	}{
+		{"subset", "org_unit,person,engagement", "", []string{"org_unit", "person", "engagement"}},
+		{"spaces and repeats", " person , org_unit,person ", "", []string{"person", "org_unit"}},
+		{"with legacy events", "org_unit,person", "true", []string{"org_unit", "person"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			env["AMQP_ROUTING_KEYS"] = tt.keys
+			env["AMQP_LEGACY_EVENTS"] = tt.legacy
+			cfg, err := loadConfig(getenvOf(env), "")
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if !slices.Equal(cfg.AMQPRoutingKeys, tt.want) || cfg.AMQPLegacyEvents != (tt.legacy == "true") {
+				t.Errorf("routing keys %q, legacy %v; want %q, %s", cfg.AMQPRoutingKeys, cfg.AMQPLegacyEvents, tt.want, tt.legacy)
+			}
+			cc := consumerConfig(cfg, nil)
+			if !slices.Equal(cc.RoutingKeys, tt.want) || cc.LegacyKeys != cfg.AMQPLegacyEvents {
+				t.Errorf("consumer config: routing keys %q, legacy keys %v", cc.RoutingKeys, cc.LegacyKeys)
+			}
+		})
 	}
 }
 
@@ -55,6 +88,11 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"amqp scheme", map[string]string{"AMQP_URL": "http://rabbit"}, []string{"AMQP_URL"}},
 		{"retry too long", map[string]string{"RETRY_MAX_ELAPSED": "40m"}, []string{"RETRY_MAX_ELAPSED", "consumer timeout"}},
 		{"queue equals dlq", map[string]string{"AMQP_DLQ": "stsorgsync"}, []string{"AMQP_QUEUE and AMQP_DLQ"}},
+		{"own exchange is MO's", map[string]string{"AMQP_EXCHANGE": "os2mo"}, []string{"AMQP_EXCHANGE must differ from AMQP_MO_EXCHANGE"}},
+		{"unknown routing key", map[string]string{"AMQP_ROUTING_KEYS": "org_unit,person,employee"}, []string{"AMQP_ROUTING_KEYS", `"employee"`, "ituser"}},
+		{"empty routing key", map[string]string{"AMQP_ROUTING_KEYS": "org_unit,,person"}, []string{"AMQP_ROUTING_KEYS", `got ""`}},
+		{"routing keys without person", map[string]string{"AMQP_ROUTING_KEYS": "org_unit,engagement"}, []string{"AMQP_ROUTING_KEYS must include person"}},
+		{"bad legacy events", map[string]string{"AMQP_LEGACY_EVENTS": "legacy"}, []string{"AMQP_LEGACY_EVENTS", "true or false"}},
 		{"security without certificate", map[string]string{"STS_P12_FILE": ""}, []string{"STS_P12_FILE is required when STS_SECURITY is true"}},
 		{"security without STS certificate", map[string]string{"STS_TOKEN_CERT_FILE": ""}, []string{"STS_TOKEN_CERT_FILE"}},
 		{"verification without service certificate", map[string]string{"STS_SERVICE_CERT_FILE": ""}, []string{"STS_SERVICE_CERT_FILE"}},

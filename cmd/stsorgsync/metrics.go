@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/moclient"
 )
 
 // metrics are the daemon's Prometheus metrics, registered on their own registry (no globals).
@@ -16,6 +17,11 @@ type metrics struct {
 	eventDuration *prometheus.HistogramVec
 	stsCalls      *prometheus.CounterVec
 	stsDuration   *prometheus.HistogramVec
+	moRequests    *prometheus.CounterVec
+	moDuration    *prometheus.HistogramVec
+	// moOperations are the operation label values of the MO metrics (moclient.Operations);
+	// anything else is counted as "other", so the label stays bounded.
+	moOperations map[string]bool
 }
 
 // consumerStats is what the metrics read from the consumer (nil until it exists).
@@ -25,6 +31,7 @@ type consumerStats interface {
 	InFlight() int64
 	Retries() uint64
 	Reconnects() uint64
+	Cascaded() uint64
 }
 
 // knownOutcomes returns the (outcome, class) label pairs of stsorgsync_events_total that exist
@@ -34,6 +41,7 @@ func knownOutcomes() [][2]string {
 		{string(consumer.OutcomeDone), ""},
 		{string(consumer.OutcomeUnhandled), ""},
 		{string(consumer.OutcomeRequeued), ""},
+		{string(consumer.OutcomeCoalesced), ""},
 		{string(consumer.OutcomeDeadLettered), "malformed"},
 		{string(consumer.OutcomeDeadLettered), "permanent"},
 		{string(consumer.OutcomeDeadLettered), "retries-exhausted"},
@@ -46,7 +54,7 @@ func newMetrics(stats func() consumerStats) *metrics {
 		registry: prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stsorgsync_events_total",
-			Help: "OS2MO events settled, by object type, outcome (done, unhandled, deadlettered, requeued) and error class.",
+			Help: "OS2MO events settled, by object type, outcome (done, unhandled, deadlettered, requeued, coalesced) and error class.",
 		}, []string{"type", "outcome", "class"}),
 		eventDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stsorgsync_event_duration_seconds",
@@ -62,6 +70,16 @@ func newMetrics(stats func() consumerStats) *metrics {
 			Help:    "Duration of SOAP calls to STS Organisation.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
 		}, []string{"kind", "operation"}),
+		moRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stsorgsync_mo_requests_total",
+			Help: "HTTP requests to OS2MO (every attempt and page) by operation (GraphQL operation, or token for Keycloak) and result (ok, graphql_error, auth, http_4xx, http_5xx, bad_response, timeout, canceled, transport).",
+		}, []string{"operation", "result"}),
+		moDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "stsorgsync_mo_request_duration_seconds",
+			Help:    "Duration of HTTP requests to OS2MO by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"operation"}),
+		moOperations: map[string]bool{},
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stsorgsync_consumer_ready",
@@ -108,10 +126,24 @@ func newMetrics(stats func() consumerStats) *metrics {
 		}
 		return 0
 	})
+	cascaded := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "stsorgsync_cascade_events_total",
+		Help: "Events queued for the persons and subtree of a changed unit (each is then settled like an OS2MO event).",
+	}, func() float64 {
+		if c := stats(); c != nil {
+			return float64(c.Cascaded())
+		}
+		return 0
+	})
 	for _, t := range consumer.DefaultRoutingKeys() {
 		for _, oc := range knownOutcomes() {
 			m.events.WithLabelValues(t, oc[0], oc[1])
 		}
+	}
+	for _, op := range moclient.Operations() {
+		m.moOperations[op] = true
+		m.moRequests.WithLabelValues(op, moclient.ResultOK)
+		m.moDuration.WithLabelValues(op)
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "stsorgsync_build_info",
@@ -119,7 +151,7 @@ func newMetrics(stats func() consumerStats) *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, readyGauge, circuitGauge, inFlight, retries, reconnects, build,
+	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -134,4 +166,13 @@ func (m *metrics) Delivery(ev consumer.Event, outcome consumer.Outcome, class st
 func (m *metrics) stsCall(kind, operation, result string, took time.Duration) {
 	m.stsCalls.WithLabelValues(kind, operation, result).Inc()
 	m.stsDuration.WithLabelValues(kind, operation).Observe(took.Seconds())
+}
+
+// moRequest records one HTTP request to OS2MO (moclient.Config.Observe).
+func (m *metrics) moRequest(operation, result string, took time.Duration) {
+	if !m.moOperations[operation] {
+		operation = "other"
+	}
+	m.moRequests.WithLabelValues(operation, result).Inc()
+	m.moDuration.WithLabelValues(operation).Observe(took.Seconds())
 }

@@ -164,9 +164,7 @@ func TestSTSOutageLongerThanRetryBudget(t *testing.T) {
 	if took := time.Since(start); took < 2*time.Second {
 		t.Errorf("outage lasted only %s; the test wants it longer than the 1s retry budget", took)
 	}
-	waitFor(t, 10*time.Second, "all events settled", func() bool {
-		return s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) == float64(len(ids))
-	})
+	waitFor(t, 10*time.Second, "all events settled", func() bool { return s.allSettled(t, len(ids)) })
 	if n := s.deadLettered(t); n != 0 {
 		t.Errorf("%v events dead-lettered during the outage", n)
 	}
@@ -193,7 +191,8 @@ func TestPoisonEventsAreDeadLetteredAtOnce(t *testing.T) {
 	s.publishRaw(t, bytes.Repeat([]byte("x"), 1<<20))
 	s.publish(t, data.Units[1].UUID)
 	s.publish(t, data.Units[2].UUID)
-	waitFor(t, 15*time.Second, "5 events settled", func() bool { return s.settled(t) == 5 })
+	// The root's creation also queues its two children (a cascade), so settled = 5 + cascaded.
+	waitFor(t, 15*time.Second, "5 events settled", func() bool { return s.allSettled(t, 5) })
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("took %s: poison events were retried (budget 20s)", took)
 	}
@@ -248,7 +247,7 @@ func TestRedisStateLostMidStream(t *testing.T) {
 		}
 		s.publish(t, id)
 	}
-	waitFor(t, 30*time.Second, "all events settled", func() bool { return s.settled(t) == 2*len(ids) })
+	waitFor(t, 30*time.Second, "all events settled", func() bool { return s.allSettled(t, 2*len(ids)) })
 	if !s.unitsConverged(ids) {
 		t.Error("STS does not match OS2MO after Redis lost its state")
 	}
@@ -283,11 +282,11 @@ func TestTwoReplicasNeverWriteOneObjectConcurrently(t *testing.T) {
 			s.publish(t, id)
 		}
 	}
-	total := func() int {
-		return int(s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) +
-			metricAt(t, replica, `stsorgsync_events_total{class="",outcome="done"`))
+	settledAll := func() bool {
+		cascaded := s.cascaded(t) + int(metricAt(t, replica, "stsorgsync_cascade_events_total "))
+		return s.settled(t)+settledAt(t, replica) == 200+cascaded
 	}
-	waitFor(t, 60*time.Second, "200 events done", func() bool { return total() == 200 || s.deadLettered(t) > 0 })
+	waitFor(t, 60*time.Second, "200 events settled", func() bool { return settledAll() || s.deadLettered(t) > 0 })
 	if n := s.deadLettered(t) + metricAt(t, replica, `stsorgsync_events_total{class="retries-exhausted",outcome="deadlettered"`); n > 0 {
 		t.Fatalf("%v events dead-lettered", n)
 	}
@@ -322,8 +321,9 @@ func TestBrokerConnectionKilledMidStream(t *testing.T) {
 	waitFor(t, 20*time.Second, "ready again", func() bool { return httpStatus(s.opsURL+"/readyz") == http.StatusOK })
 	// At least once: an event handled just before the kill whose ack was lost is redelivered
 	// and counted again, so "done" may exceed 1,000 but never fall short of it.
-	waitFor(t, 60*time.Second, "1000 events done", func() bool {
-		return s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) >= 1000
+	waitFor(t, 60*time.Second, "1000 events settled", func() bool {
+		done := s.metric(t, `stsorgsync_events_total{class="",outcome="done"`) + s.metric(t, `stsorgsync_events_total{class="",outcome="coalesced"`)
+		return int(done) >= 1000+s.cascaded(t)
 	})
 	if !s.unitsConverged(ids) {
 		t.Error("not every unit is in STS")

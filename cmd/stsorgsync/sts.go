@@ -37,9 +37,23 @@ func (w *stsWriter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID
 	return objs, nil
 }
 
+// Search returns every object matching the template (soeg, all pages).
+func (w *stsWriter) Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, error) {
+	start := w.now()
+	ids, err := w.client.SearchAll(ctx, in, stsclient.DefaultSearchPageSize)
+	w.observe(string(in.Kind), string(oio.OpSoeg), resultOf(err), w.now().Sub(start))
+	if err != nil {
+		return nil, markUnavailable(err)
+	}
+	return ids, nil
+}
+
 // Apply performs one planned operation.
 func (w *stsWriter) Apply(ctx context.Context, op translate.Operation) error {
 	start := w.now()
+	if op.TransactionUUID != uuid.Nil {
+		ctx = stsclient.WithTransactionUUID(ctx, op.TransactionUUID)
+	}
 	var err error
 	switch op.Op {
 	case translate.OpImport:

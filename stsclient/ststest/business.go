@@ -1,9 +1,9 @@
 package ststest
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -261,7 +261,7 @@ func (s *Server) soeg(k oio.Kind, payload *etree.Element) *etree.Element {
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(hits, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(hits, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) // = the order of the strings
 	limit := in.Max
 	if limit == 0 {
 		limit = DefaultSearchPage
@@ -374,7 +374,7 @@ func (s *Server) fremsoeg(payload *etree.Element, who *caller) (*etree.Element, 
 			}
 			hits = append(hits, &oio.Object{Kind: kind, UUID: key.id, Registration: *reg})
 		}
-		slices.SortFunc(hits, func(a, b *oio.Object) int { return strings.Compare(a.UUID.String(), b.UUID.String()) })
+		slices.SortFunc(hits, func(a, b *oio.Object) int { return bytes.Compare(a.UUID[:], b.UUID[:]) }) // = by UUID string
 		if in.First < len(hits) {
 			for _, o := range hits[in.First:min(len(hits), in.First+limit)] {
 				o.Registration = cloneRegistration(o.Registration)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/stsorgsync/stsorgsync/reconcile"
+	"github.com/stsorgsync/stsorgsync/state"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// newEngine wires a full synchronisation: OS2MO, STS (counted in the metrics through observe)
+// and the Redis leases and last-sent records the event path uses.
+func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, operation, result string, took time.Duration)) *reconcile.Engine {
+	if observe == nil {
+		observe = func(string, string, string, time.Duration) {}
+	}
+	return &reconcile.Engine{
+		MO:    d.mo,
+		STS:   &stsWriter{client: d.sts, observe: observe, now: time.Now},
+		Store: syncStore{d.store},
+		Options: reconcile.Options{
+			Settings:             translate.Settings{Organisation: cfg.STSOrganisation, TopUnit: cfg.MOTopUnit},
+			CVR:                  cfg.STSCVR,
+			Concurrency:          cfg.SyncConcurrency,
+			MaxDeactivationShare: cfg.SyncMaxDeactivationPercent / 100,
+			LeaseTTL:             cfg.LeaseTTL,
+			Logger:               logger.With("component", "reconcile"),
+		},
+	}
+}
+
+// HierarchyPage reads one page of the municipality's hierarchy (fremsoegobjekthierarki), for
+// reconcile.STS.
+func (w *stsWriter) HierarchyPage(ctx context.Context, first, max int) (*oio.Hierarchy, error) {
+	start := w.now()
+	h, err := w.client.SearchHierarchy(ctx, &oio.HierarchyInput{First: first, Max: max})
+	w.observe(string(oio.KindOrganisationSystem), string(oio.OpFremsoegObjekthierarki), resultOf(err), w.now().Sub(start))
+	if err != nil {
+		return nil, markUnavailable(err)
+	}
+	return h, nil
+}
+
+// syncStore adapts package state to reconcile.Store: a lease held by another worker is
+// reconcile.ErrBusy, a lost one reconcile.ErrLeaseLost.
+type syncStore struct{ *state.Redis }
+
+// AcquireLease implements reconcile.Store.
+func (s syncStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (reconcile.Lease, error) {
+	lease, err := s.Redis.AcquireLease(ctx, key, ttl)
+	if errors.Is(err, state.ErrLeaseHeld) {
+		return nil, fmt.Errorf("%w: %w", reconcile.ErrBusy, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return syncLease{lease}, nil
+}
+
+type syncLease struct{ state.Lease }
+
+// Renew implements reconcile.Lease.
+func (l syncLease) Renew(ctx context.Context, ttl time.Duration) error {
+	err := l.Lease.Renew(ctx, ttl)
+	if errors.Is(err, state.ErrLeaseLost) {
+		return fmt.Errorf("%w: %w", reconcile.ErrLeaseLost, err)
+	}
+	return err
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// runSync is `stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N]`: the plan summary
+// (and with --dry-run one line per write) on stdout, progress and logs on stderr. Exit 0 when
+// STS was brought in line (or the dry run planned), 1 when a guard refused or a bundle failed, 2
+// on bad usage.
+func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
+	adopt := fs.Bool("adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
+	maxDeactivations := fs.Int("max-deactivations", -1, "deactivate at most N units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitConfig
+	}
+	progress := reconcile.NewProgressPrinter(stderr, isTerminal(stderr), time.Now, 5*time.Second)
+	defer progress.Finish()
+	logger := newLogger(progress.LogWriter(), cfg.LogLevel)
+	d, err := newDeps(cfg, logger, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "stsorgsync sync: %v\n", err)
+		return exitFailure
+	}
+	defer d.close()
+	eng := newEngine(cfg, d, logger, nil)
+	eng.Options.DryRun = *dryRun
+	eng.Options.Adopt = *adopt
+	eng.Options.Progress = progress.Update
+	if *maxDeactivations >= 0 {
+		eng.Options.MaxDeactivations = maxDeactivations
+	}
+	res, err := eng.Sync(ctx)
+	progress.Finish()
+	if res != nil && res.Plan != nil {
+		_ = res.Plan.WriteSummary(stdout)
+		if *dryRun {
+			fmt.Fprintln(stdout)
+			_ = res.Plan.WriteOps(stdout, *adopt)
+		}
+	}
+	if res != nil && res.Plan != nil && !*dryRun && !errors.Is(err, reconcile.ErrRefused) {
+		_ = res.WriteSummary(stdout)
+	}
+	if err != nil {
+		logger.Error("sync failed", "error", err)
+		fmt.Fprintf(stderr, "stsorgsync sync: %v\n", err)
+		return exitFailure
+	}
+	if res.Plan != nil && !res.Plan.Adoption.Empty() {
+		logger.Info("sync adopted data written by other tools", "adoption", res.Plan.Adoption.String(), "dry_run", *dryRun)
+	}
+	logger.Info("sync done", "dry_run", *dryRun, "converged", res.Converged, "in_sync", res.InSync,
+		"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes, "took", res.Took.String())
+	return exitOK
+}
+
+// scheduleSync runs a sync every interval until ctx ends, sharing the leases with the event
+// path; a failed sync is logged and tried again at the next interval.
+func scheduleSync(ctx context.Context, interval time.Duration, eng *reconcile.Engine, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		logger.Info("scheduled sync starting", "interval", interval.String())
+		res, err := eng.Sync(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			logger.Error("scheduled sync failed", "error", err)
+		default:
+			logger.Info("scheduled sync done", "converged", res.Converged, "in_sync", res.InSync,
+				"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes, "took", res.Took.String())
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// HeaderCascadeOf is set on the events the pipeline queues for the persons and subtree of a
+// changed unit: the bundle key of that unit.
+const HeaderCascadeOf = "cascade-of"
+
+// publishRefused is a publish the broker refused for this message alone (nacked, or returned as
+// unroutable); the channel stays usable.
+type publishRefused struct{ reason string }
+
+func (e publishRefused) Error() string { return e.reason }
+
+// confirmedPublisher publishes on a confirm-mode channel of its own, mandatory, one message at a
+// time, so that a return or nack belongs to the message just published.
+type confirmedPublisher struct {
+	mu      sync.Mutex
+	ch      *amqp.Channel
+	returns chan amqp.Return
+}
+
+// newConfirmedPublisher opens the confirm-mode channel on conn.
+func newConfirmedPublisher(conn *amqp.Connection) (*confirmedPublisher, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open publishing channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	// The client hands a return to this channel before it processes the confirm that follows it,
+	// so after a confirm the return, if any, is already here; one publish is in flight at a
+	// time, so one slot is enough.
+	return &confirmedPublisher{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 1))}, nil
+}
+
+func (p *confirmedPublisher) close() { _ = p.ch.Close() }
+
+// publish publishes msg and waits for the broker's confirm. A nack or a return is a
+// publishRefused; any other error means the channel is unusable.
+func (p *confirmedPublisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
+	if err != nil {
+		return fmt.Errorf("publish to exchange %q with routing key %q: %w", exchange, key, err)
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("wait for the broker to confirm the publish to %q: %w", exchange, err)
+	}
+	if !ok {
+		return publishRefused{fmt.Sprintf("the broker refused (nacked) the publish to exchange %q", exchange)}
+	}
+	select {
+	case r := <-p.returns:
+		return publishRefused{fmt.Sprintf("no queue is bound to exchange %q for routing key %q (returned: %d %s)", exchange, key, r.ReplyCode, r.ReplyText)}
+	default:
+		return nil
+	}
+}
+
+// Enqueue implements Enqueuer: it publishes one event per UUID (routing key typ, body the UUID as
+// a JSON string, as OS2MO does) to the integration's exchange on the current session's publisher,
+// waiting for each confirm. Without a live session it fails (errors are retryable).
+func (c *Consumer) Enqueue(ctx context.Context, typ ObjectType, ids []uuid.UUID, cause string) error {
+	c.pubMu.Lock()
+	pub := c.pub
+	c.pubMu.Unlock()
+	if pub == nil {
+		return fmt.Errorf("queue %d %s event(s): no broker session", len(ids), typ)
+	}
+	for _, id := range ids {
+		body, _ := json.Marshal(id.String())
+		msg := amqp.Publishing{
+			Headers: amqp.Table{HeaderCascadeOf: cause}, ContentType: "application/json",
+			DeliveryMode: amqp.Persistent, MessageId: c.cfg.NewID(), Timestamp: c.cfg.Now(), Body: body,
+		}
+		if err := pub.publish(ctx, c.cfg.Exchange, string(typ), msg); err != nil {
+			return fmt.Errorf("queue %s %s (cascade of %s): %w", typ, id, cause, err)
+		}
+		c.cascaded.Add(1)
+	}
+	return nil
+}

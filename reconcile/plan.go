@@ -1,0 +1,679 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// origin says why a bundle is part of the sync.
+type origin int
+
+const (
+	// originExported: a unit or person OS2MO has in effect and exports.
+	originExported origin = iota //lint:ignore U1000 the zero value, named for readers
+	// originNotExported: a unit OS2MO has in effect but does not export (relevance rules).
+	originNotExported
+	// originNotInEffect: OS2MO listed it, but it was no longer in effect when read.
+	originNotInEffect
+	// originOrphan: STS holds the unit or user active and OS2MO does not list it.
+	originOrphan
+)
+
+// phase orders the convergence: units top-down, then persons, then deactivations.
+type phase int
+
+const (
+	phaseUnits phase = iota
+	phasePersons
+	phaseDeactivations
+)
+
+// bundle is one OS2MO unit or person (or an orphan STS unit or user) with what STS should hold
+// for it.
+type bundle struct {
+	key     string
+	id      uuid.UUID
+	unit    bool // a unit bundle (else a person's, or an orphan user's)
+	desired translate.Desired
+	origin  origin
+	// why explains an orphan ("terminated in OS2MO", "unknown to OS2MO").
+	why   string
+	phase phase
+	// depth is a unit's distance from the root: parents converge first, and are deactivated
+	// last.
+	depth int
+}
+
+// Action says what a planned write does.
+type Action string
+
+// The actions of planned writes.
+const (
+	// ActionCreate creates a desired object STS does not hold (importer).
+	ActionCreate Action = "create"
+	// ActionUpdate changes a desired object STS holds (ret).
+	ActionUpdate Action = "update"
+	// ActionReactivate makes a desired object STS holds inactive active again (ret).
+	ActionReactivate Action = "reactivate"
+	// ActionDeactivate ends an object the sync wrote that OS2MO no longer has: a unit OS2MO does
+	// not export, a user without positions, a terminated position, a vacant manager function.
+	ActionDeactivate Action = "deactivate"
+	// ActionOrphan ends a unit or user OS2MO does not list (and its functions).
+	ActionOrphan Action = "orphan"
+	// ActionForeign ends a function another tool wrote (e.g. OS2sync's random-UUID positions
+	// and manager functions) that the sync replaces with its own.
+	ActionForeign Action = "foreign"
+	// ActionEndRelations ends the relations of a function to a unit or user being deactivated.
+	ActionEndRelations Action = "end-relations"
+)
+
+// PlannedOp is one planned STS write with why it is made.
+type PlannedOp struct {
+	translate.Operation
+	Action Action
+	// Bundle is the key of the bundle it belongs to (translate.BundleKey).
+	Bundle string
+	// Name is the object's name, for people reading the plan.
+	Name string
+	// ForeignAddresses counts the address references of other tools the write ends.
+	ForeignAddresses int
+	// Deactivation says the write makes an active unit or user inactive.
+	Deactivation bool
+
+	current *oio.Object // as STS holds it (nil: missing)
+	desired *oio.Object // as the bundle wants it (nil: an object to end)
+}
+
+// Adoption is what a sync recognised of data written by other tools (OS2sync) and ended or took
+// over.
+type Adoption struct {
+	// ForeignFunctions counts the functions with other tools' UUIDs that are ended, by type
+	// ("position", "manager", "contact place").
+	ForeignFunctions map[string]int
+	// ForeignAddresses counts the address references with other tools' UUIDs that are ended on
+	// the municipality's units and users (replaced by the sync's own Adresse objects).
+	ForeignAddresses int
+	// TakenOverUnits and TakenOverUsers count the units and users STS already held with the
+	// UUIDs the sync writes but that the sync had never written (no last-sent record): they are
+	// updated in place. Counted only when a Store is used.
+	TakenOverUnits, TakenOverUsers int
+}
+
+// Empty reports whether nothing was recognised.
+func (a Adoption) Empty() bool {
+	n := a.ForeignAddresses + a.TakenOverUnits + a.TakenOverUsers
+	for _, c := range a.ForeignFunctions {
+		n += c
+	}
+	return n == 0
+}
+
+// String summarises the adoption on one line.
+func (a Adoption) String() string {
+	var fs []string
+	for _, t := range []string{"position", "manager", "contact place", "other"} {
+		if n := a.ForeignFunctions[t]; n > 0 {
+			fs = append(fs, fmt.Sprintf("%d %s", n, plural(n, t+" function", t+" functions")))
+		}
+	}
+	nf := 0
+	for _, n := range a.ForeignFunctions {
+		nf += n
+	}
+	funcs := "no functions"
+	if nf > 0 {
+		funcs = fmt.Sprintf("%d %s (%s)", nf, plural(nf, "function", "functions"), strings.Join(fs, ", "))
+	}
+	return fmt.Sprintf("written by other tools: %s and %d address %s ended and replaced; %d %s and %d %s taken over in place",
+		funcs, a.ForeignAddresses, plural(a.ForeignAddresses, "reference", "references"),
+		a.TakenOverUnits, plural(a.TakenOverUnits, "unit", "units"), a.TakenOverUsers, plural(a.TakenOverUsers, "user", "users"))
+}
+
+// Plan is what a sync would write, in the order it writes it, with what it was planned from.
+type Plan struct {
+	// Ops are the planned writes: units top-down, persons, then deactivations.
+	Ops []PlannedOp
+	// Bundles counts the bundles planned; Changed those with at least one write.
+	Bundles, Changed int
+	// UnitsMO and PersonsMO count what OS2MO listed as in effect; Exported the units it exports.
+	UnitsMO, PersonsMO, Exported int
+	// UnitsSTS, UsersSTS and FunctionsSTS count the active objects of the municipality's
+	// hierarchy in STS; ObjectsRead every object read from STS.
+	UnitsSTS, UsersSTS, FunctionsSTS, ObjectsRead int
+	// Deactivations counts the units and users the plan deactivates; Limit is the most allowed.
+	Deactivations, Limit int
+	// Orphans counts the units and users STS holds active that OS2MO does not list.
+	Orphans int
+	// Problems counts the adjustments the translation made to OS2MO's data.
+	Problems int
+	Adoption Adoption
+	// GeneratedAt is when the plan was made.
+	GeneratedAt time.Time
+
+	bundles []*bundle
+	snap    *snapshot
+}
+
+// plan reads the snapshot, builds every bundle, reads the objects they name, and plans them.
+func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
+	snap, err := e.readSnapshot(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	now := o.Now()
+	bundles := buildBundles(o.Settings, snap, now)
+	orphans, err := e.orphans(ctx, o, snap, bundles, now)
+	if err != nil {
+		return nil, err
+	}
+	bundles = append(bundles, orphans...)
+	snap.persons = nil // translated; the bundles hold what is needed
+
+	want := map[oio.Kind][]uuid.UUID{}
+	for _, b := range bundles {
+		for _, obj := range b.desired.Objects {
+			// Adresse and Person are not in the hierarchy. A desired object of another kind that
+			// it did not list may still exist (passivated, inactive, or another municipality's),
+			// which decides between importer and ret. An object to deactivate that it did not list
+			// needs nothing.
+			if obj.Kind == oio.KindAdresse || obj.Kind == oio.KindPerson || snap.sts.get(obj.UUID) == nil {
+				want[obj.Kind] = append(want[obj.Kind], obj.UUID)
+			}
+		}
+	}
+	if err := e.readObjects(ctx, o, snap, want); err != nil {
+		return nil, err
+	}
+
+	p := &Plan{GeneratedAt: now, bundles: bundles, snap: snap, UnitsMO: len(snap.unitIDs), PersonsMO: len(snap.personIDs),
+		ObjectsRead: snap.read, Adoption: Adoption{ForeignFunctions: map[string]int{}}}
+	today := translate.Day(now)
+	for _, kind := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindOrganisationFunktion} {
+		n := 0
+		for _, id := range snap.hierarchy[kind] {
+			if activeOn(snap.sts.get(id), today) {
+				n++
+			}
+		}
+		switch kind {
+		case oio.KindOrganisationEnhed:
+			p.UnitsSTS = n
+		case oio.KindBruger:
+			p.UsersSTS = n
+		default:
+			p.FunctionsSTS = n
+		}
+	}
+	owned := ownedUUIDs(bundles, snap)
+	sortBundles(bundles)
+	for _, b := range bundles {
+		if b.unit && b.desired.Object(b.id) != nil {
+			p.Exported++
+		}
+		if b.origin == originOrphan {
+			p.Orphans++
+		}
+		p.Problems += len(b.desired.Problems)
+		for _, pr := range b.desired.Problems {
+			o.Logger.Debug("translation problem", "bundle", b.key, "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
+		}
+		cur := snap.sts.lookup(b.desired.Lookups())
+		ops := p.classify(o, b, cur, translate.PlanAll(o.Settings, b.desired, cur, now), owned, today)
+		if len(ops) > 0 {
+			p.Changed++
+		}
+		p.Ops = append(p.Ops, ops...)
+		if e.Store != nil {
+			if _, recorded := snap.lastSent[b.key]; !recorded {
+				for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
+					if obj := b.desired.Object(id); obj != nil && cur[id] != nil && exists(cur[id]) {
+						if obj.Kind == oio.KindOrganisationEnhed {
+							p.Adoption.TakenOverUnits++
+						} else {
+							p.Adoption.TakenOverUsers++
+						}
+					}
+				}
+			}
+		}
+	}
+	p.Bundles = len(bundles)
+	p.Limit = o.deactivationLimit(p.UnitsSTS + p.UsersSTS)
+	return p, nil
+}
+
+// deactivationLimit is the most units and users one sync may deactivate, of active ones.
+func (o Options) deactivationLimit(active int) int {
+	if o.MaxDeactivations != nil {
+		return max(*o.MaxDeactivations, 0)
+	}
+	return int(math.Floor(o.MaxDeactivationShare*float64(active) + 1e-9))
+}
+
+// guard refuses a plan that deactivates units or users when OS2MO returned none of them, or
+// more than the limit.
+func (p *Plan) guard(o Options) error {
+	if p.Deactivations == 0 {
+		return nil
+	}
+	if p.UnitsMO == 0 {
+		return fmt.Errorf("%w: OS2MO returned no units, and the plan would deactivate %d units and users in STS; check OS2MO and MO_TOP_UNIT_UUID", ErrRefused, p.Deactivations)
+	}
+	users := 0
+	for _, op := range p.Ops {
+		if op.Object.Kind == oio.KindBruger && op.Deactivation {
+			users++
+		}
+	}
+	if p.PersonsMO == 0 && users > 0 {
+		return fmt.Errorf("%w: OS2MO returned no persons, and the plan would deactivate %d users in STS; check OS2MO", ErrRefused, users)
+	}
+	if p.Deactivations > p.Limit {
+		how := fmt.Sprintf("%s of the %d active units and users in STS (SYNC_MAX_DEACTIVATION_PERCENT)", percent(o.MaxDeactivationShare), p.UnitsSTS+p.UsersSTS)
+		if o.MaxDeactivations != nil {
+			how = "--max-deactivations"
+		}
+		return fmt.Errorf("%w: the plan deactivates %d units and users, more than the limit of %d (%s); check with --dry-run, then raise the limit with --max-deactivations N",
+			ErrRefused, p.Deactivations, p.Limit, how)
+	}
+	return nil
+}
+
+func percent(share float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", share*100), "0"), ".") + " %"
+}
+
+// deactivates reports whether op makes an active object inactive today.
+func deactivates(op PlannedOp, today time.Time) bool {
+	return op.desired == nil && op.current != nil && op.Op == translate.OpUpdate &&
+		statusOn(op.current, today) == oio.Aktiv && statusOn(&op.Object, today) != oio.Aktiv
+}
+
+// classify turns a bundle's operations into planned writes, and counts deactivations and
+// adoption.
+func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops []translate.Operation, owned map[uuid.UUID]bool, today time.Time) []PlannedOp {
+	var out []PlannedOp
+	for _, op := range ops {
+		po := PlannedOp{Operation: op, Bundle: b.key, current: cur[op.Object.UUID], desired: b.desired.Object(op.Object.UUID)}
+		if po.current != nil && !exists(po.current) {
+			po.current = nil
+		}
+		po.Name = objectName(&op.Object, today)
+		if po.Name == "" && po.current != nil {
+			po.Name = objectName(po.current, today)
+		}
+		po.Deactivation = deactivates(po, today)
+		switch {
+		case po.desired != nil && op.Op == translate.OpImport:
+			po.Action = ActionCreate
+		case po.desired != nil && po.current != nil && statusOn(po.current, today) != oio.Aktiv && statusOn(po.desired, today) == oio.Aktiv:
+			po.Action = ActionReactivate
+		case po.desired != nil:
+			po.Action = ActionUpdate
+		case !po.Deactivation && statusOn(&op.Object, today) == statusOn(po.current, today):
+			po.Action = ActionEndRelations
+		case b.origin == originOrphan:
+			po.Action = ActionOrphan
+		case op.Object.Kind == oio.KindOrganisationFunktion && !owned[op.Object.UUID] && !derivedFunction(po.current):
+			po.Action = ActionForeign
+			p.Adoption.ForeignFunctions[functionLabel(po.current, today)]++
+		default:
+			po.Action = ActionDeactivate
+		}
+		if po.Action == ActionEndRelations && b.origin == originOrphan {
+			po.Action = ActionOrphan
+		}
+		if op.Object.Kind == oio.KindOrganisationEnhed && op.Object.UUID == o.Settings.TopUnit && o.Settings.TopUnit != uuid.Nil && po.desired == nil {
+			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key)
+			continue
+		}
+		if po.desired != nil && po.current != nil {
+			po.ForeignAddresses = len(foreignAddresses(po.current, &op.Object, today))
+			p.Adoption.ForeignAddresses += po.ForeignAddresses
+		}
+		if (op.Object.Kind == oio.KindOrganisationEnhed || op.Object.Kind == oio.KindBruger) && po.Deactivation {
+			p.Deactivations++
+		}
+		out = append(out, po)
+	}
+	return out
+}
+
+// foreignAddresses returns the Adresser relations of current in effect today or later that point
+// at an Adresse the sync did not derive for the owner and role, and that after (the object as
+// planned) no longer has in effect.
+func foreignAddresses(current, after *oio.Object, today time.Time) []oio.Relation {
+	var out []oio.Relation
+	for _, r := range current.Registration.Relationer {
+		if r.Name != oio.RelAdresser || !live(r.Virkning, today) || r.Ref == translate.AddressUUID(current.UUID, r.Rolle) {
+			continue
+		}
+		if !slices.ContainsFunc(after.Registration.Relationer, func(a oio.Relation) bool {
+			return a.Name == r.Name && a.Ref == r.Ref && a.Rolle == r.Rolle && live(a.Virkning, today)
+		}) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// live reports whether v is in effect on today or later.
+func live(v oio.Virkning, today time.Time) bool { return v.To.IsZero() || v.To.After(today) }
+
+// buildBundles translates every unit and person OS2MO listed.
+func buildBundles(s translate.Settings, snap *snapshot, now time.Time) []*bundle {
+	var out []*bundle
+	for _, id := range snap.unitIDs {
+		out = append(out, unitBundle(s, id, snap.units[id], now))
+	}
+	for _, id := range snap.personIDs {
+		out = append(out, personBundle(s, id, snap.persons[id], now))
+	}
+	return out
+}
+
+func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now time.Time) *bundle {
+	b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true}
+	switch {
+	case u == nil:
+		b.desired, b.origin, b.phase = translate.UnitGone(s, id), originNotInEffect, phaseDeactivations
+	default:
+		b.desired = translate.UnitDesired(s, u, now)
+		b.depth = len(u.Ancestors)
+		b.phase = phaseUnits
+		if b.desired.Object(id) == nil {
+			b.origin, b.phase = originNotExported, phaseDeactivations
+		}
+	}
+	return b
+}
+
+func personBundle(s translate.Settings, id uuid.UUID, p *moclient.Person, now time.Time) *bundle {
+	b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, phase: phasePersons}
+	if p == nil {
+		b.desired, b.origin, b.phase = translate.PersonGone(s, id), originNotInEffect, phaseDeactivations
+	} else {
+		b.desired = translate.PersonDesired(s, p, nil, now)
+	}
+	return b
+}
+
+// orphanUser is the bundle of an STS user no OS2MO person accounts for: the user is deactivated
+// and its positions with it (and, if it is an OS2MO person's user, whatever PersonGone ends).
+func orphanUser(s translate.Settings, id uuid.UUID) translate.Desired {
+	return translate.Merge(translate.PersonGone(s, id),
+		translate.Desired{Users: []uuid.UUID{id}, Deactivate: []translate.Ref{{Kind: oio.KindBruger, UUID: id}}})
+}
+
+// orphans finds the units and users of the municipality's hierarchy that STS holds active and
+// that no listed OS2MO unit or person accounts for, asks OS2MO about them (one may have been
+// created after the listing, or be terminated), and returns their bundles.
+func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles []*bundle, now time.Time) ([]*bundle, error) {
+	today := translate.Day(now)
+	listedUnits := map[uuid.UUID]bool{}
+	for _, id := range snap.unitIDs {
+		listedUnits[id] = true
+	}
+	users := map[uuid.UUID]bool{}
+	for _, b := range bundles {
+		for _, id := range b.desired.Users {
+			users[id] = true
+		}
+		if b.desired.Person != uuid.Nil {
+			for id := range snap.sts.lookup(translate.Lookups{UsersOfPerson: b.desired.Person}) {
+				users[id] = true
+			}
+		}
+	}
+	var units, brugere []uuid.UUID
+	for _, id := range snap.hierarchy[oio.KindOrganisationEnhed] {
+		if !listedUnits[id] && activeOn(snap.sts.get(id), today) && id != o.Settings.TopUnit {
+			units = append(units, id)
+		}
+	}
+	for _, id := range snap.hierarchy[oio.KindBruger] {
+		if !users[id] && activeOn(snap.sts.get(id), today) {
+			brugere = append(brugere, id)
+		}
+	}
+	if len(units)+len(brugere) == 0 {
+		return nil, nil
+	}
+	var keys []string
+	for _, id := range units {
+		keys = append(keys, translate.BundleKey(translate.BundleUnit, id))
+	}
+	for _, id := range brugere {
+		keys = append(keys, translate.BundleKey(translate.BundlePerson, id))
+	}
+	if err := e.readLastSent(ctx, keys, snap.lastSent); err != nil {
+		return nil, err
+	}
+	moUnits, moPersons, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)")
+	if err != nil {
+		return nil, err
+	}
+	var out []*bundle
+	for _, id := range units {
+		u, known := moUnits[id]
+		if u != nil {
+			out = append(out, unitBundle(o.Settings, id, u, now)) // created after the listing
+			continue
+		}
+		b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true,
+			desired: translate.UnitGone(o.Settings, id), origin: originOrphan, phase: phaseDeactivations,
+			why: "unknown to OS2MO", depth: stsDepth(snap.sts, id)}
+		if known {
+			b.why = "not in effect in OS2MO"
+		}
+		out = append(out, b)
+	}
+	for _, id := range brugere {
+		p, known := moPersons[id]
+		if p != nil {
+			out = append(out, personBundle(o.Settings, id, p, now))
+			continue
+		}
+		b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, desired: orphanUser(o.Settings, id),
+			origin: originOrphan, phase: phaseDeactivations, why: "no OS2MO person"}
+		if known {
+			b.why = "person not in effect in OS2MO"
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// stsDepth returns how many ancestors a unit has in STS (by Overordnet).
+func stsDepth(s *stsState, id uuid.UUID) int {
+	n := 0
+	seen := map[uuid.UUID]bool{id: true}
+	for {
+		o := s.get(id)
+		if o == nil {
+			return n
+		}
+		parent := uuid.Nil
+		for _, r := range o.Registration.Relationer {
+			if r.Name == oio.RelOverordnet {
+				parent = r.Ref
+			}
+		}
+		if parent == uuid.Nil || seen[parent] {
+			return n
+		}
+		seen[parent] = true
+		id = parent
+		n++
+	}
+}
+
+// sortBundles orders bundles for convergence: units top-down, persons, then deactivations
+// (users, then units bottom-up); by key within a level.
+func sortBundles(bs []*bundle) {
+	slices.SortStableFunc(bs, func(a, b *bundle) int {
+		if c := cmp.Compare(a.phase, b.phase); c != 0 {
+			return c
+		}
+		if a.phase == phaseDeactivations {
+			if a.unit != b.unit {
+				if a.unit {
+					return 1
+				}
+				return -1
+			}
+			return cmp.Or(cmp.Compare(b.depth, a.depth), strings.Compare(a.key, b.key))
+		}
+		return cmp.Or(cmp.Compare(a.depth, b.depth), strings.Compare(a.key, b.key))
+	})
+}
+
+// level is the group of bundles that may converge at once: one depth of units, all persons, the
+// users to deactivate, one depth of units to deactivate.
+func level(b *bundle) [3]int {
+	switch {
+	case b.phase == phasePersons:
+		return [3]int{int(b.phase), 0, 0}
+	case b.phase == phaseDeactivations && !b.unit:
+		return [3]int{int(b.phase), 0, 0}
+	case b.phase == phaseDeactivations:
+		return [3]int{int(b.phase), 1, -b.depth}
+	}
+	return [3]int{int(b.phase), 0, b.depth}
+}
+
+// ownedUUIDs returns the function UUIDs the sync writes: every one a bundle desires or names, or
+// a last-sent record lists.
+func ownedUUIDs(bundles []*bundle, snap *snapshot) map[uuid.UUID]bool {
+	owned := map[uuid.UUID]bool{}
+	for _, b := range bundles {
+		for _, r := range b.desired.Refs() {
+			owned[r.UUID] = true
+		}
+	}
+	for _, v := range snap.lastSent {
+		if r, err := translate.ParseRecord(v); err == nil {
+			for ref := range r.Objects {
+				owned[ref.UUID] = true
+			}
+		}
+	}
+	return owned
+}
+
+// derivedFunction reports whether a function's UUID is one the sync derives: the manager or
+// Henvendelsessted function of a unit it points at, or a name-based (version 5) UUID as every
+// UUID the sync derives is (other tools, OS2sync among them, use random version 4 UUIDs).
+func derivedFunction(f *oio.Object) bool {
+	if f == nil {
+		return true
+	}
+	for _, r := range f.Registration.Relationer {
+		if r.Name == oio.RelTilknyttedeEnheder && (f.UUID == translate.ManagerUUID(r.Ref) || f.UUID == translate.ContactPlaceUUID(r.Ref)) {
+			return true
+		}
+	}
+	return f.UUID.Version() == 5 && f.UUID.Variant() == uuid.RFC4122
+}
+
+// functionLabel names a function's type.
+func functionLabel(f *oio.Object, today time.Time) string {
+	switch functionType(f, today) {
+	case translate.FunktionstypeStilling:
+		return "position"
+	case translate.FunktionstypeLeder:
+		return "manager"
+	case translate.FunktionstypeHenvendelsessted:
+		return "contact place"
+	}
+	return "other"
+}
+
+// functionType returns the Funktionstype of a function (the one in effect today, else any).
+func functionType(f *oio.Object, today time.Time) uuid.UUID {
+	if f == nil {
+		return uuid.Nil
+	}
+	var found uuid.UUID
+	for _, r := range f.Registration.Relationer {
+		if r.Name != oio.RelFunktionstype {
+			continue
+		}
+		if r.Virkning.Covers(today) {
+			return r.Ref
+		}
+		found = r.Ref
+	}
+	return found
+}
+
+// statusOn returns the Gyldighed of o in effect on day ("" if none).
+func statusOn(o *oio.Object, day time.Time) oio.GyldighedStatus {
+	if o == nil {
+		return ""
+	}
+	for _, g := range o.Registration.Gyldighed {
+		if g.Virkning.Covers(day) {
+			return g.Status
+		}
+	}
+	return ""
+}
+
+// activeOn reports whether STS holds o active on day t.
+func activeOn(o *oio.Object, t time.Time) bool {
+	return exists(o) && statusOn(o, t) == oio.Aktiv
+}
+
+// egenskabOn returns the attributes of o in effect at day (else the latest that starts later,
+// else the last), or the zero Egenskab.
+func egenskabOn(o *oio.Object, day time.Time) oio.Egenskab {
+	if o == nil || len(o.Registration.Egenskaber) == 0 {
+		return oio.Egenskab{}
+	}
+	es := o.Registration.Egenskaber
+	for _, e := range es {
+		if e.Virkning.Covers(day) {
+			return e
+		}
+	}
+	for _, e := range es {
+		if e.Virkning.From.After(day) {
+			return e
+		}
+	}
+	return es[len(es)-1]
+}
+
+// objectName is an object's name on day (Navn, else the address text, else the user key).
+func objectName(o *oio.Object, day time.Time) string {
+	if o == nil {
+		return ""
+	}
+	e := egenskabOn(o, day)
+	switch {
+	case e.Navn != "":
+		return e.Navn
+	case e.AdresseTekst != "":
+		return e.AdresseTekst
+	}
+	return e.BrugervendtNoegle
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

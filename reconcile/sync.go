@@ -1,0 +1,409 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
+)
+
+// Result is the outcome of a sync.
+type Result struct {
+	// Plan is what was planned before the first write (the dry run's output).
+	Plan *Plan
+	// Converged counts the bundles written (at least one STS write); InSync those that needed no
+	// write; Recorded those whose last-sent record the sync (re)wrote.
+	Converged, InSync, Recorded int
+	// Writes counts the STS writes made; Reads the STS calls that read (snapshot and retries).
+	Writes, Reads int
+	// Busy counts the bundles left to the event path because it held their lease; Changed those
+	// the event path wrote while the sync ran (their last-sent record changed).
+	Busy, Changed int
+	// Failed lists the bundles whose writes failed.
+	Failed []BundleError
+	// Took is how long the sync took.
+	Took time.Duration
+}
+
+// BundleError is a bundle that could not be converged.
+type BundleError struct {
+	Bundle string
+	Err    error
+}
+
+func (e BundleError) Error() string { return e.Bundle + ": " + e.Err.Error() }
+
+func (e BundleError) Unwrap() error { return e.Err }
+
+// Plan reads OS2MO and STS and returns what a sync would write, without writing (the dry run).
+func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+	o := e.Options.withDefaults()
+	calls := &countingSTS{STS: e.STS}
+	eng := *e
+	eng.STS = calls
+	return eng.plan(ctx, o)
+}
+
+// Sync brings STS Organisation in line with OS2MO: it plans every bundle (Plan), refuses when a
+// guard trips (ErrRefused), and otherwise converges the bundles — units top-down, persons, then
+// deactivations (users, then units bottom-up), Options.Concurrency at once — each under its
+// lease, re-planned against what STS holds at that moment, and records each bundle's last-sent
+// record after its writes succeeded, so the event path skips it afterwards. A bundle whose lease
+// the event path holds, or that the event path wrote after the sync began, is left to it. With
+// Options.DryRun it returns the plan without writing. The error lists the bundles that failed;
+// the Result is returned with it.
+func (e *Engine) Sync(ctx context.Context) (*Result, error) {
+	o := e.Options.withDefaults()
+	start := o.Now()
+	calls := &countingSTS{STS: e.STS}
+	eng := *e
+	eng.STS = calls
+	res := &Result{}
+	defer func() {
+		res.Took = o.Now().Sub(start)
+		res.Reads = int(calls.reads.Load())
+		res.Writes = int(calls.writes.Load())
+	}()
+	plan, err := eng.plan(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	res.Plan = plan
+	o.Logger.Info("sync planned", "bundles", plan.Bundles, "changed", plan.Changed, "writes", len(plan.Ops),
+		"deactivations", plan.Deactivations, "limit", plan.Limit, "orphans", plan.Orphans, "problems", plan.Problems)
+	if !plan.Adoption.Empty() {
+		o.Logger.Info("adoption", "summary", plan.Adoption.String())
+	}
+	if err := plan.guard(o); err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	if e.Store == nil {
+		return res, errors.New("sync: no Store for leases and last-sent records")
+	}
+	if err := eng.converge(ctx, o, plan, res); err != nil {
+		return res, err
+	}
+	if len(res.Failed) > 0 {
+		errs := make([]error, len(res.Failed))
+		for i, f := range res.Failed {
+			errs[i] = f
+		}
+		return res, fmt.Errorf("sync: %d of %d bundles failed: %w", len(res.Failed), plan.Bundles, errors.Join(errs...))
+	}
+	return res, nil
+}
+
+// errBundleBusy says the event path holds a bundle's lease.
+var errBundleBusy = errors.New("busy")
+
+// converge runs the bundles level by level; bundles of one level run concurrently. A bundle
+// found busy is tried again once at the end of its level.
+func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Result) error {
+	var mu sync.Mutex // guards res
+	var done atomic.Int64
+	total := len(plan.bundles)
+	failures := 0
+	tally := func(f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		f()
+	}
+	run := func(bs []*bundle) ([]*bundle, error) {
+		var busy []*bundle
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(o.Concurrency)
+		for _, b := range bs {
+			g.Go(func() error {
+				out, err := e.convergeBundle(gctx, o, plan.snap, b)
+				switch {
+				case errors.Is(err, errBundleBusy):
+					tally(func() { busy = append(busy, b) })
+					return nil
+				case err != nil && gctx.Err() != nil:
+					return gctx.Err()
+				case err != nil:
+					o.Logger.Error("bundle failed", "bundle", b.key, "error", err)
+					var tooMany bool
+					tally(func() {
+						res.Failed = append(res.Failed, BundleError{Bundle: b.key, Err: err})
+						failures++
+						tooMany = failures >= o.MaxFailures
+					})
+					if tooMany {
+						return fmt.Errorf("sync stopped after %d failed bundles, the last %s: %w", failures, b.key, err)
+					}
+				default:
+					tally(func() {
+						switch out {
+						case outcomeWritten:
+							res.Converged++
+							res.Recorded++
+						case outcomeRecorded:
+							res.InSync++
+							res.Recorded++
+						case outcomeInSync:
+							res.InSync++
+						case outcomeChanged:
+							res.Changed++
+						}
+					})
+				}
+				o.Progress(Progress{Phase: "sync", Done: int(done.Add(1)), Total: total})
+				return nil
+			})
+		}
+		return busy, g.Wait()
+	}
+	for _, lvl := range levels(plan.bundles) {
+		busy, err := run(lvl)
+		if err != nil {
+			return err
+		}
+		if len(busy) == 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.RetryDelay):
+		}
+		if busy, err = run(busy); err != nil {
+			return err
+		}
+		for _, b := range busy {
+			o.Logger.Warn("bundle left to the event path: its lease is held", "bundle", b.key)
+			res.Busy++
+			o.Progress(Progress{Phase: "sync", Done: int(done.Add(1)), Total: total})
+		}
+	}
+	return nil
+}
+
+// levels splits sorted bundles into the groups that may converge at once.
+func levels(bs []*bundle) [][]*bundle {
+	var out [][]*bundle
+	for i, b := range bs {
+		if i == 0 || level(b) != level(bs[i-1]) {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], b)
+	}
+	return out
+}
+
+// outcome is what converging one bundle did.
+type outcome int
+
+const (
+	outcomeInSync   outcome = iota // nothing to write, record current
+	outcomeRecorded                // nothing to write, record (re)written
+	outcomeWritten                 // written and recorded
+	outcomeChanged                 // the event path wrote it meanwhile; left alone
+)
+
+// convergeBundle converges one bundle under its lease (see Sync).
+func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, b *bundle) (outcome, error) {
+	record := b.desired.Record().String()
+	before, recorded := snap.lastSent[b.key]
+	lookups := b.desired.Lookups()
+	if recorded && before == record && len(translate.PlanAll(o.Settings, b.desired, snap.sts.lookup(lookups), o.Now())) == 0 {
+		return outcomeInSync, nil
+	}
+	lease, err := e.Store.AcquireLease(ctx, b.key, o.LeaseTTL)
+	if errors.Is(err, ErrBusy) {
+		return 0, errBundleBusy
+	}
+	if err != nil {
+		return 0, fmt.Errorf("lock %s: %w", b.key, err)
+	}
+	ctx, stop := keepLease(ctx, o, lease, b.key)
+	defer func() {
+		lost := context.Cause(ctx) == ErrLeaseLost
+		stop()
+		if !lost {
+			if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+				o.Logger.Warn("release lease", "bundle", b.key, "error", err)
+			}
+		}
+	}()
+	now, had, err := e.Store.LastSent(ctx, b.key)
+	if err != nil {
+		return 0, fmt.Errorf("read the last-sent record of %s: %w", b.key, err)
+	}
+	if had != recorded || now != before {
+		o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
+		return outcomeChanged, nil
+	}
+	wrote := false
+	delay := o.RetryDelay
+	for attempt := 1; ; attempt++ {
+		ops := translate.PlanAll(o.Settings, b.desired, snap.sts.lookup(lookups), o.Now())
+		err = e.write(ctx, o, snap, b, ops)
+		if len(ops) > 0 {
+			wrote = true
+		}
+		if err == nil {
+			break
+		}
+		if attempt >= o.Attempts || !retryable(err) || ctx.Err() != nil {
+			if context.Cause(ctx) == ErrLeaseLost {
+				return 0, fmt.Errorf("%w (writes stopped): %w", ErrLeaseLost, err)
+			}
+			return 0, err
+		}
+		o.Logger.Warn("bundle write failed, retrying", "bundle", b.key, "attempt", attempt, "error", err, "wait", delay)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+		// What STS holds after a failed write is uncertain: read the bundle's objects again.
+		if err := e.refresh(ctx, o, snap, lookups); err != nil {
+			return 0, err
+		}
+	}
+	if recorded && before == record && !wrote {
+		return outcomeInSync, nil
+	}
+	if err := e.Store.RecordSent(ctx, b.key, record); err != nil {
+		// The writes succeeded; a lost record only costs the event path a full read later.
+		o.Logger.Warn("could not record what was sent", "bundle", b.key, "error", err)
+	}
+	if wrote {
+		return outcomeWritten, nil
+	}
+	return outcomeRecorded, nil
+}
+
+// write performs a bundle's operations in order and records each in the state.
+func (e *Engine) write(ctx context.Context, o Options, snap *snapshot, b *bundle, ops []translate.Operation) error {
+	for _, op := range ops {
+		op.TransactionUUID = o.NewID()
+		if err := e.STS.Apply(ctx, op); err != nil {
+			return fmt.Errorf("%s %s (for %s, transaction %s): %w", op.Op, op.Ref(), b.key, op.TransactionUUID, err)
+		}
+		// The audit line: one per STS write.
+		o.Logger.Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", b.key,
+			"transaction_uuid", op.TransactionUUID.String(), "source", "sync")
+		if err := snap.sts.apply(op); err != nil {
+			o.Logger.Warn("model of STS out of step; rereading the object", "object", op.Ref().String(), "error", err)
+			if err := e.refresh(ctx, o, snap, translate.Lookups{Read: []translate.Ref{op.Ref()}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// refresh reads the objects a bundle's lookups find (and names) again from STS.
+func (e *Engine) refresh(ctx context.Context, o Options, snap *snapshot, l translate.Lookups) error {
+	byKind := map[oio.Kind][]uuid.UUID{}
+	for _, r := range l.Read {
+		byKind[r.Kind] = append(byKind[r.Kind], r.UUID)
+	}
+	for id, obj := range snap.sts.lookup(l) {
+		byKind[obj.Kind] = append(byKind[obj.Kind], id)
+	}
+	for _, kind := range slices.Sorted(maps.Keys(byKind)) {
+		ids := unique(byKind[kind])
+		for chunk := range slices.Chunk(ids, o.ListChunk) {
+			objs, err := e.STS.ReadMany(ctx, kind, chunk)
+			if err != nil {
+				return fmt.Errorf("read %d %s objects from STS again: %w", len(chunk), kind, err)
+			}
+			for _, id := range chunk {
+				if obj := objs[id]; obj != nil && exists(obj) {
+					snap.sts.put(obj)
+				} else {
+					snap.sts.remove(id)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// remove forgets an object STS no longer holds.
+func (s *stsState) remove(id uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects, id)
+}
+
+// keepLease renews the lease every LeaseTTL/3 until stop is called; if it is lost, the returned
+// context is cancelled with cause ErrLeaseLost, so no write of ours interleaves with another
+// worker's.
+func keepLease(ctx context.Context, o Options, lease Lease, key string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(o.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := lease.Renew(ctx, o.LeaseTTL)
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				o.Logger.Error("lease lost while writing; stopping the bundle", "bundle", key, "error", err)
+				cancel(ErrLeaseLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				o.Logger.Warn("renew lease", "bundle", key, "error", err)
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		<-finished
+		cancel(nil)
+	}
+}
+
+// retryable reports whether an error says trying again later may succeed.
+func retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	return errors.As(err, &r) && r.Retryable()
+}
+
+// countingSTS counts the calls made through it.
+type countingSTS struct {
+	STS
+	reads, writes atomic.Int64
+}
+
+func (c *countingSTS) HierarchyPage(ctx context.Context, first, max int) (*oio.Hierarchy, error) {
+	c.reads.Add(1)
+	return c.STS.HierarchyPage(ctx, first, max)
+}
+
+func (c *countingSTS) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
+	c.reads.Add(1)
+	return c.STS.ReadMany(ctx, kind, ids)
+}
+
+func (c *countingSTS) Apply(ctx context.Context, op translate.Operation) error {
+	c.writes.Add(1)
+	return c.STS.Apply(ctx, op)
+}
