@@ -63,7 +63,7 @@ BENCH_FLAGS ?=
 bench: services ## load driver (cmd/stsbench: real daemon, RabbitMQ, Redis, fakes) + Go micro-benchmarks; prints one table, writes bench/results.json
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/stsorgsync ./cmd/stsbench
 	$(GO) test -c -o bin/stsorgsync.test ./cmd/stsorgsync
-	bin/stsbench -bin bin -out bench/results.json -logs bench/logs $(BENCH_FLAGS)
+	bin/stsbench -bin bin -out bench/results.json -logs bench/out $(BENCH_FLAGS)
 
 bench-full: ## make bench at Copenhagen size (3,000 units, 45,000 persons); takes well over an hour
 	$(MAKE) bench BENCH_FLAGS="-units 3000 -persons 45000 -out bench/results-full.json $(BENCH_FLAGS)"

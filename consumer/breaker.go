@@ -17,7 +17,7 @@ type Unavailable interface {
 }
 
 // errInterrupted says an event waiting for the circuit breaker was interrupted by shutdown.
-var errInterrupted = errors.New("interrupted by shutdown while waiting for the circuit breaker")
+var errInterrupted = errors.New("interrupted by shutdown while waiting for the circuit breaker or another worker's lease")
 
 // isUnavailable reports whether err (or an error it wraps) says the service is unavailable.
 func isUnavailable(err error) bool {

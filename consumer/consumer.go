@@ -448,6 +448,15 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 			return attempts, lastErr, ctx.Err()
 		case !retryable(lastErr):
 			return attempts, lastErr, lastErr
+		case isBusy(lastErr):
+			// Another worker (or a crashed process, until its lease expires) holds the object:
+			// wait, without using up the budget; leases expire, so this ends.
+			policy.Reset()
+			log.Info("object locked by another worker; waiting", "error", lastErr, "attempt", attempts)
+			if err := waitOrStop(ctx, stopping, c.cfg.RetryInitial); err != nil {
+				return attempts, lastErr, err
+			}
+			continue
 		case isUnavailable(lastErr) && c.breaker.isOpen():
 			// The breaker paces the next attempt; the outage does not count against the budget.
 			policy.Reset()
@@ -466,6 +475,27 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 			return attempts, lastErr, ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// isBusy reports whether err says the object is locked by another worker (a Busy() bool method).
+func isBusy(err error) bool {
+	var b interface{ Busy() bool }
+	return errors.As(err, &b) && b.Busy()
+}
+
+// waitOrStop waits d; it returns ctx's error if ctx ends first, or errInterrupted if shutdown
+// starts (the event is then requeued rather than kept waiting).
+func waitOrStop(ctx context.Context, stopping <-chan struct{}, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stopping:
+		return errInterrupted
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -1202,3 +1202,29 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("New accepted a nil handler")
 	}
 }
+
+// TestWaitingForALeaseUsesNoRetryBudget: an event whose object is locked by another worker (a
+// busy lease, as after a crash until the dead process's lease expires) waits and succeeds, even
+// when the wait outlasts the retry budget; a real failure still uses it up.
+func TestWaitingForALeaseUsesNoRetryBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fastRetry(Config{}))
+	var calls atomic.Int32
+	r := h.start(handlerFunc(func(context.Context, Event) error {
+		if calls.Add(1) <= 10 { // more than RetryMaxAttempts (4)
+			return busyError{key: "org_unit:x"}
+		}
+		return nil
+	}))
+	h.publish("org_unit", uuid.New())
+	obs := h.obs.waitN(t, 1)
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if obs[0].outcome != OutcomeDone || calls.Load() != 11 {
+		t.Errorf("outcome %s after %d calls; want done after 11 (10 busy, then success)", obs[0].outcome, calls.Load())
+	}
+	if n := h.depth("stsorgsync.dlq"); n != 0 {
+		t.Errorf("DLQ holds %d; want 0", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -78,6 +79,10 @@ func (e busyError) Error() string {
 	return fmt.Sprintf("object %s is being written by another worker", e.key)
 }
 func (e busyError) Retryable() bool { return true }
+
+// Busy says the object is locked by another worker: waiting for the lease is not a failure, so
+// the consumer does not count it against the retry budget.
+func (e busyError) Busy() bool { return true }
 
 // leaseLostError says the object's lease was lost mid-work and the work was cancelled; it is
 // retryable (the next attempt takes the lease again) whatever the cancelled work returned.
@@ -194,7 +199,7 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", key, err)
 	}
-	ctx, stopRenewing := p.keepLease(ctx, lease, key, ttl)
+	ctx, stopRenewing := leasekeep.Keep(ctx, lease, ttl, ErrLeaseLost, p.log(), key)
 	var cascade []workItem
 	func() {
 		defer func() {
@@ -222,43 +227,6 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 		}
 	}
 	return nil
-}
-
-// keepLease renews lease every ttl/3 until stop is called. If a renewal says the lease is lost,
-// the returned context is cancelled with cause ErrLeaseLost, so the work stops before another
-// worker's write can interleave with ours.
-func (p *Pipeline) keepLease(ctx context.Context, lease Lease, key string, ttl time.Duration) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := lease.Renew(ctx, ttl)
-			switch {
-			case errors.Is(err, ErrLeaseLost):
-				p.log().Error("lease lost while writing; cancelling the work", "object", key, "error", err)
-				cancel(ErrLeaseLost)
-				return
-			case err != nil && ctx.Err() == nil:
-				p.log().Warn("renew lease", "object", key, "error", err)
-			}
-		}
-	}()
-	return ctx, func() {
-		close(done)
-		<-finished
-		cancel(nil)
-	}
 }
 
 // syncLeased converges everything STS should hold for one OS2MO unit (the OrganisationEnhed,
@@ -327,7 +295,7 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 	plan := desired
 	var current map[uuid.UUID]*oio.Object
 	if incremental {
-		plan = desired.Since(prev)
+		plan = desired.Since(prev, record)
 		current, err = p.readRefs(ctx, plan.Refs())
 	} else {
 		current, err = p.readBundle(ctx, desired.Lookups())

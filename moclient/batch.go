@@ -13,7 +13,7 @@ import (
 const MaxBatch = 100
 
 // OrgUnits returns the current state of many organisation units, read in requests of at most
-// [MaxBatch] UUIDs (the OrgUnits query: OrgUnit's selection filtered by a list of UUIDs). The
+// [MaxBatch] UUIDs (the OrgUnit query, which takes a list of UUIDs). The
 // result maps every UUID OS2MO knows to the unit's current state, or to nil when the unit exists
 // but is not in effect now (terminated or future); UUIDs OS2MO does not know are absent. Errors
 // are as for [Client.OrgUnit].
@@ -29,8 +29,8 @@ func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*
 				} `json:"objects"`
 			} `json:"org_units"`
 		}
-		if err := c.do(ctx, "OrgUnits", map[string]any{"uuids": uuidStrings(chunk)}, &resp); err != nil {
-			return nil, fmt.Errorf("reading %d org units: %w", len(chunk), err)
+		if err := c.do(ctx, "OrgUnit", map[string]any{"uuids": uuidStrings(chunk)}, &resp); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", countOf(chunk, "org unit"), err)
 		}
 		for _, obj := range resp.OrgUnits.Objects {
 			if obj.Current == nil {
@@ -48,7 +48,7 @@ func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*
 }
 
 // Persons returns the current state of many persons, read in requests of at most [MaxBatch]
-// UUIDs (the Persons query: Person's selection filtered by a list of UUIDs), as
+// UUIDs (the Person query, which takes a list of UUIDs), as
 // [Client.OrgUnits] does: a UUID OS2MO knows maps to the person's current state, or to nil when
 // the person is not in effect now; unknown UUIDs are absent.
 func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Person, error) {
@@ -65,8 +65,8 @@ func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*P
 			} `json:"persons"`
 		}
 		vars := map[string]any{"uuids": uuidStrings(chunk), "now": now.Format(time.RFC3339)}
-		if err := c.do(ctx, "Persons", vars, &resp); err != nil {
-			return nil, fmt.Errorf("reading %d persons: %w", len(chunk), err)
+		if err := c.do(ctx, "Person", vars, &resp); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", countOf(chunk, "person"), err)
 		}
 		for _, obj := range resp.Persons.Objects {
 			if obj.Current == nil {
@@ -81,6 +81,14 @@ func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*P
 		}
 	}
 	return out, nil
+}
+
+// countOf names what a request read: "org unit <uuid>" for one, "3 org units" for more.
+func countOf(ids []uuid.UUID, noun string) string {
+	if len(ids) == 1 {
+		return noun + " " + ids[0].String()
+	}
+	return fmt.Sprintf("%d %ss", len(ids), noun)
 }
 
 func uuidStrings(ids []uuid.UUID) []string {

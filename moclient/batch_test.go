@@ -10,9 +10,10 @@ import (
 	"github.com/stsorgsync/stsorgsync/moclient"
 )
 
-// TestBatchedReadsMatchSingleReads: OrgUnits and Persons return for each UUID what OrgUnit and
-// Person return (nil for one not in effect now, nothing for an unknown one), in as many requests
-// as MaxBatch requires.
+// TestBatchedReadsMatchSingleReads: an object read among others in one request (OrgUnits,
+// Persons) is the same as read alone (OrgUnit, Person: the same query with one UUID), so answers
+// are not mixed up between UUIDs; nil for one not in effect now, nothing for an unknown one; as
+// many requests as MaxBatch requires.
 func TestBatchedReadsMatchSingleReads(t *testing.T) {
 	e := newEnv(t, 0)
 	f := e.personFixture(t)

@@ -85,7 +85,7 @@ func TestObserveSeesEveryRequest(t *testing.T) {
 				}
 				var out map[string]any
 				// The embedded OrgUnit document with a variable the schema rejects.
-				return c.RunRaw(t.Context(), "OrgUnit", queries["OrgUnit"], map[string]any{"uuid": "not-a-uuid"}, &out)
+				return c.RunRaw(t.Context(), "OrgUnit", queries["OrgUnit"], map[string]any{"uuids": []string{"not-a-uuid"}}, &out)
 			},
 			wantErr: true,
 			want:    []observation{{"token", "ok"}, {"OrgUnit", "graphql_error"}},

@@ -13,29 +13,16 @@ import (
 // in effect now (terminated or future); other errors are [*GraphQLError], [*TransientError],
 // [*AuthError] or [*HTTPError], wrapped.
 func (c *Client) OrgUnit(ctx context.Context, id uuid.UUID) (*OrgUnit, error) {
-	var out struct {
-		OrgUnits struct {
-			Objects []struct {
-				UUID    uuid.UUID    `json:"uuid"`
-				Current *wireOrgUnit `json:"current"`
-			} `json:"objects"`
-		} `json:"org_units"`
-	}
-	if err := c.do(ctx, "OrgUnit", map[string]any{"uuid": id.String()}, &out); err != nil {
-		return nil, fmt.Errorf("reading org unit %s: %w", id, err)
-	}
-	objs := out.OrgUnits.Objects
-	switch {
-	case len(objs) == 0:
-		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotFound)
-	case len(objs) > 1:
-		return nil, fmt.Errorf("org unit %s: OS2MO returned %d objects for one UUID", id, len(objs))
-	case objs[0].Current == nil:
-		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotCurrent)
-	}
-	u, err := objs[0].Current.toModel(c.loc)
+	units, err := c.OrgUnits(ctx, []uuid.UUID{id})
 	if err != nil {
-		return nil, fmt.Errorf("org unit %s: %w", id, err)
+		return nil, err
+	}
+	u, known := units[id]
+	switch {
+	case !known:
+		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotFound)
+	case u == nil:
+		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotCurrent)
 	}
 	return u, nil
 }

@@ -13,31 +13,16 @@ import (
 // [ErrNotCurrent] when the person exists but is not in effect now; other errors are as for
 // [Client.OrgUnit].
 func (c *Client) Person(ctx context.Context, id uuid.UUID) (*Person, error) {
-	now := c.cfg.Now().In(c.loc)
-	var out struct {
-		Persons struct {
-			Objects []struct {
-				UUID    uuid.UUID   `json:"uuid"`
-				Current *wirePerson `json:"current"`
-			} `json:"objects"`
-		} `json:"persons"`
-	}
-	vars := map[string]any{"uuid": id.String(), "now": now.Format(time.RFC3339)}
-	if err := c.do(ctx, "Person", vars, &out); err != nil {
-		return nil, fmt.Errorf("reading person %s: %w", id, err)
-	}
-	objs := out.Persons.Objects
-	switch {
-	case len(objs) == 0:
-		return nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
-	case len(objs) > 1:
-		return nil, fmt.Errorf("person %s: OS2MO returned %d objects for one UUID", id, len(objs))
-	case objs[0].Current == nil:
-		return nil, fmt.Errorf("person %s: %w", id, ErrNotCurrent)
-	}
-	p, err := objs[0].Current.toModel(c.loc)
+	persons, err := c.Persons(ctx, []uuid.UUID{id})
 	if err != nil {
-		return nil, fmt.Errorf("person %s: %w", id, err)
+		return nil, err
+	}
+	p, known := persons[id]
+	switch {
+	case !known:
+		return nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
+	case p == nil:
+		return nil, fmt.Errorf("person %s: %w", id, ErrNotCurrent)
 	}
 	return p, nil
 }

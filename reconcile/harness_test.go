@@ -122,7 +122,7 @@ func (a *stsAdapter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUI
 		return nil, err
 	}
 	for id, o := range objs {
-		if l := o.Registration.Livscyklus; l == oio.LivscyklusPassiveret || l == oio.LivscyklusSlettet {
+		if !o.Exists() {
 			delete(objs, id)
 		}
 	}

@@ -69,6 +69,24 @@ func (p *Plan) WriteOps(w io.Writer, adopt bool) error {
 	return bw.Flush()
 }
 
+// WriteAdoption writes one line per object written by another tool that the plan ends: each
+// foreign function, and each foreign address reference of the municipality's units and users.
+func (p *Plan) WriteAdoption(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	today := translate.Day(p.GeneratedAt)
+	for _, op := range p.Ops {
+		if op.Action == ActionForeign {
+			fmt.Fprintf(bw, "ended    %-20s %s  %s  %s\n", op.Object.Kind, op.Object.UUID, strconv.QuoteToGraphic(op.Name), op.Bundle)
+		}
+		if op.ForeignAddresses > 0 && op.current != nil {
+			for _, r := range foreignAddresses(op.current, &op.Object, today) {
+				fmt.Fprintf(bw, "unlinked %-20s %s  %s  %s\n", oio.KindAdresse, r.Ref, strconv.QuoteToGraphic(roleLabel(r.Rolle)+" of "+op.Name), op.Bundle)
+			}
+		}
+	}
+	return bw.Flush()
+}
+
 // WriteSummary writes the outcome of a sync on a few lines.
 func (r *Result) WriteSummary(w io.Writer) error {
 	bw := bufio.NewWriter(w)

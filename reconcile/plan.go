@@ -21,7 +21,7 @@ type origin int
 
 const (
 	// originExported: a unit or person OS2MO has in effect and exports.
-	originExported origin = iota //lint:ignore U1000 the zero value, named for readers
+	originExported origin = iota
 	// originNotExported: a unit OS2MO has in effect but does not export (relevance rules).
 	originNotExported
 	// originNotInEffect: OS2MO listed it, but it was no longer in effect when read.
@@ -217,6 +217,9 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	}
 	owned := ownedUUIDs(bundles, snap)
 	sortBundles(bundles)
+	// Plan the bundles in the order the sync writes them, each against STS as the writes before
+	// it leave it (sim), so that an object two bundles end is planned once.
+	sim := snap.sts.clone()
 	for _, b := range bundles {
 		if b.unit && b.desired.Object(b.id) != nil {
 			p.Exported++
@@ -228,16 +231,20 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 		for _, pr := range b.desired.Problems {
 			o.Logger.Debug("translation problem", "bundle", b.key, "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 		}
-		cur := snap.sts.lookup(b.desired.Lookups())
-		ops := p.classify(o, b, cur, translate.PlanAll(o.Settings, b.desired, cur, now), owned, today)
+		cur := sim.lookup(b.desired.Lookups())
+		planned := planBundle(o, b, cur, now)
+		ops := p.classify(o, b, cur, planned, owned, today)
 		if len(ops) > 0 {
 			p.Changed++
+		}
+		for _, op := range planned {
+			_ = sim.apply(op) // a refused operation would fail in STS too; the plan shows it
 		}
 		p.Ops = append(p.Ops, ops...)
 		if e.Store != nil {
 			if _, recorded := snap.lastSent[b.key]; !recorded {
 				for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
-					if obj := b.desired.Object(id); obj != nil && cur[id] != nil && exists(cur[id]) {
+					if obj := b.desired.Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
 						if obj.Kind == oio.KindOrganisationEnhed {
 							p.Adoption.TakenOverUnits++
 						} else {
@@ -251,6 +258,23 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	p.Bundles = len(bundles)
 	p.Limit = o.deactivationLimit(p.UnitsSTS + p.UsersSTS)
 	return p, nil
+}
+
+// planBundle plans a bundle against the objects its lookups found (translate.PlanAll), never
+// writing the top unit other than as desired.
+func planBundle(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, now time.Time) []translate.Operation {
+	ops := translate.PlanAll(o.Settings, b.desired, cur, now)
+	top := o.Settings.TopUnit
+	if top == uuid.Nil || b.desired.Object(top) != nil {
+		return ops
+	}
+	return slices.DeleteFunc(ops, func(op translate.Operation) bool {
+		if op.Object.Kind == oio.KindOrganisationEnhed && op.Object.UUID == top {
+			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key)
+			return true
+		}
+		return false
+	})
 }
 
 // deactivationLimit is the most units and users one sync may deactivate, of active ones.
@@ -306,7 +330,7 @@ func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops
 	var out []PlannedOp
 	for _, op := range ops {
 		po := PlannedOp{Operation: op, Bundle: b.key, current: cur[op.Object.UUID], desired: b.desired.Object(op.Object.UUID)}
-		if po.current != nil && !exists(po.current) {
+		if po.current != nil && !po.current.Exists() {
 			po.current = nil
 		}
 		po.Name = objectName(&op.Object, today)
@@ -333,10 +357,6 @@ func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops
 		}
 		if po.Action == ActionEndRelations && b.origin == originOrphan {
 			po.Action = ActionOrphan
-		}
-		if op.Object.Kind == oio.KindOrganisationEnhed && op.Object.UUID == o.Settings.TopUnit && o.Settings.TopUnit != uuid.Nil && po.desired == nil {
-			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key)
-			continue
 		}
 		if po.desired != nil && po.current != nil {
 			po.ForeignAddresses = len(foreignAddresses(po.current, &op.Object, today))
@@ -384,7 +404,7 @@ func buildBundles(s translate.Settings, snap *snapshot, now time.Time) []*bundle
 }
 
 func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now time.Time) *bundle {
-	b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true}
+	b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true, origin: originExported}
 	switch {
 	case u == nil:
 		b.desired, b.origin, b.phase = translate.UnitGone(s, id), originNotInEffect, phaseDeactivations
@@ -400,7 +420,7 @@ func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now tim
 }
 
 func personBundle(s translate.Settings, id uuid.UUID, p *moclient.Person, now time.Time) *bundle {
-	b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, phase: phasePersons}
+	b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, origin: originExported, phase: phasePersons}
 	if p == nil {
 		b.desired, b.origin, b.phase = translate.PersonGone(s, id), originNotInEffect, phaseDeactivations
 	} else {
@@ -589,7 +609,7 @@ func derivedFunction(f *oio.Object) bool {
 
 // functionLabel names a function's type.
 func functionLabel(f *oio.Object, today time.Time) string {
-	switch functionType(f, today) {
+	switch f.RefOn(oio.RelFunktionstype, today) {
 	case translate.FunktionstypeStilling:
 		return "position"
 	case translate.FunktionstypeLeder:
@@ -598,24 +618,6 @@ func functionLabel(f *oio.Object, today time.Time) string {
 		return "contact place"
 	}
 	return "other"
-}
-
-// functionType returns the Funktionstype of a function (the one in effect today, else any).
-func functionType(f *oio.Object, today time.Time) uuid.UUID {
-	if f == nil {
-		return uuid.Nil
-	}
-	var found uuid.UUID
-	for _, r := range f.Registration.Relationer {
-		if r.Name != oio.RelFunktionstype {
-			continue
-		}
-		if r.Virkning.Covers(today) {
-			return r.Ref
-		}
-		found = r.Ref
-	}
-	return found
 }
 
 // statusOn returns the Gyldighed of o in effect on day ("" if none).
@@ -633,7 +635,7 @@ func statusOn(o *oio.Object, day time.Time) oio.GyldighedStatus {
 
 // activeOn reports whether STS holds o active on day t.
 func activeOn(o *oio.Object, t time.Time) bool {
-	return exists(o) && statusOn(o, t) == oio.Aktiv
+	return o.Exists() && statusOn(o, t) == oio.Aktiv
 }
 
 // egenskabOn returns the attributes of o in effect at day (else the latest that starts later,

@@ -56,6 +56,20 @@ func newSTSState() *stsState {
 		funcsByUser: map[uuid.UUID][]uuid.UUID{}, funcsByUnit: map[uuid.UUID][]uuid.UUID{}}
 }
 
+// clone returns a copy that can be changed (apply, put, remove) without changing s.
+func (s *stsState) clone() *stsState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &stsState{objects: maps.Clone(s.objects)}
+	for _, idx := range []*map[uuid.UUID][]uuid.UUID{&s.usersByPerson, &s.funcsByUser, &s.funcsByUnit} {
+		for k, v := range *idx {
+			(*idx)[k] = slices.Clip(v) // an append to either copy reallocates
+		}
+	}
+	c.usersByPerson, c.funcsByUser, c.funcsByUnit = maps.Clone(s.usersByPerson), maps.Clone(s.funcsByUser), maps.Clone(s.funcsByUnit)
+	return c
+}
+
 // put stores o (replacing what was stored under its UUID) and indexes its relations. An index
 // entry may outlive the relation; lookups check the relation again.
 func (s *stsState) put(o *oio.Object) {
@@ -325,7 +339,7 @@ func (e *Engine) readHierarchy(ctx context.Context, o Options, snap *snapshot) e
 			}
 			for _, kind := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindOrganisationFunktion} {
 				for _, obj := range h.Objects(kind) {
-					if seen[obj.UUID] || !exists(obj) {
+					if seen[obj.UUID] || !obj.Exists() {
 						continue
 					}
 					seen[obj.UUID] = true
@@ -377,7 +391,7 @@ func (e *Engine) readObjects(ctx context.Context, o Options, snap *snapshot, wan
 				return fmt.Errorf("read %d %s objects from STS: %w", len(j.ids), j.kind, err)
 			}
 			for _, obj := range objs {
-				if obj != nil && exists(obj) && obj.Kind == j.kind {
+				if obj != nil && obj.Exists() && obj.Kind == j.kind {
 					snap.sts.put(obj)
 					read.Add(1)
 				}
@@ -399,15 +413,6 @@ func belongsTo(o *oio.Object, org uuid.UUID) bool {
 		name = oio.RelTilknyttedeOrganisationer
 	}
 	return hasRelation(o, name, org)
-}
-
-// exists reports whether STS holds o (not passivated or deleted).
-func exists(o *oio.Object) bool {
-	if o == nil {
-		return false
-	}
-	l := o.Registration.Livscyklus
-	return l != oio.LivscyklusPassiveret && l != oio.LivscyklusSlettet
 }
 
 // compareUUID orders UUIDs as their strings sort, without formatting them.

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -35,14 +36,16 @@ type Result struct {
 	Took time.Duration
 }
 
-// BundleError is a bundle that could not be converged.
+// BundleError is a bundle that could not be converged, and why.
 type BundleError struct {
 	Bundle string
 	Err    error
 }
 
+// Error says which bundle failed and why.
 func (e BundleError) Error() string { return e.Bundle + ": " + e.Err.Error() }
 
+// Unwrap returns the cause.
 func (e BundleError) Unwrap() error { return e.Err }
 
 // Plan reads OS2MO and STS and returns what a sync would write, without writing (the dry run).
@@ -60,8 +63,8 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 // lease, re-planned against what STS holds at that moment, and records each bundle's last-sent
 // record after its writes succeeded, so the event path skips it afterwards. A bundle whose lease
 // the event path holds, or that the event path wrote after the sync began, is left to it. With
-// Options.DryRun it returns the plan without writing. The error lists the bundles that failed;
-// the Result is returned with it.
+// Options.DryRun it returns the plan without writing. When bundles failed, the error names the
+// first and Result.Failed lists them all; the Result is returned with every error.
 func (e *Engine) Sync(ctx context.Context) (*Result, error) {
 	o := e.Options.withDefaults()
 	start := o.Now()
@@ -97,11 +100,7 @@ func (e *Engine) Sync(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	if len(res.Failed) > 0 {
-		errs := make([]error, len(res.Failed))
-		for i, f := range res.Failed {
-			errs[i] = f
-		}
-		return res, fmt.Errorf("sync: %d of %d bundles failed: %w", len(res.Failed), plan.Bundles, errors.Join(errs...))
+		return res, fmt.Errorf("sync: %d of %d bundles failed (Result.Failed lists them), the first: %w", len(res.Failed), plan.Bundles, res.Failed[0])
 	}
 	return res, nil
 }
@@ -219,7 +218,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	record := b.desired.Record().String()
 	before, recorded := snap.lastSent[b.key]
 	lookups := b.desired.Lookups()
-	if recorded && before == record && len(translate.PlanAll(o.Settings, b.desired, snap.sts.lookup(lookups), o.Now())) == 0 {
+	if recorded && before == record && len(planBundle(o, b, snap.sts.lookup(lookups), o.Now())) == 0 {
 		return outcomeInSync, nil
 	}
 	lease, err := e.Store.AcquireLease(ctx, b.key, o.LeaseTTL)
@@ -229,7 +228,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	if err != nil {
 		return 0, fmt.Errorf("lock %s: %w", b.key, err)
 	}
-	ctx, stop := keepLease(ctx, o, lease, b.key)
+	ctx, stop := leasekeep.Keep(ctx, lease, o.LeaseTTL, ErrLeaseLost, o.Logger, b.key)
 	defer func() {
 		lost := context.Cause(ctx) == ErrLeaseLost
 		stop()
@@ -250,7 +249,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	wrote := false
 	delay := o.RetryDelay
 	for attempt := 1; ; attempt++ {
-		ops := translate.PlanAll(o.Settings, b.desired, snap.sts.lookup(lookups), o.Now())
+		ops := planBundle(o, b, snap.sts.lookup(lookups), o.Now())
 		err = e.write(ctx, o, snap, b, ops)
 		if len(ops) > 0 {
 			wrote = true
@@ -326,7 +325,7 @@ func (e *Engine) refresh(ctx context.Context, o Options, snap *snapshot, l trans
 				return fmt.Errorf("read %d %s objects from STS again: %w", len(chunk), kind, err)
 			}
 			for _, id := range chunk {
-				if obj := objs[id]; obj != nil && exists(obj) {
+				if obj := objs[id]; obj != nil && obj.Exists() {
 					snap.sts.put(obj)
 				} else {
 					snap.sts.remove(id)
@@ -342,43 +341,6 @@ func (s *stsState) remove(id uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.objects, id)
-}
-
-// keepLease renews the lease every LeaseTTL/3 until stop is called; if it is lost, the returned
-// context is cancelled with cause ErrLeaseLost, so no write of ours interleaves with another
-// worker's.
-func keepLease(ctx context.Context, o Options, lease Lease, key string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(o.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := lease.Renew(ctx, o.LeaseTTL)
-			switch {
-			case errors.Is(err, ErrLeaseLost):
-				o.Logger.Error("lease lost while writing; stopping the bundle", "bundle", key, "error", err)
-				cancel(ErrLeaseLost)
-				return
-			case err != nil && ctx.Err() == nil:
-				o.Logger.Warn("renew lease", "bundle", key, "error", err)
-			}
-		}
-	}()
-	return ctx, func() {
-		close(done)
-		<-finished
-		cancel(nil)
-	}
 }
 
 // retryable reports whether an error says trying again later may succeed.

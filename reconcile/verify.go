@@ -198,7 +198,7 @@ func (d *describer) describeFunction(f *oio.Object) string {
 	}
 	units := strings.Join(d.liveTargets(f, oio.RelTilknyttedeEnheder), ", ")
 	users := strings.Join(d.liveTargets(f, oio.RelTilknyttedeBrugere), ", ")
-	switch functionType(f, d.today) {
+	switch f.RefOn(oio.RelFunktionstype, d.today) {
 	case translate.FunktionstypeLeder:
 		return fmt.Sprintf("%s in %s", or(users, "nobody"), or(units, "no unit"))
 	case translate.FunktionstypeHenvendelsessted:
@@ -332,6 +332,20 @@ func buildReport(o Options, plan *Plan) *report.Report {
 		bundles[b.key] = b
 	}
 	homes := map[string]uuid.UUID{}
+	// An object two bundles end (a function of a user and a unit both deactivated) is reported
+	// once, as the strongest reason: orphan, foreign, stale, ended relations.
+	ended := map[uuid.UUID]int{} // object → index in r.Differences
+	rank := func(d report.Difference) int {
+		switch {
+		case d.Kind == report.Orphan:
+			return 3
+		case d.Kind == report.Foreign:
+			return 2
+		case d.Field == "status":
+			return 1
+		}
+		return 0
+	}
 	for _, op := range plan.Ops {
 		b := bundles[op.Bundle]
 		home, ok := homes[b.key]
@@ -357,6 +371,15 @@ func buildReport(o Options, plan *Plan) *report.Report {
 			diff.ObjectKind, diff.UUID, diff.Owner, diff.Unit = base.ObjectKind, base.UUID, base.Owner, base.Unit
 			if diff.Name == "" {
 				diff.Name = base.Name
+			}
+			if op.desired == nil {
+				if i, dup := ended[diff.UUID]; dup {
+					if rank(diff) > rank(r.Differences[i]) {
+						r.Differences[i] = diff
+					}
+					return
+				}
+				ended[diff.UUID] = len(r.Differences)
 			}
 			r.Differences = append(r.Differences, diff)
 		}

@@ -18,14 +18,14 @@ import (
 func Apply(current *oio.Object, op Operation) (*oio.Object, error) {
 	switch op.Op {
 	case OpImport:
-		if exists(current) {
+		if current.Exists() {
 			return nil, fmt.Errorf("importer %s: already exists", op.Ref())
 		}
 		o := cloneObject(op.Object)
 		o.Registration.Livscyklus = oio.LivscyklusImporteret
 		return &o, nil
 	case OpUpdate:
-		if !exists(current) {
+		if !current.Exists() {
 			return nil, fmt.Errorf("ret %s: does not exist", op.Ref())
 		}
 		if current.Kind != op.Object.Kind || current.UUID != op.Object.UUID {

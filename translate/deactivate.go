@@ -15,7 +15,7 @@ import (
 // returns nothing when current is missing or passivated, has no states (Person, Adresse), or is
 // already inactive with no managed relation in effect.
 func Deactivate(s Settings, current *oio.Object, now time.Time) []Operation {
-	if !exists(current) || !oio.HasTilstande(current.Kind) {
+	if !current.Exists() || !oio.HasTilstande(current.Kind) {
 		return nil
 	}
 	today := Day(now)
@@ -47,7 +47,7 @@ func Deactivate(s Settings, current *oio.Object, now time.Time) []Operation {
 // and are in effect today or later (the rest of the object is sent back unchanged); nothing when
 // there are none.
 func endReferences(s Settings, current *oio.Object, targets map[uuid.UUID]bool, now time.Time) []Operation {
-	if !exists(current) {
+	if !current.Exists() {
 		return nil
 	}
 	today := Day(now)

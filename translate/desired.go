@@ -134,13 +134,22 @@ func appendNew(list []uuid.UUID, ids ...uuid.UUID) []uuid.UUID {
 
 // Hash returns a stable digest of the bundle (objects as Hash, deactivations, owners), for the
 // last-sent comparison: equal bundles hash equally whatever their order. Problems are excluded.
-func (d Desired) Hash() string {
+func (d Desired) Hash() string { return d.hashOf(d.objectHashes()) }
+
+// objectHashes returns Hash of each of d.Objects, in order.
+func (d Desired) objectHashes() []string {
+	out := make([]string, len(d.Objects))
+	for i, o := range d.Objects {
+		out[i] = Hash(o)
+	}
+	return out
+}
+
+// hashOf is Hash given the hashes of d.Objects (objectHashes), so Record hashes each object once.
+func (d Desired) hashOf(objectHashes []string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "bundle %s\n", HashVersion)
-	objs := make([]string, 0, len(d.Objects))
-	for _, o := range d.Objects {
-		objs = append(objs, Hash(o))
-	}
+	objs := slices.Clone(objectHashes)
 	slices.Sort(objs)
 	for _, o := range objs {
 		fmt.Fprintf(h, "O %s\n", o)

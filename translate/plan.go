@@ -33,15 +33,6 @@ type Operation struct {
 // Ref returns the object the operation writes.
 func (op Operation) Ref() Ref { return Ref{op.Object.Kind, op.Object.UUID} }
 
-// exists reports whether current is an object STS holds (not missing, passivated or deleted).
-func exists(current *oio.Object) bool {
-	if current == nil {
-		return false
-	}
-	l := current.Registration.Livscyklus
-	return l != oio.LivscyklusPassiveret && l != oio.LivscyklusSlettet
-}
-
 // Plan returns the operations that make current (nil when the object does not exist in STS, or
 // passivated) equal to desired: nothing when they already agree, one importer when the object
 // is missing, otherwise one ret.
@@ -76,7 +67,7 @@ func plan(s Settings, desired oio.Object, current *oio.Object, now time.Time, si
 	reg.Tidspunkt = now
 	reg.BrugerRef = s.Organisation
 	reg.Livscyklus = oio.LivscyklusImporteret
-	if !exists(current) {
+	if !current.Exists() {
 		reg.Egenskaber = slices.Clone(reg.Egenskaber)
 		reg.Gyldighed = slices.Clone(reg.Gyldighed)
 		SortRelations(desired.Kind, reg.Relationer)
@@ -400,19 +391,4 @@ func liveRefs(o *oio.Object, today time.Time, names ...oio.RelationName) []uuid.
 		}
 	}
 	return out
-}
-
-// functionType returns the Funktionstype of a function (the entry in effect today, else any).
-func functionType(o *oio.Object, today time.Time) uuid.UUID {
-	var found uuid.UUID
-	for _, r := range o.Registration.Relationer {
-		if r.Name != oio.RelFunktionstype {
-			continue
-		}
-		if r.Virkning.Covers(today) {
-			return r.Ref
-		}
-		found = r.Ref
-	}
-	return found
 }

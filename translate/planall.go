@@ -39,7 +39,7 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 	today := Day(now)
 	get := func(kind oio.Kind, id uuid.UUID) *oio.Object {
 		c := current[id]
-		if c == nil || c.Kind != kind || c.UUID != id || !exists(c) {
+		if c == nil || c.Kind != kind || c.UUID != id || !c.Exists() {
 			return nil
 		}
 		return c
@@ -60,7 +60,7 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 	}
 	ids := make([]uuid.UUID, 0, len(current))
 	for id, c := range current {
-		if c != nil && exists(c) && c.UUID == id && !desired[id] {
+		if c != nil && c.Exists() && c.UUID == id && !desired[id] {
 			ids = append(ids, id)
 		}
 	}
@@ -93,7 +93,7 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 		if c.Kind != oio.KindOrganisationFunktion || off[id] != nil {
 			continue
 		}
-		typ := functionType(c, today)
+		typ := c.RefOn(oio.RelFunktionstype, today)
 		brugere := liveRefs(c, today, oio.RelTilknyttedeBrugere)
 		enheder := liveRefs(c, today, oio.RelTilknyttedeEnheder)
 		anyIn := func(refs []uuid.UUID, set map[uuid.UUID]bool) bool {
@@ -240,7 +240,7 @@ func UnitCascade(unit uuid.UUID, d Desired, current *oio.Object, now time.Time) 
 	}
 	var haveActive bool
 	var haveParent uuid.UUID
-	if exists(current) && current.Kind == oio.KindOrganisationEnhed {
+	if current.Exists() && current.Kind == oio.KindOrganisationEnhed {
 		for _, g := range current.Registration.Gyldighed {
 			if g.Status == oio.Aktiv && g.Virkning.Covers(today) {
 				haveActive = true

@@ -33,9 +33,10 @@ type Record struct {
 
 // Record returns the bundle's record, to keep after every object of it was written.
 func (d Desired) Record() Record {
-	r := Record{Bundle: d.Hash(), Objects: make(map[Ref]string, len(d.Objects)+len(d.Deactivate))}
-	for _, o := range d.Objects {
-		r.Objects[Ref{o.Kind, o.UUID}] = Hash(o)[:recordHashLen]
+	hashes := d.objectHashes()
+	r := Record{Bundle: d.hashOf(hashes), Objects: make(map[Ref]string, len(d.Objects)+len(d.Deactivate))}
+	for i, o := range d.Objects {
+		r.Objects[Ref{o.Kind, o.UUID}] = hashes[i][:recordHashLen]
 	}
 	for _, ref := range d.Deactivate {
 		if _, desired := r.Objects[ref]; !desired {
@@ -92,7 +93,8 @@ func truncated(s string) string {
 	return s
 }
 
-// Since returns the part of d that changed since prev was recorded, for a consumer that trusts
+// Since returns the part of d that changed since prev was recorded; cur is d.Record() (passed in
+// so that no object is hashed twice). It is for a consumer that trusts
 // prev to describe what STS holds: the objects whose hash differs from prev's or that prev lacks,
 // the deactivations prev does not already record, and, as deactivations, the objects prev
 // recorded as written that d no longer names and full planning would end (a terminated
@@ -100,13 +102,13 @@ func truncated(s string) string {
 // Planning Since against the objects its Refs name makes the same writes as planning d against
 // the whole bundle, provided STS still holds what prev says; reading only those objects is what
 // keeps a small change at one read and one write per changed object.
-func (d Desired) Since(prev Record) Desired {
+func (d Desired) Since(prev, cur Record) Desired {
 	out := Desired{Units: d.Units, Users: d.Users, Person: d.Person, Problems: d.Problems}
 	named := map[Ref]bool{}
 	for _, o := range d.Objects {
 		ref := Ref{o.Kind, o.UUID}
 		named[ref] = true
-		if prev.Objects[ref] == Hash(o)[:recordHashLen] {
+		if prev.Objects[ref] == cur.Objects[ref] {
 			continue
 		}
 		out.Objects = append(out.Objects, o)

@@ -114,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.benchtime, "benchtime", "500ms", "go test -benchtime of the micro-benchmarks")
 	fs.StringVar(&c.binDir, "bin", "bin", "directory with stsorgsync (and stsorgsync.test for the CPU profile)")
 	fs.StringVar(&c.out, "out", "bench/results.json", "results file")
-	fs.StringVar(&c.logDir, "logs", "bench/logs", "directory for the daemons' logs and the CPU profiles")
+	fs.StringVar(&c.logDir, "logs", "bench/out", "directory for the daemons' logs and the CPU profiles (git-ignored)")
 	fs.StringVar(&c.goBin, "go", "go", "go command (micro-benchmarks, pprof)")
 	fs.DurationVar(&c.loadTimeout, "load-timeout", 45*time.Minute, "give up an initial load after this long")
 	fs.StringVar(&c.driverProfile, "driver-cpuprofile", "", "write a CPU profile of the driver (the fakes) to this file")
@@ -282,7 +282,7 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 		}
 		res.Figures.Micro = m
 	}
-	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon; the CPU rows show the split.",
+	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon signs with its RSA-2048 organisation key.",
 		"HTTP_PPROF=true is passed to the daemon (a proposed setting: net/http/pprof on HTTP_LISTEN); until the daemon serves /debug/pprof/, the profile comes from the same code run in-process by the cmd/stsorgsync test binary (BenchmarkDaemonProfile).")
 	res.WallSeconds = time.Since(started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()

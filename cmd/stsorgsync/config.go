@@ -248,7 +248,7 @@ func settings() []setting {
 		{Name: "REDIS_URL", Default: "redis://localhost:6379/0", Secret: true, Help: "Redis URL (redis:// or rediss://) for leases and last-sent hashes.", parse: urlOf("redis rediss", func(c *Config) *string { return &c.RedisURL })},
 		{Name: "REDIS_KEY_PREFIX", Default: "stsorgsync:", Help: "Prefix of every Redis key, so several municipalities can share one Redis.", parse: str(func(c *Config) *string { return &c.RedisKeyPrefix })},
 		{Name: "STATE_HASH_TTL", Default: "0", Help: "How long a last-sent hash is trusted; 0 = until overwritten. A finite value re-checks every object against STS at least that often.", parse: duration(func(c *Config) *time.Duration { return &c.StateHashTTL })},
-		{Name: "LEASE_TTL", Default: "2m", Help: "How long one object stays locked if a process dies while writing it.", parse: duration(func(c *Config) *time.Duration { return &c.LeaseTTL })},
+		{Name: "LEASE_TTL", Default: "30s", Help: "How long one unit or person stays locked if a process dies while writing it (a live lease is renewed every third of this). Events for a locked unit or person wait for the lease; the wait does not count against RETRY_MAX_ELAPSED.", parse: duration(func(c *Config) *time.Duration { return &c.LeaseTTL })},
 
 		{Name: "MO_URL", Required: true, Help: "Base URL of OS2MO, e.g. https://os2mo.kommune.dk.", parse: urlOf("http https", func(c *Config) *string { return &c.MOURL })},
 		{Name: "MO_GRAPHQL_VERSION", Default: "25", Help: "OS2MO GraphQL API version the queries are written for.", parse: integer(1, func(c *Config) *int { return &c.MOGraphQLVersion })},
@@ -389,6 +389,7 @@ func (c Config) Validate() error {
 	if c.LeaseTTL < 5*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))
 	}
+
 	return errors.Join(errs...)
 }
 

@@ -121,8 +121,10 @@ type crashRig struct {
 	ids    []uuid.UUID
 }
 
-// newCrashRig starts the fakes for units; the gate passes the first passCalls STS calls.
-func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int) *crashRig {
+// newCrashRig starts the fakes for units; the gate passes the first passCalls STS calls. With
+// secure, the fake STS requires KOMBIT's security profile and the daemon signs its requests;
+// without, both go without (much cheaper under -race, for tests about something else).
+func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int, secure bool) *crashRig {
 	t.Helper()
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)
@@ -136,7 +138,7 @@ func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int) *crashRi
 	}
 	moSrv := httptest.NewServer(mo.Handler())
 	t.Cleanup(moSrv.Close)
-	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
+	sts := ststest.NewServer(ststest.Options{RequireSecurity: secure})
 	gate := newSTSGate(sts.Handler(), passCalls)
 	stsSrv := httptest.NewServer(gate)
 	t.Cleanup(stsSrv.Close)
@@ -172,7 +174,11 @@ func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int) *crashRi
 		"RETRY_MAX_ELAPSED": "60s",
 		"SHUTDOWN_TIMEOUT":  "10s",
 	}
-	maps.Copy(r.env, writeSecurityFiles(t, sts, stsSrv.URL, "29189846"))
+	if secure {
+		maps.Copy(r.env, writeSecurityFiles(t, sts, stsSrv.URL, "29189846"))
+	} else {
+		r.env["STS_SECURITY"] = "false"
+	}
 	return r
 }
 
@@ -401,16 +407,19 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	}
 	requireBrokerControl(t)
 	const total, firstHalf = 1000, 500
-	// One event per unit, so that every event has an effect of its own in STS. The units are
-	// made roots: creating a unit in a tree queues its whole subtree again (the cascade), which
-	// would multiply the events many times over.
+	// One event per unit, so that every event has an effect of its own in STS. To keep 1,000
+	// imports within a minute or two under -race on two cores, the units are bare roots
+	// (creating a unit in a tree queues its subtree again, and addresses and a manager are
+	// objects of their own) and STS calls are unsigned (TestConsumerKilledMidStream signs).
 	units := motest.Generate(16, total).Units
 	for i := range units {
 		units[i].Parent, units[i].Ancestors = nil, nil
+		units[i].Addresses, units[i].Managers, units[i].KLE, units[i].ITUsers = nil, nil, nil, nil
 	}
-	// 300 STS calls are far fewer than the first half needs (at least two per unit: the bulk
-	// read and the importer), so the node stops with events done, in flight and queued.
-	rig := newCrashRig(t, units, 300)
+	// A unit takes at least two STS calls (a read and the importer): 300 calls serve at most
+	// 150 units, far fewer than the first half, so the node stops with events done, in flight
+	// and queued.
+	rig := newCrashRig(t, units, 300, false)
 	env := maps.Clone(rig.env)
 	env["HTTP_LISTEN"] = freeAddr(t)
 	cfg, err := loadConfig(getenvOf(env), "")
@@ -646,9 +655,9 @@ func TestConsumerKilledMidStream(t *testing.T) {
 	const units = 200
 	bin := buildDaemon(t)
 	data := motest.Generate(17, units)
-	// At least two STS calls per unit (the bulk read and the importer): 150 calls leave most
-	// units undone.
-	rig := newCrashRig(t, data.Units, 150)
+	// A unit takes at least two STS calls (a read and the importer): 150 calls leave most units
+	// undone.
+	rig := newCrashRig(t, data.Units, 150, true)
 	first := rig.startProcess(t, bin, "first")
 	pub := rig.publisher(t)
 	rig.publish(t, pub, rig.ids)

@@ -30,7 +30,7 @@ func (w *stsWriter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID
 		return nil, markUnavailable(err)
 	}
 	for id, obj := range objs {
-		if l := obj.Registration.Livscyklus; l == oio.LivscyklusPassiveret || l == oio.LivscyklusSlettet {
+		if !obj.Exists() {
 			delete(objs, id)
 		}
 	}

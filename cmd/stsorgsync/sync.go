@@ -126,9 +126,13 @@ func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.W
 	progress.Finish()
 	if res != nil && res.Plan != nil {
 		_ = res.Plan.WriteSummary(stdout)
-		if *dryRun {
+		switch {
+		case *dryRun:
 			fmt.Fprintln(stdout)
 			_ = res.Plan.WriteOps(stdout, *adopt)
+		case *adopt && !res.Plan.Adoption.Empty():
+			fmt.Fprintln(stdout, "Adopted:")
+			_ = res.Plan.WriteAdoption(stdout)
 		}
 	}
 	if res != nil && res.Plan != nil && !*dryRun && !errors.Is(err, reconcile.ErrRefused) {

@@ -250,20 +250,26 @@ func TestSyncAndVerifyDriftedSTS(t *testing.T) {
 	if n := writes(e.sts.Calls()); n != 0 {
 		t.Errorf("a dry run made %d writes", n)
 	}
+	t.Logf("sync --dry-run --adopt:\n%s", out)
 	for _, want := range []string{"Adoption:", os2syncPosition.String(), os2syncAddress.String(), "foreign", extra.String()} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
 	}
 
-	// sync converges.
-	code, out, errOut = e.run(t, "sync")
+	// sync converges, listing what it adopted.
+	code, out, errOut = e.run(t, "sync", "--adopt")
 	if code != exitOK {
 		t.Fatalf("sync: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("sync of the drifted STS:\n%s", out)
 	if !strings.Contains(out, "Adoption: written by other tools: 2 functions (1 position function, 1 manager function) and 1 address reference ended") {
 		t.Errorf("sync output does not report the adoption:\n%s", out)
+	}
+	for _, want := range []string{"Adopted:", "ended    organisationfunktion " + os2syncPosition.String(), "ended    organisationfunktion " + os2syncManager.String(), "unlinked adresse              " + os2syncAddress.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sync --adopt output lacks %q", want)
+		}
 	}
 	if code, r := e.verifyReport(t); code != exitInSync {
 		t.Fatalf("verify after the sync: exit %d, %d differences, first %+v", code, len(r.Differences), r.Differences[0])
@@ -294,4 +300,20 @@ func statusNow(o *oio.Object) oio.GyldighedStatus {
 		}
 	}
 	return ""
+}
+
+// TestScheduledSync: with SYNC_INTERVAL the daemon brings STS in line with OS2MO by itself, with
+// no event published.
+func TestScheduledSync(t *testing.T) {
+	data := motest.GenerateOrg(motest.GenOptions{Seed: 21, Units: 6, Persons: 10, Today: time.Now()})
+	s := startSliceWith(t, nil, sliceOptions{dataset: &data, env: map[string]string{"SYNC_INTERVAL": "1s"}})
+	waitFor(t, 30*time.Second, "the scheduled sync to write every unit", func() bool {
+		return len(s.sts.Objects(oio.KindOrganisationEnhed)) == len(data.Units)
+	})
+	waitFor(t, 30*time.Second, "nothing pending", func() bool {
+		return len(s.pendingOps(t, unitIDs(data), personIDs(data))) == 0
+	})
+	if n := s.settled(t); n != 0 {
+		t.Errorf("the daemon settled %d events; none were published", n)
+	}
 }

@@ -255,3 +255,31 @@ func (o *Object) InUTC() *Object {
 	}
 	return &c
 }
+
+// Exists reports whether STS holds o: it is not nil, passivated or deleted.
+func (o *Object) Exists() bool {
+	if o == nil {
+		return false
+	}
+	l := o.Registration.Livscyklus
+	return l != LivscyklusPassiveret && l != LivscyklusSlettet
+}
+
+// RefOn returns the target of o's relation name in effect on day, else the last such target in
+// any period, else uuid.Nil (also for a nil o); e.g. a function's Funktionstype.
+func (o *Object) RefOn(name RelationName, day time.Time) uuid.UUID {
+	if o == nil {
+		return uuid.Nil
+	}
+	var found uuid.UUID
+	for _, r := range o.Registration.Relationer {
+		if r.Name != name {
+			continue
+		}
+		if r.Virkning.Covers(day) {
+			return r.Ref
+		}
+		found = r.Ref
+	}
+	return found
+}
