@@ -389,3 +389,41 @@ func killConnection(t *testing.T, vhost, name string) {
 	})
 	call(http.MethodDelete, "/api/connections/"+url.PathEscape(target))
 }
+
+// TestSTSOutageWithoutBreakerEndsInDLQAndReplayRestores: with the circuit breaker off, an STS
+// outage longer than the retry budget dead-letters every event with its reason; after recovery,
+// `stsorgsync dlq replay` puts every one back and STS converges.
+func TestSTSOutageWithoutBreakerEndsInDLQAndReplayRestores(t *testing.T) {
+	data := motest.Generate(16, 4)
+	s := startSliceWith(t, data.Units, sliceOptions{env: map[string]string{"STS_BREAKER_THRESHOLD": "0"}})
+	s.sts.FailNext(ststest.Failure{HTTPStatus: http.StatusServiceUnavailable, Times: 1 << 20})
+	var ids []uuid.UUID
+	for _, u := range data.Units {
+		ids = append(ids, u.UUID)
+		s.publish(t, u.UUID)
+	}
+	waitFor(t, 30*time.Second, "every event dead-lettered", func() bool { return s.deadLettered(t) >= float64(len(ids)) })
+	if len(s.sts.Objects(oio.KindOrganisationEnhed)) != 0 {
+		t.Fatal("units reached STS during the outage")
+	}
+
+	s.sts.ClearFailures() // STS is back
+	env := map[string]string{"AMQP_URL": s.cfg.AMQPURL}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"dlq", "list"}, getenvOf(env), &stdout, &stderr); code != 0 {
+		t.Fatalf("dlq list = %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "retries-exhausted") || !strings.Contains(stdout.String(), "org_unit") {
+		t.Errorf("dlq list does not show the outage's events by class and routing key:\n%s", stdout.String())
+	}
+	t.Logf("dlq list:\n%s", stdout.String())
+	stdout.Reset()
+	if code := run(t.Context(), []string{"dlq", "replay"}, getenvOf(env), &stdout, &stderr); code != 0 {
+		t.Fatalf("dlq replay = %d: %s\n%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("dlq replay:\n%s", stdout.String())
+	waitFor(t, 30*time.Second, "every unit in STS after the replay", func() bool { return s.unitsConverged(ids) })
+	if msgs := s.dlq(t); len(msgs) != 0 {
+		t.Errorf("%d events left in the DLQ after the replay", len(msgs))
+	}
+}

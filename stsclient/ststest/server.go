@@ -275,6 +275,13 @@ func (s *Server) FailNext(f Failure) {
 	s.failures = append(s.failures, f)
 }
 
+// ClearFailures drops the failures FailNext queued that have not happened yet (an outage ends).
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
+}
+
 // takeFailure consumes and returns the first failure matching the call. Requires s.mu.
 func (s *Server) takeFailure(k oio.Kind, op oio.Operation) (Failure, bool) {
 	for i := range s.failures {
