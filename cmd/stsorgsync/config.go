@@ -22,6 +22,7 @@ import (
 type Config struct {
 	LogLevel   string
 	HTTPListen string
+	HTTPPprof  bool
 
 	AMQPURL           string
 	AMQPMOExchange    string
@@ -224,6 +225,7 @@ func settings() []setting {
 				return fmt.Errorf("expected debug, info, warn or error, got %q", v)
 			}},
 		{Name: "HTTP_LISTEN", Default: ":9090", Help: "Address of the HTTP server for /metrics, /healthz and /readyz.", parse: str(func(c *Config) *string { return &c.HTTPListen })},
+		{Name: "HTTP_PPROF", Default: "false", Help: "Also serve Go's profiler (net/http/pprof) under /debug/pprof/ on HTTP_LISTEN, e.g. `go tool pprof http://host:9090/debug/pprof/profile?seconds=30`. It exposes internals and costs CPU while a profile runs: enable it only on a listener operators alone can reach.", parse: boolean(func(c *Config) *bool { return &c.HTTPPprof })},
 
 		{Name: "AMQP_URL", Default: "amqp://guest:guest@localhost:5672/", Secret: true, Help: "RabbitMQ URL (amqp:// or amqps://, with user, password and vhost).", parse: urlOf("amqp amqps", func(c *Config) *string { return &c.AMQPURL })},
 		{Name: "AMQP_MO_EXCHANGE", Default: "os2mo", Help: "OS2MO's durable topic exchange that events are published on.", parse: str(func(c *Config) *string { return &c.AMQPMOExchange })},

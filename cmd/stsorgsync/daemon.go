@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"time"
 
 	"github.com/google/uuid"
@@ -153,7 +154,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
 	}
 	srv := &http.Server{
-		Handler:           opsHandler(m, readinessChecks(cons.Ready, d)),
+		Handler:           opsHandler(m, readinessChecks(cons.Ready, d), cfg.HTTPPprof),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	httpDone := make(chan error, 1)
@@ -220,8 +221,9 @@ func readinessChecks(consumerReady func() bool, d *deps) []readinessCheck {
 }
 
 // opsHandler serves the operational endpoints: /healthz (the process is alive), /readyz (every
-// readiness check passes) and /metrics (Prometheus).
-func opsHandler(m *metrics, checks []readinessCheck) http.Handler {
+// readiness check passes) and /metrics (Prometheus), and with pprof Go's profiler under
+// /debug/pprof/ (HTTP_PPROF).
+func opsHandler(m *metrics, checks []readinessCheck, pprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -245,6 +247,13 @@ func opsHandler(m *metrics, checks []readinessCheck) http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	return mux
 }
 
