@@ -64,11 +64,16 @@ var ErrLeaseLost = errors.New("object lease lost")
 // worker holds the object's lease.
 var ErrObjectBusy = errors.New("object is being written by another worker")
 
-// Store keeps per-object leases and last-sent hashes (package state, adapted in cmd).
+// Store keeps per-object leases and last-sent records (package state, adapted in cmd). Peek
+// returns the record and whether another worker holds the object's lease in one round trip;
+// ForgetSent removes the record (before a write, so that a write that fails half-way is never
+// mistaken for the recorded state).
 type Store interface {
 	AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error)
+	Peek(ctx context.Context, key string) (record string, ok, leased bool, err error)
 	LastSent(ctx context.Context, key string) (string, bool, error)
 	RecordSent(ctx context.Context, key, hash string) error
+	ForgetSent(ctx context.Context, key string) error
 }
 
 // busyError says another worker (probably another replica) holds the object's lease; retrying
@@ -100,7 +105,11 @@ func (e leaseLostError) Retryable() bool { return true }
 // Pipeline is the Handler that brings STS Organisation in line with OS2MO. An event is resolved
 // to work items (OS2MO units and persons); each is converged under its lease:
 // fetch → translate → compare with the last-sent record (skip) → read the changed objects from
-// STS → plan → write → record.
+// STS → plan → forget the record → write → record.
+//
+// An item with a record whose lease is free is first checked without the lease (see sync): the
+// record is read, then OS2MO; if they agree the item is done with no lease, which is what makes
+// a refresh storm cheap.
 type Pipeline struct {
 	MO       Fetcher
 	STS      STS
@@ -186,8 +195,34 @@ func (p *Pipeline) log() *slog.Logger {
 }
 
 // sync converges one work item under its lease.
+//
+// Unless the event is forced, it first peeks at the item's record and lease. With a record and
+// no lease held, it reads OS2MO and, if the translation's hash equals the record's, is done: the
+// record was read before OS2MO, after the event's change was committed, so a writer that takes
+// the lease later reads OS2MO later still and cannot write an older state. Otherwise it takes the
+// lease and converges; the translation made before the lease is reused only if the record is
+// still the one peeked at (no write happened in between), else OS2MO is read again.
 func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 	key := translate.BundleKey(string(it.typ), it.id)
+	var early *translation
+	if !ev.Force {
+		last, ok, leased, err := p.Store.Peek(ctx, key)
+		if err != nil {
+			return fmt.Errorf("read last-sent record of %s: %w", key, err)
+		}
+		if ok && !leased {
+			tr, found, err := p.translate(ctx, ev, key, it)
+			if err != nil || !found {
+				return err
+			}
+			if prev, err := translate.ParseRecord(last); err == nil && prev.Bundle == tr.record.Bundle {
+				p.log().Debug("unchanged since last write; skipped", "object", key)
+				return nil
+			}
+			tr.peeked = last
+			early = &tr
+		}
+	}
 	ttl := p.LeaseTTL
 	if ttl == 0 {
 		ttl = 2 * time.Minute
@@ -211,7 +246,7 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 				p.log().Warn("release lease", "key", key, "error", err)
 			}
 		}()
-		cascade, err = p.syncLeased(ctx, ev, key, it)
+		cascade, err = p.syncLeased(ctx, ev, key, it, early)
 		if err != nil && context.Cause(ctx) == ErrLeaseLost {
 			err = leaseLostError{key: key, cause: err}
 		}
@@ -229,57 +264,82 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 	return nil
 }
 
-// syncLeased converges everything STS should hold for one OS2MO unit (the OrganisationEnhed,
-// its Adresse objects, its manager and Henvendelsessted functions) or person (its Bruger objects,
-// their addresses and position functions, the STS Person); the caller holds the item's lease. It
-// returns the cascade to run inline when the Pipeline has no Enqueuer.
-func (p *Pipeline) syncLeased(ctx context.Context, ev Event, key string, it workItem) ([]workItem, error) {
-	var desired translate.Desired
-	var err error
+// translation is what STS should hold for one work item, with its record (hashed once), and,
+// when it was made before the lease was taken, the record it was compared with.
+type translation struct {
+	desired translate.Desired
+	record  translate.Record
+	peeked  string
+}
+
+// translate reads one OS2MO unit or person and translates it: everything STS should hold for it
+// (the OrganisationEnhed, its Adresse objects, its manager and Henvendelsessted functions; or
+// the person's Bruger objects, their addresses and position functions, the STS Person). found is
+// false when OS2MO does not know the object (nothing to do).
+func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workItem) (tr translation, found bool, err error) {
 	if it.typ == TypePerson {
 		var person *moclient.Person
 		person, err = p.MO.Person(ctx, it.id)
 		switch {
 		case errors.Is(err, moclient.ErrNotCurrent):
-			desired = translate.PersonGone(p.Settings, it.id)
+			tr.desired = translate.PersonGone(p.Settings, it.id)
 		case err == nil:
-			desired = translate.PersonDesired(p.Settings, person, nil, p.now())
+			tr.desired = translate.PersonDesired(p.Settings, person, nil, p.now())
 		}
 	} else {
 		var unit *moclient.OrgUnit
 		unit, err = p.MO.OrgUnit(ctx, it.id)
 		switch {
 		case errors.Is(err, moclient.ErrNotCurrent):
-			desired = translate.UnitGone(p.Settings, it.id)
+			tr.desired = translate.UnitGone(p.Settings, it.id)
 		case err == nil:
-			desired = translate.UnitDesired(p.Settings, unit, p.now())
+			tr.desired = translate.UnitDesired(p.Settings, unit, p.now())
 		}
 	}
 	switch {
 	case errors.Is(err, moclient.ErrNotFound):
 		p.log().Info("unknown to OS2MO; nothing to do", "object", key, "routing_key", ev.RoutingKey)
-		return nil, nil
+		return tr, false, nil
 	case err != nil && !errors.Is(err, moclient.ErrNotCurrent):
-		return nil, fmt.Errorf("fetch %s from OS2MO: %w", key, err)
+		return tr, false, fmt.Errorf("fetch %s from OS2MO: %w", key, err)
 	}
-	return p.converge(ctx, ev, key, it, desired)
+	tr.record = tr.desired.Record()
+	return tr, true, nil
 }
 
-// converge writes what changed in the bundle since its last-sent record. With a valid record (and
-// no Force) it reads and plans only the changed objects (translate.Desired.Since); without one
-// (first write, lost Redis, a forced replay) it reads the whole bundle, including the users and
-// functions STS links to the person or unit (which retires objects written with other UUIDs,
-// e.g. by OS2sync), and plans it all. The record is kept only after every write succeeded.
-func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workItem, desired translate.Desired) ([]workItem, error) {
-	for _, pr := range desired.Problems {
-		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
-	}
-	record := desired.Record()
+// syncLeased converges one work item; the caller holds its lease. early is the translation made
+// before the lease was taken, or nil. It returns the cascade to run inline when the Pipeline has
+// no Enqueuer.
+func (p *Pipeline) syncLeased(ctx context.Context, ev Event, key string, it workItem, early *translation) ([]workItem, error) {
 	last, ok, err := p.Store.LastSent(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read last-sent record of %s: %w", key, err)
 	}
+	var tr translation
+	if early != nil && ok && last == early.peeked {
+		tr = *early
+	} else {
+		var found bool
+		if tr, found, err = p.translate(ctx, ev, key, it); err != nil || !found {
+			return nil, err
+		}
+	}
+	return p.converge(ctx, ev, key, it, tr, last, ok)
+}
+
+// converge writes what changed in the bundle since its last-sent record (last, if ok). With a
+// valid record (and no Force) it reads and plans only the changed objects
+// (translate.Desired.Since); without one (first write, lost Redis, a forced replay) it reads the
+// whole bundle, including the users and functions STS links to the person or unit (which retires
+// objects written with other UUIDs, e.g. by OS2sync), and plans it all. The record is removed
+// before the first write and kept again only after every write succeeded.
+func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workItem, tr translation, last string, ok bool) ([]workItem, error) {
+	desired, record := tr.desired, tr.record
+	for _, pr := range desired.Problems {
+		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
+	}
 	var prev translate.Record
+	var err error
 	incremental := false
 	if ok && !ev.Force {
 		if prev, err = translate.ParseRecord(last); err != nil {
@@ -307,7 +367,14 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 	if err != nil {
 		return nil, err
 	}
-	if err := p.apply(ctx, ev, key, translate.PlanAll(p.Settings, plan, current, p.now())); err != nil {
+	ops := translate.PlanAll(p.Settings, plan, current, p.now())
+	if len(ops) > 0 && ok {
+		// A write that fails half-way must not leave a record saying STS is as before.
+		if err := p.Store.ForgetSent(ctx, key); err != nil {
+			return nil, fmt.Errorf("clear last-sent record of %s before writing: %w", key, err)
+		}
+	}
+	if err := p.apply(ctx, ev, key, ops); err != nil {
 		return nil, err
 	}
 	if err := p.Store.RecordSent(ctx, key, record.String()); err != nil {

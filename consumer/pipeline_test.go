@@ -41,8 +41,12 @@ type fakeStore struct{ lease *fakeLease }
 func (s fakeStore) AcquireLease(context.Context, string, time.Duration) (Lease, error) {
 	return s.lease, nil
 }
+func (fakeStore) Peek(context.Context, string) (string, bool, bool, error) {
+	return "", false, false, nil
+}
 func (fakeStore) LastSent(context.Context, string) (string, bool, error) { return "", false, nil }
 func (fakeStore) RecordSent(context.Context, string, string) error       { return nil }
+func (fakeStore) ForgetSent(context.Context, string) error               { return nil }
 
 // slowFetcher takes `took` (or until ctx ends) and then reports the unit unknown.
 type slowFetcher struct{ took time.Duration }

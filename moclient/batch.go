@@ -18,33 +18,7 @@ const MaxBatch = 100
 // but is not in effect now (terminated or future); UUIDs OS2MO does not know are absent. Errors
 // are as for [Client.OrgUnit].
 func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*OrgUnit, error) {
-	out := make(map[uuid.UUID]*OrgUnit, len(ids))
-	for start := 0; start < len(ids); start += MaxBatch {
-		chunk := ids[start:min(len(ids), start+MaxBatch)]
-		var resp struct {
-			OrgUnits struct {
-				Objects []struct {
-					UUID    uuid.UUID    `json:"uuid"`
-					Current *wireOrgUnit `json:"current"`
-				} `json:"objects"`
-			} `json:"org_units"`
-		}
-		if err := c.do(ctx, "OrgUnit", map[string]any{"uuids": uuidStrings(chunk)}, &resp); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", countOf(chunk, "org unit"), err)
-		}
-		for _, obj := range resp.OrgUnits.Objects {
-			if obj.Current == nil {
-				out[obj.UUID] = nil
-				continue
-			}
-			u, err := obj.Current.toModel(c.loc)
-			if err != nil {
-				return nil, fmt.Errorf("org unit %s: %w", obj.UUID, err)
-			}
-			out[obj.UUID] = u
-		}
-	}
-	return out, nil
+	return collect(ctx, ids, c.orgUnits)
 }
 
 // Persons returns the current state of many persons, read in requests of at most [MaxBatch]
@@ -52,33 +26,87 @@ func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*
 // [Client.OrgUnits] does: a UUID OS2MO knows maps to the person's current state, or to nil when
 // the person is not in effect now; unknown UUIDs are absent.
 func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Person, error) {
-	now := c.cfg.Now().In(c.loc)
-	out := make(map[uuid.UUID]*Person, len(ids))
+	return collect(ctx, ids, c.persons)
+}
+
+// read is the outcome of reading one object in a batch: its current state (nil when it is not
+// in effect now), or why OS2MO's answer for it could not be used.
+type read[T any] struct {
+	val *T
+	err error
+}
+
+// collect reads ids in chunks of MaxBatch with one request per chunk, and fails on the first
+// object that could not be used.
+func collect[T any](ctx context.Context, ids []uuid.UUID, chunk func(context.Context, []uuid.UUID) (map[uuid.UUID]read[T], error)) (map[uuid.UUID]*T, error) {
+	out := make(map[uuid.UUID]*T, len(ids))
 	for start := 0; start < len(ids); start += MaxBatch {
-		chunk := ids[start:min(len(ids), start+MaxBatch)]
-		var resp struct {
-			Persons struct {
-				Objects []struct {
-					UUID    uuid.UUID   `json:"uuid"`
-					Current *wirePerson `json:"current"`
-				} `json:"objects"`
-			} `json:"persons"`
+		got, err := chunk(ctx, ids[start:min(len(ids), start+MaxBatch)])
+		if err != nil {
+			return nil, err
 		}
-		vars := map[string]any{"uuids": uuidStrings(chunk), "now": now.Format(time.RFC3339)}
-		if err := c.do(ctx, "Person", vars, &resp); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", countOf(chunk, "person"), err)
-		}
-		for _, obj := range resp.Persons.Objects {
-			if obj.Current == nil {
-				out[obj.UUID] = nil
-				continue
+		for id, r := range got {
+			if r.err != nil {
+				return nil, r.err
 			}
-			p, err := obj.Current.toModel(c.loc)
-			if err != nil {
-				return nil, fmt.Errorf("person %s: %w", obj.UUID, err)
-			}
-			out[obj.UUID] = p
+			out[id] = r.val
 		}
+	}
+	return out, nil
+}
+
+// orgUnits reads up to MaxBatch units in one request. The result has an entry for every unit
+// OS2MO knows; an entry's error says why that unit's answer could not be used (the others are
+// still good).
+func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[OrgUnit], error) {
+	var resp struct {
+		OrgUnits struct {
+			Objects []struct {
+				UUID    uuid.UUID    `json:"uuid"`
+				Current *wireOrgUnit `json:"current"`
+			} `json:"objects"`
+		} `json:"org_units"`
+	}
+	if err := c.do(ctx, "OrgUnit", map[string]any{"uuids": uuidStrings(ids)}, &resp); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", countOf(ids, "org unit"), err)
+	}
+	out := make(map[uuid.UUID]read[OrgUnit], len(ids))
+	for _, obj := range resp.OrgUnits.Objects {
+		var r read[OrgUnit]
+		if obj.Current != nil {
+			if r.val, r.err = obj.Current.toModel(c.loc); r.err != nil {
+				r.err = fmt.Errorf("org unit %s: %w", obj.UUID, r.err)
+			}
+		}
+		out[obj.UUID] = r
+	}
+	return out, nil
+}
+
+// persons reads up to MaxBatch persons in one request, as orgUnits does.
+func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[Person], error) {
+	var resp struct {
+		Persons struct {
+			Objects []struct {
+				UUID    uuid.UUID   `json:"uuid"`
+				Current *wirePerson `json:"current"`
+			} `json:"objects"`
+		} `json:"persons"`
+	}
+	now := c.cfg.Now().In(c.loc)
+	vars := map[string]any{"uuids": uuidStrings(ids), "now": now.Format(time.RFC3339)}
+	if err := c.do(ctx, "Person", vars, &resp); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", countOf(ids, "person"), err)
+	}
+	out := make(map[uuid.UUID]read[Person], len(ids))
+	for _, obj := range resp.Persons.Objects {
+		var r read[Person]
+		if obj.Current != nil {
+			if r.val, r.err = obj.Current.toModel(c.loc); r.err != nil {
+				r.err = fmt.Errorf("person %s: %w", obj.UUID, r.err)
+			}
+		}
+		out[obj.UUID] = r
 	}
 	return out, nil
 }

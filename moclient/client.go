@@ -43,6 +43,10 @@ type Client struct {
 	mu     sync.Mutex // guards token and expiry; held while fetching a token
 	token  string
 	expiry time.Time
+
+	// units and people batch concurrent single reads (Client.OrgUnit, Client.Person).
+	units  *coalescer[OrgUnit]
+	people *coalescer[Person]
 }
 
 // New validates cfg (after defaults) and returns a client. It does not contact OS2MO; use
@@ -60,7 +64,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
+	c := &Client{
 		cfg:        cfg,
 		graphqlURL: fmt.Sprintf("%s/graphql/v%d", strings.TrimRight(cfg.URL, "/"), cfg.GraphQLVersion),
 		tokenURL: fmt.Sprintf("%s/realms/%s/protocol/openid-connect/token",
@@ -68,7 +72,10 @@ func New(cfg Config) (*Client, error) {
 		loc:     loc,
 		queries: queries,
 		log:     cfg.Logger,
-	}, nil
+	}
+	c.units = &coalescer[OrgUnit]{fetch: c.orgUnits}
+	c.people = &coalescer[Person]{fetch: c.persons}
+	return c, nil
 }
 
 // loadQueries reads the embedded documents keyed by their single operation's name.

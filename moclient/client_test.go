@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,6 +151,10 @@ func (e *env) fixture(t *testing.T) (top, child moclient.OrgUnit) {
 	if err := e.fake.AddOrgUnit(child); err != nil {
 		t.Fatal(err)
 	}
+	child.Addresses = slices.Clone(child.Addresses)
+	for i := range child.Addresses {
+		child.Addresses[i].Started = child.Addresses[i].Validity.From // never edited
+	}
 	return top, child
 }
 
@@ -164,6 +169,7 @@ func utc(u *moclient.OrgUnit) {
 	v(&u.Validity)
 	for i := range u.Addresses {
 		v(&u.Addresses[i].Validity)
+		u.Addresses[i].Started = u.Addresses[i].Started.UTC()
 	}
 	for i := range u.Managers {
 		v(&u.Managers[i].Validity)
@@ -469,5 +475,31 @@ func TestValidityEndIsExclusive(t *testing.T) {
 	}
 	if !got.Validity.To.Equal(end) {
 		t.Errorf("validity ends %v, want %v (exclusive)", got.Validity.To, end)
+	}
+}
+
+// TestAddressStartedSurvivesAnEdit: an address edited from a date has a current validity that
+// starts there, while Started keeps the start of its first validity (from its history).
+func TestAddressStartedSurvivesAnEdit(t *testing.T) {
+	e := newEnv(t, 0)
+	_, child := e.fixture(t)
+	email := child.Addresses[0]
+	edited := time.Date(2024, 3, 1, 0, 0, 0, 0, e.loc)
+	value := "teknik@kolding.dk"
+	if _, err := e.fake.ChangeAddress(t.Context(), email.UUID, motest.AddressChange{Value: &value, Name: &value}, edited); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client(t, nil).OrgUnit(t.Context(), child.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(got.Addresses, func(a moclient.Address) bool { return a.UUID == email.UUID })
+	if i < 0 {
+		t.Fatalf("the edited address is missing: %+v", got.Addresses)
+	}
+	a := got.Addresses[i]
+	if a.Value != value || !a.Validity.From.Equal(edited) || !a.Started.Equal(email.Validity.From) {
+		t.Errorf("edited address: value %q from %v started %v; want %q from %v started %v",
+			a.Value, a.Validity.From, a.Started, value, edited, email.Validity.From)
 	}
 }

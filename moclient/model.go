@@ -32,6 +32,9 @@ type Address struct {
 	Value      string // raw stored value (for DAR: the DAR UUID)
 	Name       string // human form (for DAR: the formatted address)
 	Validity   Validity
+	// Started is the start of the address's earliest validity: Validity.From unless the
+	// address was edited since it was created (zero when OS2MO did not say).
+	Started time.Time
 	// Engagement and ITUser are the engagement and IT user a person's address is linked to, if
 	// any (OS2MO lets an address belong to one AD account or one engagement of the person).
 	Engagement *uuid.UUID

@@ -12,13 +12,14 @@ import (
 // [ErrNotFound] when OS2MO does not know id and [ErrNotCurrent] when the unit exists but is not
 // in effect now (terminated or future); other errors are [*GraphQLError], [*TransientError],
 // [*AuthError] or [*HTTPError], wrapped.
+//
+// Concurrent calls share requests: reads that arrive while earlier ones are under way go
+// together in one batched query (see maxBatchesInFlight).
 func (c *Client) OrgUnit(ctx context.Context, id uuid.UUID) (*OrgUnit, error) {
-	units, err := c.OrgUnits(ctx, []uuid.UUID{id})
-	if err != nil {
-		return nil, err
-	}
-	u, known := units[id]
+	u, known, err := c.units.get(ctx, id)
 	switch {
+	case err != nil:
+		return nil, err
 	case !known:
 		return nil, fmt.Errorf("org unit %s: %w", id, ErrNotFound)
 	case u == nil:
@@ -52,6 +53,11 @@ type (
 		Engagement  *wireRef     `json:"engagement_response"`
 		ITUser      *wireRef     `json:"ituser_response"`
 		Validity    wireValidity `json:"validity"`
+	}
+	// wireStart is one validity's start of an object (its history).
+	wireStart struct {
+		UUID     uuid.UUID    `json:"uuid"`
+		Validity wireValidity `json:"validity"`
 	}
 	wireManager struct {
 		UUID           uuid.UUID `json:"uuid"`
@@ -87,6 +93,7 @@ type (
 		OrgUnitLevel          *wireClass    `json:"org_unit_level"`
 		OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
 		Addresses             []wireAddress `json:"addresses"`
+		AddressHistory        []wireStart   `json:"address_history"`
 		Managers              []wireManager `json:"managers"`
 		KLEs                  []wireKLE     `json:"kles"`
 		ITUsers               []wireITUser  `json:"itusers"`
@@ -114,7 +121,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 	for _, a := range w.Ancestors {
 		u.Ancestors = append(u.Ancestors, a.UUID)
 	}
-	if u.Addresses, err = addressesToModel(w.Addresses, loc); err != nil {
+	if u.Addresses, err = addressesToModel(w.Addresses, w.AddressHistory, loc); err != nil {
 		return nil, err
 	}
 	for _, m := range w.Managers {
@@ -152,8 +159,19 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 	return u, nil
 }
 
-// addressesToModel converts addresses; a nil or empty input gives nil.
-func addressesToModel(in []wireAddress, loc *time.Location) ([]Address, error) {
+// addressesToModel converts addresses, with the start of each one's earliest validity from
+// history; a nil or empty input gives nil.
+func addressesToModel(in []wireAddress, history []wireStart, loc *time.Location) ([]Address, error) {
+	started := map[uuid.UUID]time.Time{}
+	for _, h := range history {
+		v, err := h.Validity.toModel(loc)
+		if err != nil {
+			return nil, fmt.Errorf("address %s history: %w", h.UUID, err)
+		}
+		if s, ok := started[h.UUID]; !ok || v.From.Before(s) {
+			started[h.UUID] = v.From
+		}
+	}
 	var out []Address
 	for _, a := range in {
 		addr := Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value,
@@ -164,6 +182,10 @@ func addressesToModel(in []wireAddress, loc *time.Location) ([]Address, error) {
 		var err error
 		if addr.Validity, err = a.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("address %s validity: %w", a.UUID, err)
+		}
+		addr.Started = addr.Validity.From
+		if s, ok := started[a.UUID]; ok && s.Before(addr.Started) {
+			addr.Started = s
 		}
 		out = append(out, addr)
 	}

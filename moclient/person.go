@@ -11,14 +11,12 @@ import (
 // Person returns the current state of the person id, with IT users, current and future
 // engagements and addresses. The error matches [ErrNotFound] when OS2MO does not know id and
 // [ErrNotCurrent] when the person exists but is not in effect now; other errors are as for
-// [Client.OrgUnit].
+// [Client.OrgUnit]. Concurrent calls share requests, as for [Client.OrgUnit].
 func (c *Client) Person(ctx context.Context, id uuid.UUID) (*Person, error) {
-	persons, err := c.Persons(ctx, []uuid.UUID{id})
-	if err != nil {
-		return nil, err
-	}
-	p, known := persons[id]
+	p, known, err := c.people.get(ctx, id)
 	switch {
+	case err != nil:
+		return nil, err
 	case !known:
 		return nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
 	case p == nil:
@@ -42,6 +40,7 @@ type (
 		Validity          wireValidity  `json:"validity"`
 		ITUsers           []wireITUser  `json:"itusers"`
 		Addresses         []wireAddress `json:"addresses"`
+		AddressHistory    []wireStart   `json:"address_history"`
 		Engagements       struct {
 			Objects []struct {
 				UUID       uuid.UUID        `json:"uuid"`
@@ -98,7 +97,7 @@ func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 	if p.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
 		return nil, err
 	}
-	if p.Addresses, err = addressesToModel(w.Addresses, loc); err != nil {
+	if p.Addresses, err = addressesToModel(w.Addresses, w.AddressHistory, loc); err != nil {
 		return nil, err
 	}
 	for _, obj := range w.Engagements.Objects {

@@ -72,6 +72,9 @@ func (e *env) personFixture(t *testing.T) personFixture {
 		Nickname: "Storm G", NicknameGivenName: "Storm", NicknameSurname: "G", CPR: "0101901234",
 		ITUsers: []moclient.ITUser{adUser, fkUser}, Engagements: []moclient.Engagement{wantCurrent, wantUpcoming},
 		Addresses: []moclient.Address{email, mobile}}
+	for i := range want.Addresses {
+		want.Addresses[i].Started = want.Addresses[i].Validity.From // never edited
+	}
 	return personFixture{top: top, unit: unit, future: future, person: p, want: want, ended: ended.UUID}
 }
 
@@ -88,6 +91,7 @@ func utcPerson(p *moclient.Person) {
 	}
 	for i := range p.Addresses {
 		v(&p.Addresses[i].Validity)
+		p.Addresses[i].Started = p.Addresses[i].Started.UTC()
 	}
 	for i := range p.Engagements {
 		v(&p.Engagements[i].Validity)

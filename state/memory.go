@@ -47,6 +47,16 @@ func (m *Memory) LastSent(_ context.Context, key string) (string, bool, error) {
 	return h, ok, nil
 }
 
+// Peek returns the hash recorded for key, whether one was present, and whether a lease on key
+// is held (see Redis.Peek).
+func (m *Memory) Peek(_ context.Context, key string) (hash string, ok, leased bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hash, ok = m.sent[key]
+	e, held := m.leases[key]
+	return hash, ok, held && m.now().Before(e.expires), nil
+}
+
 // RecordSent stores hash as the last state written for key.
 func (m *Memory) RecordSent(_ context.Context, key, hash string) error {
 	m.mu.Lock()

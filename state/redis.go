@@ -94,6 +94,22 @@ func (r *Redis) LastSent(ctx context.Context, key string) (string, bool, error) 
 	return v, true, nil
 }
 
+// Peek returns, in one round trip (MGET), the hash recorded for key, whether one was present,
+// and whether a lease on key is held. A caller that reads the record, and only then the source
+// state, and finds them equal while no lease was held, may skip the key without taking the
+// lease: any writer that takes it later reads the source state after the peek.
+func (r *Redis) Peek(ctx context.Context, key string) (hash string, ok, leased bool, err error) {
+	vals, err := r.client.MGet(ctx, r.sentKey(key), r.leaseKey(key)).Result()
+	if err != nil {
+		return "", false, false, fmt.Errorf("state: peek at %q: %w", key, err)
+	}
+	if len(vals) != 2 {
+		return "", false, false, fmt.Errorf("state: peek at %q: MGET returned %d values for 2 keys", key, len(vals))
+	}
+	hash, ok = vals[0].(string)
+	return hash, ok, vals[1] != nil, nil
+}
+
 // RecordSent stores hash as the last state written for key. Call it only after STS confirmed the
 // write.
 func (r *Redis) RecordSent(ctx context.Context, key, hash string) error {

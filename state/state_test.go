@@ -19,6 +19,7 @@ type store interface {
 	LastSent(ctx context.Context, key string) (string, bool, error)
 	RecordSent(ctx context.Context, key, hash string) error
 	ForgetSent(ctx context.Context, key string) error
+	Peek(ctx context.Context, key string) (hash string, ok, leased bool, err error)
 }
 
 func counterTokens() state.TokenSource {
@@ -167,6 +168,53 @@ func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 			if wins.Load() != 1 {
 				t.Fatalf("%d goroutines won the lease; want exactly 1", wins.Load())
 			}
+		})
+	}
+}
+
+// TestPeek: one call tells the record and whether the lease is held, through a lease's life.
+func TestPeek(t *testing.T) {
+	for name, impl := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			type peek struct {
+				hash       string
+				ok, leased bool
+			}
+			check := func(step string, want peek) {
+				t.Helper()
+				h, ok, leased, err := impl.s.Peek(ctx, "org_unit:1")
+				if err != nil {
+					t.Fatalf("%s: Peek: %v", step, err)
+				}
+				if got := (peek{h, ok, leased}); got != want {
+					t.Errorf("%s: Peek = %+v, want %+v", step, got, want)
+				}
+			}
+			check("empty", peek{})
+			if err := impl.s.RecordSent(ctx, "org_unit:1", "r1 abc"); err != nil {
+				t.Fatal(err)
+			}
+			check("recorded", peek{"r1 abc", true, false})
+			lease, err := impl.s.AcquireLease(ctx, "org_unit:1", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("leased", peek{"r1 abc", true, true})
+			if err := impl.s.ForgetSent(ctx, "org_unit:1"); err != nil {
+				t.Fatal(err)
+			}
+			check("forgotten while leased", peek{"", false, true})
+			if err := lease.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("released", peek{})
+			short, err := impl.s.AcquireLease(ctx, "org_unit:1", 50*time.Millisecond)
+			if err != nil || short == nil {
+				t.Fatal(err)
+			}
+			impl.expire(100 * time.Millisecond)
+			check("lease expired", peek{})
 		})
 	}
 }

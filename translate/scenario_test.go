@@ -93,6 +93,34 @@ func TestScenarioRenameUnit(t *testing.T) {
 	}
 }
 
+// TestScenarioEditUnitEmail: OS2MO edits a unit's e-mail address from a date, so the address's
+// current validity starts there while its history starts at creation. Only the Adresse object
+// changes (its value from that date); the unit's Adresser relation keeps its start, so the
+// unit's desired state, and with it its record hash, is unchanged and the event path reads and
+// writes only the Adresse.
+func TestScenarioEditUnitEmail(t *testing.T) {
+	s := fullSettings()
+	state := world(t, s)
+	before := translate.UnitDesired(s, teknik(), now)
+	u := teknik()
+	u.Addresses[0].Started = u.Addresses[0].Validity.From
+	u.Addresses[0].Value, u.Addresses[0].Name, u.Addresses[0].Validity.From = "tmk@kolding.dk", "tmk@kolding.dk", day(1)
+	d := translate.UnitDesired(s, u, day(1))
+	email := translate.AddressUUID(unitID, translate.RoleUnitEmail)
+	part := d.Since(before.Record(), d.Record())
+	if refs := part.Refs(); len(refs) != 1 || refs[0] != (translate.Ref{Kind: oio.KindAdresse, UUID: email}) {
+		t.Errorf("objects changed since the last write = %v; want only the e-mail Adresse", refs)
+	}
+	ops := state.sync(t, s, d, day(1))
+	assertOps(t, ops, ret(oio.KindAdresse, email))
+	e := state[email].Registration.Egenskaber
+	slices.SortFunc(e, func(a, b oio.Egenskab) int { return a.Virkning.From.Compare(b.Virkning.From) })
+	if len(e) != 2 || e[0].AdresseTekst != "tm@kolding.dk" || !e[0].Virkning.To.Equal(dayStart(1)) ||
+		e[1].AdresseTekst != "tmk@kolding.dk" || !e[1].Virkning.From.Equal(dayStart(1)) {
+		t.Errorf("Adresse after the edit = %+v; want the old value until tomorrow and the new one from then", e)
+	}
+}
+
 func TestScenarioMoveUnit(t *testing.T) {
 	s := fullSettings()
 	state := world(t, s)

@@ -304,6 +304,11 @@ func choose(s Settings, c clock, cands []moclient.Address, priority []uuid.UUID,
 		}
 		attr := rel
 		attr.To = time.Time{}
+		// The owner's relation starts when the address first took effect: an edit of the
+		// address changes the Adresse object's value, not the owner.
+		if first := c.from(a.Started); !a.Started.IsZero() && first.Before(rel.From) {
+			rel.From = first
+		}
 		return chosenAddress{role: role, value: value, attr: attr, rel: rel, mo: a.UUID}, true
 	}
 	return chosenAddress{}, false

@@ -39,9 +39,34 @@ type execution struct {
 	errs   gqlerror.List
 }
 
+// maxCachedDocs bounds the validated query documents a Server keeps.
+const maxCachedDocs = 64
+
+// document parses and validates a query against the v25 schema, or returns the document
+// validated before for the same text. Documents are not changed by execution.
+func (s *Server) document(query string) (*ast.QueryDocument, gqlerror.List) {
+	s.docMu.Lock()
+	doc, ok := s.docs[query]
+	s.docMu.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, errs := gqlparser.LoadQueryWithRules(s.schema, query, nil)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	s.docMu.Lock()
+	defer s.docMu.Unlock()
+	if s.docs == nil || len(s.docs) >= maxCachedDocs {
+		s.docs = map[string]*ast.QueryDocument{}
+	}
+	s.docs[query] = doc
+	return doc, nil
+}
+
 // execute validates req against the v25 schema and runs it over the store under a read lock.
 func (s *Server) execute(ctx context.Context, req graphQLRequest) graphQLResponse {
-	doc, errs := gqlparser.LoadQueryWithRules(s.schema, req.Query, nil)
+	doc, errs := s.document(req.Query)
 	if len(errs) > 0 {
 		return graphQLResponse{Errors: errs}
 	}

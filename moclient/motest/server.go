@@ -51,6 +51,11 @@ type Server struct {
 	// resolvers maps GraphQL type name → field name → resolver.
 	resolvers map[string]map[string]resolver
 
+	docMu sync.Mutex // guards docs
+	// docs caches validated query documents by query text, as a GraphQL server's parse cache
+	// does: clients send the same few queries over and over. At most maxCachedDocs are kept.
+	docs map[string]*ast.QueryDocument
+
 	mu     sync.RWMutex // guards store
 	store  *store
 	tokMu  sync.Mutex // guards tokens
