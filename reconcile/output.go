@@ -16,7 +16,8 @@ import (
 )
 
 // WriteSummary writes what the plan was made from and what it contains: the counts read, the
-// writes per action and object kind, the deactivations against their limit, and the adoption.
+// writes per action and object kind, the deactivations against their limit, the orphans (how many
+// are only reported, how many kept), and the adoption.
 func (p *Plan) WriteSummary(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "OS2MO: %s units (%s exported), %s persons\n", thousands(p.UnitsMO), thousands(p.Exported), thousands(p.PersonsMO))
@@ -38,7 +39,21 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 	for _, k := range keys {
 		fmt.Fprintf(bw, "  %-14s %-22s %8s\n", k.action, k.kind, thousands(counts[k]))
 	}
-	fmt.Fprintf(bw, "Deactivations of units and users: %s (limit %s); orphans: %s\n", thousands(p.Deactivations), thousands(p.Limit), thousands(p.Orphans))
+	fmt.Fprintf(bw, "Deactivations of units and users: %s (limit %s); orphans: %s", thousands(p.Deactivations), thousands(p.Limit), thousands(p.Orphans))
+	if p.OrphansReported > 0 {
+		fmt.Fprintf(bw, " (%s only reported, left active: SYNC_ORPHANS)", thousands(p.OrphansReported))
+	}
+	var kept []string
+	if p.KeptUnits > 0 {
+		kept = append(kept, thousands(p.KeptUnits)+" "+plural(p.KeptUnits, "unit", "units"))
+	}
+	if p.KeptUsers > 0 {
+		kept = append(kept, thousands(p.KeptUsers)+" "+plural(p.KeptUsers, "user", "users"))
+	}
+	if kept != nil {
+		fmt.Fprintf(bw, "; kept: %s (SYNC_KEEP_UUIDS)", strings.Join(kept, " and "))
+	}
+	fmt.Fprintln(bw)
 	if p.Problems > 0 {
 		fmt.Fprintf(bw, "Translation problems (adjusted OS2MO data, logged at debug level): %s\n", thousands(p.Problems))
 	}
@@ -65,6 +80,25 @@ func (p *Plan) WriteOps(w io.Writer, adopt bool) error {
 				fmt.Fprintf(bw, "%-8s %-20s %s  %-13s %s  %s\n", "", oio.KindAdresse, r.Ref, "foreign-ref", strconv.QuoteToGraphic(roleLabel(r.Rolle)+" reference ended"), op.Bundle)
 			}
 		}
+	}
+	return bw.Flush()
+}
+
+// WriteOrphans writes one line per orphan the plan leaves active: each reported one
+// (OrphanReport) and, with kept, each kept one (Options.Keep), with its action, object kind,
+// UUID, name and why OS2MO does not account for it (and why it is kept). The orphans the plan
+// deactivates are among its writes (WriteOps).
+func (p *Plan) WriteOrphans(w io.Writer, kept bool) error {
+	bw := bufio.NewWriter(w)
+	for _, orp := range p.OrphanList {
+		why := orp.Why
+		switch {
+		case orp.Action == OrphanKeep && kept:
+			why += "; kept: " + orp.Kept
+		case orp.Action != OrphanReport:
+			continue
+		}
+		fmt.Fprintf(bw, "%-10s %-20s %s  %s  %s\n", orp.Action, orp.Kind, orp.UUID, strconv.QuoteToGraphic(orp.Name), why)
 	}
 	return bw.Flush()
 }

@@ -153,8 +153,14 @@ type Plan struct {
 	UnitsSTS, UsersSTS, FunctionsSTS, ObjectsRead int
 	// Deactivations counts the units and users the plan deactivates; Limit is the most allowed.
 	Deactivations, Limit int
-	// Orphans counts the units and users STS holds active that OS2MO does not list.
-	Orphans int
+	// Orphans counts the units and users STS holds active that no OS2MO unit or person accounts
+	// for, kept ones excluded; OrphansReported those of them the sync leaves active
+	// (OrphanReport). KeptUnits and KeptUsers count the orphans Options.Keep keeps.
+	Orphans, OrphansReported int
+	KeptUnits, KeptUsers     int
+	// OrphanList lists every orphan, kept ones included, with what the sync does with it: those
+	// deactivated, then those reported, then those kept.
+	OrphanList []Orphan
 	// Problems counts the adjustments the translation made to OS2MO's data.
 	Problems int
 	Adoption Adoption
@@ -177,7 +183,8 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	bundles = append(bundles, orphans...)
+	bundles = append(bundles, orphans.bundles...)
+	snap.protected = orphans.protected
 	snap.persons = nil // translated; the bundles hold what is needed
 
 	want := map[oio.Kind][]uuid.UUID{}
@@ -197,7 +204,20 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	}
 
 	p := &Plan{GeneratedAt: now, bundles: bundles, snap: snap, UnitsMO: len(snap.unitIDs), PersonsMO: len(snap.personIDs),
-		ObjectsRead: snap.read, Adoption: Adoption{ForeignFunctions: map[string]int{}}}
+		ObjectsRead: snap.read, Adoption: Adoption{ForeignFunctions: map[string]int{}}, OrphanList: orphans.list}
+	for _, orp := range orphans.list {
+		switch {
+		case orp.Action == OrphanKeep && orp.Kind == oio.KindOrganisationEnhed:
+			p.KeptUnits++
+		case orp.Action == OrphanKeep:
+			p.KeptUsers++
+		case orp.Action == OrphanReport:
+			p.Orphans++
+			p.OrphansReported++
+		default:
+			p.Orphans++
+		}
+	}
 	today := translate.Day(now)
 	for _, kind := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindOrganisationFunktion} {
 		n := 0
@@ -224,15 +244,12 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 		if b.unit && b.desired.Object(b.id) != nil {
 			p.Exported++
 		}
-		if b.origin == originOrphan {
-			p.Orphans++
-		}
 		p.Problems += len(b.desired.Problems)
 		for _, pr := range b.desired.Problems {
 			o.Logger.Debug("translation problem", "bundle", b.key, "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 		}
 		cur := sim.lookup(b.desired.Lookups())
-		planned := planBundle(o, b, cur, now)
+		planned := planBundle(o, snap, b, cur, now)
 		ops := p.classify(o, b, cur, planned, owned, today)
 		if len(ops) > 0 {
 			p.Changed++
@@ -261,16 +278,24 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 }
 
 // planBundle plans a bundle against the objects its lookups found (translate.PlanAll), never
-// writing the top unit other than as desired.
-func planBundle(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, now time.Time) []translate.Operation {
+// writing the top unit, a kept orphan or a function linked to one (snapshot.protected) other
+// than as desired.
+func planBundle(o Options, snap *snapshot, b *bundle, cur map[uuid.UUID]*oio.Object, now time.Time) []translate.Operation {
 	ops := translate.PlanAll(o.Settings, b.desired, cur, now)
 	top := o.Settings.TopUnit
-	if top == uuid.Nil || b.desired.Object(top) != nil {
+	if top == uuid.Nil && len(snap.protected) == 0 {
 		return ops
 	}
 	return slices.DeleteFunc(ops, func(op translate.Operation) bool {
-		if op.Object.Kind == oio.KindOrganisationEnhed && op.Object.UUID == top {
+		id := op.Object.UUID
+		switch {
+		case b.desired.Object(id) != nil:
+			return false
+		case top != uuid.Nil && op.Object.Kind == oio.KindOrganisationEnhed && id == top:
 			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key)
+			return true
+		case snap.protected[id]:
+			o.Logger.Debug("left as it is: a kept orphan or linked to one (SYNC_KEEP_UUIDS)", "object", op.Ref().String(), "for", b.key)
 			return true
 		}
 		return false
@@ -438,9 +463,17 @@ func orphanUser(s translate.Settings, id uuid.UUID) translate.Desired {
 
 // orphans finds the units and users of the municipality's hierarchy that STS holds active and
 // that no listed OS2MO unit or person accounts for, asks OS2MO about them (one may have been
-// created after the listing, or be terminated), and returns their bundles.
-func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles []*bundle, now time.Time) ([]*bundle, error) {
+// created after the listing, or be terminated), decides what the sync does with each
+// (Options.Keep, then Options.Orphans), and returns the bundles of those to deactivate and of
+// those OS2MO has after all.
+func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles []*bundle, now time.Time) (*orphanSet, error) {
 	today := translate.Day(now)
+	for _, id := range o.Keep {
+		if obj := snap.sts.get(id); obj == nil || !belongsTo(obj, o.Settings.Organisation) ||
+			(obj.Kind != oio.KindOrganisationEnhed && obj.Kind != oio.KindBruger) {
+			o.Logger.Warn("SYNC_KEEP_UUIDS names no unit or user of the municipality's hierarchy in STS", "uuid", id.String())
+		}
+	}
 	listedUnits := map[uuid.UUID]bool{}
 	for _, id := range snap.unitIDs {
 		listedUnits[id] = true
@@ -467,8 +500,9 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 			brugere = append(brugere, id)
 		}
 	}
+	out := &orphanSet{}
 	if len(units)+len(brugere) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	var keys []string
 	for _, id := range units {
@@ -484,34 +518,47 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	if err != nil {
 		return nil, err
 	}
-	var out []*bundle
+	var found []Orphan
 	for _, id := range units {
 		u, known := moUnits[id]
 		if u != nil {
-			out = append(out, unitBundle(o.Settings, id, u, now)) // created after the listing
+			out.bundles = append(out.bundles, unitBundle(o.Settings, id, u, now)) // created after the listing
 			continue
 		}
-		b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true,
-			desired: translate.UnitGone(o.Settings, id), origin: originOrphan, phase: phaseDeactivations,
-			why: "unknown to OS2MO", depth: stsDepth(snap.sts, id)}
+		orp := Orphan{Kind: oio.KindOrganisationEnhed, UUID: id, Name: objectName(snap.sts.get(id), today), Why: "unknown to OS2MO", Action: o.Orphans.units()}
 		if known {
-			b.why = "not in effect in OS2MO"
+			orp.Why = "not in effect in OS2MO"
 		}
-		out = append(out, b)
+		found = append(found, orp)
 	}
 	for _, id := range brugere {
 		p, known := moPersons[id]
 		if p != nil {
-			out = append(out, personBundle(o.Settings, id, p, now))
+			out.bundles = append(out.bundles, personBundle(o.Settings, id, p, now))
 			continue
 		}
-		b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, desired: orphanUser(o.Settings, id),
-			origin: originOrphan, phase: phaseDeactivations, why: "no OS2MO person"}
+		orp := Orphan{Kind: oio.KindBruger, UUID: id, Name: objectName(snap.sts.get(id), today), Why: "no OS2MO person", Action: o.Orphans.users()}
 		if known {
-			b.why = "person not in effect in OS2MO"
+			orp.Why = "person not in effect in OS2MO"
 		}
-		out = append(out, b)
+		found = append(found, orp)
 	}
+	out.protected = keepOrphans(o.Keep, snap.sts, found, today)
+	for _, orp := range found {
+		switch {
+		case orp.Action != OrphanDeactivate:
+			continue
+		case orp.Kind == oio.KindOrganisationEnhed:
+			out.bundles = append(out.bundles, &bundle{key: translate.BundleKey(translate.BundleUnit, orp.UUID), id: orp.UUID, unit: true,
+				desired: translate.UnitGone(o.Settings, orp.UUID), origin: originOrphan, phase: phaseDeactivations,
+				why: orp.Why, depth: stsDepth(snap.sts, orp.UUID)})
+		default:
+			out.bundles = append(out.bundles, &bundle{key: translate.BundleKey(translate.BundlePerson, orp.UUID), id: orp.UUID,
+				desired: orphanUser(o.Settings, orp.UUID), origin: originOrphan, phase: phaseDeactivations, why: orp.Why})
+		}
+	}
+	sortOrphans(found)
+	out.list = found
 	return out, nil
 }
 

@@ -8,7 +8,9 @@
 // the way the event path searches them (users by person, functions by user and by unit and type),
 // so each bundle is planned with translate.PlanAll against exactly the objects the event path
 // would read for it. Units and users in the municipality's hierarchy that no OS2MO unit or person
-// accounts for are orphans, planned as bundles that deactivate them.
+// accounts for are orphans, planned as bundles that deactivate them, unless Options.Orphans says
+// to only report them or Options.Keep keeps them (with a kept unit's subtree and the objects
+// linked to them).
 //
 // Sync converges the bundles — units top-down, then persons, then deactivations — each under the
 // same lease and with the same last-sent record as the event path, after guards against mass
@@ -92,6 +94,17 @@ type Options struct {
 	MaxDeactivationShare float64
 	// MaxDeactivations, when not nil, is the most units and users one sync may deactivate.
 	MaxDeactivations *int
+	// Orphans says what a sync does with orphan units and with orphan users: the units and users
+	// STS holds active in the municipality's hierarchy that no OS2MO unit or person accounts for.
+	// The zero value deactivates both (within the guards); OrphanReport leaves them active and
+	// lists them in the plan (Plan.OrphanList). Verify reports orphans as drift either way.
+	Orphans OrphanPolicy
+	// Keep lists STS units and users that are never ended as orphans: a listed unit with its STS
+	// subtree (by Overordnet) and the orphan units above it, a listed user, and a user with an
+	// active function in a kept unit's subtree. A kept orphan and the functions linked to it are
+	// left as they are by every bundle, and verify counts it as kept, not as drift. A listed unit
+	// or user that OS2MO accounts for is synced as usual: keeping only protects orphans.
+	Keep []uuid.UUID
 	// DryRun plans and reports without taking leases or writing.
 	DryRun bool
 	// Adopt lists, in the plan, every object written by another tool that the sync ends or

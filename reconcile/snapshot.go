@@ -38,6 +38,9 @@ type snapshot struct {
 	hierarchy map[oio.Kind][]uuid.UUID
 	// read counts the STS objects read.
 	read int
+	// protected are the kept orphans and the functions linked to them (Options.Keep): no bundle
+	// ends or changes them other than as desired.
+	protected map[uuid.UUID]bool
 }
 
 // stsState is what STS holds, as read and then as written by the sync: the objects by UUID and

@@ -83,7 +83,16 @@ func (e *Engine) Sync(ctx context.Context) (*Result, error) {
 	}
 	res.Plan = plan
 	o.Logger.Info("sync planned", "bundles", plan.Bundles, "changed", plan.Changed, "writes", len(plan.Ops),
-		"deactivations", plan.Deactivations, "limit", plan.Limit, "orphans", plan.Orphans, "problems", plan.Problems)
+		"deactivations", plan.Deactivations, "limit", plan.Limit, "orphans", plan.Orphans, "orphans_reported", plan.OrphansReported,
+		"kept_units", plan.KeptUnits, "kept_users", plan.KeptUsers, "problems", plan.Problems)
+	for _, orp := range plan.OrphanList {
+		switch orp.Action {
+		case OrphanReport:
+			o.Logger.Info("orphan left active (SYNC_ORPHANS=report)", "object", string(orp.Kind)+":"+orp.UUID.String(), "name", orp.Name, "why", orp.Why)
+		case OrphanKeep:
+			o.Logger.Debug("orphan kept (SYNC_KEEP_UUIDS)", "object", string(orp.Kind)+":"+orp.UUID.String(), "name", orp.Name, "why", orp.Why, "kept", orp.Kept)
+		}
+	}
 	if !plan.Adoption.Empty() {
 		o.Logger.Info("adoption", "summary", plan.Adoption.String())
 	}
@@ -218,7 +227,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	record := b.desired.Record().String()
 	before, recorded := snap.lastSent[b.key]
 	lookups := b.desired.Lookups()
-	if recorded && before == record && len(planBundle(o, b, snap.sts.lookup(lookups), o.Now())) == 0 {
+	if recorded && before == record && len(planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())) == 0 {
 		return outcomeInSync, nil
 	}
 	lease, err := e.Store.AcquireLease(ctx, b.key, o.LeaseTTL)
@@ -249,7 +258,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	wrote := false
 	delay := o.RetryDelay
 	for attempt := 1; ; attempt++ {
-		ops := planBundle(o, b, snap.sts.lookup(lookups), o.Now())
+		ops := planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())
 		err = e.write(ctx, o, snap, b, ops)
 		if len(ops) > 0 {
 			wrote = true

@@ -20,11 +20,13 @@ import (
 // objects missing in STS (or inactive there), field differences (name, user key, parent,
 // addresses, positions, manager, KLE, status, …, found by comparing each relation and attribute
 // of the object as STS holds it with the object as the sync would write it), stale objects the
-// sync would end, orphans, and objects other tools wrote that the sync would end. The report's
-// tree is OS2MO's exported unit hierarchy with the units only STS holds attached where STS puts
-// them.
+// sync would end, orphans, and objects other tools wrote that the sync would end. Orphans are
+// reported whatever Options.Orphans says; the orphans Options.Keep keeps are counted in the
+// summary (and marked kept in the tree), not reported as differences. The report's tree is
+// OS2MO's exported unit hierarchy with the units only STS holds attached where STS puts them.
 func (e *Engine) Verify(ctx context.Context) (*report.Report, error) {
 	o := e.Options.withDefaults()
+	o.Orphans = OrphanPolicy{} // an orphan is drift, whether the sync deactivates it or not
 	eng := *e
 	eng.Store = nil // read-only: no leases, no records
 	plan, err := eng.plan(ctx, o)
@@ -324,7 +326,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 		CVR:          o.CVR,
 		Organisation: o.Settings.Organisation,
 		Summary: report.Summary{UnitsMO: plan.Exported, UnitsSTS: plan.UnitsSTS, PersonsMO: plan.PersonsMO,
-			UsersSTS: plan.UsersSTS, ObjectsSTS: plan.ObjectsRead},
+			UsersSTS: plan.UsersSTS, ObjectsSTS: plan.ObjectsRead, KeptUnits: plan.KeptUnits, KeptUsers: plan.KeptUsers},
 		Differences: []report.Difference{},
 	}
 	bundles := map[string]*bundle{}
@@ -418,10 +420,17 @@ func buildReport(o Options, plan *Plan) *report.Report {
 
 // buildTree builds the unit tree: the units OS2MO exports, under their parents as the sync
 // writes them, and the units STS holds active that OS2MO does not export, under their STS
-// parents (at the top when that is not in the tree). Each difference is attached to its unit's
-// node, or moved to the top (Unit uuid.Nil) when its unit is not in the tree.
+// parents (at the top when that is not in the tree), kept orphans marked kept. Each difference is
+// attached to its unit's node, or moved to the top (Unit uuid.Nil) when its unit is not in the
+// tree.
 func buildTree(plan *Plan, d *describer, r *report.Report) []*report.Node {
 	today := d.today
+	kept := map[uuid.UUID]bool{}
+	for _, orp := range plan.OrphanList {
+		if orp.Action == OrphanKeep {
+			kept[orp.UUID] = true
+		}
+	}
 	nodes := map[uuid.UUID]*report.Node{}
 	parents := map[uuid.UUID]uuid.UUID{}
 	var order []uuid.UUID
@@ -441,6 +450,9 @@ func buildTree(plan *Plan, d *describer, r *report.Report) []*report.Node {
 			continue
 		}
 		nodes[id] = &report.Node{UUID: id, Name: objectName(o, today), Status: report.StatusOnlyInSTS}
+		if kept[id] {
+			nodes[id].Status = report.StatusKept
+		}
 		parents[id] = firstTarget(o, oio.RelOverordnet, today)
 		order = append(order, id)
 	}

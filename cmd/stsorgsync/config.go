@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 )
 
@@ -76,6 +77,8 @@ type Config struct {
 	SyncInterval               time.Duration
 	SyncConcurrency            int
 	SyncMaxDeactivationPercent float64
+	SyncOrphans                reconcile.OrphanPolicy
+	SyncKeepUUIDs              []uuid.UUID
 }
 
 // setting describes one configuration variable: its environment name, default, meaning, and how
@@ -161,6 +164,28 @@ func uuidOf(dst func(*Config) *uuid.UUID) func(*Config, string) error {
 			return fmt.Errorf("expected a UUID such as 89cba575-d106-4732-87ab-45c09ac56874, got %q", v)
 		}
 		*dst(c) = id
+		return nil
+	}
+}
+
+// uuidList parses comma-separated UUIDs (spaces around each allowed), dropping repeats; an
+// empty value is an empty list.
+func uuidList(dst func(*Config) *[]uuid.UUID) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var ids []uuid.UUID
+		if strings.TrimSpace(v) != "" {
+			for item := range strings.SplitSeq(v, ",") {
+				item = strings.TrimSpace(item)
+				id, err := uuid.Parse(item)
+				if err != nil || len(item) != 36 {
+					return fmt.Errorf("expected comma-separated UUIDs such as 89cba575-d106-4732-87ab-45c09ac56874, got %q", item)
+				}
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+		*dst(c) = ids
 		return nil
 	}
 }
@@ -291,6 +316,16 @@ func settings() []setting {
 		{Name: "SYNC_INTERVAL", Default: "0", Help: "How often the daemon runs a full sync in the background (as `stsorgsync sync` does, sharing the per-object leases with the event path); 0 = never.", parse: duration(func(c *Config) *time.Duration { return &c.SyncInterval })},
 		{Name: "SYNC_CONCURRENCY", Default: "8", Help: "STS Organisation calls (and OS2MO requests) a full sync or verify makes at once.", parse: integer(1, func(c *Config) *int { return &c.SyncConcurrency })},
 		{Name: "SYNC_MAX_DEACTIVATION_PERCENT", Default: "10", Help: "A full sync refuses to run when it would deactivate more than this percentage of the units and users active in STS (`stsorgsync sync --max-deactivations N` sets an absolute limit instead).", parse: percentage(func(c *Config) *float64 { return &c.SyncMaxDeactivationPercent })},
+		{Name: "SYNC_ORPHANS", Default: "deactivate", Help: "What a full sync (`stsorgsync sync` and SYNC_INTERVAL) does with orphans: units and users active in the municipality's STS hierarchy that no OS2MO unit or person accounts for (terminated in or unknown to OS2MO, made by hand or by another tool). `deactivate`: end them and their positions, within SYNC_MAX_DEACTIVATION_PERCENT. `report`: leave them active, and list them in the sync's output and log. One action per kind, e.g. `units=report,users=deactivate` (a kind left out is deactivated): leave units made by hand in STS while the users of people who left are still ended. `stsorgsync verify` reports orphans as drift either way; `stsorgsync sync --orphans` overrides this setting for one run. The event path is not affected.",
+			parse: func(c *Config, v string) error {
+				p, err := reconcile.ParseOrphanPolicy(v)
+				if err != nil {
+					return err
+				}
+				c.SyncOrphans = p
+				return nil
+			}},
+		{Name: "SYNC_KEEP_UUIDS", Help: "Comma-separated STS UUIDs of units and users a full sync never ends as orphans, whatever SYNC_ORPHANS says: e.g. a unit for external consultants or a service user made by hand in STS. A listed unit keeps its whole STS subtree (by Overordnet; so listing the top unit would keep every orphan unit) and the orphan units above it; a user with an active position (or other function) in a kept subtree is kept too; the functions of a kept unit or user are left as they are. `stsorgsync verify` counts kept orphans as kept, not as drift. A listed UUID that OS2MO does account for is synced as usual: keeping only protects orphans. A UUID STS does not hold in the municipality's hierarchy is logged as a warning.", parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.SyncKeepUUIDs })},
 	}
 }
 

@@ -4,7 +4,7 @@
 //
 //	stsorgsync [--config FILE] run       consume OS2MO events and write STS Organisation (default)
 //	stsorgsync [--config FILE] check     validate the configuration and report what can be reached
-//	stsorgsync [--config FILE] sync [--dry-run] [--adopt] [--max-deactivations N]
+//	stsorgsync [--config FILE] sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans POLICY]
 //	                                     bring all of STS Organisation in line with OS2MO
 //	stsorgsync [--config FILE] verify [--json] [--html FILE]
 //	                                     compare STS Organisation with OS2MO (exit 0 in sync, 1 drift, 2 error)

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
@@ -98,6 +101,10 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"verification without service certificate", map[string]string{"STS_SERVICE_CERT_FILE": ""}, []string{"STS_SERVICE_CERT_FILE"}},
 		{"bad boolean", map[string]string{"STS_SECURITY": "maybe"}, []string{"STS_SECURITY", "true or false"}},
 		{"two problems at once", map[string]string{"MO_URL": "", "LOG_LEVEL": "loud"}, []string{"MO_URL is required", "LOG_LEVEL"}},
+		{"bad orphan policy", map[string]string{"SYNC_ORPHANS": "ignore"}, []string{"SYNC_ORPHANS", "deactivate, report", `"ignore"`}},
+		{"orphan policy for an unknown kind", map[string]string{"SYNC_ORPHANS": "functions=report"}, []string{"SYNC_ORPHANS", `"functions=report"`}},
+		{"bad UUID to keep", map[string]string{"SYNC_KEEP_UUIDS": "89cba575-d106-4732-87ab-45c09ac56874, konsulenter"}, []string{"SYNC_KEEP_UUIDS", "UUIDs", `"konsulenter"`}},
+		{"empty UUID to keep", map[string]string{"SYNC_KEEP_UUIDS": "89cba575-d106-4732-87ab-45c09ac56874,,"}, []string{"SYNC_KEEP_UUIDS", `got ""`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +124,34 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigOrphanSettings(t *testing.T) {
+	a, b := uuid.MustParse("89cba575-d106-4732-87ab-45c09ac56874"), uuid.MustParse("0b5d2e1c-6f3a-4e8b-9c1d-2a3b4c5d6e7f")
+	tests := []struct {
+		name, orphans, keep string
+		want                reconcile.OrphanPolicy
+		wantKeep            []uuid.UUID
+	}{
+		{name: "defaults", want: reconcile.OrphanPolicy{Units: reconcile.OrphanDeactivate, Users: reconcile.OrphanDeactivate}},
+		{name: "report", orphans: "report", want: reconcile.OrphanPolicy{Units: reconcile.OrphanReport, Users: reconcile.OrphanReport}},
+		{name: "per kind", orphans: "units=report", want: reconcile.OrphanPolicy{Units: reconcile.OrphanReport, Users: reconcile.OrphanDeactivate}},
+		{name: "UUIDs with spaces, upper case and repeats", keep: " 89CBA575-D106-4732-87AB-45C09AC56874 ,0b5d2e1c-6f3a-4e8b-9c1d-2a3b4c5d6e7f,89cba575-d106-4732-87ab-45c09ac56874",
+			want: reconcile.OrphanPolicy{Units: reconcile.OrphanDeactivate, Users: reconcile.OrphanDeactivate}, wantKeep: []uuid.UUID{a, b}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			env["SYNC_ORPHANS"], env["SYNC_KEEP_UUIDS"] = tt.orphans, tt.keep
+			cfg, err := loadConfig(getenvOf(env), "")
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if cfg.SyncOrphans != tt.want || !slices.Equal(cfg.SyncKeepUUIDs, tt.wantKeep) {
+				t.Errorf("orphans %v, keep %v; want %v, %v", cfg.SyncOrphans, cfg.SyncKeepUUIDs, tt.want, tt.wantKeep)
 			}
 		})
 	}

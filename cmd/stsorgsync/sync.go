@@ -31,6 +31,8 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 			CVR:                  cfg.STSCVR,
 			Concurrency:          cfg.SyncConcurrency,
 			MaxDeactivationShare: cfg.SyncMaxDeactivationPercent / 100,
+			Orphans:              cfg.SyncOrphans,
+			Keep:                 cfg.SyncKeepUUIDs,
 			LeaseTTL:             cfg.LeaseTTL,
 			Logger:               logger.With("component", "reconcile"),
 		},
@@ -86,18 +88,24 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// runSync is `stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N]`: the plan summary
-// (and with --dry-run one line per write) on stdout, progress and logs on stderr. Exit 0 when
-// STS was brought in line (or the dry run planned), 1 when a guard refused or a bundle failed, 2
-// on bad usage.
+// runSync is `stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans POLICY]`:
+// the plan summary (with the orphans left active, and with --dry-run one line per write and the
+// kept orphans too) on stdout, progress and logs on stderr. Exit 0 when STS was brought in line
+// (or the dry run planned), 1 when a guard refused or a bundle failed, 2 on bad usage.
 func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
 	adopt := fs.Bool("adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
 	maxDeactivations := fs.Int("max-deactivations", -1, "deactivate at most N units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
+	orphans := cfg.SyncOrphans
+	fs.Func("orphans", "what to do with orphans this run: deactivate, report, or per kind such as units=report,users=deactivate (replaces SYNC_ORPHANS)", func(v string) error {
+		p, err := reconcile.ParseOrphanPolicy(v)
+		orphans = p
+		return err
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N]")
+		fmt.Fprintln(stderr, "usage: stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans deactivate|report]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -119,6 +127,7 @@ func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.W
 	eng.Options.DryRun = *dryRun
 	eng.Options.Adopt = *adopt
 	eng.Options.Progress = progress.Update
+	eng.Options.Orphans = orphans
 	if *maxDeactivations >= 0 {
 		eng.Options.MaxDeactivations = maxDeactivations
 	}
@@ -133,6 +142,11 @@ func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.W
 		case *adopt && !res.Plan.Adoption.Empty():
 			fmt.Fprintln(stdout, "Adopted:")
 			_ = res.Plan.WriteAdoption(stdout)
+		}
+		// The orphans left active: reported ones always (to review), kept ones with --dry-run.
+		if res.Plan.OrphansReported > 0 || (*dryRun && res.Plan.KeptUnits+res.Plan.KeptUsers > 0) {
+			fmt.Fprintln(stdout, "Orphans left active:")
+			_ = res.Plan.WriteOrphans(stdout, *dryRun)
 		}
 	}
 	if res != nil && res.Plan != nil && !*dryRun && !errors.Is(err, reconcile.ErrRefused) {
@@ -171,7 +185,9 @@ func scheduleSync(ctx context.Context, interval time.Duration, eng *reconcile.En
 			logger.Error("scheduled sync failed", "error", err)
 		default:
 			logger.Info("scheduled sync done", "converged", res.Converged, "in_sync", res.InSync,
-				"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes, "took", res.Took.String())
+				"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes,
+				"orphans", res.Plan.Orphans, "orphans_reported", res.Plan.OrphansReported,
+				"kept_units", res.Plan.KeptUnits, "kept_users", res.Plan.KeptUsers, "took", res.Took.String())
 		}
 	}
 }

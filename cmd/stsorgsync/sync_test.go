@@ -317,3 +317,136 @@ func TestScheduledSync(t *testing.T) {
 		t.Errorf("the daemon settled %d events; none were published", n)
 	}
 }
+
+// unit puts an active unit made by hand (another tool's UUID) into STS, under parent.
+func (e *syncEnv) unit(id, parent uuid.UUID, name string) {
+	v := e.virk()
+	rels := []oio.Relation{{Name: oio.RelTilhoerer, Virkning: v, Ref: e.org}, {Name: oio.RelOverordnet, Virkning: v, Ref: parent}}
+	translate.SortRelations(oio.KindOrganisationEnhed, rels)
+	e.sts.Put(&oio.Object{Kind: oio.KindOrganisationEnhed, UUID: id, Registration: oio.Registration{
+		Tidspunkt: time.Now(), Livscyklus: oio.LivscyklusImporteret, BrugerRef: e.org,
+		Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: name, Navn: name}},
+		Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
+		Relationer: rels,
+	}})
+}
+
+// user puts an active user made by hand into STS.
+func (e *syncEnv) user(id uuid.UUID, name string) {
+	v := e.virk()
+	e.sts.Put(&oio.Object{Kind: oio.KindBruger, UUID: id, Registration: oio.Registration{
+		Tidspunkt: time.Now(), Livscyklus: oio.LivscyklusImporteret, BrugerRef: e.org,
+		Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: name, Navn: name}},
+		Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
+		Relationer: []oio.Relation{{Name: oio.RelTilhoerer, Virkning: v, Ref: e.org}},
+	}})
+}
+
+// TestSyncOrphanSettings: SYNC_ORPHANS=report makes `sync` leave orphans active and list them,
+// `--orphans deactivate` overrides it for one run, and SYNC_KEEP_UUIDS keeps a unit made by hand
+// with its subtree, and a service user, from every sync; `verify` reports the orphans left
+// active as drift (exit 1) and counts the kept ones as kept, not as drift (exit 0 once the
+// others are gone).
+func TestSyncOrphanSettings(t *testing.T) {
+	data := motest.GenerateOrg(motest.GenOptions{Seed: 23, Units: 8, Persons: 20, Today: time.Now()})
+	e := newSyncEnv(t, data)
+	if code, out, errOut := e.run(t, "sync"); code != exitOK {
+		t.Fatalf("initial sync: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var root uuid.UUID
+	for _, u := range data.Units {
+		if u.Parent == nil {
+			root = u.UUID
+		}
+	}
+	consultants, team, service, stray := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	e.unit(consultants, root, "Eksterne konsulenter")
+	e.unit(team, consultants, "Konsulentteam")
+	e.user(service, "svc-print")
+	e.user(stray, "ekstra")
+	e.env["SYNC_ORPHANS"] = "report"
+	e.env["SYNC_KEEP_UUIDS"] = consultants.String() + ", " + service.String()
+	active := func(id uuid.UUID) bool {
+		for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger} {
+			if o, ok := e.sts.Object(k, id); ok {
+				return statusNow(o) == oio.Aktiv
+			}
+		}
+		return false
+	}
+
+	// SYNC_ORPHANS=report: nothing is written; the stray user is listed, the rest counted as kept.
+	e.sts.ResetCalls()
+	code, out, errOut := e.run(t, "sync")
+	if code != exitOK {
+		t.Fatalf("sync with SYNC_ORPHANS=report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("sync with SYNC_ORPHANS=report:\n%s", out)
+	if n := writes(e.sts.Calls()); n != 0 {
+		t.Errorf("sync with SYNC_ORPHANS=report made %d writes: %v", n, e.sts.Calls())
+	}
+	for _, want := range []string{
+		"Deactivations of units and users: 0 (limit 3); orphans: 1 (1 only reported, left active: SYNC_ORPHANS); kept: 2 units and 1 user (SYNC_KEEP_UUIDS)\n",
+		"Orphans left active:\nreport     bruger               " + stray.String() + `  "ekstra"  no OS2MO person` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sync output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, consultants.String()) {
+		t.Errorf("a sync without --dry-run lists the kept orphans:\n%s", out)
+	}
+
+	// verify reports the stray user, not the kept unit, team or service user.
+	code, r := e.verifyReport(t)
+	if code != exitDrift || findDiff(r, report.Orphan, stray) == nil {
+		t.Errorf("verify: exit %d, stray user reported %v; want exit %d and the stray user as an orphan", code, findDiff(r, report.Orphan, stray) != nil, exitDrift)
+	}
+	for _, id := range []uuid.UUID{consultants, team, service} {
+		for _, d := range r.Differences {
+			if d.UUID == id {
+				t.Errorf("verify reports kept %s: %+v", id, d)
+			}
+		}
+	}
+	if r.Summary.KeptUnits != 2 || r.Summary.KeptUsers != 1 {
+		t.Errorf("verify counts %d units and %d users kept, want 2 and 1", r.Summary.KeptUnits, r.Summary.KeptUsers)
+	}
+
+	// A bad --orphans is a usage error.
+	if code, _, errOut := e.run(t, "sync", "--orphans", "ignore"); code != exitConfig || !strings.Contains(errOut, `"ignore"`) || !strings.Contains(errOut, "-orphans") {
+		t.Errorf("sync --orphans ignore: exit %d, stderr %s; want exit %d naming the flag and the value", code, errOut, exitConfig)
+	}
+
+	// --orphans deactivate overrides SYNC_ORPHANS: the dry run plans the stray user's end and
+	// lists the kept orphans.
+	code, out, errOut = e.run(t, "sync", "--orphans", "deactivate", "--dry-run")
+	if code != exitOK {
+		t.Fatalf("sync --orphans deactivate --dry-run: exit %d\n%s", code, errOut)
+	}
+	t.Logf("sync --orphans deactivate --dry-run:\n%s", out)
+	for _, want := range []string{"orphans: 1; kept: 2 units and 1 user (SYNC_KEEP_UUIDS)\n", "orphan        \"ekstra\"",
+		"keep       organisationenhed    " + consultants.String() + `  "Eksterne konsulenter"  unknown to OS2MO; kept: in SYNC_KEEP_UUIDS`,
+		"keep       organisationenhed    " + team.String() + `  "Konsulentteam"  unknown to OS2MO; kept: below kept unit ` + consultants.String(),
+		"keep       bruger               " + service.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q", want)
+		}
+	}
+	code, out, errOut = e.run(t, "sync", "--orphans", "deactivate")
+	if code != exitOK {
+		t.Fatalf("sync --orphans deactivate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if active(stray) || !active(consultants) || !active(team) || !active(service) {
+		t.Errorf("after sync --orphans deactivate: stray %v, consultants %v, team %v, service %v active; want only the kept ones",
+			active(stray), active(consultants), active(team), active(service))
+	}
+	if code, r := e.verifyReport(t); code != exitInSync || r.Summary.KeptUnits != 2 || r.Summary.KeptUsers != 1 {
+		t.Errorf("verify after the sync: exit %d, %d differences, %d units and %d users kept; want in sync with 2 and 1 kept",
+			code, len(r.Differences), r.Summary.KeptUnits, r.Summary.KeptUsers)
+	}
+	code, out, _ = e.run(t, "verify")
+	if code != exitInSync || !strings.Contains(out, "2 units and 1 user kept (SYNC_KEEP_UUIDS)") {
+		t.Errorf("verify table: exit %d\n%s", code, out)
+	}
+}

@@ -105,16 +105,22 @@ func newHTMLPage(r *Report) *htmlPage {
 	s := r.Summary
 	if p.InSync {
 		p.Headline = "STS Organisation matches OS2MO"
-		p.Subline = fmt.Sprintf("%d units, %d users compared; no differences.", s.UnitsMO, s.PersonsMO)
+		p.Subline = fmt.Sprintf("%d units, %d users compared%s; no differences.", s.UnitsMO, s.PersonsMO, keptText(s, "; "))
 	} else {
 		p.Headline = "STS Organisation differs from OS2MO: " + plural(len(r.Differences), "difference", "differences")
-		p.Subline = fmt.Sprintf("%d units, %d users compared.", s.UnitsMO, s.PersonsMO)
+		p.Subline = fmt.Sprintf("%d units, %d users compared%s.", s.UnitsMO, s.PersonsMO, keptText(s, "; "))
 	}
 	p.Title = "stsorgsync verify: " + p.Headline + " (CVR " + p.CVR + ")"
 	p.Counts = []htmlCount{
 		{"Units", fmt.Sprint(s.UnitsMO), fmt.Sprint(s.UnitsSTS)},
 		{"Persons / users", fmt.Sprint(s.PersonsMO), fmt.Sprint(s.UsersSTS)},
 		{"Objects read", "", fmt.Sprint(s.ObjectsSTS)},
+	}
+	if s.KeptUnits != 0 {
+		p.Counts = append(p.Counts, htmlCount{"Kept units", "", fmt.Sprint(s.KeptUnits)})
+	}
+	if s.KeptUsers != 0 {
+		p.Counts = append(p.Counts, htmlCount{"Kept users", "", fmt.Sprint(s.KeptUsers)})
 	}
 	for _, k := range summaryKinds(r) {
 		kt := describeKind(k)

@@ -59,6 +59,8 @@ func describeStatus(s Status) statusText {
 		return statusText{"missing in STS", "OS2MO has the unit; STS does not.", "missing"}
 	case StatusOnlyInSTS:
 		return statusText{"only in STS", "STS has the unit active; OS2MO does not export it.", "only"}
+	case StatusKept:
+		return statusText{"kept", "STS has the unit active; OS2MO does not list it, and it is kept (SYNC_KEEP_UUIDS): not a difference.", "kept"}
 	}
 	l := string(s)
 	if l == "" {

@@ -24,8 +24,10 @@ const (
 	// Stale: STS holds an object active that the sync would end (a terminated position, the user of
 	// a person without positions, a manager function of a vacant unit).
 	Stale Kind = "stale"
-	// Orphan: STS holds an active object the sync owns (its UUID is one the sync writes) that no
-	// OS2MO unit or person accounts for.
+	// Orphan: STS holds an active unit or user that no OS2MO unit or person accounts for (or a
+	// function linked to one), whether the sync deactivates it or only reports it
+	// (SYNC_ORPHANS=report). The orphans SYNC_KEEP_UUIDS keeps are not differences: the summary
+	// counts them (Summary.KeptUnits, KeptUsers) and the tree marks kept units StatusKept.
 	Orphan Kind = "orphan"
 	// Foreign: STS holds an active object linked to the municipality's units or users that the
 	// sync did not write (another tool's UUID, e.g. OS2sync's random function UUIDs).
@@ -62,6 +64,7 @@ const (
 	StatusDiffers      Status = "differs"        // it or something it owns differs
 	StatusMissingInSTS Status = "missing-in-sts" // OS2MO has it, STS does not
 	StatusOnlyInSTS    Status = "only-in-sts"    // STS has it active, OS2MO does not export it
+	StatusKept         Status = "kept"           // STS has it active, OS2MO does not list it, and it is kept
 )
 
 // Node is one unit of the organisation tree.
@@ -82,6 +85,10 @@ type Summary struct {
 	PersonsMO  int `json:"persons_mo"`
 	UsersSTS   int `json:"users_sts"`
 	ObjectsSTS int `json:"objects_sts"`
+	// KeptUnits and KeptUsers count the units and users STS holds active that no OS2MO unit or
+	// person accounts for and that are kept (SYNC_KEEP_UUIDS): not differences.
+	KeptUnits int `json:"kept_units"`
+	KeptUsers int `json:"kept_users"`
 	// ByKind counts the differences per Kind.
 	ByKind map[Kind]int `json:"by_kind"`
 }

@@ -17,7 +17,7 @@ func kinds() []Kind { return []Kind{MissingInSTS, Field, Stale, Orphan, Foreign}
 
 // statuses lists the unit statuses in the order the legends show them.
 func statuses() []Status {
-	return []Status{StatusOK, StatusDiffers, StatusMissingInSTS, StatusOnlyInSTS}
+	return []Status{StatusOK, StatusDiffers, StatusMissingInSTS, StatusOnlyInSTS, StatusKept}
 }
 
 // kindRank orders kinds as kinds lists them; unknown kinds come after, by name.

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 )
 
 // WriteTable writes r for a person at a terminal. In sync, it is one line saying so, with the
-// counts compared, and one line naming the organisation. With drift, it is a summary (what was
-// compared, the differences per kind), then the differences grouped by kind in the order of the
+// counts compared (and kept), and one line naming the organisation. With drift, it is a summary
+// (what was compared and kept, the differences per kind), then the differences grouped by kind in
+// the order of the
 // report's Normalized form, one line each with the object kind, name, UUID, field and the OS2MO
 // and STS values, in aligned columns. Names and values are printed with control characters
 // escaped, so data cannot break the layout or drive the terminal.
@@ -20,8 +22,8 @@ func WriteTable(w io.Writer, r *Report) error {
 	n := r.Normalized()
 	var b bytes.Buffer
 	if n.InSync() {
-		fmt.Fprintf(&b, "STS Organisation matches OS2MO (%d units, %d users compared)\n",
-			n.Summary.UnitsMO, n.Summary.PersonsMO)
+		fmt.Fprintf(&b, "STS Organisation matches OS2MO (%d units, %d users compared%s)\n",
+			n.Summary.UnitsMO, n.Summary.PersonsMO, keptText(n.Summary, "; "))
 		fmt.Fprintf(&b, "%s\n", identity(n))
 	} else {
 		writeTableDrift(&b, n)
@@ -56,25 +58,34 @@ func writeTableDrift(b *bytes.Buffer, r *Report) {
 	// pad the blank line between them with trailing spaces).
 	s := r.Summary
 	ks := summaryKinds(r)
-	labels := []string{"units", "persons / users", "objects read"}
+	labels := []string{"units", "persons / users", "objects read", "kept units", "kept users"}
 	for _, k := range ks {
 		labels = append(labels, describeKind(k).Label)
 	}
 	lw := 0
-	for _, l := range labels {
-		lw = max(lw, utf8.RuneCountInString(l))
+	for i, l := range labels {
+		if (i != 3 || s.KeptUnits != 0) && (i != 4 || s.KeptUsers != 0) {
+			lw = max(lw, utf8.RuneCountInString(l))
+		}
 	}
 	nw := len("OS2MO")
-	for _, v := range []int{s.UnitsMO, s.UnitsSTS, s.PersonsMO, s.UsersSTS, s.ObjectsSTS} {
+	for _, v := range []int{s.UnitsMO, s.UnitsSTS, s.PersonsMO, s.UsersSTS, s.ObjectsSTS, s.KeptUnits, s.KeptUsers} {
 		nw = max(nw, len(strconv.Itoa(v)))
 	}
 	fmt.Fprintf(b, "%-*s  %*s  %*s\n", lw+2, "Compared", nw, "OS2MO", nw, "STS")
 	fmt.Fprintf(b, "  %-*s  %*d  %*d\n", lw, labels[0], nw, s.UnitsMO, nw, s.UnitsSTS)
 	fmt.Fprintf(b, "  %-*s  %*d  %*d\n", lw, labels[1], nw, s.PersonsMO, nw, s.UsersSTS)
 	fmt.Fprintf(b, "  %-*s  %*s  %*d\n", lw, labels[2], nw, "", nw, s.ObjectsSTS)
+	// Kept orphans (SYNC_KEEP_UUIDS) are active in STS only, and are not differences.
+	if s.KeptUnits != 0 {
+		fmt.Fprintf(b, "  %-*s  %*s  %*d\n", lw, labels[3], nw, "", nw, s.KeptUnits)
+	}
+	if s.KeptUsers != 0 {
+		fmt.Fprintf(b, "  %-*s  %*s  %*d\n", lw, labels[4], nw, "", nw, s.KeptUsers)
+	}
 	fmt.Fprintf(b, "\nDifferences by kind\n")
 	for i, k := range ks {
-		fmt.Fprintf(b, "  %-*s  %*d\n", lw, labels[3+i], nw, s.ByKind[k])
+		fmt.Fprintf(b, "  %-*s  %*d\n", lw, labels[5+i], nw, s.ByKind[k])
 	}
 
 	for _, g := range groupByKind(r.Differences) {
@@ -95,6 +106,21 @@ func writeTableDrift(b *bytes.Buffer, r *Report) {
 		}
 		tw.Flush() // into a bytes.Buffer: cannot fail
 	}
+}
+
+// keptText says how many units and users are kept (SYNC_KEEP_UUIDS), after sep; "" when none.
+func keptText(s Summary, sep string) string {
+	var parts []string
+	if s.KeptUnits != 0 {
+		parts = append(parts, plural(s.KeptUnits, "unit", "units"))
+	}
+	if s.KeptUsers != 0 {
+		parts = append(parts, plural(s.KeptUsers, "user", "users"))
+	}
+	if parts == nil {
+		return ""
+	}
+	return sep + strings.Join(parts, " and ") + " kept (SYNC_KEEP_UUIDS)"
 }
 
 // summaryKinds lists the kinds the summary counts: every known kind, then any other kind found.
