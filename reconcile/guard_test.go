@@ -255,6 +255,38 @@ func TestFailedWrites(t *testing.T) {
 	}
 }
 
+// TestFailedWriteLeavesNoRecord: the record of a bundle is cleared before it is written, so a
+// write that fails leaves none (the event path then reads the whole bundle instead of trusting
+// a record of the state before), and the next sync writes it again.
+func TestFailedWriteLeavesNoRecord(t *testing.T) {
+	data := motest.GenerateOrg(motest.GenOptions{Seed: 7, Units: 6, Persons: 0, Today: time.Now()})
+	e := newEnv(t, data)
+	if _, err := e.engine(t, nil).Sync(t.Context()); err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	unit := e.mo.OrgUnitIDs()[2]
+	key := translate.BundleKey(translate.BundleUnit, unit)
+	if _, ok, _ := e.store.LastSent(t.Context(), key); !ok {
+		t.Fatalf("no record of %s after the first sync", key)
+	}
+	if _, err := e.mo.RenameUnit(t.Context(), unit, "Omdøbt", translate.Day(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	e.sts.FailNext(ststest.Failure{Kind: oio.KindOrganisationEnhed, Operation: oio.OpRet, StatusKode: 40})
+	if res, err := e.engine(t, nil).Sync(t.Context()); err == nil || len(res.Failed) != 1 {
+		t.Fatalf("sync: err %v, %d failed bundles; want the renamed unit's bundle failed", err, len(res.Failed))
+	}
+	if v, ok, _ := e.store.LastSent(t.Context(), key); ok {
+		t.Errorf("a failed write left the record %q", v)
+	}
+	if _, err := e.engine(t, nil).Sync(t.Context()); err != nil {
+		t.Fatalf("second sync: %v", err)
+	}
+	if _, ok, _ := e.store.LastSent(t.Context(), key); !ok {
+		t.Error("no record after the second sync converged the bundle")
+	}
+}
+
 // limitSTS records the most calls in flight at once.
 type limitSTS struct {
 	reconcile.STS

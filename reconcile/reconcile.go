@@ -53,12 +53,14 @@ type STS interface {
 }
 
 // Store keeps the per-bundle leases and last-sent records the event path uses (package state,
-// adapted in cmd). The keys are translate.BundleKey values.
+// adapted in cmd). The keys are translate.BundleKey values. ForgetSent removes a record before
+// a bundle is written, so that a write failing half-way never leaves a record of the old state.
 type Store interface {
 	// AcquireLease claims key for ttl; an error matching ErrBusy says another worker holds it.
 	AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error)
 	LastSent(ctx context.Context, key string) (string, bool, error)
 	RecordSent(ctx context.Context, key, value string) error
+	ForgetSent(ctx context.Context, key string) error
 }
 
 // Lease is an exclusive, expiring claim on one bundle. Renew fails with an error matching

@@ -255,10 +255,17 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 		o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
 		return outcomeChanged, nil
 	}
-	wrote := false
+	wrote, forgotten := false, !recorded
 	delay := o.RetryDelay
 	for attempt := 1; ; attempt++ {
 		ops := planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())
+		if len(ops) > 0 && !forgotten {
+			// A write that fails half-way must not leave a record saying STS is as before.
+			if err := e.Store.ForgetSent(ctx, b.key); err != nil {
+				return 0, fmt.Errorf("clear the last-sent record of %s before writing: %w", b.key, err)
+			}
+			forgotten = true
+		}
 		err = e.write(ctx, o, snap, b, ops)
 		if len(ops) > 0 {
 			wrote = true
