@@ -3,8 +3,10 @@ package translate
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
@@ -16,29 +18,88 @@ const HashVersion = "v2"
 // Hash returns a stable digest of a desired object: its kind, UUID and every attribute, state and
 // relation with its Virkning. Registration metadata (time, actor, lifecycle) is excluded, so the
 // same desired state always hashes the same.
+//
+// The digest is SHA-256 over lines
+//
+//	v2\n<kind>\n<uuid>\n
+//	E|<virkning>|<bvn>|<navn>|<brugertype>|<adressetekst>|<cpr>\n   (texts Go-quoted)
+//	G|<virkning>|<status>\n
+//	R|<name>|<virkning>|<ref>|<urn>|<rolle>|<type>|<indeks>\n        (urn and indeks Go-quoted)
+//
+// with <virkning> = <from>/<to>/<aktør>, instants in RFC 3339 UTC or "-" when open. It is built
+// with append functions (not fmt): it runs for every object of every event.
 func Hash(o oio.Object) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n", HashVersion, o.Kind, o.UUID)
+	b := make([]byte, 0, 256+192*(len(o.Registration.Egenskaber)+len(o.Registration.Gyldighed)+len(o.Registration.Relationer)))
+	b = append(b, HashVersion...)
+	b = append(b, '\n')
+	b = append(b, o.Kind...)
+	b = append(b, '\n')
+	b = appendUUID(b, o.UUID)
+	b = append(b, '\n')
 	r := o.Registration
 	for _, e := range r.Egenskaber {
-		fmt.Fprintf(h, "E|%s|%q|%q|%q|%q|%q\n", virkningKey(e.Virkning), e.BrugervendtNoegle, e.Navn, e.BrugerTypeTekst, e.AdresseTekst, e.CPR)
+		b = append(b, "E|"...)
+		b = appendVirkning(b, e.Virkning)
+		for _, s := range []string{e.BrugervendtNoegle, e.Navn, e.BrugerTypeTekst, e.AdresseTekst, e.CPR} {
+			b = append(b, '|')
+			b = strconv.AppendQuote(b, s)
+		}
+		b = append(b, '\n')
 	}
 	for _, g := range r.Gyldighed {
-		fmt.Fprintf(h, "G|%s|%s\n", virkningKey(g.Virkning), g.Status)
+		b = append(b, "G|"...)
+		b = appendVirkning(b, g.Virkning)
+		b = append(b, '|')
+		b = append(b, g.Status...)
+		b = append(b, '\n')
 	}
 	for _, rel := range r.Relationer {
-		fmt.Fprintf(h, "R|%s|%s|%s|%q|%s|%s|%q\n", rel.Name, virkningKey(rel.Virkning), rel.Ref, rel.URN, rel.Rolle, rel.Type, rel.Indeks)
+		b = append(b, "R|"...)
+		b = append(b, rel.Name...)
+		b = append(b, '|')
+		b = appendVirkning(b, rel.Virkning)
+		b = append(b, '|')
+		b = appendUUID(b, rel.Ref)
+		b = append(b, '|')
+		b = strconv.AppendQuote(b, rel.URN)
+		b = append(b, '|')
+		b = appendUUID(b, rel.Rolle)
+		b = append(b, '|')
+		b = appendUUID(b, rel.Type)
+		b = append(b, '|')
+		b = strconv.AppendQuote(b, rel.Indeks)
+		b = append(b, '\n')
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
-func virkningKey(v oio.Virkning) string {
-	return instant(v.From) + "/" + instant(v.To) + "/" + v.Aktoer.String()
+func appendVirkning(b []byte, v oio.Virkning) []byte {
+	b = appendInstant(b, v.From)
+	b = append(b, '/')
+	b = appendInstant(b, v.To)
+	b = append(b, '/')
+	return appendUUID(b, v.Aktoer)
 }
 
-func instant(t time.Time) string {
+func appendInstant(b []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return "-"
+		return append(b, '-')
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().AppendFormat(b, time.RFC3339)
+}
+
+// appendUUID appends id in its canonical text form (as id.String()).
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id[10:])
+	return append(b, buf[:]...)
 }
