@@ -3,22 +3,38 @@
 // stsorgsync binary (as subprocesses), runs the Go micro-benchmarks, prints one Markdown table and
 // writes the figures to bench/results.json.
 //
-// Scenarios:
+// Scenarios (phases for -only in brackets):
 //
-//  1. call economy: STS calls by operation for single changes made through the fake OS2MO's
-//     mutation API (rename unit, change a unit's e-mail, move an employee, add a second position,
-//     terminate an employee, change manager), a duplicate event and a refresh storm;
-//  2. initial load of a generated municipality (-units, -persons) into an empty fake STS with
-//     -sts-latency per call and a cap of -sts-cap concurrent calls: wall time, calls, calls per
-//     object, the ratio to the limit calls × latency ÷ cap, the daemon's peak RSS, and where the
-//     daemon's CPU went (pprof);
-//  3. no-op throughput: a refresh storm of one event per person with nothing changed, end to
-//     end, next to a bare amqp091-go consumer that only acks, on the same broker;
-//  4. latency: -rate changes per second for -duration, from the AMQP publish of the event to the
-//     end of the STS write;
-//  5. scale-out: the no-op storm and an initial load with 1, 2 and 4 daemon processes, and the
-//     fake's concurrent-write detector;
-//  6. the Go micro-benchmarks (`go test -bench -benchmem`).
+//  1. call economy [economy]: STS calls by operation for single changes made through the fake
+//     OS2MO's mutation API (rename unit, change a unit's e-mail, move an employee, add a second
+//     position, terminate an employee, change manager), a duplicate event and a refresh storm;
+//  2. initial load [load] of a generated municipality (-units, -persons) into an empty fake STS
+//     with -sts-latency per call and a cap of -sts-cap concurrent calls, made by the real binary's
+//     `stsorgsync sync` with the daemon's settings: wall time, calls by operation, calls per
+//     object, the ratio to the limit calls × latency ÷ cap and the sync's peak RSS; STS is then
+//     checked by the driver (a re-plan of every bundle) and by `stsorgsync verify` (exit 0). The
+//     daemon starts afterwards on the synced STS and the Redis records the sync wrote;
+//     full sync [fullsync] (issue 7): a fresh stack of -full-units / -full-persons (Copenhagen:
+//     3,000 / 45,000), `stsorgsync sync` into the empty fake STS with -full-latency per call (0 in
+//     `make bench`, where 50 ms would not fit: the time at -sts-latency and -sts-cap is then
+//     projected as calls × latency ÷ cap and labelled so), a second sync with nothing to do (0
+//     writes) and `stsorgsync verify`. When the main stack already has that size (`make
+//     bench-full`) its load is the full sync and only the second sync is added;
+//  3. no-op throughput [noop]: a refresh storm of one event per person with nothing changed, end
+//     to end through the daemon, next to a bare amqp091-go consumer that only acks, on the same
+//     broker; after the sync-made load this also shows that the daemon trusts the sync's records
+//     (0 STS calls);
+//  4. latency [latency]: -rate changes per second for -duration, from the AMQP publish of the
+//     event to the end of the STS write;
+//  5. scale-out [scale]: the no-op storm with 1, 2 and 4 daemon processes on the main stack, and
+//     event-driven initial loads (the event path's scale-out: every unit and person published,
+//     the daemons consume) of a smaller municipality (-scale-units, -scale-persons) with 1, 2 and
+//     4 processes, and the fake's concurrent-write detector;
+//  6. the Go micro-benchmarks [micro] (`go test -bench -benchmem`).
+//
+// CPU profiles [profile] come from the daemon binary itself (HTTP_PPROF=true serves
+// net/http/pprof on its HTTP_LISTEN): one during the 1-process event-driven initial load, one
+// during the 1-process no-op storm; their pprof tops are printed below the table.
 //
 // Benchmarks print figures and never fail on speed. They fail (exit 1, no table, no results
 // file) when a scenario does not converge: an event dead-lettered, events not settling, STS not
@@ -81,12 +97,22 @@ type config struct {
 	benchtime                  string
 	binDir, out, logDir, goBin string
 	loadTimeout                time.Duration
+	fullUnits, fullPersons     int
+	fullLatency                time.Duration
+	fullDriverVerify           bool
+	fullSecurity               bool
 	phases                     map[string]bool
 	driverProfile              string
 	amqpURL, apiURL, redisAddr string
 }
 
-var allPhases = []string{"load", "economy", "noop", "latency", "scale", "profile", "micro"}
+var allPhases = []string{"load", "economy", "noop", "latency", "scale", "profile", "fullsync", "micro"}
+
+// fullIsMain reports whether the full-sync phase would repeat the main stack's initial load:
+// same size, and the main stack runs (bench-full).
+func (c config) fullIsMain() bool {
+	return c.phases["load"] && c.fullUnits == c.units && c.fullPersons == c.persons
+}
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -112,11 +138,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.rate, "rate", 20, "changes per second in the latency scenario")
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "length of the latency scenario")
 	fs.StringVar(&c.benchtime, "benchtime", "500ms", "go test -benchtime of the micro-benchmarks")
-	fs.StringVar(&c.binDir, "bin", "bin", "directory with stsorgsync (and stsorgsync.test for the CPU profile)")
+	fs.StringVar(&c.binDir, "bin", "bin", "directory with the stsorgsync binary")
 	fs.StringVar(&c.out, "out", "bench/results.json", "results file")
 	fs.StringVar(&c.logDir, "logs", "bench/out", "directory for the daemons' logs and the CPU profiles (git-ignored)")
 	fs.StringVar(&c.goBin, "go", "go", "go command (micro-benchmarks, pprof)")
-	fs.DurationVar(&c.loadTimeout, "load-timeout", 45*time.Minute, "give up an initial load after this long")
+	fs.DurationVar(&c.loadTimeout, "load-timeout", 45*time.Minute, "give up an initial load (and a sync or verify run) after this long")
+	fs.IntVar(&c.fullUnits, "full-units", 3000, "org units of the full-sync phase (Copenhagen size)")
+	fs.IntVar(&c.fullPersons, "full-persons", 45000, "persons of the full-sync phase (Copenhagen size)")
+	fs.DurationVar(&c.fullLatency, "full-latency", 0, "latency of every fake STS call in the full-sync phase (0: none; the table then also projects the time at -sts-latency and -sts-cap)")
+	fs.BoolVar(&c.fullSecurity, "full-security", false, "run the full-sync phase with KOMBIT's WS-Security profile (with -security); off by default: signing every call would not fit make bench's budget (the main stack's load is signed)")
+	fs.BoolVar(&c.fullDriverVerify, "full-driver-verify", true, "in the full-sync phase, also re-plan every bundle in the driver after the first sync (besides stsorgsync verify)")
 	fs.StringVar(&c.driverProfile, "driver-cpuprofile", "", "write a CPU profile of the driver (the fakes) to this file")
 	only := fs.String("only", strings.Join(allPhases, ","), "phases to run: "+strings.Join(allPhases, ","))
 	fs.StringVar(&c.amqpURL, "amqp-url", envOr("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL without vhost [TEST_AMQP_URL]")
@@ -143,8 +174,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		c.phases[p] = true
 	}
-	if c.units < 3 || c.persons < 0 || c.rate <= 0 || c.duration <= 0 || c.capN < 0 {
-		return c, errors.New("-units ≥ 3, -persons ≥ 0, -rate > 0, -duration > 0 and -sts-cap ≥ 0 are required")
+	if c.units < 3 || c.persons < 0 || c.rate <= 0 || c.duration <= 0 || c.capN < 0 || c.fullUnits < 1 || c.fullPersons < 0 || c.fullLatency < 0 {
+		return c, errors.New("-units ≥ 3, -persons ≥ 0, -rate > 0, -duration > 0, -sts-cap ≥ 0, -full-units ≥ 1, -full-persons ≥ 0 and -full-latency ≥ 0 are required")
 	}
 	if c.scaleUnits == 0 {
 		c.scaleUnits = max(10, c.units/20)
@@ -200,13 +231,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		res.Started.Format("2006-01-02 15:04"), res.Commit, map[bool]string{true: " + local changes"}[res.Dirty], res.GoVersion,
 		res.Machine.CPUs, res.Machine.CPUModel, res.Machine.LoadAvgStart, res.Machine.LoadAvgEnd)
 	fmt.Fprint(stdout, res.Table)
-	if p := res.Figures.Profile; p != nil && len(p.TopFlat) > 0 {
-		fmt.Fprintf(stdout, "\nDaemon CPU profile, initial load of %d units / %d persons (%s), top by own time:\n\n```\n%s\n```\n\nby cumulative time:\n\n```\n%s\n```\n",
-			p.Units, p.Persons, p.Source, strings.Join(p.TopFlat, "\n"), strings.Join(p.TopCum, "\n"))
-		if len(p.NoOpTopFlat) > 0 {
-			fmt.Fprintf(stdout, "\nDaemon CPU profile, no-op storm of %d %s events after that load (%s events/s, %s ms daemon CPU per event), top by own time:\n\n```\n%s\n```\n\nby cumulative time:\n\n```\n%s\n```\n",
-				p.NoOpEvents, p.NoOpEventType, f1(p.NoOpPerSecond), f2(p.NoOpDaemonCPUs*1000/float64(max(1, p.NoOpEvents))), strings.Join(p.NoOpTopFlat, "\n"), strings.Join(p.NoOpTopCum, "\n"))
+	if p := res.Figures.Profile; p != nil {
+		for _, cp := range []*cpuProfile{p.Load, p.NoOp} {
+			if cp == nil {
+				continue
+			}
+			fmt.Fprintf(stdout, "\nDaemon CPU profile, %s (%s events/s, %s ms daemon CPU per event; %s), top by own time:\n\n```\n%s\n```\n\nby cumulative time:\n\n```\n%s\n```\n",
+				cp.What, f1(cp.EventsPerSecond), f2(cp.DaemonCPUSeconds*1000/float64(max(1, cp.Events))), cp.Source,
+				strings.Join(cp.TopFlat, "\n"), strings.Join(cp.TopCum, "\n"))
 		}
+	}
+	if len(res.PhaseSeconds) > 0 {
+		var parts []string
+		for _, p := range res.PhaseSeconds {
+			parts = append(parts, fmt.Sprintf("%s %s", p.Phase, secs(p.Seconds)))
+		}
+		fmt.Fprintf(stdout, "\nWall time by phase: %s.\n", strings.Join(parts, "; "))
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintln(stdout, "\nNote:", n)
@@ -220,9 +260,11 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	started := time.Now()
 	res := &results{Started: started, GoVersion: runtime.Version()}
 	res.Commit, res.Dirty = gitCommit()
-	res.Parameters = params{Units: cfg.units, Persons: cfg.persons, Seed: cfg.seed, LatencyMs: float64(cfg.latency) / 1e6,
-		MaxConcurrent: cfg.capN, Security: cfg.security, FakeServiceKey: "RSA-1024 (the daemon's organisation key: RSA-2048)", Workers: "default", ScaleProcesses: cfg.scale, ScaleUnits: cfg.scaleUnits,
-		ScalePersons: cfg.scalePersons, ChangeRate: cfg.rate, ChangeSeconds: cfg.duration.Seconds(), MOEventDelay: "0",
+	res.Parameters = params{Units: cfg.units, Persons: cfg.persons, Seed: cfg.seed, LatencyMs: ms(cfg.latency),
+		MaxConcurrent: cfg.capN, Security: cfg.security, FakeServiceKey: "RSA-1024 (the daemon's organisation key: RSA-2048)", Workers: "default",
+		SyncConcurrency: "default (8)", ScaleProcesses: cfg.scale, ScaleUnits: cfg.scaleUnits, ScalePersons: cfg.scalePersons,
+		FullUnits: cfg.fullUnits, FullPersons: cfg.fullPersons, FullLatencyMs: ms(cfg.fullLatency), FullSecurity: cfg.security && cfg.fullSecurity, ChangeRate: cfg.rate,
+		ChangeSeconds: cfg.duration.Seconds(), MOEventDelay: "0", LoadTimeout: cfg.loadTimeout.String(),
 		Benchtime: cfg.benchtime, Phases: strings.Join(phaseList(cfg.phases), ",")}
 	if cfg.workers > 0 {
 		res.Parameters.Workers = strconv.Itoa(cfg.workers)
@@ -234,59 +276,89 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	}
 	defer cleanup()
 	res.Machine = describeMachine(ctx, e)
-	stsOpts := ststest.Options{Latency: cfg.latency, MaxConcurrent: cfg.capN}
+	stsOpts := stsOptions(cfg.latency, cfg.capN)
 	mainPhases := cfg.phases["load"] || cfg.phases["economy"] || cfg.phases["noop"] || cfg.phases["latency"] ||
 		(cfg.phases["scale"] && slices.ContainsFunc(cfg.scale, func(n int) bool { return n > 1 }))
+	phase := func(name string) func() {
+		t0 := time.Now()
+		return func() { res.PhaseSeconds = append(res.PhaseSeconds, phaseTime{name, time.Since(t0).Seconds()}) }
+	}
 
 	if mainPhases {
+		done := phase("main stack (load, economy, noop, latency, scale-out storms)")
 		if err := mainStack(ctx, cfg, e, stsOpts, res); err != nil {
 			return nil, err
 		}
+		done()
 	}
 	if cfg.phases["scale"] {
+		done := phase("scale-out initial loads")
 		if res.Figures.ScaleOut == nil {
 			res.Figures.ScaleOut = &scaleFigures{}
 		}
 		for _, n := range cfg.scale {
-			// The 1-process load is run by the test binary with the CPU profiler (the daemon has no
-			// pprof endpoint yet): the same daemon code, and one load less to wait for.
-			profile := n == 1 && cfg.phases["profile"] && res.Figures.Profile == nil && fileExists(e.testBin)
-			log.Info("scale-out: initial load", "processes", n, "units", cfg.scaleUnits, "persons", cfg.scalePersons, "cpu_profile", profile)
-			l, p, err := oneLoad(ctx, cfg, e, stsOpts, fmt.Sprintf("scale%d", n), n, profile)
+			// The 1-process load is profiled (HTTP_PPROF): the event path's CPU for an initial load.
+			want := profileWant{load: n == 1 && cfg.phases["profile"] && res.Figures.Profile.load() == nil}
+			log.Info("scale-out: initial load (event path)", "processes", n, "units", cfg.scaleUnits, "persons", cfg.scalePersons, "cpu_profile", want.load)
+			l, p, err := oneLoad(ctx, cfg, e, stsOpts, fmt.Sprintf("scale%d", n), n, want)
 			if err != nil {
 				return nil, fmt.Errorf("scale-out initial load with %d processes: %w", n, err)
 			}
-			if profile {
-				l.Profiled = true
-				p.Source = "runtime/pprof in the test binary running the daemon in-process (BenchmarkDaemonProfile), during the 1-process scale-out load"
-				res.Figures.Profile = p
-			}
+			res.Figures.Profile = res.Figures.Profile.merge(p)
 			res.Figures.ScaleOut.Loads = append(res.Figures.ScaleOut.Loads, l)
 		}
+		done()
 	}
-	if cfg.phases["profile"] && res.Figures.Profile == nil {
-		p, note, err := profileRun(ctx, cfg, e, stsOpts)
+	if cfg.phases["profile"] && (res.Figures.Profile.load() == nil || res.Figures.Profile.noop() == nil) {
+		done := phase("profile")
+		want := profileWant{load: res.Figures.Profile.load() == nil, noop: res.Figures.Profile.noop() == nil}
+		log.Info("CPU profile of the daemon (HTTP_PPROF)", "units", cfg.scaleUnits, "persons", cfg.scalePersons, "load", want.load, "noop", want.noop)
+		_, p, err := oneLoad(ctx, cfg, e, stsOpts, "profile", 1, want)
 		if err != nil {
 			return nil, fmt.Errorf("profile run: %w", err)
 		}
-		res.Figures.Profile = p
-		if note != "" {
-			res.Notes = append(res.Notes, note)
+		res.Figures.Profile = res.Figures.Profile.merge(p)
+		done()
+	}
+	if cfg.phases["fullsync"] {
+		switch {
+		case cfg.fullIsMain():
+			res.Notes = append(res.Notes, fmt.Sprintf("The full-sync phase was not run apart: its size (%s units / %s persons) is the main stack's, whose initial load is that sync (at the real STS profile); its second sync and verify are in the full-sync rows.",
+				num(cfg.fullUnits), num(cfg.fullPersons)))
+		default:
+			done := phase("full sync")
+			ratio := 0.0
+			if l := res.Figures.InitialLoad; l != nil && l.Path == pathSync && cfg.latency > 0 {
+				ratio = l.RatioToLimit
+			}
+			fs, err := fullSync(ctx, cfg, e, ratio)
+			if err != nil {
+				return nil, err
+			}
+			res.Figures.FullSync = fs
+			done()
 		}
 	}
 	if cfg.phases["micro"] {
+		done := phase("micro-benchmarks")
 		log.Info("micro-benchmarks", "benchtime", cfg.benchtime)
 		m, err := runMicro(ctx, cfg.goBin, cfg.benchtime, stderr)
 		if err != nil {
 			return nil, err
 		}
 		res.Figures.Micro = m
+		done()
 	}
-	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon signs with its RSA-2048 organisation key.",
-		"HTTP_PPROF=true is passed to the daemon (a proposed setting: net/http/pprof on HTTP_LISTEN); until the daemon serves /debug/pprof/, the profile comes from the same code run in-process by the cmd/stsorgsync test binary (BenchmarkDaemonProfile).")
+	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key.",
+		"The CPU profiles come from the stsorgsync binary itself (HTTP_PPROF=true: net/http/pprof on HTTP_LISTEN), fetched in 5 s slices over the measured span and merged by pprof.")
 	res.WallSeconds = time.Since(started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()
 	return res, nil
+}
+
+// stsOptions is the fake STS's profile: latency per call and a cap on concurrent calls.
+func stsOptions(latency time.Duration, capN int) ststest.Options {
+	return ststest.Options{Latency: latency, MaxConcurrent: capN}
 }
 
 func phaseList(m map[string]bool) []string {
@@ -299,46 +371,47 @@ func phaseList(m map[string]bool) []string {
 	return out
 }
 
-// mainStack runs the initial load, the call economy, the no-op storm, the latency and the
-// scale-out storms on one stack of the full size.
+// mainStack runs the initial load (`stsorgsync sync`), the call economy, the no-op storm, the
+// latency and the scale-out storms on one stack of the full size.
 func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options, res *results) error {
 	log := e.log
 	log.Info("main stack: generating the municipality and starting the fakes", "units", cfg.units, "persons", cfg.persons)
+	t0 := time.Now()
 	s, err := e.newStack(ctx, stackOptions{name: "main", units: cfg.units, persons: cfg.persons, seed: cfg.seed, sts: stsOpts, watchWrites: true})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := s.startDaemons(ctx, 1); err != nil {
-		return err
-	}
-	var capt *capture
-	if cfg.phases["profile"] && s.daemons[0].hasPprof() {
-		capt = startCapture(ctx, s.daemons[0], e.logDir)
-	}
-	log.Info("initial load", "events", len(s.seedEvents()), "sts_latency", cfg.latency, "sts_cap", cfg.capN)
-	load, err := s.initialLoad(ctx, cfg.loadTimeout)
-	if capt != nil {
-		files, cerr := capt.stop()
-		if err == nil && cerr == nil && len(files) > 0 {
-			p := &profileResult{Source: "the stsorgsync binary's /debug/pprof/profile (HTTP_PPROF)", Units: cfg.units, Persons: cfg.persons,
-				Files: files, WallSeconds: load.WallSeconds}
-			if p.TopFlat, cerr = pprofTop(ctx, cfg.goBin, files, 15, false); cerr == nil {
-				p.TopCum, cerr = pprofTop(ctx, cfg.goBin, files, 25, true)
-			}
-			if cerr != nil {
-				return cerr
-			}
-			res.Figures.Profile = p
-		}
-	}
+	res.Figures.MainGenerateSeconds = time.Since(t0).Seconds()
+	log.Info("initial load: stsorgsync sync into the empty fake STS", "units", cfg.units, "persons", cfg.persons,
+		"sts_latency", cfg.latency, "sts_cap", cfg.capN, "generate_s", f1(res.Figures.MainGenerateSeconds))
+	load, err := s.syncLoad(ctx, cfg.loadTimeout, true, true)
 	if err != nil {
 		return err
 	}
 	res.Figures.InitialLoad = &load
 	log.Info("initial load done", "wall", secs(load.WallSeconds), "calls", load.Calls.Total, "objects", load.ObjectsTotal,
-		"ratio_to_limit", f2(load.RatioToLimit), "peak_rss_mb", f1(load.PeakRSSMB))
+		"ratio_to_limit", f2(load.RatioToLimit), "peak_rss_mb", f1(load.PeakRSSMB), "verified", load.Verified)
+	if cfg.phases["fullsync"] && cfg.fullIsMain() {
+		// bench-full: this load is the Copenhagen-sized sync; add the second sync.
+		log.Info("full sync: second sync on the main stack")
+		second, err := s.syncRun(ctx, cfg.loadTimeout)
+		if err != nil {
+			return fmt.Errorf("second sync: %w", err)
+		}
+		res.Figures.FullSync = &fullSyncFigures{Units: cfg.units, Persons: cfg.persons, LatencyMs: ms(cfg.latency), MaxConcurrent: cfg.capN,
+			OnMainStack: true, Security: cfg.security, GenerateSeconds: res.Figures.MainGenerateSeconds, Second: &second, Verify: load.Verify,
+			ProjectedLatencyMs: ms(cfg.latency), ProjectedCap: cfg.capN, ProjectedSeconds: load.LimitSeconds,
+			SecondProjectedSeconds: limitSeconds(second.Calls.Total, cfg.latency, cfg.capN)}
+		if st, err := readProcStats(os.Getpid()); err == nil {
+			res.Figures.FullSync.DriverPeakRSSMB = float64(st.peakKB) / 1024
+		}
+		log.Info("second sync done", "wall", secs(second.WallSeconds), "calls", second.Calls.Total, "writes", second.Calls.Writes)
+	}
 
+	if err := s.startDaemons(ctx, 1); err != nil {
+		return err
+	}
 	handled := map[string]bool{}
 	if cfg.phases["economy"] || cfg.phases["latency"] {
 		log.Info("call economy")
@@ -353,8 +426,31 @@ func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options,
 	}
 	stormEvents, stormType := s.stormEvents(load.PersonsHandled, 0)
 	if cfg.phases["noop"] {
-		log.Info("no-op storm", "events", len(stormEvents), "type", stormType)
+		var capt *capture
+		if cfg.phases["profile"] {
+			if !s.daemons[0].hasPprof() {
+				return fmt.Errorf("%s does not serve /debug/pprof/ although HTTP_PPROF=true", s.daemons[0].name)
+			}
+			capt = startCapture(ctx, s.daemons[0], e.logDir, "noop")
+		}
+		log.Info("no-op storm", "events", len(stormEvents), "type", stormType, "cpu_profile", capt != nil)
 		st, err := s.storm(ctx, stormEvents, stormType)
+		if capt != nil {
+			files, cerr := capt.stop()
+			if err == nil {
+				if cerr != nil {
+					return fmt.Errorf("CPU profile of the no-op storm: %w", cerr)
+				}
+				p := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during the measured no-op storm",
+					What:  fmt.Sprintf("no-op storm of %s %s events after the sync-made load of %s units / %s persons, 1 process", num(st.Events), st.EventType, num(cfg.units), num(cfg.persons)),
+					Files: files, WallSeconds: st.WallSeconds, Events: st.Events, EventsPerSecond: st.EventsPerSecond, DaemonCPUSeconds: st.DaemonCPUSeconds}
+				if err := p.tops(ctx, cfg.goBin); err != nil {
+					return err
+				}
+				res.Figures.Profile = res.Figures.Profile.merge(&profileResult{NoOp: p})
+				st.Profiled = true
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -369,7 +465,7 @@ func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options,
 		}
 		nf.BareRate, nf.BareEvents, nf.BareSeconds = rate, len(stormEvents), took.Seconds()
 		res.Figures.NoOp = nf
-		log.Info("no-op storm done", "events_per_s", f1(st.EventsPerSecond), "bare_per_s", f1(rate))
+		log.Info("no-op storm done", "events_per_s", f1(st.EventsPerSecond), "sts_calls", st.Calls.Total, "bare_per_s", f1(rate))
 	}
 	if cfg.phases["latency"] {
 		kinds, skipped := s.latencyKinds(handled)
@@ -412,89 +508,68 @@ func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options,
 	return nil
 }
 
-// oneLoad runs an initial load on a fresh stack of the scale size with n daemons. With profile,
-// the daemon is the cmd/stsorgsync test binary (BenchmarkDaemonProfile) recording CPU profiles:
-// one for the load and one for a no-op storm after it.
-func oneLoad(ctx context.Context, cfg config, e *env, stsOpts ststest.Options, name string, n int, profile bool) (loadResult, *profileResult, error) {
+// profileWant says what oneLoad profiles: the initial load, and a no-op storm after it.
+type profileWant struct{ load, noop bool }
+
+// oneLoad runs an event-driven initial load on a fresh stack of the scale size with n daemons.
+// With want.load it records the daemon's CPU profile over HTTP (HTTP_PPROF) during the load;
+// with want.noop it then runs a no-op storm (at least 2,000 events) and profiles that.
+func oneLoad(ctx context.Context, cfg config, e *env, stsOpts ststest.Options, name string, n int, want profileWant) (loadResult, *profileResult, error) {
 	s, err := e.newStack(ctx, stackOptions{name: name, units: cfg.scaleUnits, persons: cfg.scalePersons, seed: cfg.seed, sts: stsOpts, watchWrites: true})
 	if err != nil {
 		return loadResult{}, nil, err
 	}
 	defer s.close()
-	dir, err := filepath.Abs(e.logDir)
-	if err != nil {
+	if err := s.startDaemons(ctx, n); err != nil {
 		return loadResult{}, nil, err
 	}
-	if !profile {
-		err = s.startDaemons(ctx, n)
-	} else {
-		for i := range 2 {
-			_ = os.Remove(filepath.Join(dir, fmt.Sprintf("daemon-cpu-%d.pprof", i)))
-		}
-		err = s.startDaemonsWith(ctx, 1, e.testBin, []string{"-test.run", "^$", "-test.bench", "^BenchmarkDaemonProfile$",
-			"-test.benchtime", "1x"}, []string{"STSBENCH_DAEMON_PROFILE=1", "STSBENCH_PROFILE_DIR=" + dir})
+	if (want.load || want.noop) && !s.daemons[0].hasPprof() {
+		return loadResult{}, nil, fmt.Errorf("%s does not serve /debug/pprof/ although HTTP_PPROF=true", s.daemons[0].name)
 	}
-	if err != nil {
-		return loadResult{}, nil, err
+	var capt *capture
+	if want.load {
+		capt = startCapture(ctx, s.daemons[0], e.logDir, "load")
 	}
 	l, err := s.initialLoad(ctx, cfg.loadTimeout)
-	if err != nil || !profile {
-		return l, nil, err
-	}
-	d := s.daemons[0]
-	loadFile, stormFile := filepath.Join(dir, "daemon-cpu-0.pprof"), filepath.Join(dir, "daemon-cpu-1.pprof")
-	if err := d.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
-		return l, nil, err
-	}
-	for deadline := time.Now().Add(10 * time.Second); !fileExists(stormFile); {
-		if time.Now().After(deadline) {
-			return l, nil, fmt.Errorf("the test binary did not start a second CPU profile; log: %s", d.log)
+	var p *profileResult
+	if capt != nil {
+		files, cerr := capt.stop()
+		if err != nil {
+			return l, nil, err
 		}
-		time.Sleep(20 * time.Millisecond)
+		if cerr != nil {
+			return l, nil, fmt.Errorf("CPU profile of the initial load: %w", cerr)
+		}
+		l.Profiled = true
+		cp := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during the measured load",
+			What:  fmt.Sprintf("initial load (event path) of %s units / %s persons, %d process", num(l.Units), num(l.Persons), n),
+			Files: files, WallSeconds: l.WallSeconds, Events: l.EventsConsumed, EventsPerSecond: l.EventsPerSecond, DaemonCPUSeconds: l.DaemonCPUSeconds}
+		if err := cp.tops(ctx, cfg.goBin); err != nil {
+			return l, nil, err
+		}
+		p = &profileResult{Load: cp}
+	}
+	if err != nil || !want.noop {
+		return l, p, err
 	}
 	events, typ := s.stormEvents(l.PersonsHandled, max(2000, 4*len(s.persIDs)))
 	e.log.Info("profiled no-op storm", "events", len(events), "type", typ)
+	capt = startCapture(ctx, s.daemons[0], e.logDir, "noop")
 	st, err := s.storm(ctx, events, typ)
+	files, cerr := capt.stop()
 	if err != nil {
-		return l, nil, fmt.Errorf("profiled no-op storm: %w", err)
+		return l, p, fmt.Errorf("profiled no-op storm: %w", err)
 	}
-	d.stop() // the test binary writes the last profile when the benchmark returns
-	for _, f := range []string{loadFile, stormFile} {
-		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
-			return l, nil, fmt.Errorf("the test binary wrote no CPU profile %s (%v); log: %s", f, err, d.log)
-		}
+	if cerr != nil {
+		return l, p, fmt.Errorf("CPU profile of the no-op storm: %w", cerr)
 	}
-	p := &profileResult{Units: l.Units, Persons: l.Persons, Files: []string{loadFile}, WallSeconds: l.WallSeconds,
-		NoOpEvents: st.Events, NoOpEventType: typ, NoOpPerSecond: st.EventsPerSecond, NoOpFiles: []string{stormFile},
-		NoOpDaemonCPUs: st.DaemonCPUSeconds}
-	if p.TopFlat, err = pprofTop(ctx, cfg.goBin, p.Files, 15, false); err == nil {
-		if p.TopCum, err = pprofTop(ctx, cfg.goBin, p.Files, 25, true); err == nil {
-			if p.NoOpTopFlat, err = pprofTop(ctx, cfg.goBin, p.NoOpFiles, 15, false); err == nil {
-				p.NoOpTopCum, err = pprofTop(ctx, cfg.goBin, p.NoOpFiles, 25, true)
-			}
-		}
+	cp := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during a no-op storm after the event-driven load",
+		What:  fmt.Sprintf("no-op storm of %s %s events after an event-driven load of %s units / %s persons, 1 process", num(st.Events), typ, num(l.Units), num(l.Persons)),
+		Files: files, WallSeconds: st.WallSeconds, Events: st.Events, EventsPerSecond: st.EventsPerSecond, DaemonCPUSeconds: st.DaemonCPUSeconds}
+	if err := cp.tops(ctx, cfg.goBin); err != nil {
+		return l, p, err
 	}
-	return l, p, err
-}
-
-// profileRun profiles the daemon during an initial load of the scale size and a no-op storm, in
-// the cmd/stsorgsync test binary (the daemon has no pprof endpoint yet).
-func profileRun(ctx context.Context, cfg config, e *env, stsOpts ststest.Options) (*profileResult, string, error) {
-	if !fileExists(e.testBin) {
-		return nil, fmt.Sprintf("no CPU profile: %s is missing (`go test -c -o %s ./cmd/stsorgsync`; make bench builds it)", e.testBin, e.testBin), nil
-	}
-	e.log.Info("CPU profile of the daemon (in-process, test binary)", "units", cfg.scaleUnits, "persons", cfg.scalePersons)
-	_, p, err := oneLoad(ctx, cfg, e, stsOpts, "profile", 1, true)
-	if err != nil {
-		return nil, "", err
-	}
-	p.Source = "profile of BenchmarkDaemonProfile (runDaemon in-process, test binary)"
-	return p, "", nil
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+	return l, p.merge(&profileResult{NoOp: cp}), nil
 }
 
 // newEnv checks the servers and the binaries and prepares the shared certificates.
@@ -521,7 +596,6 @@ func newEnv(ctx context.Context, cfg config, log *slog.Logger) (*env, func(), er
 		_ = rdb.Close()
 		return nil, nil, fmt.Errorf("the daemon binary: %w (make bench builds it)", err)
 	}
-	testBin, _ := filepath.Abs(filepath.Join(cfg.binDir, "stsorgsync.test"))
 	if err := os.MkdirAll(cfg.logDir, 0o755); err != nil {
 		_ = rdb.Close()
 		return nil, nil, err
@@ -534,7 +608,7 @@ func newEnv(ctx context.Context, cfg config, log *slog.Logger) (*env, func(), er
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	e := &env{amqpBase: base, api: api, rdb: rdb, redisAddr: cfg.redisAddr, daemonBin: daemonBin, daemonArg: []string{"run"},
-		testBin: testBin, logDir: cfg.logDir, runID: hex.EncodeToString(b), secDir: secDir, security: cfg.security,
+		logDir: cfg.logDir, runID: hex.EncodeToString(b), secDir: secDir, security: cfg.security,
 		workers: cfg.workers, log: log}
 	cleanup := func() {
 		_ = os.RemoveAll(secDir)

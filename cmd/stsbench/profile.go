@@ -11,27 +11,69 @@ import (
 	"time"
 )
 
-// profileResult says where the daemon's CPU went during an initial load and, when profiled
-// apart, a no-op storm after it.
+// profileResult are the daemon's CPU profiles: during an event-driven initial load and during a
+// no-op storm.
 type profileResult struct {
-	Source      string   `json:"source"` // how it was captured
-	Units       int      `json:"units"`
-	Persons     int      `json:"persons"`
-	Files       []string `json:"files"`
-	WallSeconds float64  `json:"load_wall_seconds"`
-	TopFlat     []string `json:"load_top_flat"`
-	TopCum      []string `json:"load_top_cum"`
-	// The no-op storm after the load (when the daemon ran in the test binary).
-	NoOpEvents     int      `json:"noop_events,omitempty"`
-	NoOpEventType  string   `json:"noop_event_type,omitempty"`
-	NoOpPerSecond  float64  `json:"noop_events_per_second,omitempty"`
-	NoOpFiles      []string `json:"noop_files,omitempty"`
-	NoOpTopFlat    []string `json:"noop_top_flat,omitempty"`
-	NoOpTopCum     []string `json:"noop_top_cum,omitempty"`
-	NoOpDaemonCPUs float64  `json:"noop_daemon_cpu_seconds,omitempty"`
+	Load *cpuProfile `json:"initial_load,omitempty"`
+	NoOp *cpuProfile `json:"noop_storm,omitempty"`
 }
 
-// hasPprof reports whether the daemon serves net/http/pprof (the proposed HTTP_PPROF setting).
+// cpuProfile is one CPU profile of a daemon over a measured span, with pprof's tops.
+type cpuProfile struct {
+	Source           string   `json:"source"` // how it was captured
+	What             string   `json:"what"`   // the span profiled
+	Files            []string `json:"files"`
+	WallSeconds      float64  `json:"wall_seconds"`
+	Events           int      `json:"events"`
+	EventsPerSecond  float64  `json:"events_per_second"`
+	DaemonCPUSeconds float64  `json:"daemon_cpu_seconds"`
+	TopFlat          []string `json:"top_flat"`
+	TopCum           []string `json:"top_cum"`
+}
+
+// tops runs pprof over the files: the top 15 by own time and the top 25 by cumulative time.
+func (c *cpuProfile) tops(ctx context.Context, goBin string) error {
+	var err error
+	if c.TopFlat, err = pprofTop(ctx, goBin, c.Files, 15, false); err != nil {
+		return err
+	}
+	c.TopCum, err = pprofTop(ctx, goBin, c.Files, 25, true)
+	return err
+}
+
+// merge returns p with q's profiles added (p may be nil).
+func (p *profileResult) merge(q *profileResult) *profileResult {
+	if q == nil {
+		return p
+	}
+	if p == nil {
+		c := *q
+		return &c
+	}
+	if q.Load != nil {
+		p.Load = q.Load
+	}
+	if q.NoOp != nil {
+		p.NoOp = q.NoOp
+	}
+	return p
+}
+
+func (p *profileResult) load() *cpuProfile {
+	if p == nil {
+		return nil
+	}
+	return p.Load
+}
+
+func (p *profileResult) noop() *cpuProfile {
+	if p == nil {
+		return nil
+	}
+	return p.NoOp
+}
+
+// hasPprof reports whether the daemon serves net/http/pprof (HTTP_PPROF=true).
 func (d *daemon) hasPprof() bool {
 	resp, err := http.Get(d.ops + "/debug/pprof/")
 	if err != nil {
@@ -51,7 +93,7 @@ type capture struct {
 	wg    sync.WaitGroup
 }
 
-func startCapture(ctx context.Context, d *daemon, dir string) *capture {
+func startCapture(ctx context.Context, d *daemon, dir, label string) *capture {
 	c := &capture{stopC: make(chan struct{})}
 	c.wg.Add(1)
 	go func() {
@@ -64,7 +106,7 @@ func startCapture(ctx context.Context, d *daemon, dir string) *capture {
 				return
 			default:
 			}
-			path := filepath.Join(dir, fmt.Sprintf("%s-cpu-%03d.pprof", d.name, i))
+			path := filepath.Join(dir, fmt.Sprintf("%s-%s-cpu-%03d.pprof", d.name, label, i))
 			if err := fetchProfile(ctx, d.ops+"/debug/pprof/profile?seconds=5", path); err != nil {
 				c.err = err
 				return

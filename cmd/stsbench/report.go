@@ -26,22 +26,34 @@ type machine struct {
 
 // params are the benchmark's parameters.
 type params struct {
-	Units          int     `json:"units"`
-	Persons        int     `json:"persons"`
-	Seed           int64   `json:"seed"`
-	LatencyMs      float64 `json:"sts_latency_ms"`
-	MaxConcurrent  int     `json:"sts_max_concurrent"`
-	Security       bool    `json:"sts_security"`
-	FakeServiceKey string  `json:"fake_sts_response_signing_key"`
-	Workers        string  `json:"daemon_workers"`
-	ScaleProcesses []int   `json:"scale_processes"`
-	ScaleUnits     int     `json:"scale_units"`
-	ScalePersons   int     `json:"scale_persons"`
-	ChangeRate     float64 `json:"latency_changes_per_second"`
-	ChangeSeconds  float64 `json:"latency_seconds"`
-	MOEventDelay   string  `json:"mo_event_delay"`
-	Benchtime      string  `json:"micro_benchtime"`
-	Phases         string  `json:"phases"`
+	Units           int     `json:"units"`
+	Persons         int     `json:"persons"`
+	Seed            int64   `json:"seed"`
+	LatencyMs       float64 `json:"sts_latency_ms"`
+	MaxConcurrent   int     `json:"sts_max_concurrent"`
+	Security        bool    `json:"sts_security"`
+	FakeServiceKey  string  `json:"fake_sts_response_signing_key"`
+	Workers         string  `json:"daemon_workers"`
+	SyncConcurrency string  `json:"sync_concurrency"`
+	ScaleProcesses  []int   `json:"scale_processes"`
+	ScaleUnits      int     `json:"scale_units"`
+	ScalePersons    int     `json:"scale_persons"`
+	FullUnits       int     `json:"full_units"`
+	FullPersons     int     `json:"full_persons"`
+	FullLatencyMs   float64 `json:"full_sts_latency_ms"`
+	FullSecurity    bool    `json:"full_sts_security"`
+	ChangeRate      float64 `json:"latency_changes_per_second"`
+	ChangeSeconds   float64 `json:"latency_seconds"`
+	MOEventDelay    string  `json:"mo_event_delay"`
+	LoadTimeout     string  `json:"load_timeout"`
+	Benchtime       string  `json:"micro_benchtime"`
+	Phases          string  `json:"phases"`
+}
+
+// phaseTime is the wall time of one phase of the run.
+type phaseTime struct {
+	Phase   string  `json:"phase"`
+	Seconds float64 `json:"seconds"`
 }
 
 type noopFigures struct {
@@ -58,13 +70,17 @@ type scaleFigures struct {
 }
 
 type figures struct {
-	Economy     []economyResult `json:"call_economy"`
-	InitialLoad *loadResult     `json:"initial_load,omitempty"`
-	NoOp        *noopFigures    `json:"noop_throughput,omitempty"`
-	Latency     *latencyResult  `json:"latency,omitempty"`
-	ScaleOut    *scaleFigures   `json:"scale_out,omitempty"`
-	Micro       []microResult   `json:"micro_benchmarks"`
-	Profile     *profileResult  `json:"daemon_cpu_profile,omitempty"`
+	Economy []economyResult `json:"call_economy"`
+	// MainGenerateSeconds is the time to generate the main municipality and load it into the
+	// fake OS2MO.
+	MainGenerateSeconds float64          `json:"main_generate_seconds,omitempty"`
+	InitialLoad         *loadResult      `json:"initial_load,omitempty"`
+	FullSync            *fullSyncFigures `json:"full_sync,omitempty"`
+	NoOp                *noopFigures     `json:"noop_throughput,omitempty"`
+	Latency             *latencyResult   `json:"latency,omitempty"`
+	ScaleOut            *scaleFigures    `json:"scale_out,omitempty"`
+	Micro               []microResult    `json:"micro_benchmarks"`
+	Profile             *profileResult   `json:"daemon_cpu_profiles,omitempty"`
 }
 
 type results struct {
@@ -74,10 +90,12 @@ type results struct {
 	Dirty       bool      `json:"worktree_dirty"`
 	Started     time.Time `json:"started"`
 	WallSeconds float64   `json:"bench_wall_seconds"`
-	Parameters  params    `json:"parameters"`
-	Figures     figures   `json:"figures"`
-	Notes       []string  `json:"notes,omitempty"`
-	Table       string    `json:"table_markdown"`
+	// PhaseSeconds are the wall times of the phases, in the order run.
+	PhaseSeconds []phaseTime `json:"phase_seconds"`
+	Parameters   params      `json:"parameters"`
+	Figures      figures     `json:"figures"`
+	Notes        []string    `json:"notes,omitempty"`
+	Table        string      `json:"table_markdown"`
 }
 
 // num formats an integer with thousands separators.
@@ -167,24 +185,12 @@ func (r *results) table() string {
 		add("1", "Call economy: "+e.Name, "STS calls by operation", result, e.Target, met)
 	}
 	if l := fg.InitialLoad; l != nil {
-		name := fmt.Sprintf("Initial load %s units / %s persons, %d process, STS %s ms × cap %d", num(l.Units), num(l.Persons), l.Processes,
+		name := fmt.Sprintf("Initial load %s, %s units / %s persons, STS %s ms × cap %d", loadPath(l), num(l.Units), num(l.Persons),
 			f1(r.Parameters.LatencyMs), r.Parameters.MaxConcurrent)
-		handled := "units and persons"
-		if !l.PersonsHandled {
-			handled = "units only: person events not consumed by the daemon yet"
-		}
-		add("2", name, "events consumed", fmt.Sprintf("%s of %s published (%s)", num(l.EventsConsumed), num(l.EventsPublished), handled), "", "")
-		add("2", name, "wall time", secs(l.WallSeconds)+fmt.Sprintf(" (%s events/s, %s objects/s)", f1(l.EventsPerSecond), f1(l.ObjectsPerSecond)), "", "")
-		add("2", name, "STS calls by operation", fmt.Sprintf("%s: %s", num(l.Calls.Total), l.Calls.byOp()), "", "")
-		add("2", name, "calls per STS object created", fmt.Sprintf("%s (%s objects: %s)", f2(l.CallsPerObject), num(l.ObjectsTotal), kindCounts(l.Objects)), "≤ 1.1", yesNo(l.CallsPerObject <= 1.1))
-		add("2", name, "limit calls × latency ÷ cap; wall ÷ limit", fmt.Sprintf("%s; %s×", secs(l.LimitSeconds), f2(l.RatioToLimit)), "≤ 1.2×", yesNo(l.RatioToLimit <= 1.2))
-		add("2", name, "peak RSS of the daemon (VmHWM)", f1(l.PeakRSSMB)+" MB", "< 200 MB", yesNo(l.PeakRSSMB < 200))
-		add("2", name, "CPU: daemon / driver with fakes", fmt.Sprintf("%s s / %s s", f1(l.DaemonCPUSeconds), f1(l.DriverCPUSeconds)), "", "")
-		add("2", name, "converged (re-plan of every bundle is empty)", l.Verified, "", "")
+		rows = append(rows, loadRows("2", name, l, true)...)
 	}
-	if p := fg.Profile; p != nil && len(p.TopFlat) > 0 {
-		add("2", fmt.Sprintf("Daemon CPU profile, initial load of %s units / %s persons", num(p.Units), num(p.Persons)), p.Source,
-			"top entries below the table", "", "")
+	if f := fg.FullSync; f != nil {
+		rows = append(rows, fullSyncRows(f)...)
 	}
 	if n := fg.NoOp; n != nil && n.Storm != nil {
 		s := n.Storm
@@ -193,11 +199,22 @@ func (r *results) table() string {
 			typ += " cycling over the units (person events not consumed yet)"
 		}
 		name := fmt.Sprintf("No-op refresh storm, %s %s, %d process", num(s.Events), typ, s.Processes)
-		add("3", name, "events/s end to end (MO fetch, hash compare, ack)", fmt.Sprintf("%s events/s (%s s); STS calls %d", f1(s.EventsPerSecond), f2(s.WallSeconds), s.Calls.Total),
+		if s.Profiled {
+			name += " (CPU profile recorded)"
+		}
+		add("3", name, "events/s end to end (MO fetch, hash compare, ack)", fmt.Sprintf("%s events/s (%s s)", f1(s.EventsPerSecond), f2(s.WallSeconds)),
 			"≥ 2,000 per process", yesNo(s.PerProcess >= 2000))
+		what := "STS calls"
+		if l := fg.InitialLoad; l != nil && l.Path == pathSync {
+			what += " (after the load made by `stsorgsync sync`: the daemon trusts the sync's last-sent records)"
+		}
+		add("3", name, what, fmt.Sprintf("%d: %s", s.Calls.Total, s.Calls.byOp()), "0", yesNo(s.Calls.Total == 0))
 		add("3", name, "CPU: daemon / driver with fakes", fmt.Sprintf("%s s / %s s (daemon %s ms per event)", f2(s.DaemonCPUSeconds), f2(s.DriverCPUSeconds), f2(s.DaemonCPUSeconds*1000/float64(s.Events))), "", "")
 		add("3", "Bare amqp091-go consumer, same broker, acks only", "events/s",
 			fmt.Sprintf("%s events/s (%s events, prefetch %d)", f1(n.BareRate), num(n.BareEvents), n.BarePrefetch), "", "")
+	}
+	if p := fg.Profile; p != nil && p.NoOp != nil {
+		add("3", "Daemon CPU profile: "+p.NoOp.What, p.NoOp.Source, "top entries below the table", "", "")
 	}
 	if l := fg.Latency; l != nil {
 		kinds := make([]string, 0, len(l.ByKind))
@@ -230,18 +247,23 @@ func (r *results) table() string {
 				if l.Profiled {
 					star = "*"
 				}
-				parts = append(parts, fmt.Sprintf("%d%s: %s (%s events/s, %s× limit, %s calls)", l.Processes, star, secs(l.WallSeconds), f1(l.EventsPerSecond), f2(l.RatioToLimit), num(l.Calls.Total)))
+				parts = append(parts, fmt.Sprintf("%d%s: %s (%s events/s, %s× limit, %s calls, %s calls per object)", l.Processes, star, secs(l.WallSeconds),
+					f1(l.EventsPerSecond), f2(l.RatioToLimit), num(l.Calls.Total), f2(l.CallsPerObject)))
 				cw += l.ConcurrentWrites
 				ov += l.OverlappingWrites
 			}
-			name := fmt.Sprintf("Scale-out, initial load %s units / %s persons", num(sc.Loads[0].Units), num(sc.Loads[0].Persons))
+			name := fmt.Sprintf("Scale-out, initial load via events (the event path: every unit and person published, the daemons consume) %s units / %s persons, STS %s ms × cap %d",
+				num(sc.Loads[0].Units), num(sc.Loads[0].Persons), f1(r.Parameters.LatencyMs), r.Parameters.MaxConcurrent)
 			measure := "wall time by processes"
 			if slices.ContainsFunc(sc.Loads, func(l loadResult) bool { return l.Profiled }) {
-				measure += " (*: the daemon run in-process by its test binary with the CPU profiler)"
+				measure += " (*: CPU profile recorded over HTTP_PPROF)"
 			}
 			add("5", name, measure, strings.Join(parts, "; "), "", "")
 			add("5", name, "concurrent writes to one object (fake's detector; whole-call overlaps)", fmt.Sprintf("%d; %d", cw, ov), "0", yesNo(cw == 0 && ov == 0))
 		}
+	}
+	if p := fg.Profile; p != nil && p.Load != nil {
+		add("5", "Daemon CPU profile: "+p.Load.What, p.Load.Source, "top entries below the table", "", "")
 	}
 	for _, m := range fg.Micro {
 		res := fmt.Sprintf("%s/op, %s/op, %s allocs/op", humanNs(m.NsPerOp), humanBytes(m.BytesPerOp), strconv.FormatFloat(m.AllocsPerOp, 'f', 0, 64))
@@ -257,6 +279,119 @@ func (r *results) table() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", rw.n, esc(rw.scenario), esc(rw.measure), esc(rw.result), esc(rw.target), rw.met)
 	}
 	return b.String()
+}
+
+// loadPath names how a load was made, for the table.
+func loadPath(l *loadResult) string {
+	if l.Path == pathSync {
+		return "by `stsorgsync sync`"
+	}
+	return fmt.Sprintf("via events (the event path), %d process(es)", l.Processes)
+}
+
+// loadRows are the table rows of one initial load into an empty STS; withLimit adds the limit
+// calls × latency ÷ cap and the ratio to it (the load ran at the real profile).
+func loadRows(n, name string, l *loadResult, withLimit bool) []row {
+	var rows []row
+	add := func(measure, result, target, met string) {
+		rows = append(rows, row{n, name, measure, result, target, met})
+	}
+	who := "the sync process (VmHWM)"
+	cpu := "CPU: sync / driver with fakes"
+	if l.Path != pathSync {
+		handled := "units and persons"
+		if !l.PersonsHandled {
+			handled = "units only: person events not consumed by the daemon yet"
+		}
+		add("events consumed", fmt.Sprintf("%s of %s published (%s)", num(l.EventsConsumed), num(l.EventsPublished), handled), "", "")
+		who = "the daemon (VmHWM)"
+		cpu = "CPU: daemon / driver with fakes"
+	}
+	wall := secs(l.WallSeconds) + fmt.Sprintf(" (%s objects/s)", f1(l.ObjectsPerSecond))
+	if l.Path != pathSync {
+		wall = secs(l.WallSeconds) + fmt.Sprintf(" (%s events/s, %s objects/s)", f1(l.EventsPerSecond), f1(l.ObjectsPerSecond))
+	}
+	if !withLimit {
+		wall += "; measured without STS latency"
+	}
+	add("wall time", wall, "", "")
+	add("STS calls by operation", fmt.Sprintf("%s (%s reads, %s writes): %s", num(l.Calls.Total), num(l.Calls.Reads), num(l.Calls.Writes), l.Calls.byOp()), "", "")
+	add("calls per STS object created", fmt.Sprintf("%s (%s objects: %s)", f2(l.CallsPerObject), num(l.ObjectsTotal), kindCounts(l.Objects)), "≤ 1.1", yesNo(l.CallsPerObject <= 1.1))
+	if withLimit {
+		add("limit calls × latency ÷ cap; wall ÷ limit", fmt.Sprintf("%s; %s×", secs(l.LimitSeconds), f2(l.RatioToLimit)), "≤ 1.2×", yesNo(l.RatioToLimit <= 1.2))
+	}
+	add("peak RSS of "+who, f1(l.PeakRSSMB)+" MB", "< 200 MB", yesNo(l.PeakRSSMB < 200))
+	add(cpu, fmt.Sprintf("%s s / %s s", f1(l.DaemonCPUSeconds), f1(l.DriverCPUSeconds)), "", "")
+	if l.Sync != nil {
+		add("the sync's own summary (stdout)", strings.Join(syncSummary(l.Sync.Output), " "), "", "")
+	}
+	add("concurrent writes to one object (fake's detector; whole-call overlaps)", fmt.Sprintf("%d; %d", l.ConcurrentWrites, l.OverlappingWrites), "0",
+		yesNo(l.ConcurrentWrites == 0 && l.OverlappingWrites == 0))
+	if l.Verified != "" {
+		add("converged (driver: re-plan of every bundle is empty; `stsorgsync verify`)", l.Verified, "", "")
+	}
+	return rows
+}
+
+// syncSummary picks the result lines of `stsorgsync sync`'s output ("Sync: …", "STS calls: …").
+func syncSummary(out []string) []string {
+	var lines []string
+	for _, l := range out {
+		if strings.HasPrefix(l, "Sync:") || strings.HasPrefix(l, "STS calls:") {
+			lines = append(lines, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	if len(lines) == 0 {
+		return []string{"(none)"}
+	}
+	return lines
+}
+
+// fullSyncRows are the table rows of the full-sync phase.
+func fullSyncRows(f *fullSyncFigures) []row {
+	var rows []row
+	profile := fmt.Sprintf("STS %s ms × cap %d", f1(f.LatencyMs), f.MaxConcurrent)
+	if f.LatencyMs == 0 {
+		profile = fmt.Sprintf("fake STS WITHOUT latency (0 ms per call, cap %d)", f.MaxConcurrent)
+	}
+	if !f.Security {
+		profile += ", WITHOUT WS-Security (no signed requests or responses)"
+	}
+	name := fmt.Sprintf("Full sync (issue 7), `stsorgsync sync` %s units / %s persons, %s", num(f.Units), num(f.Persons), profile)
+	add := func(measure, result, target, met string) {
+		rows = append(rows, row{"2", name, measure, result, target, met})
+	}
+	realProfile := fmt.Sprintf("%s ms × cap %d", f1(f.ProjectedLatencyMs), f.ProjectedCap)
+	switch {
+	case f.OnMainStack:
+		add("first sync into the empty STS", "the initial load above (this size, "+realProfile+")", "", "")
+	case f.First != nil:
+		add("setup (driver): generate the municipality into the fake OS2MO", fmt.Sprintf("%s; driver RSS %s MB after it, peak %s MB at the end of the phase",
+			secs(f.GenerateSeconds), f1(f.DriverRSSMB), f1(f.DriverPeakRSSMB)), "", "")
+		for _, rw := range loadRows("2", name, f.First, f.LatencyMs > 0) {
+			rows = append(rows, rw)
+			if rw.measure == "wall time" && f.LatencyMs == 0 {
+				proj := fmt.Sprintf("%s = %s calls × %s ms ÷ %d", secs(f.ProjectedSeconds), num(f.First.Calls.Total), f1(f.ProjectedLatencyMs), f.ProjectedCap)
+				if f.ProjectedAtRatioSeconds > 0 {
+					proj += fmt.Sprintf("; × %s (wall ÷ limit of the main stack's sync at that profile) ≈ %s", f2(f.ProjectedRatio), secs(f.ProjectedAtRatioSeconds))
+				}
+				add(fmt.Sprintf("PROJECTED wall time at the real profile %s (calls × latency ÷ cap; a projection, not a measurement)", realProfile), proj, "", "")
+			}
+		}
+	}
+	if s := f.Second; s != nil {
+		res := fmt.Sprintf("%s calls (%s reads, %s writes): %s; wall %s", num(s.Calls.Total), num(s.Calls.Reads), num(s.Calls.Writes), s.Calls.byOp(), secs(s.WallSeconds))
+		if f.LatencyMs == 0 {
+			res += fmt.Sprintf(" without STS latency (projected at %s: + %s of STS calls)", realProfile, secs(f.SecondProjectedSeconds))
+		}
+		res += fmt.Sprintf("; peak RSS %s MB; the sync's summary: %s", f1(s.PeakRSSMB), strings.Join(syncSummary(s.Output), " "))
+		add("second sync (nothing changed): STS calls by operation, writes", res, "0 writes", yesNo(s.Calls.Writes == 0))
+	}
+	if v := f.Verify; v != nil {
+		add("`stsorgsync verify`: exit code, wall time", fmt.Sprintf("exit %d in %s; %s calls; peak RSS %s MB; %s", v.ExitCode, secs(v.WallSeconds), num(v.Calls.Total), f1(v.PeakRSSMB), strings.Join(v.Output, " ")),
+			"exit 0", yesNo(v.ExitCode == 0))
+	}
+	return rows
 }
 
 func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

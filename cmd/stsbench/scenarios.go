@@ -69,8 +69,15 @@ func (c callStats) byOp() string {
 
 // --- initial load ------------------------------------------------------------------------------
 
+// Paths of an initial load.
+const (
+	pathSync   = "sync"   // `stsorgsync sync`
+	pathEvents = "events" // every unit and person published, the daemons consume
+)
+
 // loadResult is one initial load into an empty fake STS.
 type loadResult struct {
+	Path              string         `json:"path"` // pathSync or pathEvents
 	Processes         int            `json:"processes"`
 	Units             int            `json:"units"`
 	Persons           int            `json:"persons"`
@@ -88,13 +95,16 @@ type loadResult struct {
 	RatioToLimit      float64        `json:"ratio_to_limit"`
 	EventsPerSecond   float64        `json:"events_per_second"`
 	ObjectsPerSecond  float64        `json:"objects_per_second"`
-	PeakRSSMB         float64        `json:"peak_rss_mb"` // largest VmHWM of the daemons
-	DaemonCPUSeconds  float64        `json:"daemon_cpu_seconds"`
+	PeakRSSMB         float64        `json:"peak_rss_mb"`        // largest VmHWM of the daemons, or the sync's
+	DaemonCPUSeconds  float64        `json:"daemon_cpu_seconds"` // the daemons' or the sync's
 	DriverCPUSeconds  float64        `json:"driver_cpu_seconds"` // the fakes (and the driver)
 	ConcurrentWrites  int            `json:"concurrent_writes"`  // the fake's detector
 	OverlappingWrites int            `json:"overlapping_writes"` // whole-call overlaps seen by the tap
 	Verified          string         `json:"verified"`
-	// Profiled says the load was run by the cmd/stsorgsync test binary with the CPU profiler on.
+	// Sync and Verify are the `stsorgsync sync` and `stsorgsync verify` runs of a sync-made load.
+	Sync   *cliRun `json:"sync,omitempty"`
+	Verify *cliRun `json:"verify,omitempty"`
+	// Profiled says the daemon's CPU profile was being recorded (HTTP_PPROF) during the load.
 	Profiled bool `json:"profiled,omitempty"`
 }
 
@@ -124,7 +134,7 @@ func countBound(keys []string, events []event) int {
 // initialLoad publishes the seed into the running daemons with an empty STS and waits until every
 // event is settled and STS converged.
 func (s *stack) initialLoad(ctx context.Context, timeout time.Duration) (loadResult, error) {
-	r := loadResult{Processes: len(s.daemons), Units: len(s.unitIDs), Persons: len(s.persIDs)}
+	r := loadResult{Path: pathEvents, Processes: len(s.daemons), Units: len(s.unitIDs), Persons: len(s.persIDs)}
 	keys, err := s.boundKeys(ctx)
 	if err != nil {
 		return r, err
@@ -155,27 +165,9 @@ func (s *stack) initialLoad(ctx context.Context, timeout time.Duration) (loadRes
 	r.PersonsHandled = delta["person/done"] > 0
 	r.WallSeconds = wall.Seconds()
 	r.Calls = newCallStats(s.sts.Calls())
-	r.Objects = map[string]int{}
-	for _, k := range allKinds {
-		if n := len(s.sts.Objects(k)); n > 0 {
-			r.Objects[string(k)] = n
-			r.ObjectsTotal += n
-		}
+	if err := s.loadFigures(&r); err != nil {
+		return r, fmt.Errorf("%w (%d events settled: %v)", err, r.EventsConsumed, delta)
 	}
-	if r.ObjectsTotal == 0 {
-		return r, fmt.Errorf("initial load: the fake STS holds no object after %d events settled (%v)", r.EventsConsumed, delta)
-	}
-	r.CallsPerObject = float64(r.Calls.Total) / float64(r.ObjectsTotal)
-	lat, capN := s.opts.sts.Latency, s.opts.sts.MaxConcurrent
-	if capN <= 0 {
-		capN = 1
-	}
-	r.LimitSeconds = float64(r.Calls.Total) * lat.Seconds() / float64(capN)
-	if r.LimitSeconds > 0 {
-		r.RatioToLimit = r.WallSeconds / r.LimitSeconds
-	}
-	r.EventsPerSecond = float64(r.EventsConsumed) / r.WallSeconds
-	r.ObjectsPerSecond = float64(r.ObjectsTotal) / r.WallSeconds
 	for _, d := range s.daemons {
 		if st, err := d.stats(); err == nil {
 			r.PeakRSSMB = math.Max(r.PeakRSSMB, float64(st.peakKB)/1024)
@@ -214,6 +206,8 @@ type stormResult struct {
 	DaemonCPUSeconds float64     `json:"daemon_cpu_seconds"`
 	DriverCPUSeconds float64     `json:"driver_cpu_seconds"`
 	ConcurrentWrites int         `json:"concurrent_writes"`
+	// Profiled says the daemon's CPU profile was being recorded (HTTP_PPROF) during the storm.
+	Profiled bool `json:"profiled,omitempty"`
 }
 
 // stormEvents returns n no-op events: person events cycling over the persons when the daemons

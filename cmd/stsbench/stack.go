@@ -12,7 +12,9 @@ package main
 // the daemon's CPU time side by side so that the split is visible.
 //
 // Why the daemon is a subprocess: its peak RSS, its CPU time and its scale-out (1, 2, 4
-// processes against one queue and one Redis) are only real for the real binary.
+// processes against one queue and one Redis) are only real for the real binary. So are the
+// one-shot `stsorgsync sync` and `stsorgsync verify` runs (sync.go), started with the daemon's
+// settings.
 
 import (
 	"bytes"
@@ -65,7 +67,6 @@ type env struct {
 	redisAddr string
 	daemonBin string   // the stsorgsync binary
 	daemonArg []string // its arguments ("run")
-	testBin   string   // the compiled cmd/stsorgsync test binary (for the CPU profile), may not exist
 	logDir    string
 	runID     string
 	pki       *ststest.PKI
@@ -85,6 +86,9 @@ type stackOptions struct {
 	// watchWrites parses every write's target (concurrent-write detection over the whole call and
 	// latency probes); it costs the driver some CPU.
 	watchWrites bool
+	// insecure runs this stack's fake STS and binary without KOMBIT's WS-Security profile even
+	// when the driver's -security is on.
+	insecure bool
 }
 
 // stack is one running setup.
@@ -149,7 +153,7 @@ func (e *env) newStack(ctx context.Context, o stackOptions) (*stack, error) {
 
 	// Fake STS Organisation, behind the tap.
 	o.sts.PKI = e.pki
-	o.sts.RequireSecurity = e.security
+	o.sts.RequireSecurity = s.security()
 	s.sts = ststest.NewServer(o.sts)
 	s.tap = &stsTap{next: s.sts.Handler(), sts: s.sts, watch: o.watchWrites, inflight: map[objKey]int{}, probes: map[objKey][]*probe{}}
 	if s.stsURL, err = s.serve(s.tap); err != nil {
@@ -208,6 +212,9 @@ func (s *stack) close() {
 	}
 }
 
+// security reports whether the stack runs with KOMBIT's WS-Security profile.
+func (s *stack) security() bool { return s.e.security && !s.opts.insecure }
+
 // daemonEnv returns the daemon's settings for this stack.
 func (s *stack) daemonEnv(listen string) []string {
 	e := s.e
@@ -224,14 +231,13 @@ func (s *stack) daemonEnv(listen string) []string {
 		"STS_BASE_URL":          s.stsURL,
 		"STS_CVR":               benchCVR,
 		"STS_ORGANISATION_UUID": benchOrg.String(),
-		"STS_SECURITY":          fmt.Sprint(e.security),
+		"STS_SECURITY":          fmt.Sprint(s.security()),
 		"SHUTDOWN_TIMEOUT":      "10s",
-		// Proposed setting (not in the daemon yet): serve net/http/pprof on HTTP_LISTEN. Unknown
-		// settings are ignored, so it is harmless until it exists; then the profile comes from the
-		// real binary.
+		// net/http/pprof on HTTP_LISTEN, for the CPU profiles; it costs nothing until a profile
+		// is fetched.
 		"HTTP_PPROF": "true",
 	}
-	if e.security {
+	if s.security() {
 		kv["STS_P12_FILE"] = filepath.Join(e.secDir, "client.p12")
 		kv["STS_P12_PASSWORD_FILE"] = filepath.Join(e.secDir, "p12.password")
 		kv["STS_TOKEN_ENDPOINT"] = s.stsURL + stsclient.STSPath
@@ -282,10 +288,7 @@ type daemon struct {
 
 // startDaemons starts n more daemons on the stack and waits until each is ready.
 func (s *stack) startDaemons(ctx context.Context, n int) error {
-	return s.startDaemonsWith(ctx, n, s.e.daemonBin, s.e.daemonArg, nil)
-}
-
-func (s *stack) startDaemonsWith(ctx context.Context, n int, bin string, args, extraEnv []string) error {
+	bin := s.e.daemonBin
 	var started []*daemon
 	for range n {
 		listen, err := freeAddr()
@@ -299,8 +302,8 @@ func (s *stack) startDaemonsWith(ctx context.Context, n int, bin string, args, e
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(s.daemonEnv(listen), extraEnv...)
+		cmd := exec.Command(bin, s.e.daemonArg...)
+		cmd.Env = s.daemonEnv(listen)
 		cmd.Stdout, cmd.Stderr = f, f
 		// Should the driver die, its daemons get SIGTERM instead of living on.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +95,137 @@ func TestNum(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 45000: "45,000", 1234567: "1,234,567", -4500: "-4,500"} {
 		if got := num(n); got != want {
 			t.Errorf("num(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestLimitSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		calls int
+		lat   time.Duration
+		capN  int
+		want  float64
+	}{
+		{154770, 50 * time.Millisecond, 8, 967.3125},
+		{800, 50 * time.Millisecond, 8, 5},
+		{100, 50 * time.Millisecond, 0, 5}, // no cap counts as one call at a time
+		{1000, 0, 8, 0},
+	} {
+		if got := limitSeconds(tc.calls, tc.lat, tc.capN); got != tc.want {
+			t.Errorf("limitSeconds(%d, %v, %d) = %v, want %v", tc.calls, tc.lat, tc.capN, got, tc.want)
+		}
+	}
+}
+
+func TestPollPeakRSS(t *testing.T) {
+	cmd := exec.Command("sleep", "0.3")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	exited := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() { peak <- pollPeakRSS(cmd.Process.Pid, exited, 10*time.Millisecond) }()
+	_ = cmd.Wait()
+	close(exited)
+	// sleep's own peak, a few MB at most — not this test process's (see pollPeakRSS).
+	if kb := <-peak; kb <= 0 || kb > 64<<10 {
+		t.Errorf("peak RSS of sleep: %d KiB", kb)
+	}
+}
+
+func TestOutputLinesAndSyncSummary(t *testing.T) {
+	out := []byte("Plan:  1,075 bundles to write\n\nSync:  1,075 bundles written, 25 already in sync\r\nSTS calls: 38 reads, 3,572 writes in 11.2s\n")
+	lines := outputLines(out, 10)
+	if len(lines) != 3 || lines[1] != "Sync:  1,075 bundles written, 25 already in sync" {
+		t.Fatalf("outputLines = %q", lines)
+	}
+	if got := outputLines(out, 1); len(got) != 1 {
+		t.Errorf("outputLines(…, 1) = %q", got)
+	}
+	got := syncSummary(lines)
+	want := []string{"Sync: 1,075 bundles written, 25 already in sync", "STS calls: 38 reads, 3,572 writes in 11.2s"}
+	if !slices.Equal(got, want) {
+		t.Errorf("syncSummary = %q, want %q", got, want)
+	}
+	if got := syncSummary(nil); !slices.Equal(got, []string{"(none)"}) {
+		t.Errorf("syncSummary(nil) = %q", got)
+	}
+}
+
+func TestFullIsMain(t *testing.T) {
+	c := config{units: 3000, persons: 45000, fullUnits: 3000, fullPersons: 45000, phases: map[string]bool{"load": true, "fullsync": true}}
+	if !c.fullIsMain() {
+		t.Error("same size with the load phase: want the full sync on the main stack")
+	}
+	c.phases["load"] = false
+	if c.fullIsMain() {
+		t.Error("without the load phase the full sync must run apart")
+	}
+	c.phases["load"], c.units = true, 300
+	if c.fullIsMain() {
+		t.Error("different sizes: want the full sync apart")
+	}
+}
+
+func TestParseFlagsFullSync(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.fullUnits != 3000 || c.fullPersons != 45000 || c.fullLatency != 0 || !c.phases["fullsync"] {
+		t.Errorf("defaults: full %d/%d, latency %v, phases %v", c.fullUnits, c.fullPersons, c.fullLatency, c.phases)
+	}
+	if _, err := parseFlags([]string{"-only", "fullsync,nosuch"}, io.Discard); err == nil {
+		t.Error("unknown phase accepted")
+	}
+	if _, err := parseFlags([]string{"-full-latency", "-1s"}, io.Discard); err == nil {
+		t.Error("negative -full-latency accepted")
+	}
+}
+
+func TestProfileMerge(t *testing.T) {
+	var p *profileResult
+	if p.load() != nil || p.noop() != nil || p.merge(nil) != nil {
+		t.Fatal("nil profileResult")
+	}
+	load, noop := &cpuProfile{What: "load"}, &cpuProfile{What: "noop"}
+	p = p.merge(&profileResult{Load: load})
+	p = p.merge(&profileResult{NoOp: noop})
+	if p.load() != load || p.noop() != noop {
+		t.Errorf("merged %+v", p)
+	}
+}
+
+func TestFullSyncRows(t *testing.T) {
+	load := &loadResult{Path: pathSync, Units: 3000, Persons: 45000, Calls: callStats{Total: 154770, Writes: 154000, Reads: 770},
+		ObjectsTotal: 153000, CallsPerObject: 1.01, PeakRSSMB: 150, Sync: &cliRun{}}
+	f := &fullSyncFigures{Units: 3000, Persons: 45000, MaxConcurrent: 8, First: load, ProjectedLatencyMs: 50, ProjectedCap: 8,
+		ProjectedSeconds: limitSeconds(154770, 50*time.Millisecond, 8), Second: &cliRun{Calls: callStats{Total: 633, Reads: 633}},
+		Verify: &cliRun{ExitCode: 0, WallSeconds: 54}}
+	var measures []string
+	for _, r := range fullSyncRows(f) {
+		if !strings.Contains(r.scenario, "WITHOUT latency") {
+			t.Errorf("scenario %q does not say the fake STS had no latency", r.scenario)
+		}
+		measures = append(measures, r.measure)
+	}
+	all := strings.Join(measures, "\n")
+	if i := slices.Index(measures, "wall time"); i < 0 || !strings.HasPrefix(measures[i+1], "PROJECTED") {
+		t.Errorf("the projection does not follow the measured wall time:\n%s", all)
+	}
+	for _, want := range []string{"PROJECTED wall time at the real profile 50.0 ms × cap 8", "second sync", "`stsorgsync verify`"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no row %q in\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "limit calls × latency ÷ cap; wall ÷ limit") {
+		t.Error("a ratio to the limit is not a measurement without latency")
+	}
+	// On the main stack (bench-full): no repeat of the load's rows, no projection.
+	f.OnMainStack, f.LatencyMs, f.First = true, 50, nil
+	for _, r := range fullSyncRows(f) {
+		if strings.Contains(r.measure, "PROJECTED") || strings.Contains(r.measure, "calls per STS object") {
+			t.Errorf("on the main stack: unexpected row %q", r.measure)
 		}
 	}
 }
