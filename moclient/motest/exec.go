@@ -1,7 +1,6 @@
 package motest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,25 +115,58 @@ type orderedObject struct {
 	vals map[string]any
 }
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON implements json.Marshaler. Nested objects and lists are written directly into one
+// buffer (not through json.Marshal per level, which would re-validate and compact every nested
+// result once per level above it).
 func (o *orderedObject) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	return o.appendJSON(make([]byte, 0, 1024))
+}
+
+func (o *orderedObject) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
 	for i, k := range o.keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(o.vals[k])
-		if err != nil {
+		var err error
+		if b, err = appendJSONValue(b, k); err != nil {
 			return nil, err
 		}
-		b.Write(vb)
+		b = append(b, ':')
+		if b, err = appendJSONValue(b, o.vals[k]); err != nil {
+			return nil, err
+		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
+}
+
+// appendJSONValue appends v: an object or list of the result directly, a leaf (string, number,
+// boolean, null, UUID, time) as encoding/json writes it.
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case *orderedObject:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return x.appendJSON(b)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSONValue(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	leaf, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, leaf...), nil
 }
 
 // fieldGroup is all fields of a selection set that share a response key (alias or name).
