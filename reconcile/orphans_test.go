@@ -196,7 +196,7 @@ func TestOrphanPolicyAndKeep(t *testing.T) {
 			}
 			for _, op := range p.Ops {
 				for name, id := range ids {
-					if op.Object.UUID == id && slices.Contains(tt.want.untouched, name) {
+					if op.UUID == id && slices.Contains(tt.want.untouched, name) {
 						t.Errorf("the plan writes %s: %s %s", name, op.Action, op.Ref())
 					}
 				}

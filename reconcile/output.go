@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
-	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // WriteSummary writes what the plan was made from and what it contains: the counts read, the
@@ -31,7 +30,7 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 	}
 	counts := map[key]int{}
 	for _, op := range p.Ops {
-		counts[key{op.Action, op.Object.Kind}]++
+		counts[key{op.Action, op.Kind}]++
 	}
 	keys := slices.SortedFunc(maps.Keys(counts), func(a, b key) int {
 		return cmp.Or(cmp.Compare(actionRank(a.action), actionRank(b.action)), strings.Compare(string(a.kind), string(b.kind)))
@@ -73,10 +72,9 @@ func actionRank(a Action) int {
 func (p *Plan) WriteOps(w io.Writer, adopt bool) error {
 	bw := bufio.NewWriter(w)
 	for _, op := range p.Ops {
-		fmt.Fprintf(bw, "%-8s %-20s %s  %-13s %s  %s\n", op.Op, op.Object.Kind, op.Object.UUID, op.Action, strconv.QuoteToGraphic(op.Name), op.Bundle)
-		if adopt && op.ForeignAddresses > 0 && op.current != nil {
-			today := translate.Day(p.GeneratedAt)
-			for _, r := range foreignAddresses(op.current, &op.Object, today) {
+		fmt.Fprintf(bw, "%-8s %-20s %s  %-13s %s  %s\n", op.Op, op.Kind, op.UUID, op.Action, strconv.QuoteToGraphic(op.Name), op.Bundle)
+		if adopt {
+			for _, r := range op.foreign {
 				fmt.Fprintf(bw, "%-8s %-20s %s  %-13s %s  %s\n", "", oio.KindAdresse, r.Ref, "foreign-ref", strconv.QuoteToGraphic(roleLabel(r.Rolle)+" reference ended"), op.Bundle)
 			}
 		}
@@ -107,15 +105,12 @@ func (p *Plan) WriteOrphans(w io.Writer, kept bool) error {
 // foreign function, and each foreign address reference of the municipality's units and users.
 func (p *Plan) WriteAdoption(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	today := translate.Day(p.GeneratedAt)
 	for _, op := range p.Ops {
 		if op.Action == ActionForeign {
-			fmt.Fprintf(bw, "ended    %-20s %s  %s  %s\n", op.Object.Kind, op.Object.UUID, strconv.QuoteToGraphic(op.Name), op.Bundle)
+			fmt.Fprintf(bw, "ended    %-20s %s  %s  %s\n", op.Kind, op.UUID, strconv.QuoteToGraphic(op.Name), op.Bundle)
 		}
-		if op.ForeignAddresses > 0 && op.current != nil {
-			for _, r := range foreignAddresses(op.current, &op.Object, today) {
-				fmt.Fprintf(bw, "unlinked %-20s %s  %s  %s\n", oio.KindAdresse, r.Ref, strconv.QuoteToGraphic(roleLabel(r.Rolle)+" of "+op.Name), op.Bundle)
-			}
+		for _, r := range op.foreign {
+			fmt.Fprintf(bw, "unlinked %-20s %s  %s  %s\n", oio.KindAdresse, r.Ref, strconv.QuoteToGraphic(roleLabel(r.Rolle)+" of "+op.Name), op.Bundle)
 		}
 	}
 	return bw.Flush()

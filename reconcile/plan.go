@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -78,9 +79,14 @@ const (
 	ActionEndRelations Action = "end-relations"
 )
 
-// PlannedOp is one planned STS write with why it is made.
+// PlannedOp is one planned STS write with why it is made. It names the object it writes; the
+// object as planned is kept only by Engine.Plan and Verify (a sync plans each bundle again
+// against STS right before writing it).
 type PlannedOp struct {
-	translate.Operation
+	// Op is the STS operation (importer or ret); Kind and UUID name the object it writes.
+	Op     translate.OpKind
+	Kind   oio.Kind
+	UUID   uuid.UUID
 	Action Action
 	// Bundle is the key of the bundle it belongs to (translate.BundleKey).
 	Bundle string
@@ -91,9 +97,15 @@ type PlannedOp struct {
 	// Deactivation says the write makes an active unit or user inactive.
 	Deactivation bool
 
-	current *oio.Object // as STS holds it (nil: missing)
-	desired *oio.Object // as the bundle wants it (nil: an object to end)
+	// object is the object as planned; current as STS holds it (nil: missing); desired as the
+	// bundle wants it (nil: an object to end). All three are nil in a sync's plan.
+	object, current, desired *oio.Object
+	// foreign are the address references of other tools the write ends (ForeignAddresses).
+	foreign []oio.Relation
 }
+
+// Ref returns the object the write writes.
+func (op PlannedOp) Ref() translate.Ref { return translate.Ref{Kind: op.Kind, UUID: op.UUID} }
 
 // Adoption is what a sync recognised of data written by other tools (OS2sync) and ended or took
 // over.
@@ -172,12 +184,17 @@ type Plan struct {
 }
 
 // plan reads the snapshot, builds every bundle, reads the objects they name, and plans them.
-func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
-	snap, err := e.readSnapshot(ctx, o)
+// With objects, the planned writes keep the objects as planned, as STS holds them and as desired
+// (for Verify); without, they only name them (a sync's plan: the sync plans each bundle again
+// before writing it), and OS2MO's units are not kept either.
+func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, error) {
+	// The plan is made as of when the snapshot is read: the persons are translated as they are
+	// read.
+	now := o.Now()
+	snap, err := e.readSnapshot(ctx, o, now)
 	if err != nil {
 		return nil, err
 	}
-	now := o.Now()
 	bundles := buildBundles(o.Settings, snap, now)
 	orphans, err := e.orphans(ctx, o, snap, bundles, now)
 	if err != nil {
@@ -185,7 +202,6 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	}
 	bundles = append(bundles, orphans.bundles...)
 	snap.protected = orphans.protected
-	snap.persons = nil // translated; the bundles hold what is needed
 
 	want := map[oio.Kind][]uuid.UUID{}
 	for _, b := range bundles {
@@ -236,10 +252,11 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 		}
 	}
 	owned := ownedUUIDs(bundles, snap)
+	snap.recordedFunctions = nil
 	sortBundles(bundles)
 	// Plan the bundles in the order the sync writes them, each against STS as the writes before
 	// it leave it (sim), so that an object two bundles end is planned once.
-	sim := snap.sts.clone()
+	sim := snap.sts.overlay(o.Settings, now)
 	for _, b := range bundles {
 		if b.unit && b.desired.Object(b.id) != nil {
 			p.Exported++
@@ -250,16 +267,17 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 		}
 		cur := sim.lookup(b.desired.Lookups())
 		planned := planBundle(o, snap, b, cur, now)
-		ops := p.classify(o, b, cur, planned, owned, today)
+		ops := p.classify(o, b, cur, planned, owned, today, objects)
 		if len(ops) > 0 {
 			p.Changed++
 		}
 		for _, op := range planned {
-			_ = sim.apply(op) // a refused operation would fail in STS too; the plan shows it
+			// A refused operation would fail in STS too; the plan shows it.
+			_ = sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
 		}
 		p.Ops = append(p.Ops, ops...)
 		if e.Store != nil {
-			if _, recorded := snap.lastSent[b.key]; !recorded {
+			if _, recorded := snap.sent[b.key]; !recorded {
 				for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
 					if obj := b.desired.Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
 						if obj.Kind == oio.KindOrganisationEnhed {
@@ -274,6 +292,9 @@ func (e *Engine) plan(ctx context.Context, o Options) (*Plan, error) {
 	}
 	p.Bundles = len(bundles)
 	p.Limit = o.deactivationLimit(p.UnitsSTS + p.UsersSTS)
+	if !objects {
+		snap.units = nil // only Verify's report names classes from them
+	}
 	return p, nil
 }
 
@@ -321,7 +342,7 @@ func (p *Plan) guard(o Options) error {
 	}
 	users := 0
 	for _, op := range p.Ops {
-		if op.Object.Kind == oio.KindBruger && op.Deactivation {
+		if op.Kind == oio.KindBruger && op.Deactivation {
 			users++
 		}
 	}
@@ -346,15 +367,16 @@ func percent(share float64) string {
 // deactivates reports whether op makes an active object inactive today.
 func deactivates(op PlannedOp, today time.Time) bool {
 	return op.desired == nil && op.current != nil && op.Op == translate.OpUpdate &&
-		statusOn(op.current, today) == oio.Aktiv && statusOn(&op.Object, today) != oio.Aktiv
+		statusOn(op.current, today) == oio.Aktiv && statusOn(op.object, today) != oio.Aktiv
 }
 
 // classify turns a bundle's operations into planned writes, and counts deactivations and
-// adoption.
-func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops []translate.Operation, owned map[uuid.UUID]bool, today time.Time) []PlannedOp {
+// adoption. With objects, the planned writes keep the objects (PlannedOp).
+func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops []translate.Operation, owned map[uuid.UUID]bool, today time.Time, objects bool) []PlannedOp {
 	var out []PlannedOp
 	for _, op := range ops {
-		po := PlannedOp{Operation: op, Bundle: b.key, current: cur[op.Object.UUID], desired: b.desired.Object(op.Object.UUID)}
+		po := PlannedOp{Op: op.Op, Kind: op.Object.Kind, UUID: op.Object.UUID, Bundle: b.key,
+			object: &op.Object, current: cur[op.Object.UUID], desired: b.desired.Object(op.Object.UUID)}
 		if po.current != nil && !po.current.Exists() {
 			po.current = nil
 		}
@@ -384,11 +406,15 @@ func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops
 			po.Action = ActionOrphan
 		}
 		if po.desired != nil && po.current != nil {
-			po.ForeignAddresses = len(foreignAddresses(po.current, &op.Object, today))
+			po.foreign = foreignAddresses(po.current, &op.Object, today)
+			po.ForeignAddresses = len(po.foreign)
 			p.Adoption.ForeignAddresses += po.ForeignAddresses
 		}
 		if (op.Object.Kind == oio.KindOrganisationEnhed || op.Object.Kind == oio.KindBruger) && po.Deactivation {
 			p.Deactivations++
+		}
+		if !objects {
+			po.object, po.current, po.desired = nil, nil, nil
 		}
 		out = append(out, po)
 	}
@@ -416,15 +442,21 @@ func foreignAddresses(current, after *oio.Object, today time.Time) []oio.Relatio
 // live reports whether v is in effect on today or later.
 func live(v oio.Virkning, today time.Time) bool { return v.To.IsZero() || v.To.After(today) }
 
-// buildBundles translates every unit and person OS2MO listed.
+// buildBundles translates every unit OS2MO listed, and returns their bundles and the persons'
+// (translated as they were read), in listing order.
 func buildBundles(s translate.Settings, snap *snapshot, now time.Time) []*bundle {
-	var out []*bundle
+	out := make([]*bundle, 0, len(snap.unitIDs)+len(snap.personIDs))
 	for _, id := range snap.unitIDs {
 		out = append(out, unitBundle(s, id, snap.units[id], now))
 	}
 	for _, id := range snap.personIDs {
-		out = append(out, personBundle(s, id, snap.persons[id], now))
+		b := snap.persons[id]
+		if b == nil {
+			b = personBundle(s, id, nil, now) // not read (cannot happen: every batch is)
+		}
+		out = append(out, b)
 	}
+	snap.persons = nil // in the bundles now
 	return out
 }
 
@@ -511,10 +543,13 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	for _, id := range brugere {
 		keys = append(keys, translate.BundleKey(translate.BundlePerson, id))
 	}
-	if err := e.readLastSent(ctx, keys, snap.lastSent); err != nil {
+	if err := e.readLastSent(ctx, keys, snap); err != nil {
 		return nil, err
 	}
-	moUnits, moPersons, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)")
+	moPersons := map[uuid.UUID]*moclient.Person{}
+	moUnits, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)", func(_ []uuid.UUID, got map[uuid.UUID]*moclient.Person) func() {
+		return func() { maps.Copy(moPersons, got) }
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -621,18 +656,21 @@ func level(b *bundle) [3]int {
 }
 
 // ownedUUIDs returns the function UUIDs the sync writes: every one a bundle desires or names, or
-// a last-sent record lists.
+// a last-sent record lists (snapshot.recordedFunctions).
 func ownedUUIDs(bundles []*bundle, snap *snapshot) map[uuid.UUID]bool {
-	owned := map[uuid.UUID]bool{}
-	for _, b := range bundles {
-		for _, r := range b.desired.Refs() {
-			owned[r.UUID] = true
-		}
+	owned := maps.Clone(snap.recordedFunctions)
+	if owned == nil {
+		owned = map[uuid.UUID]bool{}
 	}
-	for _, v := range snap.lastSent {
-		if r, err := translate.ParseRecord(v); err == nil {
-			for ref := range r.Objects {
-				owned[ref.UUID] = true
+	for _, b := range bundles {
+		for _, o := range b.desired.Objects {
+			if o.Kind == oio.KindOrganisationFunktion {
+				owned[o.UUID] = true
+			}
+		}
+		for _, r := range b.desired.Deactivate {
+			if r.Kind == oio.KindOrganisationFunktion {
+				owned[r.UUID] = true
 			}
 		}
 	}

@@ -3,12 +3,14 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	canon "unique"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -25,12 +27,19 @@ const storeConcurrency = 32
 type snapshot struct {
 	// unitIDs and personIDs are what OS2MO listed as in effect now, in listing order.
 	unitIDs, personIDs []uuid.UUID
-	// units and persons are their current states; nil when one was no longer in effect when
-	// read (terminated between the listing and the read), absent when OS2MO forgot it.
-	units   map[uuid.UUID]*moclient.OrgUnit
-	persons map[uuid.UUID]*moclient.Person
-	// lastSent holds the last-sent record of every bundle that had one when the sync began.
-	lastSent map[string]string
+	// units are their current states; nil when one was no longer in effect when read
+	// (terminated between the listing and the read), absent when OS2MO forgot it.
+	units map[uuid.UUID]*moclient.OrgUnit
+	// persons are the persons' bundles, translated as each batch was read (a person's OS2MO data
+	// is not kept); persons no longer in effect, or forgotten, are translated as gone.
+	persons map[uuid.UUID]*bundle
+	// personsKnown counts the persons OS2MO knew when read (in effect or not).
+	personsKnown int
+	// sent holds a digest of the last-sent record of every bundle that had one when the sync
+	// began: the sync only compares records with it, so it keeps no record itself.
+	sent map[string]recordSum
+	// recordedFunctions are the functions those records name (see ownedUUIDs).
+	recordedFunctions map[uuid.UUID]bool
 	// sts is what STS holds.
 	sts *stsState
 	// hierarchy lists the units, users and functions of the municipality's hierarchy (those that
@@ -46,12 +55,26 @@ type snapshot struct {
 // stsState is what STS holds, as read and then as written by the sync: the objects by UUID and
 // the indexes that stand in for the event path's searches (soeg by relation). It is safe for
 // concurrent use; stored objects are never modified, only replaced.
+//
+// The plan's simulation (overlay) is a state over the snapshot's: it holds only what the planned
+// writes change, and keeps an object a planned write imports as the desired object it was
+// planned from, making the import again (translate.Plan) when a lookup finds it: most are never
+// looked up again, and a desired object is kept until the bundle is written anyway.
 type stsState struct {
 	mu            sync.RWMutex
 	objects       map[uuid.UUID]*oio.Object
 	usersByPerson map[uuid.UUID][]uuid.UUID // TilknyttedePersoner → Bruger
 	funcsByUser   map[uuid.UUID][]uuid.UUID // TilknyttedeBrugere → OrganisationFunktion
 	funcsByUnit   map[uuid.UUID][]uuid.UUID // TilknyttedeEnheder → OrganisationFunktion
+
+	// base is the state under an overlay (nil for the snapshot's): read, never changed through
+	// the overlay, and not changed while the overlay is used.
+	base *stsState
+	// imported holds the desired objects planned writes import (overlay only), and settings and
+	// now what they were planned with.
+	imported map[uuid.UUID]*oio.Object
+	settings translate.Settings
+	now      time.Time
 }
 
 func newSTSState() *stsState {
@@ -59,31 +82,125 @@ func newSTSState() *stsState {
 		funcsByUser: map[uuid.UUID][]uuid.UUID{}, funcsByUnit: map[uuid.UUID][]uuid.UUID{}}
 }
 
-// clone returns a copy that can be changed (apply, put, remove) without changing s.
-func (s *stsState) clone() *stsState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := &stsState{objects: maps.Clone(s.objects)}
-	for _, idx := range []*map[uuid.UUID][]uuid.UUID{&s.usersByPerson, &s.funcsByUser, &s.funcsByUnit} {
-		for k, v := range *idx {
-			(*idx)[k] = slices.Clip(v) // an append to either copy reallocates
-		}
-	}
-	c.usersByPerson, c.funcsByUser, c.funcsByUnit = maps.Clone(s.usersByPerson), maps.Clone(s.funcsByUser), maps.Clone(s.funcsByUnit)
-	return c
+// overlay returns a state over s for planning with settings and now (planned), which changes
+// without changing s. s must not change while the overlay is used.
+func (s *stsState) overlay(settings translate.Settings, now time.Time) *stsState {
+	o := newSTSState()
+	o.base, o.imported, o.settings, o.now = s, map[uuid.UUID]*oio.Object{}, settings, now
+	return o
 }
 
-// put stores o (replacing what was stored under its UUID) and indexes its relations. An index
-// entry may outlive the relation; lookups check the relation again.
+// objectLocked returns the object stored under id (nil if none); s.mu is held.
+func (s *stsState) objectLocked(id uuid.UUID) *oio.Object {
+	if o, ok := s.objects[id]; ok {
+		return o
+	}
+	if d := s.imported[id]; d != nil {
+		return s.importOf(d)
+	}
+	if s.base != nil {
+		return s.base.get(id)
+	}
+	return nil
+}
+
+// importOf returns the object STS holds after importing the desired object d as planned
+// (translate.Plan against a missing object, whatever the date its values are known since).
+func (s *stsState) importOf(d *oio.Object) *oio.Object {
+	o := translate.Plan(s.settings, *d, nil, s.now)[0].Object
+	o.Registration.Livscyklus = oio.LivscyklusImporteret
+	return &o
+}
+
+// indexed returns the UUIDs listed under key in the index pick chooses, the base's included
+// (possibly repeated).
+func (s *stsState) indexed(pick func(*stsState) map[uuid.UUID][]uuid.UUID, key uuid.UUID) []uuid.UUID {
+	ids := pick(s)[key]
+	if s.base != nil {
+		s.base.mu.RLock()
+		defer s.base.mu.RUnlock()
+		if more := pick(s.base)[key]; len(more) > 0 {
+			ids = append(slices.Clip(ids), more...)
+		}
+	}
+	return ids
+}
+
+func usersByPerson(s *stsState) map[uuid.UUID][]uuid.UUID { return s.usersByPerson }
+func funcsByUser(s *stsState) map[uuid.UUID][]uuid.UUID   { return s.funcsByUser }
+func funcsByUnit(s *stsState) map[uuid.UUID][]uuid.UUID   { return s.funcsByUnit }
+
+// put stores an object read from STS (a compact copy of it: compactObject), replacing what was
+// stored under its UUID, and indexes its relations. An index entry may outlive the relation;
+// lookups check the relation again.
 func (s *stsState) put(o *oio.Object) {
+	o = compactObject(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.putLocked(o)
 }
 
+// compactObject returns a copy of o that takes less memory: its lists in slices of their own
+// length (a decoder's appends leave up to half of a slice unused), and the short strings STS
+// repeats in every entry (actor type, status, life cycle, user type, address index) shared with
+// every other object's instead of one allocation each. o is not modified.
+func compactObject(o *oio.Object) *oio.Object {
+	c := *o
+	r := &c.Registration
+	r.Livscyklus = oio.Livscyklus(intern(string(r.Livscyklus)))
+	r.Egenskaber = slices.Clone(r.Egenskaber)
+	for i := range r.Egenskaber {
+		e := &r.Egenskaber[i]
+		e.Virkning.AktoerType = intern(e.Virkning.AktoerType)
+		e.BrugerTypeTekst = intern(e.BrugerTypeTekst)
+	}
+	r.Gyldighed = slices.Clone(r.Gyldighed)
+	for i := range r.Gyldighed {
+		g := &r.Gyldighed[i]
+		g.Virkning.AktoerType = intern(g.Virkning.AktoerType)
+		g.Status = oio.GyldighedStatus(intern(string(g.Status)))
+	}
+	r.Relationer = slices.Clone(r.Relationer)
+	for i := range r.Relationer {
+		rel := &r.Relationer[i]
+		rel.Virkning.AktoerType = intern(rel.Virkning.AktoerType)
+		rel.Indeks = intern(rel.Indeks)
+	}
+	return &c
+}
+
+// intern returns s, sharing the memory of every equal string interned.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return canon.Make(s).Value()
+}
+
 func (s *stsState) putLocked(o *oio.Object) {
-	old := s.objects[o.UUID]
+	old := s.indexedAs(o.UUID)
 	s.objects[o.UUID] = o
+	delete(s.imported, o.UUID)
+	s.index(o, old)
+}
+
+// indexedAs returns an object whose relations are all indexed for the object stored under id:
+// the stored object itself, or the desired object of an import (nil if none).
+func (s *stsState) indexedAs(id uuid.UUID) *oio.Object {
+	if o, ok := s.objects[id]; ok {
+		return o
+	}
+	if d := s.imported[id]; d != nil {
+		return d
+	}
+	if s.base != nil {
+		return s.base.get(id)
+	}
+	return nil
+}
+
+// index adds o's relations to the indexes, but those of old (indexed already).
+func (s *stsState) index(o, old *oio.Object) {
 	for _, r := range o.Registration.Relationer {
 		if r.Ref == uuid.Nil {
 			continue
@@ -112,7 +229,7 @@ func (s *stsState) putLocked(o *oio.Object) {
 func (s *stsState) get(id uuid.UUID) *oio.Object {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.objects[id]
+	return s.objectLocked(id)
 }
 
 // hasRelation reports whether o has a relation name → ref (in any period), as a soeg template
@@ -134,7 +251,7 @@ func (s *stsState) lookup(l translate.Lookups) map[uuid.UUID]*oio.Object {
 	defer s.mu.RUnlock()
 	cur := map[uuid.UUID]*oio.Object{}
 	add := func(kind oio.Kind, id uuid.UUID) {
-		if o := s.objects[id]; o != nil && o.Kind == kind {
+		if o := s.objectLocked(id); o != nil && o.Kind == kind {
 			cur[id] = o
 		}
 	}
@@ -143,8 +260,8 @@ func (s *stsState) lookup(l translate.Lookups) map[uuid.UUID]*oio.Object {
 	}
 	users := slices.Clone(l.FunctionsOfUsers)
 	if l.UsersOfPerson != uuid.Nil {
-		for _, id := range s.usersByPerson[l.UsersOfPerson] {
-			if o := s.objects[id]; o != nil && o.Kind == oio.KindBruger && hasRelation(o, oio.RelTilknyttedePersoner, l.UsersOfPerson) {
+		for _, id := range s.indexed(usersByPerson, l.UsersOfPerson) {
+			if o := s.objectLocked(id); o != nil && o.Kind == oio.KindBruger && hasRelation(o, oio.RelTilknyttedePersoner, l.UsersOfPerson) {
 				cur[id] = o
 				if !slices.Contains(users, id) {
 					users = append(users, id)
@@ -153,15 +270,21 @@ func (s *stsState) lookup(l translate.Lookups) map[uuid.UUID]*oio.Object {
 		}
 	}
 	for _, u := range users {
-		for _, id := range s.funcsByUser[u] {
-			if o := s.objects[id]; o != nil && o.Kind == oio.KindOrganisationFunktion && hasRelation(o, oio.RelTilknyttedeBrugere, u) {
+		for _, id := range s.indexed(funcsByUser, u) {
+			if _, found := cur[id]; found {
+				continue
+			}
+			if o := s.objectLocked(id); o != nil && o.Kind == oio.KindOrganisationFunktion && hasRelation(o, oio.RelTilknyttedeBrugere, u) {
 				cur[id] = o
 			}
 		}
 	}
 	for _, uf := range l.FunctionsOfUnits {
-		for _, id := range s.funcsByUnit[uf.Unit] {
-			o := s.objects[id]
+		for _, id := range s.indexed(funcsByUnit, uf.Unit) {
+			if _, found := cur[id]; found {
+				continue
+			}
+			o := s.objectLocked(id)
 			if o == nil || o.Kind != oio.KindOrganisationFunktion || !hasRelation(o, oio.RelTilknyttedeEnheder, uf.Unit) {
 				continue
 			}
@@ -175,9 +298,27 @@ func (s *stsState) lookup(l translate.Lookups) map[uuid.UUID]*oio.Object {
 
 // apply records a successful write.
 func (s *stsState) apply(op translate.Operation) error {
+	return s.applyPlanned(op, nil)
+}
+
+// applyPlanned records a write planned for a bundle (in the plan's simulation), or a successful
+// one; desired is the bundle's desired object with the UUID (nil if none). In an overlay, the
+// import of a desired object is kept as that object.
+func (s *stsState) applyPlanned(op translate.Operation, desired *oio.Object) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, err := translate.Apply(s.objects[op.Object.UUID], op)
+	id := op.Object.UUID
+	if s.imported != nil && op.Op == translate.OpImport && desired != nil && desired.Kind == op.Object.Kind && desired.UUID == id {
+		if s.objectLocked(id).Exists() {
+			return fmt.Errorf("importer %s: already exists", op.Ref())
+		}
+		old := s.indexedAs(id)
+		delete(s.objects, id)
+		s.imported[id] = desired
+		s.index(desired, old)
+		return nil
+	}
+	o, err := applyShared(s.objectLocked(id), op)
 	if err != nil {
 		return err
 	}
@@ -185,11 +326,44 @@ func (s *stsState) apply(op translate.Operation) error {
 	return nil
 }
 
-// readSnapshot reads OS2MO (listing, then batched reads) and the municipality's hierarchy from
-// STS; with a Store it first reads the last-sent record of every listed bundle, so that a
-// bundle the event path writes while the sync runs is recognised and left to it.
-func (e *Engine) readSnapshot(ctx context.Context, o Options) (*snapshot, error) {
-	snap := &snapshot{lastSent: map[string]string{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{}}
+// applyShared is translate.Apply without copying the lists of op's object (or current's): the
+// object it returns shares them. Neither operations nor stored objects are ever modified, so
+// sharing is safe, and a state then holds one copy of what was planned or written instead of
+// two.
+func applyShared(current *oio.Object, op translate.Operation) (*oio.Object, error) {
+	switch op.Op {
+	case translate.OpImport:
+		if current.Exists() {
+			return nil, fmt.Errorf("importer %s: already exists", op.Ref())
+		}
+		o := op.Object
+		o.Registration.Livscyklus = oio.LivscyklusImporteret
+		return &o, nil
+	case translate.OpUpdate:
+		if !current.Exists() {
+			return nil, fmt.Errorf("ret %s: does not exist", op.Ref())
+		}
+		if current.Kind != op.Object.Kind || current.UUID != op.Object.UUID {
+			return nil, fmt.Errorf("ret %s: applied to %s %s", op.Ref(), current.Kind, current.UUID)
+		}
+		o := *current
+		if !op.Object.Registration.Tidspunkt.IsZero() {
+			o.Registration.Tidspunkt = op.Object.Registration.Tidspunkt
+		}
+		o.Registration.Egenskaber = op.Object.Registration.Egenskaber
+		o.Registration.Gyldighed = op.Object.Registration.Gyldighed
+		o.Registration.Relationer = op.Object.Registration.Relationer
+		return &o, nil
+	}
+	return nil, fmt.Errorf("unknown operation %q", op.Op)
+}
+
+// readSnapshot reads OS2MO (listing, then batched reads, translating the persons as of now) and
+// the municipality's hierarchy from STS; with a Store it first reads the last-sent record of
+// every listed bundle, so that a bundle the event path writes while the sync runs is recognised
+// and left to it.
+func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*snapshot, error) {
+	snap := &snapshot{sent: map[string]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{}}
 	start := o.Now()
 	if err := e.MO.ListUnits(ctx, func(page []uuid.UUID) error {
 		snap.unitIDs = append(snap.unitIDs, page...)
@@ -214,16 +388,29 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options) (*snapshot, error)
 	for _, id := range snap.personIDs {
 		keys = append(keys, translate.BundleKey(translate.BundlePerson, id))
 	}
-	if err := e.readLastSent(ctx, keys, snap.lastSent); err != nil {
+	if err := e.readLastSent(ctx, keys, snap); err != nil {
 		return nil, err
 	}
 
 	start = o.Now()
+	snap.persons = make(map[uuid.UUID]*bundle, len(snap.personIDs))
 	var err error
-	if snap.units, snap.persons, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO"); err != nil {
+	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(ids []uuid.UUID, got map[uuid.UUID]*moclient.Person) func() {
+		bs := make([]*bundle, len(ids))
+		for i, id := range ids {
+			bs[i] = personBundle(o.Settings, id, got[id], now)
+		}
+		return func() {
+			for i, id := range ids {
+				snap.persons[id] = bs[i]
+			}
+			snap.personsKnown += len(got)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
-	o.Logger.Info("read OS2MO", "units", len(snap.units), "persons", len(snap.persons), "took", o.Now().Sub(start).Round(time.Millisecond))
+	o.Logger.Info("read OS2MO", "units", len(snap.units), "persons", snap.personsKnown, "took", o.Now().Sub(start).Round(time.Millisecond))
 
 	start = o.Now()
 	if err := e.readHierarchy(ctx, o, snap); err != nil {
@@ -235,8 +422,14 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options) (*snapshot, error)
 	return snap, nil
 }
 
-// readLastSent reads the last-sent records of keys into out (nothing without a Store).
-func (e *Engine) readLastSent(ctx context.Context, keys []string, out map[string]string) error {
+// recordSum is the digest of a last-sent record.
+type recordSum [sha256.Size]byte
+
+func sumRecord(record string) recordSum { return sha256.Sum256([]byte(record)) }
+
+// readLastSent reads the last-sent records of keys (nothing without a Store) and keeps their
+// digests (snapshot.sent) and the functions they name (snapshot.recordedFunctions).
+func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot) error {
 	if e.Store == nil || len(keys) == 0 {
 		return nil
 	}
@@ -249,10 +442,22 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, out map[string
 			if err != nil {
 				return fmt.Errorf("read the last-sent record of %s: %w", key, err)
 			}
-			if ok {
-				mu.Lock()
-				out[key] = v
-				mu.Unlock()
+			if !ok {
+				return nil
+			}
+			var funcs []uuid.UUID
+			if r, err := translate.ParseRecord(v); err == nil {
+				for ref := range r.Objects {
+					if ref.Kind == oio.KindOrganisationFunktion {
+						funcs = append(funcs, ref.UUID)
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			snap.sent[key] = sumRecord(v)
+			for _, id := range funcs {
+				snap.recordedFunctions[id] = true
 			}
 			return nil
 		})
@@ -260,10 +465,13 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, out map[string
 	return g.Wait()
 }
 
-// readMO reads units and persons in batches of moclient.MaxBatch, Options.Concurrency at once.
-func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uuid.UUID, phase string) (map[uuid.UUID]*moclient.OrgUnit, map[uuid.UUID]*moclient.Person, error) {
+// readMO reads units and persons in batches of moclient.MaxBatch, Options.Concurrency at once. It
+// returns the units, and hands each batch of persons (the UUIDs asked for, and what OS2MO
+// returned for them) to persons, concurrently; the function persons returns is called under a
+// lock, one at a time. The persons' data is not kept.
+func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uuid.UUID, phase string,
+	persons func(ids []uuid.UUID, got map[uuid.UUID]*moclient.Person) func()) (map[uuid.UUID]*moclient.OrgUnit, error) {
 	units := map[uuid.UUID]*moclient.OrgUnit{}
-	persons := map[uuid.UUID]*moclient.Person{}
 	total := len(unitIDs) + len(personIDs)
 	var done atomic.Int64
 	var mu sync.Mutex
@@ -288,17 +496,18 @@ func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uui
 			if err != nil {
 				return fmt.Errorf("read %d persons from OS2MO: %w", len(chunk), err)
 			}
+			store := persons(chunk, got)
 			mu.Lock()
-			maps.Copy(persons, got)
+			store()
 			mu.Unlock()
 			o.Progress(Progress{Phase: phase, Done: int(done.Add(int64(len(chunk)))), Total: total})
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return units, persons, nil
+	return units, nil
 }
 
 // readHierarchy reads every page of the municipality's hierarchy until a page comes back empty,

@@ -54,7 +54,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	calls := &countingSTS{STS: e.STS}
 	eng := *e
 	eng.STS = calls
-	return eng.plan(ctx, o)
+	return eng.plan(ctx, o, true)
 }
 
 // Sync brings STS Organisation in line with OS2MO: it plans every bundle (Plan), refuses when a
@@ -77,7 +77,7 @@ func (e *Engine) Sync(ctx context.Context) (*Result, error) {
 		res.Reads = int(calls.reads.Load())
 		res.Writes = int(calls.writes.Load())
 	}()
-	plan, err := eng.plan(ctx, o)
+	plan, err := eng.plan(ctx, o, false)
 	if err != nil {
 		return res, err
 	}
@@ -136,6 +136,11 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 		for _, b := range bs {
 			g.Go(func() error {
 				out, err := e.convergeBundle(gctx, o, plan.snap, b)
+				if !errors.Is(err, errBundleBusy) {
+					// What the bundle wants is in STS (and in plan.snap) now, or it failed: either
+					// way nothing reads it again.
+					b.desired = translate.Desired{}
+				}
 				switch {
 				case errors.Is(err, errBundleBusy):
 					tally(func() { busy = append(busy, b) })
@@ -225,9 +230,10 @@ const (
 // convergeBundle converges one bundle under its lease (see Sync).
 func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, b *bundle) (outcome, error) {
 	record := b.desired.Record().String()
-	before, recorded := snap.lastSent[b.key]
+	before, recorded := snap.sent[b.key]
+	same := recorded && before == sumRecord(record)
 	lookups := b.desired.Lookups()
-	if recorded && before == record && len(planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())) == 0 {
+	if same && len(planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())) == 0 {
 		return outcomeInSync, nil
 	}
 	lease, err := e.Store.AcquireLease(ctx, b.key, o.LeaseTTL)
@@ -251,7 +257,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	if err != nil {
 		return 0, fmt.Errorf("read the last-sent record of %s: %w", b.key, err)
 	}
-	if had != recorded || now != before {
+	if had != recorded || (had && sumRecord(now) != before) {
 		o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
 		return outcomeChanged, nil
 	}
@@ -291,7 +297,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 			return 0, err
 		}
 	}
-	if recorded && before == record && !wrote {
+	if same && !wrote {
 		return outcomeInSync, nil
 	}
 	if err := e.Store.RecordSent(ctx, b.key, record); err != nil {

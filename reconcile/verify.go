@@ -29,18 +29,15 @@ func (e *Engine) Verify(ctx context.Context) (*report.Report, error) {
 	o.Orphans = OrphanPolicy{} // an orphan is drift, whether the sync deactivates it or not
 	eng := *e
 	eng.Store = nil // read-only: no leases, no records
-	plan, err := eng.plan(ctx, o)
+	plan, err := eng.plan(ctx, o, true)
 	if err != nil {
 		return nil, err
 	}
 	// Read the Adresse objects other tools wrote that the sync would unlink, to show their text.
-	today := translate.Day(plan.GeneratedAt)
 	var foreign []uuid.UUID
 	for _, op := range plan.Ops {
-		if op.ForeignAddresses > 0 && op.current != nil {
-			for _, r := range foreignAddresses(op.current, &op.Object, today) {
-				foreign = append(foreign, r.Ref)
-			}
+		for _, r := range op.foreign {
+			foreign = append(foreign, r.Ref)
 		}
 	}
 	if len(foreign) > 0 {
@@ -357,9 +354,9 @@ func buildReport(o Options, plan *Plan) *report.Report {
 		}
 		unit := home
 		switch {
-		case op.Object.Kind == oio.KindOrganisationEnhed:
-			unit = op.Object.UUID
-		case op.Object.Kind == oio.KindOrganisationFunktion:
+		case op.Kind == oio.KindOrganisationEnhed:
+			unit = op.UUID
+		case op.Kind == oio.KindOrganisationFunktion:
 			f := op.desired
 			if f == nil {
 				f = op.current
@@ -368,7 +365,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 				unit = u
 			}
 		}
-		base := report.Difference{ObjectKind: op.Object.Kind, UUID: op.Object.UUID, Name: op.Name, Owner: b.key, Unit: unit}
+		base := report.Difference{ObjectKind: op.Kind, UUID: op.UUID, Name: op.Name, Owner: b.key, Unit: unit}
 		add := func(diff report.Difference) {
 			diff.ObjectKind, diff.UUID, diff.Owner, diff.Unit = base.ObjectKind, base.UUID, base.Owner, base.Unit
 			if diff.Name == "" {
@@ -391,11 +388,11 @@ func buildReport(o Options, plan *Plan) *report.Report {
 		case ActionReactivate:
 			add(report.Difference{Kind: report.MissingInSTS, Field: "status", MO: string(oio.Aktiv), STS: string(statusOn(op.current, today))})
 		case ActionUpdate:
-			for _, fd := range d.fieldDifferences(op.current, &op.Object) {
+			for _, fd := range d.fieldDifferences(op.current, op.object) {
 				fd.Kind = report.Field
 				add(fd)
 			}
-			for _, rel := range foreignAddresses(op.current, &op.Object, today) {
+			for _, rel := range op.foreign {
 				r.Differences = append(r.Differences, report.Difference{Kind: report.Foreign, ObjectKind: oio.KindAdresse,
 					UUID: rel.Ref, Name: d.address(rel), Owner: b.key, Unit: unit, Field: "addresses",
 					STS: "referenced by " + base.Name})
@@ -406,7 +403,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 			add(report.Difference{Kind: report.Stale, Field: "relations", MO: "ended", STS: "points at a unit or user to end"})
 		case ActionOrphan:
 			why := b.why
-			if op.Object.Kind == oio.KindOrganisationFunktion {
+			if op.Kind == oio.KindOrganisationFunktion {
 				why = "linked to an orphan"
 			}
 			add(report.Difference{Kind: report.Orphan, Field: "status", MO: why, STS: string(statusOn(op.current, today))})
