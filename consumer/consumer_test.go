@@ -7,14 +7,12 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -897,47 +895,11 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 }
 
-// mgmtAPI returns the management API's base URL and credentials (as internal/testenv does).
-func mgmtAPI(t *testing.T) (base, user, pass string) {
-	t.Helper()
-	raw := os.Getenv("TEST_RABBITMQ_API")
-	if raw == "" {
-		raw = "http://guest:guest@127.0.0.1:15672"
-	}
-	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
-	if err != nil {
-		t.Fatalf("TEST_RABBITMQ_API: %v", err)
-	}
-	pass, _ = u.User.Password()
-	user = u.User.Username()
-	u.User = nil
-	return u.String(), user, pass
-}
-
 // mgmt calls the management API and decodes a JSON answer into out (if not nil).
 func mgmt(t *testing.T, method, path string, out any) {
 	t.Helper()
-	base, user, pass := mgmtAPI(t)
-	req, err := http.NewRequest(method, base+path, nil)
-	if err != nil {
+	if _, err := testenv.Management(method, path, "", out); err != nil {
 		t.Fatal(err)
-	}
-	req.SetBasicAuth(user, pass)
-	req.Header.Set("X-Reason", "consumer test: forced close")
-	client := &http.Client{Timeout: waitTimeout}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, body, err)
-		}
 	}
 }
 

@@ -10,7 +10,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -245,23 +244,7 @@ func (r *crashRig) waitQueueEmpty(t *testing.T) {
 // naming its class and error: in these tests nothing may be dead-lettered.
 func (r *crashRig) assertDLQEmpty(t *testing.T) {
 	t.Helper()
-	conn, err := amqp.Dial(r.broker.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		d, ok, err := ch.Get(r.dlq, true)
-		if err != nil {
-			t.Fatalf("get from the DLQ: %v", err)
-		}
-		if !ok {
-			return
-		}
+	for _, d := range takeAll(t, r.broker.URL, r.dlq) {
 		t.Errorf("dead-lettered: routing key %q, body %s, class %v, error %v", d.RoutingKey, d.Body,
 			d.Headers[consumer.HeaderErrorClass], d.Headers["error"])
 	}
@@ -275,55 +258,18 @@ type rabbitQueue struct {
 	Unacked  *int `json:"messages_unacknowledged"`
 }
 
-// rabbitAPI returns the management API's base URL without credentials, and the credentials.
-func rabbitAPI(t *testing.T) (base *url.URL, user, pass string) {
-	t.Helper()
-	raw := os.Getenv("TEST_RABBITMQ_API")
-	if raw == "" {
-		raw = "http://guest:guest@127.0.0.1:15672"
-	}
-	api, err := url.Parse(strings.TrimSuffix(raw, "/"))
-	if err != nil {
-		t.Fatalf("TEST_RABBITMQ_API: %v", err)
-	}
-	user = api.User.Username()
-	pass, _ = api.User.Password()
-	api.User = nil
-	return api, user, pass
-}
-
 // rabbitGet GETs path from the management API into out; it reports false if the API does not
 // answer 200 (for example while the node restarts).
-func rabbitGet(t *testing.T, path string, out any) bool {
-	t.Helper()
-	api, user, pass := rabbitAPI(t)
-	req, err := http.NewRequest(http.MethodGet, api.String()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(user, pass)
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return false
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return true
-	}
-	return json.NewDecoder(resp.Body).Decode(out) == nil
+func rabbitGet(path string, out any) bool {
+	status, err := testenv.Management(http.MethodGet, path, "", out)
+	return err == nil && status == http.StatusOK
 }
 
 // queueInfo reads a queue's message counts from the management API.
 func queueInfo(t *testing.T, vhost, queue string) (rabbitQueue, bool) {
 	t.Helper()
 	var q rabbitQueue
-	ok := rabbitGet(t, "/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue), &q)
+	ok := rabbitGet("/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue), &q)
 	return q, ok
 }
 
@@ -336,7 +282,7 @@ func brokerUp(t *testing.T, amqpURL string) bool {
 		return false
 	}
 	_ = conn.Close()
-	return rabbitGet(t, "/api/overview", nil)
+	return rabbitGet("/api/overview", nil)
 }
 
 // rabbitmqctl runs rabbitmqctl (RABBITMQCTL, else from PATH, else the Debian locations) with

@@ -53,9 +53,12 @@ func metricAt(t *testing.T, opsURL, prefix string) float64 {
 func (s *slice) metric(t *testing.T, prefix string) float64 { return metricAt(t, s.opsURL, prefix) }
 
 // dlq takes every message from the dead-letter queue.
-func (s *slice) dlq(t *testing.T) []amqp.Delivery {
+func (s *slice) dlq(t *testing.T) []amqp.Delivery { return takeAll(t, s.amqpURL, s.cfg.AMQPDLQ) }
+
+// takeAll takes (and acknowledges) every message in queue.
+func takeAll(t *testing.T, amqpURL, queue string) []amqp.Delivery {
 	t.Helper()
-	conn, err := amqp.Dial(s.amqpURL)
+	conn, err := amqp.Dial(amqpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +69,9 @@ func (s *slice) dlq(t *testing.T) []amqp.Delivery {
 	}
 	var out []amqp.Delivery
 	for {
-		d, ok, err := ch.Get(s.cfg.AMQPDLQ, true)
+		d, ok, err := ch.Get(queue, true)
 		if err != nil {
-			t.Fatalf("get from DLQ: %v", err)
+			t.Fatalf("get from %s: %v", queue, err)
 		}
 		if !ok {
 			return out

@@ -13,7 +13,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -87,14 +89,13 @@ func AMQP(t testing.TB) *Broker {
 	if err != nil {
 		t.Fatalf("TEST_AMQP_URL: %v", err)
 	}
-	api := strings.TrimSuffix(env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), "/")
 	vhost := UniqueName("test-")
 	user := base.User.Username()
-	if err := mgmt(http.MethodPut, api+"/api/vhosts/"+vhost, ""); err != nil {
+	if err := mgmt(http.MethodPut, "/api/vhosts/"+vhost, ""); err != nil {
 		unavailable(t, "RabbitMQ", fmt.Errorf("management API: %w", err))
 	}
-	t.Cleanup(func() { _ = mgmt(http.MethodDelete, api+"/api/vhosts/"+vhost, "") })
-	if err := mgmt(http.MethodPut, api+"/api/permissions/"+vhost+"/"+url.PathEscape(user),
+	t.Cleanup(func() { _ = mgmt(http.MethodDelete, "/api/vhosts/"+vhost, "") })
+	if err := mgmt(http.MethodPut, "/api/permissions/"+vhost+"/"+url.PathEscape(user),
 		`{"configure":".*","write":".*","read":".*"}`); err != nil {
 		t.Fatalf("grant permissions on vhost %s: %v", vhost, err)
 	}
@@ -103,28 +104,49 @@ func AMQP(t testing.TB) *Broker {
 	return &Broker{URL: u.String(), VHost: vhost}
 }
 
-func mgmt(method, rawURL, body string) error {
-	u, err := url.Parse(rawURL)
+// mgmt sends body to the management API; a DELETE of something already gone is no error.
+func mgmt(method, path, body string) error {
+	status, err := Management(method, path, body, nil)
+	if method == http.MethodDelete && status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// Management calls RabbitMQ's management API (TEST_RABBITMQ_API) at path with body (may be
+// empty) and decodes a JSON answer into out (if not nil). It returns the HTTP status (0 when the
+// API did not answer) and an error for anything but a 2xx answer that decodes.
+func Management(method, path, body string, out any) (int, error) {
+	u, err := url.Parse(strings.TrimSuffix(env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), "/") + path)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("TEST_RABBITMQ_API: %w", err)
 	}
 	pw, _ := u.User.Password()
 	name := u.User.Username()
 	u.User = nil
 	req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.SetBasicAuth(name, pw)
 	req.Header.Set("Content-Type", "application/json")
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 && !(method == http.MethodDelete && resp.StatusCode == http.StatusNotFound) {
-		return fmt.Errorf("%s %s: HTTP %d", method, u.Path, resp.StatusCode)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}
-	return nil
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, u.Path, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: decode %s: %w", method, u.Path, data, err)
+		}
+	}
+	return resp.StatusCode, nil
 }
