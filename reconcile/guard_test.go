@@ -205,7 +205,7 @@ func TestTopUnitIsNeverDeactivated(t *testing.T) {
 	}
 	for id, want := range map[uuid.UUID]oio.GyldighedStatus{top: oio.Aktiv, leaf: oio.Inaktiv} {
 		o, _ := e.sts.Object(oio.KindOrganisationEnhed, id)
-		if got := statusToday(o); got != want {
+		if got := o.StatusOn(time.Now()); got != want {
 			t.Errorf("unit %s is %s, want %s", id, got, want)
 		}
 	}
@@ -218,15 +218,6 @@ func hasChild(d motest.Dataset, id uuid.UUID) bool {
 		}
 	}
 	return false
-}
-
-func statusToday(o *oio.Object) oio.GyldighedStatus {
-	for _, g := range o.Registration.Gyldighed {
-		if g.Virkning.Covers(time.Now()) {
-			return g.Status
-		}
-	}
-	return ""
 }
 
 // TestFailedWrites: a transient failure is retried; a permanent one fails its bundle only, the

@@ -209,7 +209,7 @@ func keepOrphans(keep []uuid.UUID, s *stsState, found []Orphan, today time.Time)
 func keptFunctionUnit(s *stsState, user uuid.UUID, keptUnit func(uuid.UUID) uuid.UUID, today time.Time) uuid.UUID {
 	var out uuid.UUID
 	for _, f := range s.lookup(translate.Lookups{FunctionsOfUsers: []uuid.UUID{user}}) {
-		if statusOn(f, today) != oio.Aktiv || !slices.Contains(liveTargets(f, oio.RelTilknyttedeBrugere, today), user) {
+		if f.StatusOn(today) != oio.Aktiv || !slices.Contains(liveTargets(f, oio.RelTilknyttedeBrugere, today), user) {
 			continue
 		}
 		for _, u := range liveTargets(f, oio.RelTilknyttedeEnheder, today) {

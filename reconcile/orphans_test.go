@@ -82,7 +82,7 @@ func makeByHand(t *testing.T, e *env, data motest.Dataset) handMade {
 		manager: uuid.New(), moUserPos: uuid.New(), service: uuid.New(), stray: uuid.New()}
 	var moUser uuid.UUID
 	for _, u := range e.sts.Objects(oio.KindBruger) {
-		if statusToday(u) == oio.Aktiv {
+		if u.StatusOn(time.Now()) == oio.Aktiv {
 			moUser = u.UUID
 			break
 		}
@@ -190,8 +190,8 @@ func TestOrphanPolicyAndKeep(t *testing.T) {
 				switch {
 				case slices.Contains(tt.want.untouched, name) && !reflect.DeepEqual(after.Registration, before[name].Registration):
 					t.Errorf("%s was changed: %+v", name, after.Registration)
-				case !slices.Contains(tt.want.untouched, name) && statusToday(after) != oio.Inaktiv:
-					t.Errorf("%s is %s, want Inaktiv", name, statusToday(after))
+				case !slices.Contains(tt.want.untouched, name) && after.StatusOn(time.Now()) != oio.Inaktiv:
+					t.Errorf("%s is %s, want Inaktiv", name, after.StatusOn(time.Now()))
 				}
 			}
 			for _, op := range p.Ops {

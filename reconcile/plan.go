@@ -238,7 +238,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	for _, kind := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindOrganisationFunktion} {
 		n := 0
 		for _, id := range snap.hierarchy[kind] {
-			if activeOn(snap.sts.get(id), today) {
+			if snap.sts.get(id).ActiveOn(today) {
 				n++
 			}
 		}
@@ -367,7 +367,7 @@ func percent(share float64) string {
 // deactivates reports whether op makes an active object inactive today.
 func deactivates(op PlannedOp, today time.Time) bool {
 	return op.desired == nil && op.current != nil && op.Op == translate.OpUpdate &&
-		statusOn(op.current, today) == oio.Aktiv && statusOn(op.object, today) != oio.Aktiv
+		op.current.StatusOn(today) == oio.Aktiv && op.object.StatusOn(today) != oio.Aktiv
 }
 
 // classify turns a bundle's operations into planned writes, and counts deactivations and
@@ -388,11 +388,11 @@ func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops
 		switch {
 		case po.desired != nil && op.Op == translate.OpImport:
 			po.Action = ActionCreate
-		case po.desired != nil && po.current != nil && statusOn(po.current, today) != oio.Aktiv && statusOn(po.desired, today) == oio.Aktiv:
+		case po.desired != nil && po.current != nil && po.current.StatusOn(today) != oio.Aktiv && po.desired.StatusOn(today) == oio.Aktiv:
 			po.Action = ActionReactivate
 		case po.desired != nil:
 			po.Action = ActionUpdate
-		case !po.Deactivation && statusOn(&op.Object, today) == statusOn(po.current, today):
+		case !po.Deactivation && op.Object.StatusOn(today) == po.current.StatusOn(today):
 			po.Action = ActionEndRelations
 		case b.origin == originOrphan:
 			po.Action = ActionOrphan
@@ -523,12 +523,12 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	}
 	var units, brugere []uuid.UUID
 	for _, id := range snap.hierarchy[oio.KindOrganisationEnhed] {
-		if !listedUnits[id] && activeOn(snap.sts.get(id), today) && id != o.Settings.TopUnit {
+		if !listedUnits[id] && snap.sts.get(id).ActiveOn(today) && id != o.Settings.TopUnit {
 			units = append(units, id)
 		}
 	}
 	for _, id := range snap.hierarchy[oio.KindBruger] {
-		if !users[id] && activeOn(snap.sts.get(id), today) {
+		if !users[id] && snap.sts.get(id).ActiveOn(today) {
 			brugere = append(brugere, id)
 		}
 	}
@@ -703,24 +703,6 @@ func functionLabel(f *oio.Object, today time.Time) string {
 		return "contact place"
 	}
 	return "other"
-}
-
-// statusOn returns the Gyldighed of o in effect on day ("" if none).
-func statusOn(o *oio.Object, day time.Time) oio.GyldighedStatus {
-	if o == nil {
-		return ""
-	}
-	for _, g := range o.Registration.Gyldighed {
-		if g.Virkning.Covers(day) {
-			return g.Status
-		}
-	}
-	return ""
-}
-
-// activeOn reports whether STS holds o active on day t.
-func activeOn(o *oio.Object, t time.Time) bool {
-	return o.Exists() && statusOn(o, t) == oio.Aktiv
 }
 
 // egenskabOn returns the attributes of o in effect at day (else the latest that starts later,

@@ -192,7 +192,7 @@ func (d *describer) describeFunction(f *oio.Object) string {
 	if f == nil {
 		return ""
 	}
-	if statusOn(f, d.today) != oio.Aktiv {
+	if f.StatusOn(d.today) != oio.Aktiv {
 		return "inactive"
 	}
 	units := strings.Join(d.liveTargets(f, oio.RelTilknyttedeEnheder), ", ")
@@ -244,7 +244,7 @@ func (d *describer) fieldDifferences(before, after *oio.Object) []report.Differe
 		}
 		add("cpr", presence(ea.CPR), sts)
 	}
-	add("status", string(statusOn(after, d.today)), string(statusOn(before, d.today)))
+	add("status", string(after.StatusOn(d.today)), string(before.StatusOn(d.today)))
 	names := map[oio.RelationName]bool{}
 	for _, r := range append(slices.Clone(before.Registration.Relationer), after.Registration.Relationer...) {
 		names[r.Name] = true
@@ -386,7 +386,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 		case ActionCreate:
 			add(report.Difference{Kind: report.MissingInSTS})
 		case ActionReactivate:
-			add(report.Difference{Kind: report.MissingInSTS, Field: "status", MO: string(oio.Aktiv), STS: string(statusOn(op.current, today))})
+			add(report.Difference{Kind: report.MissingInSTS, Field: "status", MO: string(oio.Aktiv), STS: string(op.current.StatusOn(today))})
 		case ActionUpdate:
 			for _, fd := range d.fieldDifferences(op.current, op.object) {
 				fd.Kind = report.Field
@@ -398,7 +398,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 					STS: "referenced by " + base.Name})
 			}
 		case ActionDeactivate:
-			add(report.Difference{Kind: report.Stale, Field: "status", MO: string(oio.Inaktiv), STS: string(statusOn(op.current, today))})
+			add(report.Difference{Kind: report.Stale, Field: "status", MO: string(oio.Inaktiv), STS: string(op.current.StatusOn(today))})
 		case ActionEndRelations:
 			add(report.Difference{Kind: report.Stale, Field: "relations", MO: "ended", STS: "points at a unit or user to end"})
 		case ActionOrphan:
@@ -406,7 +406,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 			if op.Kind == oio.KindOrganisationFunktion {
 				why = "linked to an orphan"
 			}
-			add(report.Difference{Kind: report.Orphan, Field: "status", MO: why, STS: string(statusOn(op.current, today))})
+			add(report.Difference{Kind: report.Orphan, Field: "status", MO: why, STS: string(op.current.StatusOn(today))})
 		case ActionForeign:
 			add(report.Difference{Kind: report.Foreign, Field: functionField(op.current, today), STS: d.describeFunction(op.current)})
 		}
@@ -443,7 +443,7 @@ func buildTree(plan *Plan, d *describer, r *report.Report) []*report.Node {
 	}
 	for _, id := range plan.snap.hierarchy[oio.KindOrganisationEnhed] {
 		o := plan.snap.sts.get(id)
-		if nodes[id] != nil || !activeOn(o, today) {
+		if nodes[id] != nil || !o.ActiveOn(today) {
 			continue
 		}
 		nodes[id] = &report.Node{UUID: id, Name: objectName(o, today), Status: report.StatusOnlyInSTS}

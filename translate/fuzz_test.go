@@ -372,7 +372,7 @@ func checkOps(s translate.Settings, cur map[uuid.UUID]*oio.Object, ops []transla
 				return fmt.Errorf("ret %s changes the payout function's attributes or state", op.Ref())
 			}
 		}
-		if s.TopUnit != uuid.Nil && o.UUID == s.TopUnit && o.Kind == oio.KindOrganisationEnhed && activeOn(c, today) && !activeOn(&o, today) {
+		if s.TopUnit != uuid.Nil && o.UUID == s.TopUnit && o.Kind == oio.KindOrganisationEnhed && c.ActiveOn(today) && !o.ActiveOn(today) {
 			return fmt.Errorf("ret %s deactivates the top unit", op.Ref())
 		}
 	}

@@ -264,19 +264,6 @@ func live(o *oio.Object, name oio.RelationName, t time.Time) []oio.Relation {
 	return out
 }
 
-// activeOn reports whether an object's Gyldighed is Aktiv on day t.
-func activeOn(o *oio.Object, t time.Time) bool {
-	if o == nil {
-		return false
-	}
-	for _, g := range o.Registration.Gyldighed {
-		if g.Status == oio.Aktiv && g.Virkning.Covers(t) {
-			return true
-		}
-	}
-	return false
-}
-
 // dumpObj renders an object compactly for failure messages (no CPR numbers).
 func dumpObj(o *oio.Object) string {
 	if o == nil {

@@ -167,7 +167,7 @@ func TestScenarioCloseUnit(t *testing.T) {
 	want := sortedOps(ret, oio.KindOrganisationFunktion, translate.ManagerUUID(unitID), translate.PositionUUID(engA, annePerson), translate.PositionUUID(engB, boPerson))
 	assertOps(t, ops, append(want, ret(oio.KindOrganisationEnhed, unitID))...)
 
-	if activeOn(state[unitID], dayStart(1)) || !activeOn(state[unitID], now) {
+	if state[unitID].ActiveOn(dayStart(1)) || !state[unitID].ActiveOn(now) {
 		t.Error("the unit is not Inaktiv from the closing day (and Aktiv before)")
 	}
 	for _, r := range state[unitID].Registration.Relationer {
@@ -182,7 +182,7 @@ func TestScenarioCloseUnit(t *testing.T) {
 		}
 	}
 	for _, f := range []uuid.UUID{translate.ManagerUUID(unitID), translate.PositionUUID(engA, annePerson)} {
-		if activeOn(state[f], dayStart(1)) || len(live(state[f], oio.RelTilknyttedeEnheder, dayStart(1))) != 0 {
+		if state[f].ActiveOn(dayStart(1)) || len(live(state[f], oio.RelTilknyttedeEnheder, dayStart(1))) != 0 {
 			t.Errorf("function %s still points at the closed unit", f)
 		}
 	}
@@ -249,14 +249,14 @@ func TestScenarioSecondPosition(t *testing.T) {
 	p.Engagements = append(p.Engagements, engagement(engC, school(), clsLeder, day(14), day(14)))
 	ops := state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
 	assertOps(t, ops, imp(oio.KindOrganisationFunktion, translate.PositionUUID(engC, annePerson)))
-	if f := state[translate.PositionUUID(engC, annePerson)]; !activeOn(f, dayStart(14)) || activeOn(f, dayStart(13)) {
+	if f := state[translate.PositionUUID(engC, annePerson)]; !f.ActiveOn(dayStart(14)) || f.ActiveOn(dayStart(13)) {
 		t.Error("the future position is not active from its start only")
 	}
 	// The start moves later before it took effect: the registered start follows exactly.
 	p.Engagements[1].Start, p.Engagements[1].Validity.From = day(21), day(21)
 	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(2)), day(2))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, translate.PositionUUID(engC, annePerson)))
-	if f := state[translate.PositionUUID(engC, annePerson)]; activeOn(f, dayStart(20)) || !activeOn(f, dayStart(21)) {
+	if f := state[translate.PositionUUID(engC, annePerson)]; f.ActiveOn(dayStart(20)) || !f.ActiveOn(dayStart(21)) {
 		t.Error("the postponed position does not start on its new start")
 	}
 }
@@ -275,7 +275,7 @@ func TestScenarioTerminateEmployee(t *testing.T) {
 			ops := state.sync(t, s, d, day(1))
 			pos := translate.PositionUUID(engA, annePerson)
 			assertOps(t, ops, ret(oio.KindOrganisationFunktion, pos), ret(oio.KindBruger, annePerson))
-			if activeOn(state[annePerson], dayStart(1)) || activeOn(state[pos], dayStart(1)) {
+			if state[annePerson].ActiveOn(dayStart(1)) || state[pos].ActiveOn(dayStart(1)) {
 				t.Error("the user or position is still active")
 			}
 			if got := live(state[annePerson], oio.RelTilknyttedePersoner, dayStart(1)); len(got) != 0 {
@@ -303,13 +303,13 @@ func TestScenarioChangeManager(t *testing.T) {
 	u.Managers = []moclient.Manager{{UUID: mgrRole2, Validity: since(day(5))}}
 	ops = state.sync(t, s, translate.UnitDesired(s, u, day(5)), day(5))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, m))
-	if activeOn(state[m], dayStart(5)) || len(live(state[m], oio.RelTilknyttedeBrugere, dayStart(5))) != 0 {
+	if state[m].ActiveOn(dayStart(5)) || len(live(state[m], oio.RelTilknyttedeBrugere, dayStart(5))) != 0 {
 		t.Error("the vacant manager function is still active")
 	}
 	u.Managers = []moclient.Manager{{UUID: mgrRole, Person: ptr(boPerson), Validity: since(day(9))}}
 	ops = state.sync(t, s, translate.UnitDesired(s, u, day(9)), day(9))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, m))
-	if !activeOn(state[m], dayStart(9)) || activeOn(state[m], dayStart(7)) {
+	if !state[m].ActiveOn(dayStart(9)) || state[m].ActiveOn(dayStart(7)) {
 		t.Error("the manager function is not active again from the appointment only")
 	}
 }
@@ -467,7 +467,7 @@ func TestScenarioRetiresForeignFunctions(t *testing.T) {
 	}
 	// Closing the unit ends the payout function's reference to it, nothing else of it.
 	ops = state.sync(t, s, translate.UnitGone(s, unitID), day(1))
-	if !slices.Contains(summarise(ops), ret(oio.KindOrganisationFunktion, payout)) || !activeOn(state[payout], dayStart(1)) ||
+	if !slices.Contains(summarise(ops), ret(oio.KindOrganisationFunktion, payout)) || !state[payout].ActiveOn(dayStart(1)) ||
 		len(live(state[payout], oio.RelTilknyttedeEnheder, dayStart(1))) != 0 {
 		t.Errorf("closing the unit: %s; want the payout function's unit relation ended", describe(ops))
 	}

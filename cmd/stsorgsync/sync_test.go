@@ -170,7 +170,7 @@ func TestSyncAndVerifyDriftedSTS(t *testing.T) {
 	users := e.sts.Objects(oio.KindBruger)
 	var active []uuid.UUID
 	for _, u := range users {
-		if u.UUID != extra && statusNow(u) == oio.Aktiv {
+		if u.UUID != extra && u.StatusOn(time.Now()) == oio.Aktiv {
 			active = append(active, u.UUID)
 		}
 	}
@@ -274,7 +274,7 @@ func TestSyncAndVerifyDriftedSTS(t *testing.T) {
 	if code, r := e.verifyReport(t); code != exitInSync {
 		t.Fatalf("verify after the sync: exit %d, %d differences, first %+v", code, len(r.Differences), r.Differences[0])
 	}
-	if o, _ := e.sts.Object(oio.KindBruger, extra); statusNow(o) != oio.Inaktiv {
+	if o, _ := e.sts.Object(oio.KindBruger, extra); o.StatusOn(time.Now()) != oio.Inaktiv {
 		t.Errorf("the extra user is still active: %+v", o.Registration.Gyldighed)
 	}
 
@@ -291,16 +291,6 @@ func TestSyncAndVerifyDriftedSTS(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-// statusNow returns the object's Gyldighed in effect now.
-func statusNow(o *oio.Object) oio.GyldighedStatus {
-	for _, g := range o.Registration.Gyldighed {
-		if g.Virkning.Covers(time.Now()) {
-			return g.Status
-		}
-	}
-	return ""
-}
 
 // TestScheduledSync: with SYNC_INTERVAL the daemon brings STS in line with OS2MO by itself, with
 // no event published.
@@ -369,7 +359,7 @@ func TestSyncOrphanSettings(t *testing.T) {
 	active := func(id uuid.UUID) bool {
 		for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger} {
 			if o, ok := e.sts.Object(k, id); ok {
-				return statusNow(o) == oio.Aktiv
+				return o.StatusOn(time.Now()) == oio.Aktiv
 			}
 		}
 		return false

@@ -265,6 +265,22 @@ func (o *Object) Exists() bool {
 	return l != LivscyklusPassiveret && l != LivscyklusSlettet
 }
 
+// StatusOn returns o's Gyldighed status in effect at t, or "" when none is (also for a nil o).
+func (o *Object) StatusOn(t time.Time) GyldighedStatus {
+	if o == nil {
+		return ""
+	}
+	for _, g := range o.Registration.Gyldighed {
+		if g.Virkning.Covers(t) {
+			return g.Status
+		}
+	}
+	return ""
+}
+
+// ActiveOn reports whether o exists (not passivated) and is Aktiv at t.
+func (o *Object) ActiveOn(t time.Time) bool { return o.Exists() && o.StatusOn(t) == Aktiv }
+
 // RefOn returns the target of o's relation name in effect on day, else the last such target in
 // any period, else uuid.Nil (also for a nil o); e.g. a function's Funktionstype.
 func (o *Object) RefOn(name RelationName, day time.Time) uuid.UUID {
