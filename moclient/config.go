@@ -48,6 +48,10 @@ type Config struct {
 	// HTTPClient is used for all requests; default a new client without its own timeout (Timeout
 	// is applied per attempt through the request context).
 	HTTPClient *http.Client
+	// EngagementUnitAddresses makes [Client.Person] also read the addresses of each engagement's
+	// unit (UnitSummary.Addresses), for a user's location taken from the unit it works in
+	// (translate.Settings.EngagementAddressTypes). Off, they are not read.
+	EngagementUnitAddresses bool
 	// Now is the clock used for token expiry; default time.Now.
 	Now func() time.Time
 	// Logger receives debug and warning logs; default discards.

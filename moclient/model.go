@@ -48,8 +48,9 @@ type ITUser struct {
 	ExternalID string
 	ITSystem   Class // UUID, user key and name of the IT system
 	Validity   Validity
-	// Engagement is the engagement the account is linked to, if any.
-	Engagement *uuid.UUID
+	// Engagements are the engagements the account is linked to (OS2MO's engagements_responses:
+	// an AD account may serve several jobs of the person), in OS2MO's order; empty when none.
+	Engagements []uuid.UUID
 }
 
 // Manager is a manager role of a unit; Person is nil when the role is vacant.
@@ -77,14 +78,17 @@ type OrgUnit struct {
 	UserKey   string
 	Parent    *uuid.UUID  // nil for a root unit
 	Ancestors []uuid.UUID // nearest first, excluding the unit itself
-	UnitType  *Class
-	Level     *Class
-	Hierarchy *Class
-	Addresses []Address
-	Managers  []Manager
-	KLE       []KLE
-	ITUsers   []ITUser
-	Validity  Validity
+	// ParentITUsers are the current IT users of the parent unit (from which the parent's STS UUID
+	// may be taken, translate.Settings.UUIDFromITSystems); nil for a root unit.
+	ParentITUsers []ITUser
+	UnitType      *Class
+	Level         *Class
+	Hierarchy     *Class
+	Addresses     []Address
+	Managers      []Manager
+	KLE           []KLE
+	ITUsers       []ITUser
+	Validity      Validity
 }
 
 // UnitSummary is what a person's engagement says about its unit: enough to decide whether the
@@ -97,6 +101,12 @@ type UnitSummary struct {
 	UnitType  *Class
 	Level     *Class
 	Hierarchy *Class
+	// ITUsers are the unit's current IT users: an FK bookkeeping account makes the unit exported
+	// whatever its hierarchy, level and type, and an IT user may give its STS UUID.
+	ITUsers []ITUser
+	// Addresses are the unit's current addresses, read only when the client is configured to
+	// (Config.EngagementUnitAddresses; a user's location may come from its engagement's unit).
+	Addresses []Address
 }
 
 // Engagement is an employment of a person in a unit that is in effect now or starts later.
