@@ -154,9 +154,8 @@ func (c *Client) attempt(ctx context.Context, id call, payload *etree.Element) (
 	if err := c.cfg.Security.VerifyResponse(ctx, renv); err != nil {
 		return nil, env, transportErr(resp.StatusCode, false, fmt.Errorf("verify response: %w", err))
 	}
-	if rt := renv.Addressing().RelatesTo; rt != "" && rt != messageID {
-		return nil, env, transportErr(resp.StatusCode, false,
-			fmt.Errorf("response relates to %s, not to the request %s", rt, messageID))
+	if err := checkRelatesTo(renv, messageID); err != nil {
+		return nil, env, transportErr(resp.StatusCode, false, fmt.Errorf("verify response: %w", err))
 	}
 	out, err := renv.Payload()
 	if err != nil {
@@ -171,6 +170,34 @@ func (c *Client) attempt(ctx context.Context, id call, payload *etree.Element) (
 			Code: ret.StatusKode, Text: ret.FejlbeskedTekst}
 	}
 	return out, env, nil
+}
+
+// checkRelatesTo requires a response to name the request it answers: exactly one wsa:RelatesTo,
+// equal to the request's wsa:MessageID (as the token client and KOMBIT's own client require).
+// Without this check an earlier response, validly signed and with its Timestamp still fresh,
+// could be replayed as the answer to a later request. The signature's coverage of RelatesTo is
+// checked by the Security (TokenSecurity.VerifyResponse).
+func checkRelatesTo(env *soap.Envelope, messageID string) error {
+	var relatesTo []string
+	if env.Header != nil {
+		for _, h := range env.Header.ChildElements() {
+			if h.Tag == "RelatesTo" && h.NamespaceURI() == soap.NSAddressing {
+				relatesTo = append(relatesTo, strings.TrimSpace(h.Text()))
+			}
+		}
+	}
+	switch {
+	case len(relatesTo) == 0:
+		return fmt.Errorf("the response does not name the request: it has no wsa:RelatesTo (the request's "+
+			"wsa:MessageID was %s); it may be a replayed earlier response", messageID)
+	case len(relatesTo) > 1:
+		return fmt.Errorf("the response does not name the request unambiguously: it has %d wsa:RelatesTo "+
+			"headers %q (the request's wsa:MessageID was %s)", len(relatesTo), relatesTo, messageID)
+	case relatesTo[0] != messageID:
+		return fmt.Errorf("the response does not name the request: its wsa:RelatesTo is %s, but the request's "+
+			"wsa:MessageID was %s; it answers another request (a replayed or misrouted response)", relatesTo[0], messageID)
+	}
+	return nil
 }
 
 // temporaryStatus reports whether an HTTP status without a SOAP fault is worth retrying.

@@ -28,6 +28,8 @@
 // caches them per certificate, CVR and service until shortly before expiry; TokenSecurity signs
 // every request with the token (one XML signature over Body, Action, MessageID, ReplyTo, To,
 // Timestamp and, through the STR-Transform, the token) and verifies the service's response
-// signatures. The XML-Signature work is in internal/wssec (goxmldsig's canonicaliser,
-// SignedInfo built here).
+// signatures. Whatever the Security, the Client accepts a response only if its wsa:RelatesTo
+// names the request's wsa:MessageID, so that an earlier (signed) response cannot be replayed as
+// the answer to a later request. The XML-Signature work is in internal/wssec (goxmldsig's
+// canonicaliser, SignedInfo built here).
 package stsclient

@@ -9,7 +9,8 @@ import (
 // Security applies the message-security profile to envelopes. SecureRequest runs on every
 // request envelope after its headers and body are final (it may add header blocks such as
 // wsse:Security and sign elements by wsu:Id; nothing touches the envelope afterwards).
-// VerifyResponse runs on every non-fault response envelope before its body is read.
+// VerifyResponse runs on every non-fault response envelope before its body is read; after it
+// the Client requires exactly one wsa:RelatesTo naming the request's wsa:MessageID.
 // Implementations must be safe for concurrent use.
 type Security interface {
 	SecureRequest(ctx context.Context, env *soap.Envelope) error

@@ -365,3 +365,160 @@ func TestResponseVerification(t *testing.T) {
 		}
 	})
 }
+
+// relatesTransport records the wsa:MessageID of every Organisation request and the
+// wsa:RelatesTo the service answered it with; with replay it answers every request after the
+// first with the first response, byte for byte (an earlier signed response replayed while its
+// Timestamp is fresh), and with rewrite it changes each response given the request's MessageID.
+type relatesTransport struct {
+	base    http.RoundTripper
+	replay  bool
+	rewrite func(resp []byte, messageID string) []byte
+
+	mu        sync.Mutex
+	sent      []string // MessageIDs of the requests, in order
+	relatesTo []string // RelatesTo of the service's response to each ("" if none)
+	first     []byte   // the first response body
+}
+
+func (r *relatesTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.Contains(req.URL.Path, "/organisation/") {
+		return r.base.RoundTrip(req)
+	}
+	body, err := readAll(req)
+	if err != nil {
+		return nil, err
+	}
+	env, err := soap.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	relatesTo := ""
+	if renv, err := soap.Parse(data); err == nil {
+		relatesTo = renv.Addressing().RelatesTo
+	}
+	r.mu.Lock()
+	r.sent = append(r.sent, env.Addressing().MessageID)
+	r.relatesTo = append(r.relatesTo, relatesTo)
+	if r.first == nil {
+		r.first = data
+	} else if r.replay {
+		data = r.first
+	}
+	r.mu.Unlock()
+	if r.rewrite != nil {
+		data = r.rewrite(data, env.Addressing().MessageID)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.ContentLength = int64(len(data))
+	return resp, nil
+}
+
+// TestResponseRelatesTo checks that the client accepts a response only if its wsa:RelatesTo
+// names the request: a correctly signed response without RelatesTo, and an earlier signed
+// response replayed (fresh Timestamp, valid signature) as the answer to a later request, are
+// rejected with a non-retryable error that names the request's MessageID; so are a signed
+// response whose RelatesTo the signature does not cover, and a response with two RelatesTo. It
+// also checks that the fake names the request in every response, faults included, signed or
+// not.
+func TestResponseRelatesTo(t *testing.T) {
+	ctx := context.Background()
+	oe := oio.KindOrganisationEnhed
+	// addRelatesTo inserts a wsa:RelatesTo naming the request as the first header block.
+	addRelatesTo := func(resp []byte, messageID string) []byte {
+		return bytes.Replace(resp, []byte("<s:Header>"), []byte("<s:Header><a:RelatesTo>"+messageID+"</a:RelatesTo>"), 1)
+	}
+	tests := []struct {
+		name   string
+		secure bool
+		opts   ststest.Options
+		fault  bool // the second call is answered with a (Receiver) SOAP fault
+		replay bool // the second call is answered with the first response, byte for byte
+		// rewrite changes every response, given the request's MessageID.
+		rewrite func(resp []byte, messageID string) []byte
+		// reject is the number (1 or 2) of the Read that must be rejected; 0: both are answered.
+		reject int
+		// want returns what the rejection must mention, given the MessageIDs sent.
+		want func(sent []string) []string
+	}{
+		{name: "signed response", secure: true},
+		{name: "unsigned response"},
+		{name: "signed fault", secure: true, fault: true},
+		{name: "unsigned fault", fault: true},
+		{name: "signed response without RelatesTo", secure: true, opts: ststest.Options{OmitRelatesTo: true}, reject: 1,
+			want: func(sent []string) []string {
+				return []string{"does not name the request", "no wsa:RelatesTo", sent[0]}
+			}},
+		{name: "unsigned response without RelatesTo", opts: ststest.Options{OmitRelatesTo: true}, reject: 1,
+			want: func(sent []string) []string {
+				return []string{"does not name the request", "no wsa:RelatesTo", sent[0]}
+			}},
+		{name: "replayed earlier signed response", secure: true, replay: true, reject: 2,
+			want: func(sent []string) []string { return []string{sent[0], sent[1]} }},
+		{name: "replayed earlier unsigned response", replay: true, reject: 2,
+			want: func(sent []string) []string { return []string{sent[0], sent[1]} }},
+		{name: "signed response with an unsigned RelatesTo", secure: true, opts: ststest.Options{OmitRelatesTo: true},
+			rewrite: addRelatesTo, reject: 1,
+			want: func([]string) []string { return []string{"verify response", "not signed: wsa:RelatesTo"} }},
+		{name: "unsigned response with two RelatesTo", rewrite: addRelatesTo, reject: 1,
+			want: func(sent []string) []string { return []string{"2 wsa:RelatesTo", sent[0]} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &relatesTransport{replay: tt.replay, rewrite: tt.rewrite}
+			fake, client, _ := setupMode(t, tt.secure, tt.opts, func(c *stsclient.Config) {
+				tr.base = c.HTTPClient.Transport
+				c.HTTPClient = &http.Client{Transport: tr}
+			})
+			for call := 1; call <= 2; call++ {
+				if call == 2 && tt.fault {
+					fake.FailNext(ststest.Failure{Kind: oe, FaultReason: "injected fault"})
+				}
+				_, err := client.Read(ctx, oe, unitUUID)
+				var fe *stsclient.FaultError
+				switch {
+				case call == tt.reject:
+					var te *stsclient.TransportError
+					if !errors.As(err, &te) || stsclient.IsRetryable(err) {
+						t.Fatalf("Read %d: error %v, want a non-retryable *TransportError", call, err)
+					}
+					t.Logf("Read %d rejected: %v", call, err)
+					tr.mu.Lock()
+					want := tt.want(tr.sent)
+					tr.mu.Unlock()
+					for _, w := range want {
+						if !strings.Contains(err.Error(), w) {
+							t.Errorf("Read %d: error %q lacks %q", call, err, w)
+						}
+					}
+					return
+				case call == 2 && tt.fault:
+					if !errors.As(err, &fe) || fe.Fault.Reason != "injected fault" {
+						t.Fatalf("Read %d: error %v, want the injected fault", call, err)
+					}
+				case !errors.Is(err, stsclient.ErrNotFound):
+					t.Fatalf("Read %d: error %v, want ErrNotFound", call, err)
+				}
+			}
+			if tt.reject != 0 {
+				t.Fatalf("Read %d was not rejected", tt.reject)
+			}
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			for i, id := range tr.sent {
+				if id == "" || tr.relatesTo[i] != id {
+					t.Errorf("response %d relates to %q, want the request's MessageID %q", i+1, tr.relatesTo[i], id)
+				}
+			}
+		})
+	}
+}

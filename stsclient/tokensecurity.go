@@ -53,9 +53,10 @@ type SecurityConfig struct {
 // SecurityTokenReference to it, and one RSA-SHA256 signature by the holder-of-key credentials
 // over the Body, Action, MessageID, ReplyTo, To, the Timestamp and (through the STR-Transform)
 // the token. Responses must carry a Timestamp and a signature by a service certificate over the
-// Body, the Timestamp and the Action, MessageID and RelatesTo headers. After a WS-Security SOAP
-// fault the client drops the token it used and retries the call once (see FaultHandler). It is
-// safe for concurrent use.
+// Body, the Timestamp and the Action, MessageID and RelatesTo headers (and the Client requires
+// RelatesTo to name the request, so a signed response cannot be replayed as the answer to
+// another request). After a WS-Security SOAP fault the client drops the token it used and
+// retries the call once (see FaultHandler). It is safe for concurrent use.
 type TokenSecurity struct {
 	cfg  SecurityConfig
 	omit map[string]bool // parts left unsigned; tests of the fake only
@@ -148,7 +149,9 @@ func (t *Token) assertionIn(sec *etree.Element) *etree.Element {
 
 // VerifyResponse checks the response's Timestamp and its signature by a service certificate
 // over the Body, the Timestamp and the Action, MessageID and RelatesTo headers present (what
-// KOMBIT's reference client requires). With SkipResponseVerification it does nothing.
+// KOMBIT's reference client requires): every wsa:RelatesTo must be covered by the signature.
+// That RelatesTo is present and names the request is checked by the Client, which knows the
+// request's MessageID. With SkipResponseVerification it does nothing.
 func (s *TokenSecurity) VerifyResponse(_ context.Context, env *soap.Envelope) error {
 	if s.cfg.SkipResponseVerification {
 		return nil

@@ -26,6 +26,10 @@
 // constants). Responses are then signed by the service certificate. Without RequireSecurity
 // requests are accepted unsigned and responses are not signed.
 //
+// Every SOAP response and fault of the Organisation endpoints and of the STS names the
+// request's wsa:MessageID in wsa:RelatesTo (signed when the response is), as the real services
+// do; Options.OmitRelatesTo leaves it out of Organisation responses to test clients.
+//
 // STS: POST /runtime/services/kombittrust/14/certificatemixed issues assertions (OIO WS-Trust
 // 1.3) to requests signed with a client certificate from the fake's CA (PKI), for the CVRs of
 // Options.Agreements.
@@ -127,6 +131,11 @@ type Options struct {
 	// RequireSecurity makes the Organisation endpoints require and verify the WS-Security
 	// profile and sign their responses.
 	RequireSecurity bool
+	// OmitRelatesTo leaves wsa:RelatesTo out of the Organisation endpoints' responses and
+	// faults (with RequireSecurity the responses are still signed correctly, over the headers
+	// they have), so that tests can check that a client rejects a response that does not name
+	// its request. The STS keeps sending it.
+	OmitRelatesTo bool
 	// PKI holds the fake's CA, STS and service identities; default a new one (created on first
 	// use, RSA-2048).
 	PKI *PKI

@@ -253,6 +253,13 @@ func TestProtocolChecks(t *testing.T) {
 			if status != tt.wantHTTP {
 				t.Fatalf("HTTP %d, want %d: %s", status, tt.wantHTTP, raw)
 			}
+			// Every SOAP answer, faults included, names the request it answers (if it had a
+			// MessageID).
+			if req, err := soap.Parse([]byte(tt.body)); env != nil && err == nil {
+				if id := req.Addressing().MessageID; env.Addressing().RelatesTo != id {
+					t.Errorf("wsa:RelatesTo %q, want the request's MessageID %q", env.Addressing().RelatesTo, id)
+				}
+			}
 			if tt.wantFault != "" {
 				f := env.Fault()
 				if f == nil {
@@ -340,5 +347,28 @@ func TestLatencyDelaysResponses(t *testing.T) {
 	}
 	if d := time.Since(began); d < 50*time.Millisecond {
 		t.Errorf("response after %v, want ≥ 50ms latency", d)
+	}
+}
+
+// TestOmitRelatesTo checks that Options.OmitRelatesTo leaves wsa:RelatesTo out of responses and
+// faults (and only that).
+func TestOmitRelatesTo(t *testing.T) {
+	_, srv, _ := start(t, ststest.Options{OmitRelatesTo: true})
+	endpoint := srv.URL + "/organisation/organisationenhed/6/"
+	action := "http://kombit.dk/sts/organisation/organisationenhed/laes"
+	msgID := "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e"
+	for _, tt := range []struct {
+		name, action string
+		wantHTTP     int
+	}{{"response", action, 200}, {"fault", "http://kombit.dk/sts/organisation/bruger/laes", 500}} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, env, raw := post(t, endpoint, soap.ContentType(tt.action), requestXML(tt.action, endpoint, msgID, laesPayload))
+			if status != tt.wantHTTP || env == nil {
+				t.Fatalf("HTTP %d, want %d: %s", status, tt.wantHTTP, raw)
+			}
+			if a := env.Addressing(); a.RelatesTo != "" || a.Action == "" || a.MessageID == "" {
+				t.Errorf("response addressing %+v, want Action and MessageID without RelatesTo", a)
+			}
+		})
 	}
 }
