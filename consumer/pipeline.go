@@ -118,6 +118,11 @@ type Pipeline struct {
 	// Cascade queues the persons and subtree a unit's change affects. nil converges them inline,
 	// in the same Handle call (for one-shot use and tests).
 	Cascade Enqueuer
+	// Keep are the STS UUIDs of units and users the full sync never ends as orphans
+	// (SYNC_KEEP_UUIDS). The event path leaves alone what the full sync keeps: a function linked
+	// to a kept unit, or to a unit below one in STS, that OS2MO does not export, and a function
+	// linked to a kept user other than the bundle's own.
+	Keep []uuid.UUID
 	// LeaseTTL bounds how long one object stays locked if this process dies mid-write (default 2m).
 	LeaseTTL time.Duration
 	Now      func() time.Time
@@ -284,7 +289,7 @@ func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workI
 		case errors.Is(err, moclient.ErrNotCurrent):
 			tr.desired = translate.PersonGone(p.Settings, it.id)
 		case err == nil:
-			tr.desired = translate.PersonDesired(p.Settings, person, nil, p.now())
+			tr.desired = translate.PersonDesired(p.Settings, person, p.now())
 		}
 	} else {
 		var unit *moclient.OrgUnit
@@ -368,6 +373,9 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 		return nil, err
 	}
 	ops := translate.PlanAll(p.Settings, plan, current, p.now())
+	if ops, err = p.leaveKept(ctx, key, plan, current, ops); err != nil {
+		return nil, err
+	}
 	if len(ops) > 0 && ok {
 		// A write that fails half-way must not leave a record saying STS is as before.
 		if err := p.Store.ForgetSent(ctx, key); err != nil {
@@ -388,10 +396,22 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 // re-evaluated (translate.UnitCascade), and queues them with the Enqueuer, or returns them to be
 // converged inline. It is done before the writes, so a retry after a failed write still cascades.
 func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan translate.Desired, current map[uuid.UUID]*oio.Object) ([]workItem, error) {
-	if it.typ != TypeOrgUnit || !slices.ContainsFunc(plan.Refs(), func(r translate.Ref) bool { return r.UUID == it.id }) {
+	unit := plan.UnitUUID() // the unit's UUID in STS
+	if it.typ != TypeOrgUnit || unit == uuid.Nil {
+		return nil, nil
+	}
+	var c translate.Cascade
+	if slices.ContainsFunc(plan.Refs(), func(r translate.Ref) bool { return r.UUID == unit }) {
+		c = translate.UnitCascade(unit, plan, current[unit], p.now())
+	}
+	// Users' locations may come from their unit's addresses (EngagementAddressTypes): a changed
+	// address of the unit re-evaluates its persons (unchanged ones cost no STS call).
+	if len(p.Settings.EngagementAddressTypes) > 0 && slices.ContainsFunc(plan.Refs(), func(r translate.Ref) bool { return r.Kind == oio.KindAdresse }) {
+		c.Persons = true
+	}
+	if !c.Persons && !c.Subtree {
 		return nil, nil // a person, or the unit object itself did not change
 	}
-	c := translate.UnitCascade(it.id, plan, current[it.id], p.now())
 	var persons, subtree []uuid.UUID
 	var err error
 	if c.Persons {
@@ -430,6 +450,108 @@ func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan tr
 		items = append(items, workItem{TypePerson, id})
 	}
 	return items, nil
+}
+
+// leaveKept drops the operations that would end a function the full sync keeps (Pipeline.Keep):
+// one linked to a kept user that is not the bundle's own, or to a unit that is kept (listed, or
+// below a listed unit by Overordnet in STS) and that OS2MO does not export. The units' ancestors
+// are read from STS, one bulk read per level, only when such an operation is planned.
+func (p *Pipeline) leaveKept(ctx context.Context, key string, plan translate.Desired, current map[uuid.UUID]*oio.Object, ops []translate.Operation) ([]translate.Operation, error) {
+	if len(p.Keep) == 0 {
+		return ops, nil
+	}
+	today := translate.Day(p.now())
+	ending := func(op translate.Operation) *oio.Object {
+		if op.Object.Kind != oio.KindOrganisationFunktion || plan.Object(op.Object.UUID) != nil {
+			return nil
+		}
+		return current[op.Object.UUID]
+	}
+	var units []uuid.UUID
+	for _, op := range ops {
+		if f := ending(op); f != nil {
+			units = append(units, f.LiveRefs(today, oio.RelTilknyttedeEnheder)...)
+		}
+	}
+	if len(units) == 0 {
+		return ops, nil
+	}
+	kept, err := p.keptUnits(ctx, units, today)
+	if err != nil {
+		return nil, fmt.Errorf("check SYNC_KEEP_UUIDS for %s: %w", key, err)
+	}
+	return slices.DeleteFunc(ops, func(op translate.Operation) bool {
+		f := ending(op)
+		if f == nil {
+			return false
+		}
+		protected := slices.ContainsFunc(f.LiveRefs(today, oio.RelTilknyttedeBrugere), func(u uuid.UUID) bool {
+			return slices.Contains(p.Keep, u) && !slices.Contains(plan.Users, u)
+		}) || slices.ContainsFunc(f.LiveRefs(today, oio.RelTilknyttedeEnheder), func(u uuid.UUID) bool { return kept[u] })
+		if protected {
+			p.log().Info("left as it is: linked to a kept unit or user (SYNC_KEEP_UUIDS)", "object", op.Ref().String(), "for", key)
+		}
+		return protected
+	}), nil
+}
+
+// keptUnits returns which of units are kept orphans: not exported by OS2MO (read first: most
+// functions ended point at units OS2MO has) and in a kept subtree (the unit or an ancestor by
+// Overordnet in STS is in Pipeline.Keep).
+func (p *Pipeline) keptUnits(ctx context.Context, units []uuid.UUID, today time.Time) (map[uuid.UUID]bool, error) {
+	var orphans []uuid.UUID
+	for _, id := range units {
+		if slices.Contains(orphans, id) {
+			continue
+		}
+		// Keeping protects orphans only: a unit OS2MO exports is synced as usual.
+		u, err := p.MO.OrgUnit(ctx, id)
+		switch {
+		case errors.Is(err, moclient.ErrNotFound) || errors.Is(err, moclient.ErrNotCurrent):
+		case err != nil:
+			return nil, fmt.Errorf("read unit %s from OS2MO: %w", id, err)
+		case translate.UnitDesired(p.Settings, u, p.now()).Object(id) != nil:
+			continue
+		}
+		orphans = append(orphans, id)
+	}
+	parent := map[uuid.UUID]uuid.UUID{}
+	read := map[uuid.UUID]bool{}
+	for level := orphans; len(level) > 0; {
+		var ask []uuid.UUID
+		for _, id := range level {
+			if !read[id] && !slices.Contains(p.Keep, id) {
+				read[id] = true
+				ask = append(ask, id)
+			}
+		}
+		if len(ask) == 0 {
+			break
+		}
+		objs, err := p.readByKind(ctx, map[oio.Kind][]uuid.UUID{oio.KindOrganisationEnhed: ask})
+		if err != nil {
+			return nil, err
+		}
+		level = nil
+		for _, id := range ask {
+			if up := objs[id].RefOn(oio.RelOverordnet, today); up != uuid.Nil {
+				parent[id] = up
+				level = append(level, up)
+			}
+		}
+	}
+	out := map[uuid.UUID]bool{}
+	for _, id := range orphans {
+		seen := map[uuid.UUID]bool{}
+		for u := id; u != uuid.Nil && !seen[u]; u = parent[u] {
+			seen[u] = true
+			if slices.Contains(p.Keep, u) {
+				out[id] = true
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // readRefs reads the named objects from STS with one bulk read per kind.

@@ -202,7 +202,7 @@ func (e *env) pendingOps(t testing.TB, s translate.Settings) []translate.Operati
 		case err != nil:
 			t.Fatalf("person %s: %v", id, err)
 		default:
-			ops = append(ops, translate.PlanAll(s, translate.PersonDesired(s, p, nil, now), state, now)...)
+			ops = append(ops, translate.PlanAll(s, translate.PersonDesired(s, p, now), state, now)...)
 		}
 	}
 	return ops

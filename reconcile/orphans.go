@@ -209,25 +209,13 @@ func keepOrphans(keep []uuid.UUID, s *stsState, found []Orphan, today time.Time)
 func keptFunctionUnit(s *stsState, user uuid.UUID, keptUnit func(uuid.UUID) uuid.UUID, today time.Time) uuid.UUID {
 	var out uuid.UUID
 	for _, f := range s.lookup(translate.Lookups{FunctionsOfUsers: []uuid.UUID{user}}) {
-		if f.StatusOn(today) != oio.Aktiv || !slices.Contains(liveTargets(f, oio.RelTilknyttedeBrugere, today), user) {
+		if f.StatusOn(today) != oio.Aktiv || !slices.Contains(f.LiveRefs(today, oio.RelTilknyttedeBrugere), user) {
 			continue
 		}
-		for _, u := range liveTargets(f, oio.RelTilknyttedeEnheder, today) {
+		for _, u := range f.LiveRefs(today, oio.RelTilknyttedeEnheder) {
 			if keptUnit(u) != uuid.Nil && (out == uuid.Nil || compareUUID(u, out) < 0) {
 				out = u
 			}
-		}
-	}
-	return out
-}
-
-// liveTargets returns the targets of the object's relations of the name in effect today or
-// later.
-func liveTargets(o *oio.Object, name oio.RelationName, today time.Time) []uuid.UUID {
-	var out []uuid.UUID
-	for _, r := range o.Registration.Relationer {
-		if r.Name == name && live(r.Virkning, today) {
-			out = append(out, r.Ref)
 		}
 	}
 	return out

@@ -56,6 +56,15 @@ type bundle struct {
 	depth int
 }
 
+// unitID returns the UUID a unit bundle's unit has in STS (translate.Settings.UUIDFromITSystems
+// may give it another than OS2MO's), else the bundle's id.
+func (b *bundle) unitID() uuid.UUID {
+	if id := b.desired.UnitUUID(); id != uuid.Nil {
+		return id
+	}
+	return b.id
+}
+
 // Action says what a planned write does.
 type Action string
 
@@ -258,7 +267,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	// it leave it (sim), so that an object two bundles end is planned once.
 	sim := snap.sts.overlay(o.Settings, now)
 	for _, b := range bundles {
-		if b.unit && b.desired.Object(b.id) != nil {
+		if b.unit && b.desired.Object(b.unitID()) != nil {
 			p.Exported++
 		}
 		p.Problems += len(b.desired.Problems)
@@ -469,7 +478,7 @@ func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now tim
 		b.desired = translate.UnitDesired(s, u, now)
 		b.depth = len(u.Ancestors)
 		b.phase = phaseUnits
-		if b.desired.Object(id) == nil {
+		if b.desired.Object(b.unitID()) == nil {
 			b.origin, b.phase = originNotExported, phaseDeactivations
 		}
 	}
@@ -481,7 +490,7 @@ func personBundle(s translate.Settings, id uuid.UUID, p *moclient.Person, now ti
 	if p == nil {
 		b.desired, b.origin, b.phase = translate.PersonGone(s, id), originNotInEffect, phaseDeactivations
 	} else {
-		b.desired = translate.PersonDesired(s, p, nil, now)
+		b.desired = translate.PersonDesired(s, p, now)
 	}
 	return b
 }
@@ -506,12 +515,15 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 			o.Logger.Warn("SYNC_KEEP_UUIDS names no unit or user of the municipality's hierarchy in STS", "uuid", id.String())
 		}
 	}
+	// The units the listed OS2MO units are written as (their UUIDs in STS).
 	listedUnits := map[uuid.UUID]bool{}
-	for _, id := range snap.unitIDs {
-		listedUnits[id] = true
-	}
 	users := map[uuid.UUID]bool{}
 	for _, b := range bundles {
+		if b.unit {
+			for _, id := range b.desired.Units {
+				listedUnits[id] = true
+			}
+		}
 		for _, id := range b.desired.Users {
 			users[id] = true
 		}

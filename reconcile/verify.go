@@ -280,7 +280,7 @@ func presence(s string) string {
 // a person's first position.
 func homeUnit(b *bundle, cur map[uuid.UUID]*oio.Object, today time.Time) uuid.UUID {
 	if b.unit {
-		return b.id
+		return b.unitID()
 	}
 	for _, o := range b.desired.Objects {
 		if o.Kind == oio.KindOrganisationFunktion {
@@ -435,10 +435,11 @@ func buildTree(plan *Plan, d *describer, r *report.Report) []*report.Node {
 		if !b.unit {
 			continue
 		}
-		if u := b.desired.Object(b.id); u != nil {
-			nodes[b.id] = &report.Node{UUID: b.id, Name: objectName(u, today), Status: report.StatusOK}
-			parents[b.id] = firstTarget(u, oio.RelOverordnet, today)
-			order = append(order, b.id)
+		id := b.unitID()
+		if u := b.desired.Object(id); u != nil {
+			nodes[id] = &report.Node{UUID: id, Name: objectName(u, today), Status: report.StatusOK}
+			parents[id] = firstTarget(u, oio.RelOverordnet, today)
+			order = append(order, id)
 		}
 	}
 	for _, id := range plan.snap.hierarchy[oio.KindOrganisationEnhed] {

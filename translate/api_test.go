@@ -51,7 +51,7 @@ func TestDesiredHashMergeAndLookups(t *testing.T) {
 		t.Error("deactivation hashes like the unit")
 	}
 
-	m := translate.Merge(a, translate.PersonDesired(s, anne(), nil, now), a)
+	m := translate.Merge(a, translate.PersonDesired(s, anne(), now), a)
 	if len(m.Objects) != len(a.Objects)+6 || m.Person != translate.PersonUUID(annePerson) || len(m.Units) != 1 || len(m.Users) != 1 {
 		t.Errorf("merged bundle: %d objects, person %s, units %v, users %v", len(m.Objects), m.Person, m.Units, m.Users)
 	}
@@ -60,11 +60,38 @@ func TestDesiredHashMergeAndLookups(t *testing.T) {
 	if len(l.Read) != 3 || len(l.FunctionsOfUnits) != 1 || l.FunctionsOfUnits[0].Types != nil {
 		t.Errorf("lookups of a closed unit = %+v; want its objects and every function pointing at it", l)
 	}
-	l = a.Lookups()
-	if len(l.FunctionsOfUnits) != 1 || len(l.FunctionsOfUnits[0].Types) != 2 || l.UsersOfPerson != uuid.Nil {
-		t.Errorf("lookups of a unit = %+v; want its manager and contact-place functions", l)
+	// A unit's lookups search for the function types the sync writes for units, by the settings.
+	for _, tt := range []struct {
+		name            string
+		managers, tasks bool
+		want            []uuid.UUID // nil: no search
+	}{
+		{"managers", true, false, []uuid.UUID{translate.FunktionstypeLeder}},
+		{"managers and contact places", true, true, []uuid.UUID{translate.FunktionstypeLeder, translate.FunktionstypeHenvendelsessted}},
+		{"contact places", false, true, []uuid.UUID{translate.FunktionstypeHenvendelsessted}},
+		{"neither", false, false, nil},
+	} {
+		s := fullSettings()
+		s.DisableManagers, s.ContactForTasks = !tt.managers, tt.tasks
+		d := translate.UnitDesired(s, teknik(), now)
+		l := d.Lookups()
+		switch {
+		case tt.want == nil && len(l.FunctionsOfUnits) != 0,
+			tt.want != nil && (len(l.FunctionsOfUnits) != 1 || !slices.Equal(l.FunctionsOfUnits[0].Types, tt.want)),
+			l.UsersOfPerson != uuid.Nil:
+			t.Errorf("%s: lookups of a unit = %+v; want function types %v", tt.name, l.FunctionsOfUnits, tt.want)
+		}
+		// The unit's own functions of a type not written are ended (read by UUID).
+		for _, f := range []struct {
+			on bool
+			id uuid.UUID
+		}{{tt.managers, translate.ManagerUUID(unitID)}, {tt.tasks, translate.ContactPlaceUUID(unitID)}} {
+			if ended := slices.Contains(d.Deactivate, translate.Ref{Kind: oio.KindOrganisationFunktion, UUID: f.id}); ended == f.on {
+				t.Errorf("%s: own function %s ended = %v, want %v", tt.name, f.id, ended, !f.on)
+			}
+		}
 	}
-	l = translate.PersonDesired(s, anne(), nil, now).Lookups()
+	l = translate.PersonDesired(s, anne(), now).Lookups()
 	if l.UsersOfPerson != translate.PersonUUID(annePerson) || !slices.Equal(l.FunctionsOfUsers, []uuid.UUID{annePerson}) {
 		t.Errorf("lookups of a person = %+v", l)
 	}

@@ -51,6 +51,18 @@ type Desired struct {
 	// plan): a position's values start with the engagement, but a change of them starts with the
 	// engagement's current validity.
 	since map[uuid.UUID]time.Time
+	// functionTypes are the function types of a governed unit that Lookups reads (the ones the
+	// sync writes for units); nil reads the manager and Henvendelsessted functions.
+	functionTypes []uuid.UUID
+}
+
+// UnitUUID returns the STS UUID of the unit a unit bundle is about (its first governed unit), or
+// uuid.Nil for a person's bundle or an empty one.
+func (d Desired) UnitUUID() uuid.UUID {
+	if d.Person != uuid.Nil || len(d.Units) == 0 {
+		return uuid.Nil
+	}
+	return d.Units[0]
 }
 
 func (d *Desired) setSince(id uuid.UUID, t time.Time) {
@@ -119,6 +131,7 @@ func Merge(ds ...Desired) Desired {
 		for id, t := range d.since {
 			out.setSince(id, t)
 		}
+		out.functionTypes = appendNew(out.functionTypes, d.functionTypes...)
 	}
 	return out
 }
@@ -223,14 +236,20 @@ type UnitFunctions struct {
 }
 
 // Lookups returns what the consumer must read before planning the bundle: the bundle's objects,
-// the person's users and their functions, the manager and Henvendelsessted functions of a unit
-// (to retire ones written with other UUIDs), and every function of a unit being deactivated.
+// the person's users and their functions, the functions of a unit of the types the sync writes
+// for units (manager, Henvendelsessted: to retire ones written with other UUIDs), and every
+// function of a unit being deactivated.
 func (d Desired) Lookups() Lookups {
 	l := Lookups{Read: d.Refs(), UsersOfPerson: d.Person, FunctionsOfUsers: slices.Clone(d.Users)}
 	for _, u := range d.Units {
-		types := []uuid.UUID{FunktionstypeLeder, FunktionstypeHenvendelsessted}
+		types := d.functionTypes
+		if types == nil {
+			types = []uuid.UUID{FunktionstypeLeder, FunktionstypeHenvendelsessted}
+		}
 		if slices.Contains(d.Deactivate, Ref{oio.KindOrganisationEnhed, u}) {
 			types = nil
+		} else if len(types) == 0 {
+			continue // no function type of the unit is managed: nothing to search for
 		}
 		l.FunctionsOfUnits = append(l.FunctionsOfUnits, UnitFunctions{Unit: u, Types: types})
 	}

@@ -131,7 +131,7 @@ func plainUnit(id uuid.UUID, name string, parent *uuid.UUID, ancestors ...uuid.U
 
 func summary(u *moclient.OrgUnit) *moclient.UnitSummary {
 	return &moclient.UnitSummary{UUID: u.UUID, Name: u.Name, UserKey: u.UserKey, Ancestors: u.Ancestors,
-		UnitType: u.UnitType, Level: u.Level, Hierarchy: u.Hierarchy}
+		UnitType: u.UnitType, Level: u.Level, Hierarchy: u.Hierarchy, ITUsers: u.ITUsers, Addresses: u.Addresses}
 }
 
 func engagement(id uuid.UUID, unit *moclient.OrgUnit, job moclient.Class, start, from time.Time) moclient.Engagement {

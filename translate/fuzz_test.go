@@ -183,7 +183,8 @@ func (g gen) person(m *mo, i int) *moclient.Person {
 		}
 		p.Engagements = append(p.Engagements, e)
 		if len(p.ITUsers) > 0 && g.chance(50) {
-			p.ITUsers[g.n(len(p.ITUsers))].Engagement = ptr(e.UUID)
+			it := &p.ITUsers[g.n(len(p.ITUsers))] // an account may serve several engagements
+			it.Engagements = append(it.Engagements, e.UUID)
 		}
 	}
 	p.Addresses = g.addresses(fmt.Sprint("person", i), g.n(6))
@@ -431,7 +432,7 @@ func runProperties(t *testing.T, seed1, seed2 uint64, xsdT *testing.T) {
 			if p == nil {
 				bundles = append(bundles, translate.PersonGone(s, poolID("person", i)))
 			} else {
-				bundles = append(bundles, translate.PersonDesired(s, p, nil, when))
+				bundles = append(bundles, translate.PersonDesired(s, p, when))
 			}
 		}
 		for bi, d := range bundles {

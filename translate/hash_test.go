@@ -47,9 +47,9 @@ func TestHashMatchesReference(t *testing.T) {
 	for _, d := range []translate.Desired{
 		translate.UnitDesired(s, teknik(), now),
 		translate.UnitDesired(s, odd, now),
-		translate.PersonDesired(s, anne(), nil, now),
-		translate.PersonDesired(s, bo(), nil, now),
-		translate.PersonDesired(s, &moclient.Person{UUID: uuid.New(), GivenName: "Ny"}, nil, now),
+		translate.PersonDesired(s, anne(), now),
+		translate.PersonDesired(s, bo(), now),
+		translate.PersonDesired(s, &moclient.Person{UUID: uuid.New(), GivenName: "Ny"}, now),
 	} {
 		objects = append(objects, d.Objects...)
 	}

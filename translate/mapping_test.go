@@ -42,7 +42,7 @@ func TestMappingGolden(t *testing.T) {
 		return tc{name, s, translate.UnitDesired(s, u, now)}
 	}
 	personCase := func(name string, s translate.Settings, p *moclient.Person) tc {
-		return tc{name, s, translate.PersonDesired(s, p, nil, now)}
+		return tc{name, s, translate.PersonDesired(s, p, now)}
 	}
 	tests := []tc{
 		// Units.
@@ -244,7 +244,7 @@ func TestRelevance(t *testing.T) {
 // TestUserAddressChoice checks the class-priority and visibility rules of user addresses.
 func TestUserAddressChoice(t *testing.T) {
 	s := fullSettings()
-	d := translate.PersonDesired(s, anne(), nil, now)
+	d := translate.PersonDesired(s, anne(), now)
 	values := map[uuid.UUID]string{}
 	for _, o := range d.Objects {
 		if o.Kind == oio.KindAdresse {
@@ -267,24 +267,27 @@ func TestUserAddressChoice(t *testing.T) {
 	}
 	// Swap the priority: the second email class wins.
 	s.EmailClasses = []uuid.UUID{clsEmpEmail2.UUID, clsEmpEmail.UUID}
-	d = translate.PersonDesired(s, anne(), nil, now)
+	d = translate.PersonDesired(s, anne(), now)
 	if a := d.Object(translate.AddressUUID(annePerson, translate.RoleUserEmail)); a == nil || a.Registration.Egenskaber[0].AdresseTekst != "anne@example.org" {
 		t.Errorf("email with swapped priority = %+v", a)
 	}
 }
 
 // TestPersonPositionRelevance drops positions in irrelevant units and deactivates a user without
-// any; the FK-account exception applies through fkUnits.
+// any; the FK-account exception applies through the IT users of the engagement's unit, which the
+// unit summary carries.
 func TestPersonPositionRelevance(t *testing.T) {
 	s := fullSettings()
 	s.HierarchyNames = []string{"Sikkerhedsorganisation"}
-	d := translate.PersonDesired(s, anne(), nil, now)
+	withoutFK := anne()
+	withoutFK.Engagements[0].Unit.ITUsers = nil
+	d := translate.PersonDesired(s, withoutFK, now)
 	if len(d.Objects) != 0 || !slices.Contains(d.Deactivate, translate.Ref{Kind: oio.KindBruger, UUID: annePerson}) {
 		t.Errorf("user without relevant positions: objects %d, deactivate %v", len(d.Objects), d.Deactivate)
 	}
-	d = translate.PersonDesired(s, anne(), map[uuid.UUID]bool{unitID: true}, now)
+	d = translate.PersonDesired(s, anne(), now) // Teknik og Miljø has an FK-ORG-UUID account
 	if d.Object(translate.PositionUUID(engA, annePerson)) == nil {
-		t.Error("a position in a unit with an FK account is exported")
+		t.Error("a position in a unit exported for its FK account is left out")
 	}
 }
 
@@ -295,7 +298,7 @@ func TestProblemsNeverShowCPR(t *testing.T) {
 	for _, cpr := range []string{"0101901", "01019O1234", "123-456-7890x"} {
 		p := anne()
 		p.CPR = cpr
-		d := translate.PersonDesired(s, p, nil, now)
+		d := translate.PersonDesired(s, p, now)
 		if len(d.Problems) == 0 {
 			t.Errorf("invalid CPR %d characters long not reported", len(cpr))
 		}

@@ -380,15 +380,3 @@ func sameSet[T any](a, b []T, equal func(x, y T) bool) bool {
 	}
 	return true
 }
-
-// liveRefs returns the targets of the object's relations of the names that are in effect today or
-// later.
-func liveRefs(o *oio.Object, today time.Time, names ...oio.RelationName) []uuid.UUID {
-	var out []uuid.UUID
-	for _, r := range o.Registration.Relationer {
-		if slices.Contains(names, r.Name) && r.Ref != uuid.Nil && (r.Virkning.To.IsZero() || r.Virkning.To.After(today)) {
-			out = appendNew(out, r.Ref)
-		}
-	}
-	return out
-}

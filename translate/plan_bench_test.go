@@ -25,8 +25,8 @@ func benchBundles() []benchBundle {
 	return []benchBundle{
 		{"unit", func() translate.Desired { return translate.UnitDesired(s, teknik(), now) },
 			func() translate.Desired { return translate.UnitDesired(s, renamed, now) }},
-		{"person", func() translate.Desired { return translate.PersonDesired(s, anne(), nil, now) },
-			func() translate.Desired { return translate.PersonDesired(s, moved, nil, now) }},
+		{"person", func() translate.Desired { return translate.PersonDesired(s, anne(), now) },
+			func() translate.Desired { return translate.PersonDesired(s, moved, now) }},
 	}
 }
 

@@ -24,9 +24,11 @@ import (
 //   - the objects in d.Deactivate are deactivated (Deactivate);
 //   - a Bruger in current linked to d.Person but not desired is deactivated (a removed AD
 //     account, or a user of an earlier user mode);
-//   - a position function of a governed user (d.Users), or a manager or Henvendelsessted function
-//     of a governed unit (d.Units), that is not desired is deactivated (an ended engagement, a
-//     function an earlier integration wrote with a random UUID);
+//   - a position function of a governed user (d.Users), or a function of a governed unit
+//     (d.Units) of a type the sync writes for units (manager unless Settings.DisableManagers,
+//     Henvendelsessted with Settings.ContactForTasks), that is not desired is deactivated (an
+//     ended engagement, a function an earlier integration wrote with a random UUID); functions of
+//     the types it does not write are left to whoever maintains them (FK Organisation's own UI);
 //   - a position function pointing at a unit or user deactivated here is deactivated, and so is
 //     a manager or Henvendelsessted function pointing at a unit deactivated here; any other
 //     function pointing at one has that relation ended.
@@ -67,7 +69,7 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	if d.Person != uuid.Nil {
 		for _, id := range ids {
-			if c := current[id]; c.Kind == oio.KindBruger && slices.Contains(liveRefs(c, today, oio.RelTilknyttedePersoner), d.Person) {
+			if c := current[id]; c.Kind == oio.KindBruger && slices.Contains(c.LiveRefs(today, oio.RelTilknyttedePersoner), d.Person) {
 				off[id] = c
 			}
 		}
@@ -87,6 +89,7 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 			users[id] = users[id] || c.Kind == oio.KindBruger
 		}
 	}
+	unitTypes := s.unitFunctionTypes()
 	var endRefs []Operation
 	for _, id := range ids {
 		c := current[id]
@@ -94,15 +97,15 @@ func PlanAll(s Settings, d Desired, current map[uuid.UUID]*oio.Object, now time.
 			continue
 		}
 		typ := c.RefOn(oio.RelFunktionstype, today)
-		brugere := liveRefs(c, today, oio.RelTilknyttedeBrugere)
-		enheder := liveRefs(c, today, oio.RelTilknyttedeEnheder)
+		brugere := c.LiveRefs(today, oio.RelTilknyttedeBrugere)
+		enheder := c.LiveRefs(today, oio.RelTilknyttedeEnheder)
 		anyIn := func(refs []uuid.UUID, set map[uuid.UUID]bool) bool {
 			return slices.ContainsFunc(refs, func(r uuid.UUID) bool { return set[r] })
 		}
 		switch {
 		case typ == FunktionstypeStilling && (anyIn(brugere, users) || anyIn(enheder, offTargets)):
 			off[id] = c
-		case (typ == FunktionstypeLeder || typ == FunktionstypeHenvendelsessted) && anyIn(enheder, units):
+		case slices.Contains(unitTypes, typ) && anyIn(enheder, units):
 			off[id] = c
 		case anyIn(brugere, offTargets) || anyIn(enheder, offTargets):
 			endRefs = append(endRefs, endReferences(s, c, offTargets, now)...)

@@ -103,7 +103,7 @@ func truncated(s string) string {
 // the whole bundle, provided STS still holds what prev says; reading only those objects is what
 // keeps a small change at one read and one write per changed object.
 func (d Desired) Since(prev, cur Record) Desired {
-	out := Desired{Units: d.Units, Users: d.Users, Person: d.Person, Problems: d.Problems}
+	out := Desired{Units: d.Units, Users: d.Users, Person: d.Person, Problems: d.Problems, functionTypes: d.functionTypes}
 	named := map[Ref]bool{}
 	for _, o := range d.Objects {
 		ref := Ref{o.Kind, o.UUID}

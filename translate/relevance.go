@@ -2,10 +2,12 @@ package translate
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
 // unitFacts are what relevance looks at, for a full unit or an engagement's unit summary.
@@ -37,14 +39,13 @@ func Relevant(s Settings, u *moclient.OrgUnit) (bool, string) {
 		unitType: u.UnitType, level: u.Level, hierarchy: u.Hierarchy, hasFK: s.hasFKAccount(u.ITUsers)})
 }
 
-// RelevantSummary is Relevant for the unit summary of an engagement. The summary does not say
-// whether the unit has an FK bookkeeping IT user; hasFK supplies it (rule 4).
-func RelevantSummary(s Settings, u *moclient.UnitSummary, hasFK bool) (bool, string) {
+// RelevantSummary is Relevant for the unit summary of an engagement.
+func RelevantSummary(s Settings, u *moclient.UnitSummary) (bool, string) {
 	if u == nil {
 		return false, "unit not in effect"
 	}
 	return relevant(s, unitFacts{id: u.UUID, root: len(u.Ancestors) == 0, ancestors: u.Ancestors,
-		unitType: u.UnitType, level: u.Level, hierarchy: u.Hierarchy, hasFK: hasFK})
+		unitType: u.UnitType, level: u.Level, hierarchy: u.Hierarchy, hasFK: s.hasFKAccount(u.ITUsers)})
 }
 
 func relevant(s Settings, u unitFacts) (bool, string) {
@@ -85,27 +86,77 @@ func relevant(s Settings, u unitFacts) (bool, string) {
 	return true, ""
 }
 
-// hasFKAccount reports whether one of the IT users is in an FK bookkeeping IT system.
+// hasFKAccount reports whether one of a unit's IT users is in an FK bookkeeping IT system or
+// in one of the UUIDFromITSystems: such a unit is exported whatever its hierarchy, level and type.
 func (s Settings) hasFKAccount(users []moclient.ITUser) bool {
 	for _, it := range users {
-		if s.isFK(it) {
+		if s.isFK(it) || s.uuidSystemPriority(it) >= 0 {
 			return true
 		}
 	}
 	return false
 }
 
+// isFK reports whether the IT user is in an FK bookkeeping IT system.
 func (s Settings) isFK(it moclient.ITUser) bool {
-	return nameIn(s.fkSystems(), it.ITSystem.UserKey)
+	return nameIn(s.fkSystems(), it.ITSystem.UserKey, it.ITSystem.Name)
 }
 
 // adPriority returns the priority of an IT user's system among the AD systems (0 = highest), or
 // -1 when it is not an AD account.
 func (s Settings) adPriority(it moclient.ITUser) int {
-	for i, k := range s.adSystems() {
-		if nameIn([]string{k}, it.ITSystem.UserKey) {
+	return systemPriority(s.adSystems(), it)
+}
+
+// uuidSystemPriority returns the priority of an IT user's system among UUIDFromITSystems, or -1.
+func (s Settings) uuidSystemPriority(it moclient.ITUser) int {
+	return systemPriority(s.UUIDFromITSystems, it)
+}
+
+// systemPriority returns the index of the first of systems that names the IT user's system by
+// user key or name, or -1.
+func systemPriority(systems []string, it moclient.ITUser) int {
+	for i, k := range systems {
+		if nameIn([]string{k}, it.ITSystem.UserKey, it.ITSystem.Name) {
 			return i
 		}
 	}
 	return -1
+}
+
+// objectUUID returns the UUID the OS2MO unit or person id has in STS: the UUID held by its IT
+// user (users) in the first of UUIDFromITSystems that has one, in the IT user's user key or else
+// its external id; id itself when there is none. Among several IT users of one system the one
+// that started first (then the lowest UUID) counts. An IT user of those systems that holds no
+// UUID is reported (when ps is not nil) on kind and id and ignored.
+func (s Settings) objectUUID(id uuid.UUID, users []moclient.ITUser, ps *problems, kind oio.Kind) uuid.UUID {
+	if len(s.UUIDFromITSystems) == 0 {
+		return id
+	}
+	var cands []moclient.ITUser
+	for _, it := range users {
+		if s.uuidSystemPriority(it) >= 0 {
+			cands = append(cands, it)
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y moclient.ITUser) int {
+		if d := s.uuidSystemPriority(x) - s.uuidSystemPriority(y); d != 0 {
+			return d
+		}
+		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
+			return d
+		}
+		return strings.Compare(x.UUID.String(), y.UUID.String())
+	})
+	for _, it := range cands {
+		for _, v := range []string{it.UserKey, it.ExternalID} {
+			if u, err := uuid.Parse(strings.TrimSpace(v)); err == nil && u != uuid.Nil {
+				return u
+			}
+		}
+		if ps != nil {
+			ps.add(kind, id, "UUID", "IT user %s (%s) holds no UUID in its user key or external id; ignored", it.UUID, it.ITSystem.Name)
+		}
+	}
+	return id
 }

@@ -37,7 +37,7 @@ func world(t *testing.T, s translate.Settings) sts {
 		state.sync(t, s, translate.UnitDesired(s, u, now), now)
 	}
 	for _, p := range []*moclient.Person{anne(), bo()} {
-		state.sync(t, s, translate.PersonDesired(s, p, nil, now), now)
+		state.sync(t, s, translate.PersonDesired(s, p, now), now)
 	}
 	return state
 }
@@ -190,7 +190,7 @@ func TestScenarioCloseUnit(t *testing.T) {
 	// longer in effect, ends her user.
 	p := anne()
 	p.Engagements[0].Unit = nil
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(1)), day(1))
 	assertOps(t, ops, ret(oio.KindBruger, annePerson))
 	// The top unit is never deactivated.
 	if ops := translate.PlanAll(s, translate.UnitGone(s, top), state.lookups(translate.UnitGone(s, top)), day(1)); len(ops) != 0 {
@@ -203,7 +203,7 @@ func TestScenarioMoveEmployee(t *testing.T) {
 	state := world(t, s)
 	p := anne()
 	p.Engagements[0].OrgUnit, p.Engagements[0].Unit, p.Engagements[0].Validity.From = schoolID, summary(school()), day(7)
-	ops := state.sync(t, s, translate.PersonDesired(s, p, nil, day(7)), day(7))
+	ops := state.sync(t, s, translate.PersonDesired(s, p, day(7)), day(7))
 	pos := translate.PositionUUID(engA, annePerson)
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, pos))
 	units := relations(state[pos], oio.RelTilknyttedeEnheder)
@@ -216,7 +216,7 @@ func TestScenarioMoveEmployee(t *testing.T) {
 	}
 	// Back again a week later: the stay in Skole stays on record.
 	p.Engagements[0].OrgUnit, p.Engagements[0].Unit, p.Engagements[0].Validity.From = unitID, summary(teknik()), day(14)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(14)), day(14))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(14)), day(14))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, pos))
 	units = relations(state[pos], oio.RelTilknyttedeEnheder)
 	slices.SortFunc(units, func(a, b oio.Relation) int { return a.Virkning.From.Compare(b.Virkning.From) })
@@ -232,7 +232,7 @@ func TestScenarioChangeJobTitle(t *testing.T) {
 	state := world(t, s)
 	p := anne()
 	p.Engagements[0].JobFunction, p.Engagements[0].Validity.From = clsLeder, day(3)
-	ops := state.sync(t, s, translate.PersonDesired(s, p, nil, day(3)), day(3))
+	ops := state.sync(t, s, translate.PersonDesired(s, p, day(3)), day(3))
 	pos := translate.PositionUUID(engA, annePerson)
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, pos))
 	e := state[pos].Registration.Egenskaber
@@ -247,14 +247,14 @@ func TestScenarioSecondPosition(t *testing.T) {
 	p := anne()
 	engC := uuid.MustParse("e0000000-0000-4000-8000-00000000000c")
 	p.Engagements = append(p.Engagements, engagement(engC, school(), clsLeder, day(14), day(14)))
-	ops := state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
+	ops := state.sync(t, s, translate.PersonDesired(s, p, day(1)), day(1))
 	assertOps(t, ops, imp(oio.KindOrganisationFunktion, translate.PositionUUID(engC, annePerson)))
 	if f := state[translate.PositionUUID(engC, annePerson)]; !f.ActiveOn(dayStart(14)) || f.ActiveOn(dayStart(13)) {
 		t.Error("the future position is not active from its start only")
 	}
 	// The start moves later before it took effect: the registered start follows exactly.
 	p.Engagements[1].Start, p.Engagements[1].Validity.From = day(21), day(21)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(2)), day(2))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(2)), day(2))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, translate.PositionUUID(engC, annePerson)))
 	if f := state[translate.PositionUUID(engC, annePerson)]; f.ActiveOn(dayStart(20)) || !f.ActiveOn(dayStart(21)) {
 		t.Error("the postponed position does not start on its new start")
@@ -270,7 +270,7 @@ func TestScenarioTerminateEmployee(t *testing.T) {
 			if !gone {
 				p := anne()
 				p.Engagements = nil
-				d = translate.PersonDesired(s, p, nil, day(1))
+				d = translate.PersonDesired(s, p, day(1))
 			}
 			ops := state.sync(t, s, d, day(1))
 			pos := translate.PositionUUID(engA, annePerson)
@@ -353,7 +353,7 @@ func TestScenarioChangeAddress(t *testing.T) {
 	// A user's mobile number changes the same way: only the Adresse.
 	p := anne()
 	p.Addresses[2].Name, p.Addresses[2].Validity.From = "99 88 77 66", day(3)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(3)), day(3))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(3)), day(3))
 	assertOps(t, ops, ret(oio.KindAdresse, translate.AddressUUID(annePerson, translate.RoleUserPhone)))
 }
 
@@ -375,11 +375,11 @@ func TestScenarioAddressMadeSecretOrRemoved(t *testing.T) {
 	// A user's email made secret.
 	p := anne()
 	p.Addresses[0].Visibility = ptr(visSecret)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(1)), day(1))
 	// The next email class is used instead: a new value for the same role.
 	assertOps(t, ops, ret(oio.KindAdresse, translate.AddressUUID(annePerson, translate.RoleUserEmail)))
 	p.Addresses[1].Visibility = ptr(visSecret)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(2)), day(2))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(2)), day(2))
 	assertOps(t, ops, ret(oio.KindBruger, annePerson))
 }
 
@@ -406,10 +406,10 @@ func TestScenarioITUserMode(t *testing.T) {
 	secondGUID := uuid.MustParse("a1a1a1a1-3333-4333-8333-333333333333")
 	engC := uuid.MustParse("e0000000-0000-4000-8000-00000000000c")
 	p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: uuid.MustParse("a1a1a1a1-0000-4000-8000-0000000000ae"), UserKey: "anan2",
-		ExternalID: secondGUID.String(), ITSystem: sysAD, Engagement: ptr(engC), Validity: since(day(1))})
-	p.ITUsers[0].Engagement = ptr(engA)
+		ExternalID: secondGUID.String(), ITSystem: sysAD, Engagements: []uuid.UUID{engC}, Validity: since(day(1))})
+	p.ITUsers[0].Engagements = []uuid.UUID{engA}
 	p.Engagements = append(p.Engagements, engagement(engC, school(), clsLeder, day(1), day(1)))
-	ops := state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
+	ops := state.sync(t, s, translate.PersonDesired(s, p, day(1)), day(1))
 	// With two accounts, addresses linked to neither belong to neither: the first user's end.
 	assertOps(t, ops, ret(oio.KindBruger, anneFKUser), imp(oio.KindBruger, secondGUID), imp(oio.KindOrganisationFunktion, translate.PositionUUID(engC, secondGUID)))
 
@@ -417,7 +417,7 @@ func TestScenarioITUserMode(t *testing.T) {
 	// deactivated with its position; the only account left gets the unlinked addresses and
 	// engagements.
 	p.ITUsers = slices.Delete(p.ITUsers, 0, 1)
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(2)), day(2))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(2)), day(2))
 	want := sortedOps(imp, oio.KindAdresse, translate.AddressUUID(secondGUID, translate.RoleUserEmail),
 		translate.AddressUUID(secondGUID, translate.RoleUserPhone), translate.AddressUUID(secondGUID, translate.RoleUserLocation))
 	want = append(want, ret(oio.KindBruger, secondGUID))
@@ -429,7 +429,7 @@ func TestScenarioITUserMode(t *testing.T) {
 	state = world(t, s)
 	p = anne()
 	p.ITUsers = nil
-	ops = state.sync(t, s, translate.PersonDesired(s, p, nil, day(1)), day(1))
+	ops = state.sync(t, s, translate.PersonDesired(s, p, day(1)), day(1))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, translate.PositionUUID(engA, anneFKUser)), ret(oio.KindBruger, anneFKUser))
 }
 
@@ -461,7 +461,7 @@ func TestScenarioRetiresForeignFunctions(t *testing.T) {
 	if !slices.Contains(summarise(ops), ret(oio.KindOrganisationFunktion, oldMgr)) || slices.Contains(summarise(ops), ret(oio.KindOrganisationFunktion, payout)) {
 		t.Errorf("unit plan: %s; want the foreign manager function ended, the payout function untouched", describe(ops))
 	}
-	ops = state.sync(t, s, translate.PersonDesired(s, anne(), nil, now), now)
+	ops = state.sync(t, s, translate.PersonDesired(s, anne(), now), now)
 	if !slices.Contains(summarise(ops), ret(oio.KindOrganisationFunktion, oldPos)) {
 		t.Errorf("person plan: %s; want the foreign position ended", describe(ops))
 	}

@@ -71,13 +71,22 @@ type Settings struct {
 
 	// UserMode selects one Bruger per person (default) or per AD account.
 	UserMode UserMode
-	// ADITSystems are the user keys of the IT systems whose accounts are the users' AD accounts,
-	// in priority order. nil means ["Active Directory"].
+	// ADITSystems name the IT systems (by user key or name) whose accounts are the users' AD
+	// accounts, in priority order. nil means ["Active Directory"].
 	ADITSystems []string
-	// FKITSystems are the user keys of the FK bookkeeping IT systems (an IT user whose user key is
-	// an AD account's external id and whose external id is that account's STS Bruger UUID; on a
-	// unit its presence makes the unit relevant). nil means ["FK-ORG-UUID", "FK-ORG UUID"].
+	// FKITSystems name the FK bookkeeping IT systems (by user key or name): on a person, an IT
+	// user whose user key is an AD account's external id and whose external id is that account's
+	// STS Bruger UUID; on a unit, its presence makes the unit exported whatever its hierarchy,
+	// level and type. nil means ["FK-ORG-UUID", "FK-ORG UUID"].
 	FKITSystems []string
+	// UUIDFromITSystems name IT systems (by user key or name), in priority order, whose IT user on
+	// an OS2MO unit, or on a person in person mode, holds the UUID the unit or the person's Bruger
+	// has in STS (in its user key, else its external id), so that objects created in STS under
+	// other UUIDs (by hand, by an earlier integration) are updated instead of duplicated. It is
+	// used wherever the unit or user is referred to: a unit's parent, a position's unit, a
+	// manager. An IT user of these systems also makes its unit exported, like an FK bookkeeping
+	// account. Objects without such an IT user keep OS2MO's UUID.
+	UUIDFromITSystems []string
 	// RequireADAccount (person mode) exports only persons that have an AD account.
 	RequireADAccount bool
 	// SyncCPR writes the person's CPR number to the STS Person. Without it an existing CPR number
@@ -89,13 +98,22 @@ type Settings struct {
 	// position's name when it is not empty; 0 always uses the job function.
 	JobTitleExtension int
 	// EmailClasses, MobileClasses, LandlineClasses and LocationClasses are MO address-type classes
-	// in priority order for a user's email, mobile phone, landline and location. An empty list
-	// means the user gets no such address. On units they rank email and phone addresses, and a
-	// unit phone of a class in LandlineClasses is written as the unit's landline.
+	// in priority order for a user's email, mobile phone, landline and location; only addresses
+	// that may be shown externally (visibility PUBLIC or none) are used. An empty list chooses
+	// by scope instead, as os2mo-os2sync-export does: email is an EMAIL address, mobile a PHONE
+	// address of a class not in LandlineClasses, landline nothing, and location a DAR address
+	// linked to one of the user's engagements (a work place; a person's home address is never
+	// linked to an engagement). On units they rank email and phone addresses, and a unit phone
+	// of a class in LandlineClasses is written as the unit's landline.
 	EmailClasses    []uuid.UUID
 	MobileClasses   []uuid.UUID
 	LandlineClasses []uuid.UUID
 	LocationClasses []uuid.UUID
+	// EngagementAddressTypes name unit address types (by name or user key), in priority order: a
+	// user's location is the first address of these types, shown externally, of the unit of the
+	// user's primary engagement (else of its earliest). When that unit has none, the user's own
+	// location is used. Needs the unit addresses read (moclient.Config.EngagementUnitAddresses).
+	EngagementAddressTypes []string
 }
 
 // DefaultKeptAddressRoles are the roles kept when Settings.KeptAddressRoles is nil: SOR (written
@@ -258,4 +276,34 @@ func nameIn(list []string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// UnitAddressRoleNames returns the unit address roles by OS2sync's field name (upper case, as
+// OS2sync's IgnoredOUAddressTypes names them): EMAIL, PHONE, LANDLINE, LOCATION, POST,
+// POSTRETURN, CONTACT, CONTACTOPENHOURS, PHONEOPENHOURS, EMAILREMARKS, EAN, URL, LOSSHORTNAME,
+// LOSID, DTRID, FOA, PNR and SOR.
+func UnitAddressRoleNames() map[string]uuid.UUID {
+	return map[string]uuid.UUID{
+		"EMAIL": RoleUnitEmail, "PHONE": RoleUnitPhone, "LANDLINE": RoleUnitLandline, "LOCATION": RoleUnitLocation,
+		"POST": RoleUnitPost, "POSTRETURN": RoleUnitPostReturn, "CONTACT": RoleUnitContact,
+		"CONTACTOPENHOURS": RoleUnitContactOpenHours, "PHONEOPENHOURS": RoleUnitPhoneOpenHours,
+		"EMAILREMARKS": RoleUnitEmailRemarks, "EAN": RoleUnitEAN, "URL": RoleUnitURL,
+		"LOSSHORTNAME": RoleUnitLOSShortName, "LOSID": RoleUnitLOSID, "DTRID": RoleUnitDTRID, "FOA": RoleUnitFOA,
+		"PNR": RoleUnitPNumber, "SOR": RoleUnitSOR,
+	}
+}
+
+// UserAddressRoleNames returns the user address roles by OS2sync's field name (upper case):
+// EMAIL, PHONE (mobile), LANDLINE, LOCATION, RACFID and FMKID.
+func UserAddressRoleNames() map[string]uuid.UUID {
+	return map[string]uuid.UUID{
+		"EMAIL": RoleUserEmail, "PHONE": RoleUserPhone, "LANDLINE": RoleUserLandline, "LOCATION": RoleUserLocation,
+		"RACFID": RoleUserRACF, "FMKID": RoleUserFMK,
+	}
+}
+
+// KeepableRelations returns the relations of units and users that Settings.KeptRelations may name:
+// the ones the mapping writes that another tool or FK Organisation's own UI may maintain instead.
+func KeepableRelations() []oio.RelationName {
+	return []oio.RelationName{oio.RelAdresser, oio.RelEnhedstype, oio.RelOpgaver, oio.RelTilknyttedeItSystemer}
 }

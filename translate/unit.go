@@ -28,66 +28,95 @@ const (
 // unit without a start date gets open-ended Virkning.
 func OrgUnit(s Settings, u *moclient.OrgUnit) oio.Object {
 	var ps problems
-	return newUnitBuilder(s, clock{}, u, &ps).unit()
+	return newUnitBuilder(s, clock{}, u, s.objectUUID(u.UUID, u.ITUsers, nil, oio.KindOrganisationEnhed), &ps).unit()
 }
 
 // UnitDesired returns everything STS should hold for the OS2MO unit u, valid now (see Relevant):
 //
 //   - for a relevant unit: its OrganisationEnhed (OrgUnit), one Adresse per mapped address that
-//     may be shown externally (visibility PUBLIC or none), its manager function ("Leder",
-//     deactivated when the post is vacant) and, with Settings.ContactForTasks, its
-//     Henvendelsessted function;
+//     may be shown externally (visibility PUBLIC or none), with Settings.DisableManagers unset its
+//     manager function ("Leder", deactivated when the post is vacant) and, with
+//     Settings.ContactForTasks, its Henvendelsessted function. With managers or contact places
+//     switched off, the unit's own functions of that kind (written before the setting changed)
+//     are deactivated, and functions of that type written by others are left alone;
 //   - for an irrelevant unit: the unit, its manager and Henvendelsessted functions to deactivate
 //     (UnitGone), never the top unit.
 //
-// Virkning starts at the MO validity each value comes from, or today (now's date in
-// Copenhagen) when MO has none.
+// The unit is written with the UUID Settings.UUIDFromITSystems gives it (else OS2MO's). Virkning
+// starts at the MO validity each value comes from, or today (now's date in Copenhagen) when MO
+// has none.
 func UnitDesired(s Settings, u *moclient.OrgUnit, now time.Time) Desired {
 	if u == nil {
 		return Desired{}
 	}
+	var ps problems
+	id := s.objectUUID(u.UUID, u.ITUsers, &ps, oio.KindOrganisationEnhed)
 	if s.TopUnit != uuid.Nil && u.UUID == s.TopUnit {
 		top := *u
 		top.Validity.To = time.Time{} // the top unit is never deactivated, nor set to end
 		u = &top
 	} else if end := Day(u.Validity.To); !end.IsZero() && !end.After(Day(now)) {
-		return UnitGone(s, u.UUID) // its validity has ended
+		d := UnitGone(s, id) // its validity has ended
+		d.Problems = append(ps.list, d.Problems...)
+		return d
 	}
 	if ok, why := Relevant(s, u); !ok {
-		d := UnitGone(s, u.UUID)
+		d := UnitGone(s, id)
 		if len(d.Deactivate) > 0 {
-			d.Problems = append(d.Problems, Problem{Kind: oio.KindOrganisationEnhed, UUID: u.UUID,
+			d.Problems = append(ps.list, Problem{Kind: oio.KindOrganisationEnhed, UUID: id,
 				Message: "not exported: " + why})
 		}
 		return d
 	}
-	var ps problems
-	b := newUnitBuilder(s, clock{today: Day(now)}, u, &ps)
-	d := Desired{Units: []uuid.UUID{u.UUID}}
+	b := newUnitBuilder(s, clock{today: Day(now)}, u, id, &ps)
+	d := Desired{Units: []uuid.UUID{id}, functionTypes: s.unitFunctionTypes()}
 	d.Objects = append(d.Objects, b.addresses()...)
 	d.Objects = append(d.Objects, b.unit())
+	// Without the setting (or a manager, or contact tasks) the unit's own function is ended.
+	var m, f oio.Object
+	var ok bool
 	if !s.DisableManagers {
-		if m, ok := b.manager(); ok {
-			d.Objects = append(d.Objects, m)
-		} else {
-			d.Deactivate = append(d.Deactivate, Ref{oio.KindOrganisationFunktion, ManagerUUID(u.UUID)})
-		}
+		m, ok = b.manager()
 	}
-	if s.ContactForTasks && !s.DisableKLE {
-		if f, ok := b.contactPlace(); ok {
-			d.Objects = append(d.Objects, f)
-		} else {
-			d.Deactivate = append(d.Deactivate, Ref{oio.KindOrganisationFunktion, ContactPlaceUUID(u.UUID)})
-		}
+	if ok {
+		d.Objects = append(d.Objects, m)
+	} else {
+		d.Deactivate = append(d.Deactivate, Ref{oio.KindOrganisationFunktion, ManagerUUID(id)})
+	}
+	ok = false
+	if s.contactPlaces() {
+		f, ok = b.contactPlace()
+	}
+	if ok {
+		d.Objects = append(d.Objects, f)
+	} else {
+		d.Deactivate = append(d.Deactivate, Ref{oio.KindOrganisationFunktion, ContactPlaceUUID(id)})
 	}
 	d.Problems = ps.list
 	return d
 }
 
+// unitFunctionTypes are the function types the sync writes for units, and so ends when written
+// by others for a unit it governs: the manager function unless Settings.DisableManagers, the
+// Henvendelsessted function with Settings.ContactForTasks (and KLE).
+func (s Settings) unitFunctionTypes() []uuid.UUID {
+	out := []uuid.UUID{} // not nil: Desired.Lookups reads both types for nil
+	if !s.DisableManagers {
+		out = append(out, FunktionstypeLeder)
+	}
+	if s.contactPlaces() {
+		out = append(out, FunktionstypeHenvendelsessted)
+	}
+	return out
+}
+
+// contactPlaces reports whether the sync writes Henvendelsessted functions.
+func (s Settings) contactPlaces() bool { return s.ContactForTasks && !s.DisableKLE }
+
 // UnitGone returns the bundle for a unit OS2MO no longer has in effect (terminated, unknown) or
-// that is not exported: the unit and its manager and Henvendelsessted functions are deactivated,
-// and so are functions in the current state pointing at it (see PlanAll). The top unit is never
-// deactivated: its bundle is empty but for a problem saying so.
+// that is not exported: the unit (id, its UUID in STS) and its manager and Henvendelsessted
+// functions are deactivated, and so are functions in the current state pointing at it (see
+// PlanAll). The top unit is never deactivated: its bundle is empty but for a problem saying so.
 func UnitGone(s Settings, id uuid.UUID) Desired {
 	if s.TopUnit != uuid.Nil && id == s.TopUnit {
 		return Desired{Problems: []Problem{{Kind: oio.KindOrganisationEnhed, UUID: id,
@@ -108,6 +137,7 @@ type unitBuilder struct {
 	s  Settings
 	c  clock
 	u  *moclient.OrgUnit
+	id uuid.UUID // the unit's UUID in STS
 	ps *problems
 	// Computed once, so that each problem is reported once.
 	addrs     []chosenAddress
@@ -116,8 +146,8 @@ type unitBuilder struct {
 	itSystems []refPeriod
 }
 
-func newUnitBuilder(s Settings, c clock, u *moclient.OrgUnit, ps *problems) *unitBuilder {
-	b := &unitBuilder{s: s, c: c, u: u, ps: ps}
+func newUnitBuilder(s Settings, c clock, u *moclient.OrgUnit, id uuid.UUID, ps *problems) *unitBuilder {
+	b := &unitBuilder{s: s, c: c, u: u, id: id, ps: ps}
 	b.addrs = b.chosenAddresses()
 	b.opgaver, b.kontakt = b.tasks()
 	if !s.DisableITSystems {
@@ -127,23 +157,23 @@ func newUnitBuilder(s Settings, c clock, u *moclient.OrgUnit, ps *problems) *uni
 }
 
 func (b *unitBuilder) unit() oio.Object {
-	s, u := b.s, b.u
+	s, u, id := b.s, b.u, b.id
 	kind := oio.KindOrganisationEnhed
-	v, ok := s.period(b.c, u.Validity, b.ps, kind, u.UUID, "validity")
+	v, ok := s.period(b.c, u.Validity, b.ps, kind, id, "validity")
 	if !ok {
 		v = s.virk(b.c.from(u.Validity.From), time.Time{})
 	}
-	name := b.ps.text(kind, u.UUID, "EnhedNavn", u.Name, maxNavn)
+	name := b.ps.text(kind, id, "EnhedNavn", u.Name, maxNavn)
 	if name == "" {
-		b.ps.add(kind, u.UUID, "EnhedNavn", "empty name")
+		b.ps.add(kind, id, "EnhedNavn", "empty name")
 	}
-	key := b.ps.text(kind, u.UUID, "BrugervendtNoegleTekst", u.UserKey, maxBrugervendtNoegle)
+	key := b.ps.text(kind, id, "BrugervendtNoegleTekst", u.UserKey, maxBrugervendtNoegle)
 	if key == "" {
 		key = u.UUID.String()
 	}
 	obj := oio.Object{
 		Kind: kind,
-		UUID: u.UUID,
+		UUID: id,
 		Registration: oio.Registration{
 			Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: key, Navn: name}},
 			Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
@@ -151,7 +181,7 @@ func (b *unitBuilder) unit() oio.Object {
 	}
 	rels := &obj.Registration.Relationer
 	for _, a := range b.addrs {
-		ref := AddressUUID(u.UUID, a.role)
+		ref := AddressUUID(id, a.role)
 		*rels = append(*rels, oio.Relation{Name: oio.RelAdresser, Virkning: a.rel, Ref: ref,
 			Rolle: a.role, Type: AdresseTypeEnhed, Indeks: ref.String()})
 	}
@@ -167,7 +197,8 @@ func (b *unitBuilder) unit() oio.Object {
 		}
 	}
 	if u.Parent != nil && u.UUID != s.TopUnit {
-		*rels = append(*rels, oio.Relation{Name: oio.RelOverordnet, Virkning: v, Ref: *u.Parent})
+		parent := s.objectUUID(*u.Parent, u.ParentITUsers, nil, kind)
+		*rels = append(*rels, oio.Relation{Name: oio.RelOverordnet, Virkning: v, Ref: parent})
 	}
 	*rels = append(*rels, oio.Relation{Name: oio.RelTilhoerer, Virkning: v, Ref: s.Organisation})
 	if !s.DisableITSystems {
@@ -257,7 +288,7 @@ func (b *unitBuilder) chosenAddresses() []chosenAddress {
 	}
 	var out []chosenAddress
 	for _, role := range unitRoles {
-		if c, ok := choose(s, b.c, byRole[role], s.priorityFor(role), role, b.u.UUID, b.ps); ok {
+		if c, ok := choose(s, b.c, byRole[role], s.priorityFor(role), role, b.id, b.ps); ok {
 			out = append(out, c)
 		}
 	}
@@ -328,7 +359,7 @@ func (s Settings) addressObject(owner uuid.UUID, a chosenAddress) oio.Object {
 func (b *unitBuilder) addresses() []oio.Object {
 	var out []oio.Object
 	for _, a := range b.addrs {
-		out = append(out, b.s.addressObject(b.u.UUID, a))
+		out = append(out, b.s.addressObject(b.id, a))
 	}
 	return out
 }
@@ -383,7 +414,7 @@ func (b *unitBuilder) tasks() (opgaver, kontakt []refPeriod) {
 		if dest == "" {
 			continue
 		}
-		v, ok := b.s.period(b.c, k.Validity, b.ps, oio.KindOrganisationEnhed, b.u.UUID, "KLE validity")
+		v, ok := b.s.period(b.c, k.Validity, b.ps, oio.KindOrganisationEnhed, b.id, "KLE validity")
 		if !ok {
 			continue
 		}
@@ -405,14 +436,15 @@ func (b *unitBuilder) tasks() (opgaver, kontakt []refPeriod) {
 	return opgaver, kontakt
 }
 
-// systems returns the IT systems of the unit's IT users, except the AD and FK bookkeeping ones.
+// systems returns the IT systems of the unit's IT users, except the AD, FK bookkeeping and
+// UUIDFromITSystems ones.
 func (b *unitBuilder) systems() []refPeriod {
 	var out []refPeriod
 	for _, it := range b.u.ITUsers {
-		if it.ITSystem.UUID == uuid.Nil || b.s.isFK(it) || b.s.adPriority(it) >= 0 {
+		if it.ITSystem.UUID == uuid.Nil || b.s.isFK(it) || b.s.adPriority(it) >= 0 || b.s.uuidSystemPriority(it) >= 0 {
 			continue
 		}
-		v, ok := b.s.period(b.c, it.Validity, b.ps, oio.KindOrganisationEnhed, b.u.UUID, "IT user validity")
+		v, ok := b.s.period(b.c, it.Validity, b.ps, oio.KindOrganisationEnhed, b.id, "IT user validity")
 		if !ok {
 			continue
 		}
@@ -433,7 +465,7 @@ func (b *unitBuilder) manager() (oio.Object, bool) {
 		}
 		return strings.Compare(x.UUID.String(), y.UUID.String())
 	})
-	id := ManagerUUID(u.UUID)
+	id := ManagerUUID(b.id)
 	kind := oio.KindOrganisationFunktion
 	filled := 0
 	var obj oio.Object
@@ -448,7 +480,7 @@ func (b *unitBuilder) manager() (oio.Object, bool) {
 		}
 		var user uuid.UUID
 		if s.userMode() == UsersPerPerson {
-			user = *m.Person
+			user = s.objectUUID(*m.Person, m.PersonITUsers, nil, oio.KindBruger)
 		} else {
 			accs := s.accounts(m.PersonITUsers, b.ps, kind, id)
 			if len(accs) == 0 {
@@ -472,7 +504,7 @@ func (b *unitBuilder) manager() (oio.Object, bool) {
 				Relationer: []oio.Relation{
 					{Name: oio.RelFunktionstype, Virkning: open, Ref: FunktionstypeLeder},
 					{Name: oio.RelTilknyttedeBrugere, Virkning: v, Ref: user},
-					{Name: oio.RelTilknyttedeEnheder, Virkning: v, Ref: u.UUID},
+					{Name: oio.RelTilknyttedeEnheder, Virkning: v, Ref: b.id},
 					{Name: oio.RelTilknyttedeOrganisationer, Virkning: open, Ref: s.Organisation},
 				},
 			},
@@ -493,7 +525,7 @@ func (b *unitBuilder) contactPlace() (oio.Object, bool) {
 	if len(tasks) == 0 {
 		return oio.Object{}, false
 	}
-	v, ok := s.period(b.c, u.Validity, b.ps, oio.KindOrganisationFunktion, ContactPlaceUUID(u.UUID), "validity")
+	v, ok := s.period(b.c, u.Validity, b.ps, oio.KindOrganisationFunktion, ContactPlaceUUID(b.id), "validity")
 	if !ok {
 		return oio.Object{}, false
 	}
@@ -501,13 +533,13 @@ func (b *unitBuilder) contactPlace() (oio.Object, bool) {
 	open.To = time.Time{}
 	obj := oio.Object{
 		Kind: oio.KindOrganisationFunktion,
-		UUID: ContactPlaceUUID(u.UUID),
+		UUID: ContactPlaceUUID(b.id),
 		Registration: oio.Registration{
 			Egenskaber: []oio.Egenskab{{Virkning: open, BrugervendtNoegle: "Henvendelsessted", Navn: "Henvendelsessted"}},
 			Gyldighed:  []oio.Gyldighed{{Virkning: open, Status: oio.Aktiv}},
 			Relationer: []oio.Relation{
 				{Name: oio.RelFunktionstype, Virkning: open, Ref: FunktionstypeHenvendelsessted},
-				{Name: oio.RelTilknyttedeEnheder, Virkning: v, Ref: u.UUID},
+				{Name: oio.RelTilknyttedeEnheder, Virkning: v, Ref: b.id},
 				{Name: oio.RelTilknyttedeOrganisationer, Virkning: open, Ref: s.Organisation},
 			},
 		},

@@ -104,23 +104,26 @@ type userSpec struct {
 
 // PersonDesired returns everything STS should hold for the OS2MO person p, valid now:
 //
-//   - the users (Bruger): one with the person's UUID (person mode), or one per AD account
-//     (ituser mode, see UserMode); BrugerNavn is the AD account's user key (person mode: the
-//     first AD account's, else the person's user key);
+//   - the users (Bruger): one per person (person mode, with the person's UUID or the one
+//     Settings.UUIDFromITSystems gives), or one per AD account (ituser mode, see UserMode);
+//     BrugerNavn is the AD account's user key (person mode: the first AD account's, else the
+//     person's user key);
 //   - for each user with a position in a relevant unit: its Bruger, linked to the person's STS
 //     Person (TilknyttedePersoner), its email, mobile, landline and location Adresse objects
-//     chosen by the class-priority settings among the addresses that may be shown externally,
-//     and one position function (Enhedsrolle) per engagement in a relevant unit, current or
-//     future, named by the job function (or the configured extension field), from the
-//     engagement's start to its end;
+//     chosen among the addresses that may be shown externally (see Settings.EmailClasses and
+//     Settings.EngagementAddressTypes), and one position function (Enhedsrolle) per engagement
+//     in a relevant unit, current or future, named by the job function (or the configured
+//     extension field), from the engagement's start to its end; in ituser mode an AD account has
+//     the engagements it is linked to (all of them), and a person's only account has every
+//     engagement no other account is linked to;
 //   - the person's STS Person (name or nickname; CPR only with Settings.SyncCPR and only when it
 //     is 10 digits);
 //   - users without a position in a relevant unit, and the users of removed AD accounts with an
 //     FK bookkeeping IT user, to deactivate.
 //
-// A position's unit is relevant by RelevantSummary; the FK-account exception needs fkUnits, the
-// units known to have an FK bookkeeping IT user (nil: none).
-func PersonDesired(s Settings, p *moclient.Person, fkUnits map[uuid.UUID]bool, now time.Time) Desired {
+// A position's unit is relevant by RelevantSummary (a unit with an FK bookkeeping account is, as
+// the summary carries its IT users).
+func PersonDesired(s Settings, p *moclient.Person, now time.Time) Desired {
 	if p == nil {
 		return Desired{}
 	}
@@ -136,9 +139,9 @@ func PersonDesired(s Settings, p *moclient.Person, fkUnits map[uuid.UUID]bool, n
 			single := len(accs) == 1
 			for _, e := range p.Engagements {
 				linked := slices.ContainsFunc(p.ITUsers, func(it moclient.ITUser) bool {
-					return s.adPriority(it) >= 0 && it.Engagement != nil && *it.Engagement == e.UUID
+					return s.adPriority(it) >= 0 && slices.Contains(it.Engagements, e.UUID)
 				})
-				if (a.it.Engagement != nil && *a.it.Engagement == e.UUID) || (single && !linked) {
+				if slices.Contains(a.it.Engagements, e.UUID) || (single && !linked) {
 					spec.engagements = append(spec.engagements, e)
 				}
 			}
@@ -156,25 +159,26 @@ func PersonDesired(s Settings, p *moclient.Person, fkUnits map[uuid.UUID]bool, n
 			}
 		}
 	default:
+		id := s.objectUUID(p.UUID, p.ITUsers, &ps, oio.KindBruger)
 		accs := s.adAccounts(p.ITUsers)
 		if s.RequireADAccount && len(accs) == 0 {
-			d.Users = []uuid.UUID{p.UUID}
-			d.Deactivate = []Ref{{oio.KindBruger, p.UUID}}
-			d.Problems = append(ps.list, Problem{Kind: oio.KindBruger, UUID: p.UUID, Message: "not exported: no AD account"})
+			d.Users = []uuid.UUID{id}
+			d.Deactivate = []Ref{{oio.KindBruger, id}}
+			d.Problems = append(ps.list, Problem{Kind: oio.KindBruger, UUID: id, Message: "not exported: no AD account"})
 			return d
 		}
 		name := p.UserKey
 		if len(accs) > 0 && strings.TrimSpace(accs[0].UserKey) != "" {
 			name = accs[0].UserKey
 		}
-		specs = append(specs, userSpec{id: p.UUID, name: name, validity: p.Validity,
+		specs = append(specs, userSpec{id: id, name: name, validity: p.Validity,
 			engagements: p.Engagements, addresses: p.Addresses})
 	}
 
 	var earliest time.Time // earliest start of an exported user, for the Person
 	for _, spec := range specs {
 		d.Users = appendNew(d.Users, spec.id)
-		objs, start, ok := s.user(c, p, spec, fkUnits, &ps, &d)
+		objs, start, ok := s.user(c, p, spec, &ps, &d)
 		if !ok {
 			d.Deactivate = append(d.Deactivate, Ref{oio.KindBruger, spec.id})
 			ps.add(oio.KindBruger, spec.id, "", "no position in an exported unit; not exported")
@@ -206,15 +210,16 @@ func PersonGone(s Settings, id uuid.UUID) Desired {
 
 // user translates one user: its Adresse objects, Bruger and position functions, the start of
 // the Bruger, and false when it has no position in a relevant unit.
-func (s Settings) user(c clock, p *moclient.Person, spec userSpec, fkUnits map[uuid.UUID]bool, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
+func (s Settings) user(c clock, p *moclient.Person, spec userSpec, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
 	kind := oio.KindBruger
 	var positions []oio.Object
-	var first time.Time // earliest position start
+	var exported []moclient.Engagement // the engagements with a position, for the location
+	var first time.Time                // earliest position start
 	for _, e := range spec.engagements {
 		if end := Day(e.Validity.To); !end.IsZero() && !end.After(c.today) {
 			continue // ended
 		}
-		if ok, _ := RelevantSummary(s, e.Unit, fkUnits[e.OrgUnit]); !ok || e.Unit == nil || e.Unit.UUID != e.OrgUnit {
+		if ok, _ := RelevantSummary(s, e.Unit); !ok || e.Unit == nil || e.Unit.UUID != e.OrgUnit {
 			continue
 		}
 		f, start, ok := s.position(c, spec.id, e, ps)
@@ -223,6 +228,7 @@ func (s Settings) user(c clock, p *moclient.Person, spec userSpec, fkUnits map[u
 		}
 		d.setSince(f.UUID, c.from(e.Validity.From))
 		positions = append(positions, f)
+		exported = append(exported, e)
 		if first.IsZero() || start.Before(first) {
 			first = start
 		}
@@ -261,7 +267,7 @@ func (s Settings) user(c clock, p *moclient.Person, spec userSpec, fkUnits map[u
 	}
 	var objs []oio.Object
 	rels := &bruger.Registration.Relationer
-	for _, a := range s.userAddresses(c, spec, ps) {
+	for _, a := range s.userAddresses(c, spec, exported, ps) {
 		objs = append(objs, s.addressObject(spec.id, a))
 		ref := AddressUUID(spec.id, a.role)
 		*rels = append(*rels, oio.Relation{Name: oio.RelAdresser, Virkning: a.rel, Ref: ref,
@@ -277,24 +283,42 @@ func (s Settings) user(c clock, p *moclient.Person, spec userSpec, fkUnits map[u
 }
 
 // userAddresses chooses the user's email, mobile, landline and location among the addresses
-// that may be shown externally, by the class-priority settings.
-func (s Settings) userAddresses(c clock, spec userSpec, ps *problems) []chosenAddress {
+// that may be shown externally: by the class-priority settings, or by scope when a list is empty
+// (see Settings.EmailClasses); the location from the unit of the user's primary engagement
+// first when Settings.EngagementAddressTypes is set. exported are the engagements the user has a
+// position for.
+func (s Settings) userAddresses(c clock, spec userSpec, exported []moclient.Engagement, ps *problems) []chosenAddress {
+	linked := func(a moclient.Address) bool {
+		return a.Engagement != nil && slices.ContainsFunc(spec.engagements, func(e moclient.Engagement) bool { return e.UUID == *a.Engagement })
+	}
 	var out []chosenAddress
 	for _, r := range []struct {
 		role    uuid.UUID
 		classes []uuid.UUID
+		byScope func(moclient.Address) bool // the candidates of an empty class list
 	}{
-		{RoleUserEmail, s.EmailClasses},
-		{RoleUserPhone, s.MobileClasses},
-		{RoleUserLandline, s.LandlineClasses},
-		{RoleUserLocation, s.LocationClasses},
+		{RoleUserEmail, s.EmailClasses, func(a moclient.Address) bool { return scopeIs(a, "EMAIL") }},
+		{RoleUserPhone, s.MobileClasses, func(a moclient.Address) bool {
+			return scopeIs(a, "PHONE") && !slices.Contains(s.LandlineClasses, a.Type.UUID)
+		}},
+		{RoleUserLandline, s.LandlineClasses, func(moclient.Address) bool { return false }},
+		{RoleUserLocation, s.LocationClasses, func(a moclient.Address) bool { return scopeIs(a, "DAR") && linked(a) }},
 	} {
-		if len(r.classes) == 0 || !s.managesRole(oio.KindBruger, r.role) {
+		if !s.managesRole(oio.KindBruger, r.role) {
 			continue
+		}
+		if r.role == RoleUserLocation && len(s.EngagementAddressTypes) > 0 {
+			if a, ok := s.engagementAddress(c, spec.id, exported, ps); ok {
+				out = append(out, a)
+				continue
+			}
 		}
 		var cands []moclient.Address
 		for _, a := range spec.addresses {
-			if public(a) && slices.Contains(r.classes, a.Type.UUID) {
+			if !public(a) {
+				continue
+			}
+			if (len(r.classes) > 0 && slices.Contains(r.classes, a.Type.UUID)) || (len(r.classes) == 0 && r.byScope(a)) {
 				cands = append(cands, a)
 			}
 		}
@@ -304,6 +328,56 @@ func (s Settings) userAddresses(c clock, spec userSpec, ps *problems) []chosenAd
 	}
 	return out
 }
+
+// engagementAddress returns the user's location from the unit of its primary engagement among
+// exported (else the one that started first): the first of the unit's addresses, shown
+// externally, of the types in Settings.EngagementAddressTypes.
+func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []moclient.Engagement, ps *problems) (chosenAddress, bool) {
+	if len(exported) == 0 {
+		return chosenAddress{}, false
+	}
+	es := slices.Clone(exported)
+	slices.SortStableFunc(es, func(x, y moclient.Engagement) int {
+		if x.Primary != y.Primary {
+			if x.Primary {
+				return -1
+			}
+			return 1
+		}
+		if d := x.Start.Compare(y.Start); d != 0 {
+			return d
+		}
+		return strings.Compare(x.UUID.String(), y.UUID.String())
+	})
+	unit := es[0].Unit
+	if unit == nil {
+		return chosenAddress{}, false
+	}
+	rank := func(a moclient.Address) int {
+		for i, t := range s.EngagementAddressTypes {
+			if nameIn([]string{t}, a.Type.Name, a.Type.UserKey) {
+				return i
+			}
+		}
+		return -1
+	}
+	var cands []moclient.Address
+	for _, a := range unit.Addresses {
+		if public(a) && rank(a) >= 0 {
+			cands = append(cands, a)
+		}
+	}
+	// Rank by the type's place in the list, as choose ranks by class.
+	slices.SortStableFunc(cands, func(x, y moclient.Address) int { return rank(x) - rank(y) })
+	var priority []uuid.UUID
+	for _, a := range cands {
+		priority = appendNew(priority, a.Type.UUID)
+	}
+	return choose(s, c, cands, priority, RoleUserLocation, user, ps)
+}
+
+// scopeIs reports whether the address's type has the scope (EMAIL, PHONE, DAR, …).
+func scopeIs(a moclient.Address, scope string) bool { return strings.EqualFold(a.Type.Scope, scope) }
 
 // jobTitle returns the position name of an engagement.
 func (s Settings) jobTitle(e moclient.Engagement) string {
@@ -316,6 +390,14 @@ func (s Settings) jobTitle(e moclient.Engagement) string {
 // position returns the position function of an engagement held by the user bruger, and the
 // engagement's start. Everything starts with the engagement; a later change of its title or unit
 // starts with the engagement's current validity (Desired.since).
+// positionUnit returns the STS UUID of an engagement's unit (Settings.UUIDFromITSystems).
+func (s Settings) positionUnit(e moclient.Engagement) uuid.UUID {
+	if e.Unit == nil {
+		return e.OrgUnit
+	}
+	return s.objectUUID(e.OrgUnit, e.Unit.ITUsers, nil, oio.KindOrganisationEnhed)
+}
+
 func (s Settings) position(c clock, bruger uuid.UUID, e moclient.Engagement, ps *problems) (oio.Object, time.Time, bool) {
 	kind := oio.KindOrganisationFunktion
 	id := PositionUUID(e.UUID, bruger)
@@ -347,7 +429,7 @@ func (s Settings) position(c clock, bruger uuid.UUID, e moclient.Engagement, ps 
 			Relationer: []oio.Relation{
 				{Name: oio.RelFunktionstype, Virkning: open, Ref: FunktionstypeStilling},
 				{Name: oio.RelTilknyttedeBrugere, Virkning: s.virk(start, end), Ref: bruger},
-				{Name: oio.RelTilknyttedeEnheder, Virkning: s.virk(start, end), Ref: e.OrgUnit},
+				{Name: oio.RelTilknyttedeEnheder, Virkning: s.virk(start, end), Ref: s.positionUnit(e)},
 				{Name: oio.RelTilknyttedeOrganisationer, Virkning: open, Ref: s.Organisation},
 			},
 		},

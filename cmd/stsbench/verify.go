@@ -149,7 +149,7 @@ func (s *stack) desired(ctx context.Context, kind bundleKind, id uuid.UUID) (tra
 		case err != nil:
 			return translate.Desired{}, false, err
 		}
-		return translate.PersonDesired(settings, p, nil, now), true, nil
+		return translate.PersonDesired(settings, p, now), true, nil
 	}
 }
 

@@ -36,8 +36,8 @@ func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	} else {
 		fmt.Fprintln(out, "STS token: skipped (STS_SECURITY=false; requests are unsigned)")
 	}
-	checks = append(checks, probe{"STS Organisation " + cfg.STSBaseURL + " (laes organisation " + cfg.STSOrganisation.String() + ")", func(ctx context.Context) error {
-		_, err := d.sts.Read(ctx, oio.KindOrganisation, cfg.STSOrganisation)
+	checks = append(checks, probe{"STS Organisation " + cfg.STSBaseURL + " (laes organisation " + cfg.Mapping.Organisation.String() + ")", func(ctx context.Context) error {
+		_, err := d.sts.Read(ctx, oio.KindOrganisation, cfg.Mapping.Organisation)
 		return err
 	}})
 	code := exitOK

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
@@ -17,6 +19,8 @@ import (
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // Config is the daemon's complete, typed configuration.
@@ -57,12 +61,10 @@ type Config struct {
 	MOClientID       string
 	MOClientSecret   string
 	MOTimeout        time.Duration
-	MOTopUnit        uuid.UUID
 
-	STSBaseURL      string
-	STSCVR          string
-	STSOrganisation uuid.UUID
-	STSTimeout      time.Duration
+	STSBaseURL string
+	STSCVR     string
+	STSTimeout time.Duration
 
 	STSSecurity        bool
 	STSP12File         string
@@ -79,6 +81,11 @@ type Config struct {
 	SyncMaxDeactivationPercent float64
 	SyncOrphans                reconcile.OrphanPolicy
 	SyncKeepUUIDs              []uuid.UUID
+
+	// Mapping is what is written to STS Organisation and how (the municipality's Organisation
+	// object, the top unit and every mapping choice): built once here and used as it is by the
+	// daemon's event path, its scheduled sync, `sync` and `verify`.
+	Mapping translate.Settings
 }
 
 // setting describes one configuration variable: its environment name, default, meaning, and how
@@ -89,7 +96,9 @@ type setting struct {
 	Help     string
 	Required bool
 	Secret   bool // may also be given as <Name>_FILE; never logged
-	parse    func(c *Config, v string) error
+	// Section is the heading the setting is listed under (`stsorgsync settings`, README).
+	Section string
+	parse   func(c *Config, v string) error
 }
 
 func str(dst func(*Config) *string) func(*Config, string) error {
@@ -117,6 +126,19 @@ func boolean(dst func(*Config) *bool) func(*Config, string) error {
 		default:
 			return fmt.Errorf("expected true or false, got %q", v)
 		}
+		return nil
+	}
+}
+
+// negated parses a boolean setting into a field that means its opposite (SYNC_MANAGERS into
+// Mapping.DisableManagers).
+func negated(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var on bool
+		if err := boolean(func(*Config) *bool { return &on })(c, v); err != nil {
+			return err
+		}
+		*dst(c) = !on
 		return nil
 	}
 }
@@ -168,24 +190,82 @@ func uuidOf(dst func(*Config) *uuid.UUID) func(*Config, string) error {
 	}
 }
 
-// uuidList parses comma-separated UUIDs (spaces around each allowed), dropping repeats; an
-// empty value is an empty list.
+// listItems splits a list setting: a JSON array of strings (os2mo-os2sync-export's format, e.g.
+// ["Linjeorganisation","Selvejet institution"]) or comma-separated items, each trimmed; empty
+// items are dropped, and an empty value is an empty list.
+func listItems(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	var items []string
+	if strings.HasPrefix(v, "[") {
+		if err := json.Unmarshal([]byte(v), &items); err != nil {
+			return nil, fmt.Errorf("expected a JSON list of strings such as [\"a\", \"b\"] or comma-separated items, got %q", v)
+		}
+	} else if v != "" {
+		items = strings.Split(v, ",")
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" && !slices.Contains(out, it) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// uuidList parses UUIDs (comma-separated or a JSON list), dropping repeats; an empty value is an
+// empty list.
 func uuidList(dst func(*Config) *[]uuid.UUID) func(*Config, string) error {
 	return func(c *Config, v string) error {
+		items, err := listItems(v)
+		if err != nil {
+			return err
+		}
 		var ids []uuid.UUID
-		if strings.TrimSpace(v) != "" {
-			for item := range strings.SplitSeq(v, ",") {
-				item = strings.TrimSpace(item)
-				id, err := uuid.Parse(item)
-				if err != nil || len(item) != 36 {
-					return fmt.Errorf("expected comma-separated UUIDs such as 89cba575-d106-4732-87ab-45c09ac56874, got %q", item)
-				}
-				if !slices.Contains(ids, id) {
-					ids = append(ids, id)
-				}
+		for _, item := range items {
+			id, err := uuid.Parse(item)
+			if err != nil || len(item) != 36 {
+				return fmt.Errorf("expected comma-separated UUIDs such as 89cba575-d106-4732-87ab-45c09ac56874, got %q", item)
+			}
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
 			}
 		}
 		*dst(c) = ids
+		return nil
+	}
+}
+
+// nameList parses names (comma-separated or a JSON list), dropping repeats.
+func nameList(dst func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		items, err := listItems(v)
+		if err != nil {
+			return err
+		}
+		*dst(c) = items
+		return nil
+	}
+}
+
+// roleList parses address types by OS2sync's names (case-insensitive) into the roles of names.
+func roleList(names map[string]uuid.UUID, dst func(*Config) *[]uuid.UUID) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		items, err := listItems(v)
+		if err != nil {
+			return err
+		}
+		roles := []uuid.UUID{} // not nil: an empty list keeps no role
+		for _, item := range items {
+			role, ok := names[strings.ToUpper(item)]
+			if !ok {
+				return fmt.Errorf("expected address types from %s, got %q", strings.Join(slices.Sorted(maps.Keys(names)), ", "), item)
+			}
+			roles = append(roles, role)
+		}
+		*dst(c) = append(*dst(c), roles...)
+		if *dst(c) == nil {
+			*dst(c) = roles
+		}
 		return nil
 	}
 }
@@ -284,12 +364,12 @@ func settings() []setting {
 		{Name: "MO_CLIENT_ID", Required: true, Help: "Keycloak client id of this integration.", parse: str(func(c *Config) *string { return &c.MOClientID })},
 		{Name: "MO_CLIENT_SECRET", Required: true, Secret: true, Help: "Keycloak client secret (or MO_CLIENT_SECRET_FILE).", parse: str(func(c *Config) *string { return &c.MOClientSecret })},
 		{Name: "MO_TIMEOUT", Default: "30s", Help: "Timeout of one OS2MO request.", parse: duration(func(c *Config) *time.Duration { return &c.MOTimeout })},
-		{Name: "MO_TOP_UNIT_UUID", Help: "OS2MO unit written as the root of the municipality's tree (no parent in STS). Empty: OS2MO's root units.",
+		{Name: "MO_TOP_UNIT_UUID", Help: "OS2MO unit written as the root of the municipality's tree (no parent in STS); only it and its descendants are exported, and it is never deactivated (os2mo-os2sync-export: TOP_UNIT_UUID). Empty: OS2MO's root units.",
 			parse: func(c *Config, v string) error {
 				if v == "" {
 					return nil
 				}
-				return uuidOf(func(c *Config) *uuid.UUID { return &c.MOTopUnit })(c, v)
+				return uuidOf(func(c *Config) *uuid.UUID { return &c.Mapping.TopUnit })(c, v)
 			}},
 
 		{Name: "STS_BASE_URL", Default: "https://organisation.eksterntest-stoettesystemerne.dk", Help: "STS Organisation base URL; services are at {base}/organisation/{object}/6/. Production: https://organisation.stoettesystemerne.dk.", parse: urlOf("http https", func(c *Config) *string { return &c.STSBaseURL })},
@@ -301,7 +381,7 @@ func settings() []setting {
 				c.STSCVR = v
 				return nil
 			}},
-		{Name: "STS_ORGANISATION_UUID", Required: true, Help: "UUID of the municipality's Organisation object in STS Organisation (every unit and user belongs to it).", parse: uuidOf(func(c *Config) *uuid.UUID { return &c.STSOrganisation })},
+		{Name: "STS_ORGANISATION_UUID", Required: true, Help: "UUID of the municipality's Organisation object in STS Organisation (every unit and user belongs to it).", parse: uuidOf(func(c *Config) *uuid.UUID { return &c.Mapping.Organisation })},
 		{Name: "STS_TIMEOUT", Default: "30s", Help: "Timeout of one STS Organisation call.", parse: duration(func(c *Config) *time.Duration { return &c.STSTimeout })},
 		{Name: "STS_SECURITY", Default: "true", Help: "Use KOMBIT's security profile: a WS-Trust token from STS_TOKEN_ENDPOINT and signed requests and responses. false sends unsigned requests, which only a fake STS accepts.", parse: boolean(func(c *Config) *bool { return &c.STSSecurity })},
 		{Name: "STS_P12_FILE", Help: "PKCS#12 file with the organisation certificate (FOCES/OCES3) and its private key. Required when STS_SECURITY is true.", parse: str(func(c *Config) *string { return &c.STSP12File })},
@@ -326,7 +406,111 @@ func settings() []setting {
 				return nil
 			}},
 		{Name: "SYNC_KEEP_UUIDS", Help: "Comma-separated STS UUIDs of units and users a full sync never ends as orphans, whatever SYNC_ORPHANS says: e.g. a unit for external consultants or a service user made by hand in STS. A listed unit keeps its whole STS subtree (by Overordnet; so listing the top unit would keep every orphan unit) and the orphan units above it; a user with an active position (or other function) in a kept subtree is kept too; the functions of a kept unit or user are left as they are. `stsorgsync verify` counts kept orphans as kept, not as drift. A listed UUID that OS2MO does account for is synced as usual: keeping only protects orphans. A UUID STS does not hold in the municipality's hierarchy is logged as a warning.", parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.SyncKeepUUIDs })},
+
+		// Mapping. Names follow os2mo-os2sync-export where it has the setting, OS2sync for the
+		// choices made on the STS side. Lists are comma-separated or a JSON list.
+		{Section: sectionUnits, Name: "FILTER_ORGUNIT_UUID", Help: "OS2MO units that, with all their descendants, are not exported (UUIDs). A subtree excluded here that STS holds is deactivated by the event path and the full sync.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.ExcludedSubtrees })},
+		{Section: sectionUnits, Name: "FILTER_HIERARCHY_NAMES", Help: "When set, only units whose org_unit_hierarchy class has one of these names (or user keys) are exported, e.g. `Linjeorganisation,Selvejet institution`; a unit with an FK bookkeeping IT user (FK_ORG_IT_SYSTEMS) or an IT user of UUID_FROM_IT_SYSTEMS is exported whatever its hierarchy. Empty: every hierarchy.",
+			parse: nameList(func(c *Config) *[]string { return &c.Mapping.HierarchyNames })},
+		{Section: sectionUnits, Name: "IGNORED_UNIT_LEVELS", Help: "org_unit_level classes (UUIDs) whose units are not exported (checked on the unit itself, not inherited by its children), unless the unit has an FK bookkeeping IT user.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.IgnoredUnitLevels })},
+		{Section: sectionUnits, Name: "IGNORED_UNIT_TYPES", Help: "org_unit_type classes (UUIDs) whose units are not exported (checked on the unit itself), unless the unit has an FK bookkeeping IT user.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.IgnoredUnitTypes })},
+		{Section: sectionUnits, Name: "TEAM_UNIT_TYPES", Help: "org_unit_type classes (UUIDs) written as Enhedstype \"Team\"; every other unit is an \"Afdeling\".",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.TeamUnitTypes })},
+		{Section: sectionUnits, Name: "SYNC_MANAGERS", Default: "true", Help: "Write each unit's manager (the first to start of its current managers) as its \"Leder\" function, and end manager functions other tools wrote for the unit. false leaves manager functions to FK Organisation's own UI: those made by others are kept, and stsorgsync's own are ended.",
+			parse: negated(func(c *Config) *bool { return &c.Mapping.DisableManagers })},
+		{Section: sectionUnits, Name: "ENABLE_KLE", Default: "true", Help: "Write the units' KLE numbers as their Opgaver. false leaves Opgaver to FK Organisation's own UI (OS2sync: DisableOpgaver=true).",
+			parse: negated(func(c *Config) *bool { return &c.Mapping.DisableKLE })},
+		{Section: sectionUnits, Name: "USE_CONTACT_FOR_TASKS", Default: "false", Help: "Split a unit's KLE by aspect: \"Udførende\" become its Opgaver, \"Ansvarlig\" the tasks of its Henvendelsessted function, \"Indsigt\" is not exported (OS2sync: DisableHenvendelsessteder=false). false writes every KLE number as an Opgave and leaves Henvendelsessted functions to FK Organisation's own UI (stsorgsync's own are ended). Needs ENABLE_KLE.",
+			parse: boolean(func(c *Config) *bool { return &c.Mapping.ContactForTasks })},
+		{Section: sectionUnits, Name: "SYNC_IT_SYSTEMS", Default: "true", Help: "Write the IT systems of a unit's IT users (except AD, FK bookkeeping and UUID_FROM_IT_SYSTEMS accounts) as its TilknyttedeItSystemer. false leaves them to FK Organisation's own UI.",
+			parse: negated(func(c *Config) *bool { return &c.Mapping.DisableITSystems })},
+		{Section: sectionUnits, Name: "IGNORED_OU_ADDRESS_TYPES", Default: "SOR", Help: "Unit address types stsorgsync never writes, creates or ends, by OS2sync's names: " + strings.Join(slices.Sorted(maps.Keys(translate.UnitAddressRoleNames())), ", ") + " (OS2sync's IgnoredOUAddressTypes), e.g. `SOR,EAN` to co-exist with KOMBIT's SOR synchroniser. SOR, LOSSHORTNAME, LOSID and FOA have no source in OS2MO and are never written anyway.",
+			parse: roleList(translate.UnitAddressRoleNames(), func(c *Config) *[]uuid.UUID { return &c.Mapping.KeptAddressRoles })},
+		{Section: sectionUnits, Name: "KEPT_RELATIONS", Help: "Relations of units and users stsorgsync never changes, left to FK Organisation's own UI or another tool: any of " + relationNames(translate.KeepableRelations()) + ".",
+			parse: keptRelations},
+
+		{Section: sectionUsers, Name: "USER_MODE", Default: "person", Help: "How OS2MO persons become STS users (Bruger): `person` writes one user per person, with the person's UUID (or UUID_FROM_IT_SYSTEMS'); `ituser` writes one user per AD account (USER_KEY_IT_SYSTEM_NAMES), with the UUID its FK bookkeeping IT user holds (FK_ORG_IT_SYSTEMS) or else the account's external id (the AD ObjectGUID), holding the positions of the engagements the account is linked to (os2mo-os2sync-export's NEW=true).",
+			parse: func(c *Config, v string) error {
+				switch m := translate.UserMode(strings.ToLower(v)); m {
+				case translate.UsersPerPerson, translate.UsersPerITUser:
+					c.Mapping.UserMode = m
+					return nil
+				}
+				return fmt.Errorf("expected person or ituser, got %q", v)
+			}},
+		{Section: sectionUsers, Name: "USER_KEY_IT_SYSTEM_NAMES", Default: "Active Directory", Help: "IT systems (names or user keys), in priority order, whose accounts are the users' AD accounts: an account's user key is the BrugerNavn; in USER_MODE=ituser each account is a user (os2mo-os2sync-export: USER_KEY_IT_SYSTEM_NAMES, new mode IT_SYSTEM_USER_KEYS).",
+			parse: nameList(func(c *Config) *[]string { return &c.Mapping.ADITSystems })},
+		{Section: sectionUsers, Name: "FK_ORG_IT_SYSTEMS", Default: "FK-ORG-UUID,FK-ORG UUID", Help: "FK bookkeeping IT systems (names or user keys): on a person, an IT user whose user key is an AD account's external id and whose external id is the UUID of that account's STS user (USER_MODE=ituser); on a unit, such an IT user makes it exported whatever FILTER_HIERARCHY_NAMES, IGNORED_UNIT_LEVELS and IGNORED_UNIT_TYPES say.",
+			parse: nameList(func(c *Config) *[]string { return &c.Mapping.FKITSystems })},
+		{Section: sectionUsers, Name: "UUID_FROM_IT_SYSTEMS", Help: "IT systems (names or user keys), in priority order, whose IT user on an OS2MO unit, or on a person in USER_MODE=person, holds the UUID the unit or user has in STS (in its user key, else its external id): FK objects created earlier under other UUIDs are updated, not duplicated. Used wherever the unit or user is referred to (parents, positions, managers); such an IT user also makes its unit exported. A unit or user stsorgsync wrote under OS2MO's UUID before is deactivated by the next full sync as an orphan.",
+			parse: nameList(func(c *Config) *[]string { return &c.Mapping.UUIDFromITSystems })},
+		{Section: sectionUsers, Name: "FILTER_USERS_BY_IT_SYSTEM", Default: "false", Help: "In USER_MODE=person, export only persons with an account in USER_KEY_IT_SYSTEM_NAMES; the users of the others are deactivated. (USER_MODE=ituser exports only such persons anyway.)",
+			parse: boolean(func(c *Config) *bool { return &c.Mapping.RequireADAccount })},
+		{Section: sectionUsers, Name: "SYNC_CPR", Default: "false", Help: "Write the person's CPR number to the STS Person (os2mo-os2sync-export: SYNC_CPR, formerly XFER_CPR). Without it no CPR number is written and one already in STS is left as it is. CPR numbers never appear in logs, reports or audit records.",
+			parse: boolean(func(c *Config) *bool { return &c.Mapping.SyncCPR })},
+		{Section: sectionUsers, Name: "USE_NICKNAME", Default: "false", Help: "Write the person's nickname, when OS2MO has one, as the STS Person's name instead of the name.",
+			parse: boolean(func(c *Config) *bool { return &c.Mapping.UseNickname })},
+		{Section: sectionUsers, Name: "EXTENSION_FIELD_AS_JOB_FUNCTION", Help: "A number N from 1 to 10: a position's name is the engagement's extension_N when that is not empty (e.g. an AD job title), else its job function. Empty: always the job function.",
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(v), "extension_"))
+				if err != nil || n < 1 || n > 10 {
+					return fmt.Errorf("expected a number from 1 to 10 (the engagement's extension_N), got %q", v)
+				}
+				c.Mapping.JobTitleExtension = n
+				return nil
+			}},
+		{Section: sectionUsers, Name: "EMAIL_SCOPE_CLASSES", Help: "Address-type classes (UUIDs), in priority order, for a user's email (only addresses that may be shown externally: visibility PUBLIC or none). Empty: any EMAIL address. On units they rank email addresses.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.EmailClasses })},
+		{Section: sectionUsers, Name: "PHONE_SCOPE_CLASSES", Help: "Address-type classes (UUIDs), in priority order, for a user's mobile phone. Empty: any PHONE address of a class not in LANDLINE_SCOPE_CLASSES. On units they rank phone numbers.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.MobileClasses })},
+		{Section: sectionUsers, Name: "LANDLINE_SCOPE_CLASSES", Help: "Address-type classes (UUIDs), in priority order, for a user's landline; a unit phone of one of them is written as the unit's landline (FastnetTelefon). Empty: no landline.",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.LandlineClasses })},
+		{Section: sectionUsers, Name: "LOCATION_SCOPE_CLASSES", Help: "Address-type classes (UUIDs), in priority order, for a user's location (Lokation). Empty: a DAR address linked to one of the user's engagements (a work place; home addresses are never linked to engagements).",
+			parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.Mapping.LocationClasses })},
+		{Section: sectionUsers, Name: "EMPLOYEE_ENGAGEMENT_ADDRESS", Help: "Unit address types (names or user keys), in priority order: a user's location is the first such address, shown externally, of the unit of the user's primary engagement (else its earliest), e.g. `Lokation,Postadresse`; when that unit has none, LOCATION_SCOPE_CLASSES applies. A changed address of a unit re-evaluates its persons.",
+			parse: nameList(func(c *Config) *[]string { return &c.Mapping.EngagementAddressTypes })},
+		{Section: sectionUsers, Name: "IGNORED_USER_ADDRESS_TYPES", Help: "User address types stsorgsync never writes, creates or ends: any of " + strings.Join(slices.Sorted(maps.Keys(translate.UserAddressRoleNames())), ", ") + " (RACFID and FMKID are never written anyway).",
+			parse: roleList(translate.UserAddressRoleNames(), func(c *Config) *[]uuid.UUID { return &c.Mapping.KeptAddressRoles })},
 	}
+}
+
+// The sections settings are listed under (the others are listed first, without a heading).
+const (
+	sectionUnits = "Mapping: units"
+	sectionUsers = "Mapping: users and persons"
+)
+
+// relationNames joins relation names for help texts.
+func relationNames(rs []oio.RelationName) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// keptRelations parses KEPT_RELATIONS into Mapping.KeptRelations.
+func keptRelations(c *Config, v string) error {
+	items, err := listItems(v)
+	if err != nil {
+		return err
+	}
+	keepable := translate.KeepableRelations()
+	c.Mapping.KeptRelations = nil
+	for _, item := range items {
+		i := slices.IndexFunc(keepable, func(r oio.RelationName) bool { return strings.EqualFold(string(r), item) })
+		if i < 0 {
+			return fmt.Errorf("expected relations from %s, got %q", relationNames(keepable), item)
+		}
+		c.Mapping.KeptRelations = append(c.Mapping.KeptRelations, keepable[i])
+	}
+	return nil
 }
 
 // loadConfig builds the configuration from, in increasing precedence: defaults, the optional
@@ -422,6 +606,9 @@ func (c Config) Validate() error {
 		if c.STSVerifyResponses && c.STSServiceCertFile == "" {
 			errs = append(errs, errors.New("STS_SERVICE_CERT_FILE is required when STS_VERIFY_RESPONSES is true: a PEM file with STS Organisation's signing certificate"))
 		}
+	}
+	if c.Mapping.ContactForTasks && c.Mapping.DisableKLE {
+		errs = append(errs, errors.New("USE_CONTACT_FOR_TASKS=true needs ENABLE_KLE=true: the Henvendelsessted functions are made from the units' KLE"))
 	}
 	if c.LeaseTTL < 5*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))

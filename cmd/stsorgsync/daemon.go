@@ -18,7 +18,6 @@ import (
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient"
-	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // errUncleanShutdown says in-flight events had to be cancelled at shutdown (they were requeued).
@@ -62,6 +61,8 @@ func newDeps(cfg Config, logger *slog.Logger, observeMO func(operation, result s
 		Timeout:        cfg.MOTimeout,
 		Logger:         logger.With("component", "moclient"),
 		Observe:        observeMO,
+		// A user's location may come from its engagement's unit (EMPLOYEE_ENGAGEMENT_ADDRESS).
+		EngagementUnitAddresses: len(cfg.Mapping.EngagementAddressTypes) > 0,
 	})
 	if err != nil {
 		_ = rdb.Close()
@@ -139,7 +140,8 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		MO:       d.mo,
 		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
 		Store:    leaseStore{d.store},
-		Settings: translate.Settings{Organisation: cfg.STSOrganisation, TopUnit: cfg.MOTopUnit},
+		Settings: cfg.Mapping,
+		Keep:     cfg.SyncKeepUUIDs,
 		LeaseTTL: cfg.LeaseTTL,
 		Logger:   logger.With("component", "pipeline"),
 	}

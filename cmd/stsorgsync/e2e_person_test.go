@@ -56,7 +56,7 @@ func (s *slice) pendingOps(t *testing.T, units, persons []uuid.UUID) []translate
 		p, err := mo.Person(ctx, id)
 		switch {
 		case err == nil:
-			bundles = append(bundles, translate.PersonDesired(settings, p, nil, now))
+			bundles = append(bundles, translate.PersonDesired(settings, p, now))
 		case errors.Is(err, moclient.ErrNotCurrent):
 			bundles = append(bundles, translate.PersonGone(settings, id))
 		default:

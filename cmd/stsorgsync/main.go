@@ -136,11 +136,22 @@ func indent(s string) string {
 	return out
 }
 
-// printSettings prints the settings as a Markdown table (the README's configuration section).
+// printSettings prints the settings as Markdown tables, one per section (the README's
+// configuration section).
 func printSettings(w io.Writer) {
-	fmt.Fprintln(w, "| Setting | Default | Meaning |")
-	fmt.Fprintln(w, "|---|---|---|")
+	section := "-"
 	for _, s := range settings() {
+		if s.Section != section {
+			if section != "-" {
+				fmt.Fprintln(w)
+			}
+			if s.Section != "" {
+				fmt.Fprintf(w, "#### %s\n\n", s.Section)
+			}
+			fmt.Fprintln(w, "| Setting | Default | Meaning |")
+			fmt.Fprintln(w, "|---|---|---|")
+			section = s.Section
+		}
 		def := "`" + s.Default + "`"
 		switch {
 		case s.Required:

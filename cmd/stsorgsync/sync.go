@@ -13,7 +13,6 @@ import (
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
-	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // newEngine wires a full synchronisation: OS2MO, STS (counted in the metrics through observe)
@@ -27,7 +26,7 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 		STS:   &stsWriter{client: d.sts, observe: observe, now: time.Now},
 		Store: syncStore{d.store},
 		Options: reconcile.Options{
-			Settings:             translate.Settings{Organisation: cfg.STSOrganisation, TopUnit: cfg.MOTopUnit},
+			Settings:             cfg.Mapping,
 			CVR:                  cfg.STSCVR,
 			Concurrency:          cfg.SyncConcurrency,
 			MaxDeactivationShare: cfg.SyncMaxDeactivationPercent / 100,

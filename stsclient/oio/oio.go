@@ -6,6 +6,7 @@
 package oio
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -298,4 +299,20 @@ func (o *Object) RefOn(name RelationName, day time.Time) uuid.UUID {
 		found = r.Ref
 	}
 	return found
+}
+
+// LiveRefs returns the distinct targets of o's relations of the names that are in effect on day
+// or later (their Virkning is open or ends after day), in order of appearance; none for a nil o.
+func (o *Object) LiveRefs(day time.Time, names ...RelationName) []uuid.UUID {
+	if o == nil {
+		return nil
+	}
+	var out []uuid.UUID
+	for _, r := range o.Registration.Relationer {
+		if slices.Contains(names, r.Name) && r.Ref != uuid.Nil && (r.Virkning.To.IsZero() || r.Virkning.To.After(day)) &&
+			!slices.Contains(out, r.Ref) {
+			out = append(out, r.Ref)
+		}
+	}
+	return out
 }
