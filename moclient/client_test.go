@@ -88,13 +88,24 @@ type env struct {
 
 func newEnv(t *testing.T, failGraphQL int64) *env {
 	t.Helper()
+	return newEnvWrapped(t, failGraphQL, nil)
+}
+
+// newEnvWrapped is newEnv with the fake's handler wrapped by wrap (nil: not wrapped), e.g. to
+// record the GraphQL exchanges.
+func newEnvWrapped(t *testing.T, failGraphQL int64, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	loc, err := time.LoadLocation("Europe/Copenhagen")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, loc)}
 	fake := motest.NewServer(motest.Options{ClientID: "sync", ClientSecret: "s3cret", Now: clk.Now})
-	c := &counter{next: fake.Handler(), failGraphQL: failGraphQL, paths: map[string]int{}, statuses: map[int]int{}}
+	h := fake.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	c := &counter{next: h, failGraphQL: failGraphQL, paths: map[string]int{}, statuses: map[int]int{}}
 	ts := httptest.NewServer(c)
 	t.Cleanup(ts.Close)
 	return &env{fake: fake, ts: ts, count: c, clock: clk, loc: loc}

@@ -76,18 +76,25 @@ type (
 		Validity   wireValidity `json:"validity"`
 	}
 	wireITUser struct {
-		UUID       uuid.UUID    `json:"uuid"`
-		UserKey    string       `json:"user_key"`
-		ExternalID *string      `json:"external_id"`
-		ITSystem   wireClass    `json:"itsystem"`
-		Engagement *wireRef     `json:"engagement_response"`
-		Validity   wireValidity `json:"validity"`
+		UUID        uuid.UUID `json:"uuid"`
+		UserKey     string    `json:"user_key"`
+		ExternalID  *string   `json:"external_id"`
+		ITSystem    wireClass `json:"itsystem"`
+		Engagements struct {
+			Objects []wireRef `json:"objects"`
+		} `json:"engagements_responses"`
+		Validity wireValidity `json:"validity"`
+	}
+	// wireParent is a unit's parent: its UUID and its IT users.
+	wireParent struct {
+		UUID    uuid.UUID    `json:"uuid"`
+		ITUsers []wireITUser `json:"itusers"`
 	}
 	wireOrgUnit struct {
 		UUID                  uuid.UUID     `json:"uuid"`
 		Name                  string        `json:"name"`
 		UserKey               string        `json:"user_key"`
-		Parent                *wireRef      `json:"parent"`
+		Parent                *wireParent   `json:"parent"`
 		Ancestors             []wireRef     `json:"ancestors"`
 		UnitType              *wireClass    `json:"unit_type"`
 		OrgUnitLevel          *wireClass    `json:"org_unit_level"`
@@ -117,6 +124,9 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 	if w.Parent != nil {
 		p := w.Parent.UUID
 		u.Parent = &p
+		if u.ParentITUsers, err = itUsersToModel(w.Parent.ITUsers, loc); err != nil {
+			return nil, fmt.Errorf("parent %s: %w", p, err)
+		}
 	}
 	for _, a := range w.Ancestors {
 		u.Ancestors = append(u.Ancestors, a.UUID)
@@ -196,7 +206,10 @@ func addressesToModel(in []wireAddress, history []wireStart, loc *time.Location)
 func itUsersToModel(in []wireITUser, loc *time.Location) ([]ITUser, error) {
 	var out []ITUser
 	for _, it := range in {
-		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel(), Engagement: it.Engagement.id()}
+		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
+		for _, e := range it.Engagements.Objects {
+			itu.Engagements = append(itu.Engagements, e.UUID)
+		}
 		if it.ExternalID != nil {
 			itu.ExternalID = *it.ExternalID
 		}

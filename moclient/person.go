@@ -71,13 +71,15 @@ type (
 		OrgUnit        struct {
 			UUID    uuid.UUID `json:"uuid"`
 			Current *struct {
-				UUID                  uuid.UUID  `json:"uuid"`
-				Name                  string     `json:"name"`
-				UserKey               string     `json:"user_key"`
-				Ancestors             []wireRef  `json:"ancestors"`
-				UnitType              *wireClass `json:"unit_type"`
-				OrgUnitLevel          *wireClass `json:"org_unit_level"`
-				OrgUnitHierarchyModel *wireClass `json:"org_unit_hierarchy_model"`
+				UUID                  uuid.UUID     `json:"uuid"`
+				Name                  string        `json:"name"`
+				UserKey               string        `json:"user_key"`
+				Ancestors             []wireRef     `json:"ancestors"`
+				UnitType              *wireClass    `json:"unit_type"`
+				OrgUnitLevel          *wireClass    `json:"org_unit_level"`
+				OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
+				ITUsers               []wireITUser  `json:"itusers"`
+				Addresses             []wireAddress `json:"addresses"` // only with $unit_addresses
 			} `json:"current"`
 		} `json:"org_unit_response"`
 		Validity wireValidity `json:"validity"`
@@ -145,6 +147,15 @@ func (w *wireEngagement) toModel(loc *time.Location) (Engagement, error) {
 			UnitType: u.UnitType.toModel(), Level: u.OrgUnitLevel.toModel(), Hierarchy: u.OrgUnitHierarchyModel.toModel()}
 		for _, a := range u.Ancestors {
 			s.Ancestors = append(s.Ancestors, a.UUID)
+		}
+		var err error
+		if s.ITUsers, err = itUsersToModel(u.ITUsers, loc); err != nil {
+			return Engagement{}, fmt.Errorf("unit %s: %w", u.UUID, err)
+		}
+		// The query reads no address history for the unit, so Started is the current validity's
+		// start.
+		if s.Addresses, err = addressesToModel(u.Addresses, nil, loc); err != nil {
+			return Engagement{}, fmt.Errorf("unit %s: %w", u.UUID, err)
 		}
 		e.Unit = s
 	}

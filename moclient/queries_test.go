@@ -88,6 +88,9 @@ func TestSchemaValidationRejectsBrokenQueries(t *testing.T) {
 		{"field of another type", "KLEOwners", "org_unit_response", "person_response", `Cannot query field "person_response" on type "KLE"`},
 		{"missing fragment", "Person", "fragment ClassFields on Class", "fragment ClassFieldz on Class", `Unknown fragment "ClassFields"`},
 		{"undefined variable", "UnitPersons", "$now: DateTime!, ", "", `Variable "$now" is not defined`},
+		{"undefined @include variable", "Person", ", $unit_addresses: Boolean!", "", `Variable "$unit_addresses" is not defined`},
+		{"@include on a non-Boolean", "Person", "$unit_addresses: Boolean!", "$unit_addresses: String!", `Variable "$unit_addresses" of type "String!" used in position expecting type "Boolean!"`},
+		{"misspelt paged field", "Person", "engagements_responses(", "engagement_responses(", `Cannot query field "engagement_responses" on type "ITUser"`},
 		{"scalar without subselection", "Subtree", "objects { uuid }", "objects", `must have a selection of subfields`},
 	}
 	for _, tt := range tests {

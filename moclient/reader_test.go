@@ -47,7 +47,7 @@ func (e *env) personFixture(t *testing.T) personFixture {
 		Validity: moclient.Validity{From: day(2026, 8, 1)}}
 	ended := moclient.Engagement{UUID: uuid.New(), UserKey: "00041", OrgUnit: unit.UUID, JobFunction: teacher, EngagementType: employed,
 		Validity: moclient.Validity{From: day(2010, 1, 1), To: day(2025, 6, 1)}}
-	adUser := moclient.ITUser{UUID: uuid.New(), UserKey: "brsg", ExternalID: uuid.NewString(), ITSystem: ad, Engagement: &current.UUID,
+	adUser := moclient.ITUser{UUID: uuid.New(), UserKey: "brsg", ExternalID: uuid.NewString(), ITSystem: ad, Engagements: []uuid.UUID{current.UUID},
 		Validity: moclient.Validity{From: day(2015, 5, 1)}}
 	fkUser := moclient.ITUser{UUID: uuid.New(), UserKey: adUser.ExternalID, ExternalID: uuid.NewString(), ITSystem: fk,
 		Validity: moclient.Validity{From: day(2020, 1, 1)}}
@@ -63,7 +63,7 @@ func (e *env) personFixture(t *testing.T) personFixture {
 		t.Fatal(err)
 	}
 	unitSummary := &moclient.UnitSummary{UUID: unit.UUID, Name: unit.Name, UserKey: unit.UserKey, Ancestors: []uuid.UUID{top.UUID},
-		UnitType: unit.UnitType, Level: unit.Level, Hierarchy: unit.Hierarchy}
+		UnitType: unit.UnitType, Level: unit.Level, Hierarchy: unit.Hierarchy, ITUsers: unit.ITUsers} // addresses not asked for
 	wantCurrent := current
 	wantCurrent.Unit = unitSummary
 	wantUpcoming := upcoming
@@ -96,6 +96,11 @@ func utcPerson(p *moclient.Person) {
 	for i := range p.Engagements {
 		v(&p.Engagements[i].Validity)
 		p.Engagements[i].Start = p.Engagements[i].Start.UTC()
+		if u := p.Engagements[i].Unit; u != nil {
+			c := *u
+			c.ITUsers, c.Addresses = utcITUsers(u.ITUsers), utcAddresses(u.Addresses)
+			p.Engagements[i].Unit = &c
+		}
 	}
 }
 
@@ -459,7 +464,7 @@ func TestOrgUnitManagerCarriesPersonITUsers(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Errorf("manager's IT users = %v, want %v", keys, want)
 	}
-	if eng := u.Managers[0].PersonITUsers[0].Engagement; eng == nil || *eng != f.person.Engagements[0].UUID {
-		t.Errorf("AD account's engagement link = %v, want %s", eng, f.person.Engagements[0].UUID)
+	if eng := u.Managers[0].PersonITUsers[0].Engagements; !slices.Equal(eng, []uuid.UUID{f.person.Engagements[0].UUID}) {
+		t.Errorf("AD account's engagement links = %v, want [%s]", eng, f.person.Engagements[0].UUID)
 	}
 }

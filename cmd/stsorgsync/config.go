@@ -191,21 +191,26 @@ func uuidOf(dst func(*Config) *uuid.UUID) func(*Config, string) error {
 }
 
 // listItems splits a list setting: a JSON array of strings (os2mo-os2sync-export's format, e.g.
-// ["Linjeorganisation","Selvejet institution"]) or comma-separated items, each trimmed; empty
-// items are dropped, and an empty value is an empty list.
+// ["Linjeorganisation","Selvejet institution"]) or comma-separated items, each trimmed and
+// repeats dropped. An empty value is an empty list; an empty item ("a,,b") is an error.
 func listItems(v string) ([]string, error) {
 	v = strings.TrimSpace(v)
 	var items []string
-	if strings.HasPrefix(v, "[") {
+	switch {
+	case strings.HasPrefix(v, "["):
 		if err := json.Unmarshal([]byte(v), &items); err != nil {
 			return nil, fmt.Errorf("expected a JSON list of strings such as [\"a\", \"b\"] or comma-separated items, got %q", v)
 		}
-	} else if v != "" {
+	case v != "":
 		items = strings.Split(v, ",")
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {
-		if it = strings.TrimSpace(it); it != "" && !slices.Contains(out, it) {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			return nil, fmt.Errorf("expected a list without empty items, got \"\" in %q", v)
+		}
+		if !slices.Contains(out, it) {
 			out = append(out, it)
 		}
 	}
@@ -405,7 +410,7 @@ func settings() []setting {
 				c.SyncOrphans = p
 				return nil
 			}},
-		{Name: "SYNC_KEEP_UUIDS", Help: "Comma-separated STS UUIDs of units and users a full sync never ends as orphans, whatever SYNC_ORPHANS says: e.g. a unit for external consultants or a service user made by hand in STS. A listed unit keeps its whole STS subtree (by Overordnet; so listing the top unit would keep every orphan unit) and the orphan units above it; a user with an active position (or other function) in a kept subtree is kept too; the functions of a kept unit or user are left as they are. `stsorgsync verify` counts kept orphans as kept, not as drift. A listed UUID that OS2MO does account for is synced as usual: keeping only protects orphans. A UUID STS does not hold in the municipality's hierarchy is logged as a warning.", parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.SyncKeepUUIDs })},
+		{Name: "SYNC_KEEP_UUIDS", Help: "Comma-separated STS UUIDs of units and users a full sync never ends as orphans, whatever SYNC_ORPHANS says: e.g. a unit for external consultants or a service user made by hand in STS. A listed unit keeps its whole STS subtree (by Overordnet; so listing the top unit would keep every orphan unit) and the orphan units above it; a user with an active position (or other function) in a kept subtree is kept too; the functions of a kept unit or user are left as they are. `stsorgsync verify` counts kept orphans as kept, not as drift, and the event path leaves the functions of kept units and users alone too. A listed UUID that OS2MO does account for is synced as usual: keeping only protects orphans. A UUID STS does not hold in the municipality's hierarchy is logged as a warning.", parse: uuidList(func(c *Config) *[]uuid.UUID { return &c.SyncKeepUUIDs })},
 
 		// Mapping. Names follow os2mo-os2sync-export where it has the setting, OS2sync for the
 		// choices made on the STS side. Lists are comma-separated or a JSON list.

@@ -43,6 +43,11 @@ func parseDLQArgs(args []string, stderr io.Writer) (dlqRequest, error) {
 		return dlqRequest{}, errors.New("missing command: list, export or replay")
 	}
 	req := dlqRequest{cmd: args[0]}
+	switch req.cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, dlqUsage)
+		return req, flag.ErrHelp
+	}
 	fs := flag.NewFlagSet("dlq "+req.cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, dlqUsage); fs.PrintDefaults() }
@@ -145,7 +150,7 @@ func parseAge(s string) (time.Duration, error) {
 func runDLQ(ctx context.Context, args []string, load func() (Config, error), stdout, stderr io.Writer) int {
 	req, err := parseDLQArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return exitConfig
+		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "stsorgsync: %v\n%s\n", err, dlqUsage)

@@ -37,7 +37,6 @@ func TestDLQUsage(t *testing.T) {
 		{"bad object", []string{"replay", "--object", "unit-1"}, "--object"},
 		{"bad age", []string{"replay", "--older-than", "soon"}, "--older-than"},
 		{"empty window", []string{"replay", "--older-than", "2h", "--newer-than", "1h"}, "--newer-than (1h0m0s) must be longer"},
-		{"help", []string{"replay", "--help"}, "--dry-run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +55,13 @@ func TestDLQUsage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("help", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		loaded := false
+		if code := runDLQ(t.Context(), []string{"replay", "--help"}, func() (Config, error) { loaded = true; return Config{}, nil }, &stdout, &stderr); code != exitOK || loaded {
+			t.Errorf("replay --help: exit %d, configuration loaded %v; want exit 0 without loading it", code, loaded)
+		}
+	})
 
 	t.Run("broker unreachable", func(t *testing.T) {
 		t.Parallel()

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
@@ -86,35 +87,80 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitConfig
 	}
 
+	// The command's own flags first: --help needs no configuration.
+	var cmdArgs []string
+	if fs.NArg() > 0 {
+		cmdArgs = fs.Args()[1:]
+	}
+	var execute func(Config, *slog.Logger) int
+	var err error
+	switch cmd {
+	case "check":
+		err = parseNoFlags("check", "validate the configuration and certificates, then report for each dependency whether it can be reached", cmdArgs, stderr)
+		execute = func(cfg Config, logger *slog.Logger) int { return check(ctx, cfg, logger, stdout) }
+	case "sync":
+		var f *syncFlags
+		f, err = parseSyncFlags(cmdArgs, stderr)
+		execute = func(cfg Config, _ *slog.Logger) int { return runSync(ctx, f, cfg, stdout, stderr) }
+	case "verify":
+		var f *verifyFlags
+		f, err = parseVerifyFlags(cmdArgs, stderr)
+		execute = func(cfg Config, _ *slog.Logger) int { return runVerify(ctx, f, cfg, stdout, stderr) }
+	default:
+		err = parseNoFlags("run", "consume OS2MO events and write STS Organisation until SIGTERM or SIGINT", cmdArgs, stderr)
+		execute = func(cfg Config, logger *slog.Logger) int {
+			return daemonExitCode(runDaemon(ctx, cfg, logger), logger, stderr)
+		}
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		return exitConfig
+	}
+
 	cfg, err := loadConfig(getenv, *configFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\nRun `stsorgsync settings` for every setting and its meaning.\n", indent(err.Error()))
 		return exitConfig
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
-	switch cmd {
-	case "check":
-		return check(ctx, cfg, logger, stdout)
-	case "sync":
-		return runSync(ctx, fs.Args()[1:], cfg, stdout, stderr)
-	case "verify":
-		return runVerify(ctx, fs.Args()[1:], cfg, stdout, stderr)
+	return execute(cfg, newLogger(stderr, cfg.LogLevel))
+}
+
+// daemonExitCode maps the daemon's outcome to the exit code and reports it.
+func daemonExitCode(err error, logger *slog.Logger, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUncleanShutdown):
+		logger.Error("stopped", "error", err)
+		return exitUnclean
+	case errors.As(err, new(configError)):
+		fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\n", indent(err.Error()))
+		return exitConfig
 	default:
-		err := runDaemon(ctx, cfg, logger)
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, errUncleanShutdown):
-			logger.Error("stopped", "error", err)
-			return exitUnclean
-		case errors.As(err, new(configError)):
-			fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\n", indent(err.Error()))
-			return exitConfig
-		default:
-			logger.Error("stopped", "error", err)
-			return exitFailure
-		}
+		logger.Error("stopped", "error", err)
+		return exitFailure
 	}
+}
+
+// parseNoFlags parses the arguments of a command that takes none, so that --help prints what it
+// does and anything else is refused (exit 2) instead of ignored.
+func parseNoFlags(name, what string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: stsorgsync [--config FILE] %s\n\n%s%s.\n", name, strings.ToUpper(what[:1]), what[1:])
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "stsorgsync %s: unexpected argument %q\n", name, fs.Arg(0))
+		fs.Usage()
+		return errors.New("unexpected argument")
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -173,7 +219,13 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ready := fs.Bool("ready", false, "probe /readyz (broker session, Redis, STS token) instead of /healthz")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: stsorgsync healthcheck [--ready]\n\nProbe the running daemon's /healthz (or /readyz) on HTTP_LISTEN; exit 0 when it answers 200. Flags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	} else if err != nil {
 		return exitConfig
 	}
 	path := "/healthz"

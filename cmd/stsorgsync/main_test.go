@@ -14,7 +14,9 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/reconcile"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
+	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // validEnv is a minimal valid configuration.
@@ -105,6 +107,17 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"orphan policy for an unknown kind", map[string]string{"SYNC_ORPHANS": "functions=report"}, []string{"SYNC_ORPHANS", `"functions=report"`}},
 		{"bad UUID to keep", map[string]string{"SYNC_KEEP_UUIDS": "89cba575-d106-4732-87ab-45c09ac56874, konsulenter"}, []string{"SYNC_KEEP_UUIDS", "UUIDs", `"konsulenter"`}},
 		{"empty UUID to keep", map[string]string{"SYNC_KEEP_UUIDS": "89cba575-d106-4732-87ab-45c09ac56874,,"}, []string{"SYNC_KEEP_UUIDS", `got ""`}},
+		// Mapping settings.
+		{"unknown user mode", map[string]string{"USER_MODE": "new"}, []string{"USER_MODE", "person or ituser", `"new"`}},
+		{"bad class UUID", map[string]string{"IGNORED_UNIT_TYPES": `["89cba575-d106-4732-87ab-45c09ac56874", "Team"]`}, []string{"IGNORED_UNIT_TYPES", "UUIDs", `"Team"`}},
+		{"bad JSON list", map[string]string{"FILTER_HIERARCHY_NAMES": `["Linjeorganisation",`}, []string{"FILTER_HIERARCHY_NAMES", "JSON list"}},
+		{"extension out of range", map[string]string{"EXTENSION_FIELD_AS_JOB_FUNCTION": "11"}, []string{"EXTENSION_FIELD_AS_JOB_FUNCTION", "1 to 10", `"11"`}},
+		{"unknown unit address type", map[string]string{"IGNORED_OU_ADDRESS_TYPES": "SOR,FAX"}, []string{"IGNORED_OU_ADDRESS_TYPES", `"FAX"`, "DTRID", "PNR"}},
+		{"unit address type for users", map[string]string{"IGNORED_USER_ADDRESS_TYPES": "EAN"}, []string{"IGNORED_USER_ADDRESS_TYPES", `"EAN"`, "FMKID"}},
+		{"relation that cannot be kept", map[string]string{"KEPT_RELATIONS": "Overordnet"}, []string{"KEPT_RELATIONS", `"Overordnet"`, "Opgaver"}},
+		{"contact places without KLE", map[string]string{"USE_CONTACT_FOR_TASKS": "true", "ENABLE_KLE": "false"}, []string{"USE_CONTACT_FOR_TASKS=true needs ENABLE_KLE=true"}},
+		{"bad managers switch", map[string]string{"SYNC_MANAGERS": "sometimes"}, []string{"SYNC_MANAGERS", "true or false"}},
+		{"empty IT system name", map[string]string{"UUID_FROM_IT_SYSTEMS": "OS2sync,"}, []string{"UUID_FROM_IT_SYSTEMS", "empty items"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +137,79 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestLoadConfigMapping: each mapping setting, in os2mo-os2sync-export's and OS2sync's
+// vocabulary, lands in the one translate.Settings every command uses.
+func TestLoadConfigMapping(t *testing.T) {
+	a, b := uuid.MustParse("89cba575-d106-4732-87ab-45c09ac56874"), uuid.MustParse("0b6a3f8e-2d52-4c9a-9e1b-3c4d5e6f7a8b")
+	tests := []struct {
+		name  string
+		env   map[string]string
+		check func(translate.Settings) bool
+	}{
+		{"defaults", nil, func(s translate.Settings) bool {
+			return s.Organisation == uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11") && s.TopUnit == uuid.Nil &&
+				s.UserMode == translate.UsersPerPerson && !s.DisableManagers && !s.DisableKLE && !s.DisableITSystems &&
+				!s.ContactForTasks && !s.SyncCPR && !s.UseNickname && !s.RequireADAccount && s.JobTitleExtension == 0 &&
+				slices.Equal(s.ADITSystems, []string{"Active Directory"}) && slices.Equal(s.FKITSystems, []string{"FK-ORG-UUID", "FK-ORG UUID"}) &&
+				slices.Equal(s.KeptAddressRoles, []uuid.UUID{translate.RoleUnitSOR}) && len(s.EmailClasses) == 0 && s.KeptRelations == nil
+		}},
+		{"top unit", map[string]string{"MO_TOP_UNIT_UUID": a.String()}, func(s translate.Settings) bool { return s.TopUnit == a }},
+		{"excluded subtrees as a JSON list", map[string]string{"FILTER_ORGUNIT_UUID": `["` + a.String() + `","` + b.String() + `"]`},
+			func(s translate.Settings) bool { return slices.Equal(s.ExcludedSubtrees, []uuid.UUID{a, b}) }},
+		{"hierarchy names", map[string]string{"FILTER_HIERARCHY_NAMES": "Linjeorganisation, Selvejet institution"},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.HierarchyNames, []string{"Linjeorganisation", "Selvejet institution"})
+			}},
+		{"ignored levels and types, team types", map[string]string{"IGNORED_UNIT_LEVELS": a.String(), "IGNORED_UNIT_TYPES": b.String(), "TEAM_UNIT_TYPES": a.String()},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.IgnoredUnitLevels, []uuid.UUID{a}) && slices.Equal(s.IgnoredUnitTypes, []uuid.UUID{b}) && slices.Equal(s.TeamUnitTypes, []uuid.UUID{a})
+			}},
+		{"switches", map[string]string{"SYNC_MANAGERS": "false", "ENABLE_KLE": "off", "SYNC_IT_SYSTEMS": "no", "SYNC_CPR": "true", "USE_NICKNAME": "yes", "FILTER_USERS_BY_IT_SYSTEM": "1"},
+			func(s translate.Settings) bool {
+				return s.DisableManagers && s.DisableKLE && s.DisableITSystems && s.SyncCPR && s.UseNickname && s.RequireADAccount
+			}},
+		{"contact for tasks", map[string]string{"USE_CONTACT_FOR_TASKS": "true"}, func(s translate.Settings) bool { return s.ContactForTasks }},
+		{"ituser mode with its systems", map[string]string{"USER_MODE": "ituser", "USER_KEY_IT_SYSTEM_NAMES": `["AD", "Active Directory"]`, "FK_ORG_IT_SYSTEMS": "FK-org uuid", "UUID_FROM_IT_SYSTEMS": "OS2sync"},
+			func(s translate.Settings) bool {
+				return s.UserMode == translate.UsersPerITUser && slices.Equal(s.ADITSystems, []string{"AD", "Active Directory"}) &&
+					slices.Equal(s.FKITSystems, []string{"FK-org uuid"}) && slices.Equal(s.UUIDFromITSystems, []string{"OS2sync"})
+			}},
+		{"job title from extension_3", map[string]string{"EXTENSION_FIELD_AS_JOB_FUNCTION": "3"}, func(s translate.Settings) bool { return s.JobTitleExtension == 3 }},
+		{"address classes", map[string]string{"EMAIL_SCOPE_CLASSES": a.String(), "PHONE_SCOPE_CLASSES": b.String(), "LANDLINE_SCOPE_CLASSES": a.String() + "," + b.String(), "LOCATION_SCOPE_CLASSES": b.String()},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.EmailClasses, []uuid.UUID{a}) && slices.Equal(s.MobileClasses, []uuid.UUID{b}) &&
+					slices.Equal(s.LandlineClasses, []uuid.UUID{a, b}) && slices.Equal(s.LocationClasses, []uuid.UUID{b})
+			}},
+		{"engagement address", map[string]string{"EMPLOYEE_ENGAGEMENT_ADDRESS": `["Lokation","Postadresse"]`},
+			func(s translate.Settings) bool { return slices.Equal(s.EngagementAddressTypes, []string{"Lokation", "Postadresse"}) }},
+		{"ignored address types of units and users", map[string]string{"IGNORED_OU_ADDRESS_TYPES": "sor,Ean", "IGNORED_USER_ADDRESS_TYPES": "LOCATION"},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.KeptAddressRoles, []uuid.UUID{translate.RoleUnitSOR, translate.RoleUnitEAN, translate.RoleUserLocation})
+			}},
+		{"no ignored address types", map[string]string{"IGNORED_OU_ADDRESS_TYPES": "[]"},
+			func(s translate.Settings) bool { return s.KeptAddressRoles != nil && len(s.KeptAddressRoles) == 0 }},
+		{"kept relations", map[string]string{"KEPT_RELATIONS": "opgaver,TilknyttedeItSystemer"},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.KeptRelations, []oio.RelationName{oio.RelOpgaver, oio.RelTilknyttedeItSystemer})
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			cfg, err := loadConfig(getenvOf(env), "")
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if !tt.check(cfg.Mapping) {
+				t.Errorf("Mapping = %+v", cfg.Mapping)
 			}
 		})
 	}
@@ -312,5 +398,46 @@ func TestReadmeDocumentsEveryMetric(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("gathered only %d stsorgsync_ metrics, want all 10", n)
+	}
+}
+
+// TestHelpNeedsNoConfiguration: every command's --help prints its usage and exits 0 without any
+// configuration, and never runs the command (with a valid configuration `run --help` must not
+// start the daemon); an unexpected argument is refused with exit 2.
+func TestHelpNeedsNoConfiguration(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+		code int
+	}{
+		{[]string{"run", "--help"}, nil, "usage: stsorgsync [--config FILE] run", exitOK},
+		{[]string{"check", "-h"}, nil, "usage: stsorgsync [--config FILE] check", exitOK},
+		{[]string{"sync", "--help"}, nil, "--dry-run", exitOK},
+		{[]string{"verify", "--help"}, nil, "--json", exitOK},
+		{[]string{"dlq", "--help"}, nil, "stsorgsync [--config FILE] dlq list", exitOK},
+		{[]string{"dlq", "replay", "--help"}, nil, "--dry-run", exitOK},
+		{[]string{"healthcheck", "--help"}, nil, "-ready", exitOK},
+		// With a valid configuration (the daemon would start and listen): help only.
+		{[]string{"run", "--help"}, validEnv(), "usage: stsorgsync [--config FILE] run", exitOK},
+		{[]string{"sync", "--help"}, validEnv(), "--max-deactivations", exitOK},
+		// Arguments a command does not take are refused, not ignored.
+		{[]string{"run", "now"}, validEnv(), `unexpected argument "now"`, exitConfig},
+		{[]string{"check", "--verbose"}, nil, "flag provided but not defined: -verbose", exitConfig},
+		{[]string{"verify", "report.html"}, nil, `unexpected argument "report.html"`, exitConfig},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			code := run(ctx, tt.args, getenvOf(tt.env), &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			if out := stdout.String() + stderr.String(); !strings.Contains(out, tt.want) || strings.Contains(out, "invalid configuration") {
+				t.Errorf("output does not show %q (or complains about the configuration):\n%s", tt.want, out)
+			}
+		})
 	}
 }

@@ -87,31 +87,54 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// runSync is `stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans POLICY]`:
-// the plan summary (with the orphans left active, and with --dry-run one line per write and the
-// kept orphans too) on stdout, progress and logs on stderr. Exit 0 when STS was brought in line
-// (or the dry run planned), 1 when a guard refused or a bundle failed, 2 on bad usage.
-func runSync(ctx context.Context, args []string, cfg Config, stdout, stderr io.Writer) int {
+// syncFlags are the flags of `stsorgsync sync`.
+type syncFlags struct {
+	dryRun, adopt    bool
+	maxDeactivations int
+	// orphans replaces SYNC_ORPHANS when set.
+	orphans *reconcile.OrphanPolicy
+}
+
+// parseSyncFlags parses `sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans POLICY]`
+// without the configuration (so --help works without one). The error is flag.ErrHelp after
+// --help, or another one already reported on stderr.
+func parseSyncFlags(args []string, stderr io.Writer) (*syncFlags, error) {
+	f := &syncFlags{}
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dryRun := fs.Bool("dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
-	adopt := fs.Bool("adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
-	maxDeactivations := fs.Int("max-deactivations", -1, "deactivate at most N units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
-	orphans := cfg.SyncOrphans
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
+	fs.BoolVar(&f.adopt, "adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
+	fs.IntVar(&f.maxDeactivations, "max-deactivations", -1, "deactivate at most N units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
 	fs.Func("orphans", "what to do with orphans this run: deactivate, report, or per kind such as units=report,users=deactivate (replaces SYNC_ORPHANS)", func(v string) error {
 		p, err := reconcile.ParseOrphanPolicy(v)
-		orphans = p
+		f.orphans = &p
 		return err
 	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans deactivate|report]")
+		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans deactivate|report]")
+		fmt.Fprintln(stderr, "\nBring all of STS Organisation in line with OS2MO. Flags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitConfig
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "stsorgsync sync: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return nil, errors.New("unexpected argument")
+	}
+	return f, nil
+}
+
+// runSync is `stsorgsync sync`: the plan summary (with the orphans left active, and with
+// --dry-run one line per write and the kept orphans too) on stdout, progress and logs on stderr.
+// Exit 0 when STS was brought in line (or the dry run planned), 1 when a guard refused or a
+// bundle failed.
+func runSync(ctx context.Context, f *syncFlags, cfg Config, stdout, stderr io.Writer) int {
+	dryRun, adopt, maxDeactivations := &f.dryRun, &f.adopt, &f.maxDeactivations
+	orphans := cfg.SyncOrphans
+	if f.orphans != nil {
+		orphans = *f.orphans
 	}
 	progress := reconcile.NewProgressPrinter(stderr, isTerminal(stderr), time.Now, 5*time.Second)
 	defer progress.Finish()

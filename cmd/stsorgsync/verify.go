@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,24 +24,42 @@ const (
 // renderer writes a verification report (package report's WriteTable, WriteJSON, WriteHTML).
 type renderer func(io.Writer, *report.Report) error
 
-// runVerify is `stsorgsync verify [--json] [--html FILE]`: a read-only comparison of OS2MO and STS
-// Organisation. The report goes to stdout as a table (or JSON with --json), and with --html also
-// to FILE as a self-contained page. Exit 0 in sync, 1 drift, 2 error.
-func runVerify(ctx context.Context, args []string, cfg Config, stdout, stderr io.Writer) int {
+// verifyFlags are the flags of `stsorgsync verify`.
+type verifyFlags struct {
+	asJSON   bool
+	htmlFile string
+}
+
+// parseVerifyFlags parses `verify [--json] [--html FILE]` without the configuration (so --help
+// works without one). The error is flag.ErrHelp after --help, or another one already reported on
+// stderr.
+func parseVerifyFlags(args []string, stderr io.Writer) (*verifyFlags, error) {
+	f := &verifyFlags{}
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "write the report as JSON (for monitoring) instead of a table")
-	htmlFile := fs.String("html", "", "also write the report as a self-contained HTML page to `FILE`")
+	fs.BoolVar(&f.asJSON, "json", false, "write the report as JSON (for monitoring) instead of a table")
+	fs.StringVar(&f.htmlFile, "html", "", "also write the report as a self-contained HTML page to `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync verify [--json] [--html FILE]")
+		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] verify [--json] [--html FILE]")
+		fmt.Fprintln(stderr, "\nCompare STS Organisation with OS2MO without writing: exit 0 in sync, 1 drift, 2 error. Flags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return exitError
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "stsorgsync verify: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return nil, errors.New("unexpected argument")
+	}
+	return f, nil
+}
+
+// runVerify is `stsorgsync verify`: a read-only comparison of OS2MO and STS Organisation. The
+// report goes to stdout as a table (or JSON with --json), and with --html also to FILE as a
+// self-contained page. Exit 0 in sync, 1 drift, 2 error.
+func runVerify(ctx context.Context, f *verifyFlags, cfg Config, stdout, stderr io.Writer) int {
+	asJSON, htmlFile := &f.asJSON, &f.htmlFile
 	progress := reconcile.NewProgressPrinter(stderr, isTerminal(stderr), time.Now, 5*time.Second)
 	defer progress.Finish()
 	logger := newLogger(progress.LogWriter(), cfg.LogLevel)

@@ -104,14 +104,28 @@ type KLERequest struct {
 	From    *time.Time `json:"from,omitempty"`
 }
 
-// ITUserRequest is the body of POST /api/person/{uuid}/ituser. ITSystem is an IT system UUID or
-// user key (default "Active Directory").
+// ITUserRequest is the body of POST /api/person/{uuid}/ituser (add) and of
+// POST /api/ituser/{uuid} (edit from From). ITSystem is an IT system UUID or user key (default
+// "Active Directory"; it cannot be edited). The account is linked to the engagements of the person
+// listed in Engagements and to Engagement (the older single-link form; both may be given, and
+// Engagement then comes first). In an edit, a non-empty UserKey or ExternalID replaces it, and
+// Engagement or Engagements, if present, replace the links ("engagements": [] unlinks all).
 type ITUserRequest struct {
-	ITSystem   string     `json:"itsystem,omitempty"`
-	UserKey    string     `json:"user_key"`
-	ExternalID string     `json:"external_id,omitempty"`
-	Engagement *uuid.UUID `json:"engagement,omitempty"`
-	From       *time.Time `json:"from,omitempty"`
+	ITSystem    string      `json:"itsystem,omitempty"`
+	UserKey     string      `json:"user_key"`
+	ExternalID  string      `json:"external_id,omitempty"`
+	Engagement  *uuid.UUID  `json:"engagement,omitempty"`
+	Engagements []uuid.UUID `json:"engagements,omitempty"`
+	From        *time.Time  `json:"from,omitempty"`
+}
+
+// links returns the engagement links the request gives (Engagement first), or nil when it gives
+// none; a present but empty "engagements" list gives an empty, non-nil slice.
+func (r ITUserRequest) links() []uuid.UUID {
+	if r.Engagement == nil {
+		return r.Engagements
+	}
+	return append([]uuid.UUID{*r.Engagement}, r.Engagements...)
 }
 
 // BoundaryRequest is the body of POST /api/events/boundaries.
@@ -165,6 +179,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/address/{uuid}", s.withID(s.changeAddressHTTP))
 	mux.HandleFunc("POST /api/address/{uuid}/terminate", s.terminator(s.EndAddress))
 	mux.HandleFunc("POST /api/kle/{uuid}/terminate", s.terminator(s.RemoveKLE))
+	mux.HandleFunc("POST /api/ituser/{uuid}", s.withID(s.changeITUserHTTP))
 	mux.HandleFunc("POST /api/ituser/{uuid}/terminate", s.terminator(s.RemoveITUser))
 	mux.HandleFunc("POST /api/events/boundaries", s.handleBoundaries)
 }
@@ -454,7 +469,25 @@ func (s *Server) addITUserHTTP(ctx context.Context, person uuid.UUID, r *http.Re
 		return Change{}, err
 	}
 	return s.AddITUser(ctx, person, moclient.ITUser{UserKey: req.UserKey, ExternalID: req.ExternalID, ITSystem: sys,
-		Engagement: req.Engagement, Validity: moclient.Validity{From: deref(req.From)}})
+		Engagements: req.links(), Validity: moclient.Validity{From: deref(req.From)}})
+}
+
+func (s *Server) changeITUserHTTP(ctx context.Context, id uuid.UUID, r *http.Request) (Change, error) {
+	var req ITUserRequest
+	if err := decode(r, &req); err != nil {
+		return Change{}, err
+	}
+	if req.ITSystem != "" {
+		return Change{}, fmt.Errorf("%w: the IT system of an IT user cannot be changed", errBadRequest)
+	}
+	c := ITUserChange{Engagements: req.links()}
+	if req.UserKey != "" {
+		c.UserKey = &req.UserKey
+	}
+	if req.ExternalID != "" {
+		c.ExternalID = &req.ExternalID
+	}
+	return s.ChangeITUser(ctx, id, c, deref(req.From))
 }
 
 func (s *Server) handleBoundaries(w http.ResponseWriter, r *http.Request) {

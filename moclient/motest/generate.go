@@ -573,7 +573,7 @@ func (g *generator) person(deps []department, medUnits []int) {
 	if g.chance(0.92) {
 		account := g.account(given, surname)
 		ad := moclient.ITUser{UUID: g.uuid(), UserKey: account, ExternalID: g.uuid().String(), ITSystem: g.cls.itAD,
-			Validity: since, Engagement: ptr(p.Engagements[0].UUID)}
+			Validity: since, Engagements: []uuid.UUID{p.Engagements[0].UUID}}
 		p.ITUsers = append(p.ITUsers, ad)
 		if g.chance(0.3) {
 			p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: ad.ExternalID, ExternalID: g.uuid().String(),
@@ -581,7 +581,7 @@ func (g *generator) person(deps []department, medUnits []int) {
 		}
 		if len(p.Engagements) > 1 && g.chance(0.15) { // a second account for the second job
 			p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: g.account(given, surname), ExternalID: g.uuid().String(),
-				ITSystem: g.cls.itAD, Validity: since, Engagement: ptr(p.Engagements[1].UUID)})
+				ITSystem: g.cls.itAD, Validity: since, Engagements: []uuid.UUID{p.Engagements[1].UUID}})
 		}
 		mail := account + "@" + g.domain
 		p.Addresses = append(p.Addresses, moclient.Address{UUID: g.uuid(), Type: g.cls.personEmail, Visibility: ptr(g.cls.visPublic),

@@ -579,7 +579,8 @@ func (s *Server) RemoveKLE(ctx context.Context, id uuid.UUID, to time.Time) (Cha
 
 // AddITUser gives an existing person an IT account (e.g. an AD account: IT system user key
 // "Active Directory", UserKey the sAMAccountName, ExternalID the objectGUID; a random UUID unless
-// set; Validity.From defaults to now) and emits "ituser".
+// set; Validity.From defaults to now) and emits "ituser". The account is linked to every
+// engagement in it.Engagements (repeats dropped), which must be engagements of the person.
 func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it moclient.ITUser) (Change, error) {
 	return s.mutate(ctx, "AddITUser", func(st *store, now time.Time) (Change, error) {
 		if it.UUID == uuid.Nil {
@@ -594,6 +595,9 @@ func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it moclient.IT
 		if it.UserKey == "" {
 			return Change{}, errors.New("an IT user needs a user key")
 		}
+		if err := st.checkEngagementLinks(person, it.Engagements); err != nil {
+			return Change{}, fmt.Errorf("IT user %s: %w", it.UUID, err)
+		}
 		it.Validity.From = orNow(it.Validity.From, now)
 		if err := st.register("AddITUser", it.UUID, &it.ITSystem); err != nil {
 			return Change{}, err
@@ -602,6 +606,69 @@ func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it moclient.IT
 		return Change{UUID: it.UUID, Created: true, Events: []Event{{ObjectType: ObjectITUser, UUID: it.UUID, Action: ActionCreate,
 			Owners: personOwner(&person), Time: it.Validity.From}}}, nil
 	})
+}
+
+// ITUserChange describes an edit of an IT account; nil fields are left as they are. A non-nil
+// Engagements replaces the engagement links (empty: linked to none).
+type ITUserChange struct {
+	UserKey     *string
+	ExternalID  *string
+	Engagements []uuid.UUID
+}
+
+// ChangeITUser edits an IT account from "from" onward (user key, external ID, the engagements it
+// is linked to, which must be engagements of its person) and emits "ituser".
+func (s *Server) ChangeITUser(ctx context.Context, id uuid.UUID, c ITUserChange, from time.Time) (Change, error) {
+	return s.mutate(ctx, "ChangeITUser", func(st *store, now time.Time) (Change, error) {
+		from = orNow(from, now)
+		h := st.itusers.get(id)
+		if h == nil {
+			return Change{}, fmt.Errorf("IT user %s: %w", id, ErrUnknownObject)
+		}
+		if c.UserKey != nil && *c.UserKey == "" {
+			return Change{}, fmt.Errorf("IT user %s: an IT user needs a user key", id)
+		}
+		last := h.vs[len(h.vs)-1].d
+		if c.Engagements != nil {
+			if last.person == nil {
+				if len(c.Engagements) > 0 {
+					return Change{}, fmt.Errorf("IT user %s belongs to a unit and cannot be linked to engagements", id)
+				}
+			} else if err := st.checkEngagementLinks(*last.person, c.Engagements); err != nil {
+				return Change{}, fmt.Errorf("IT user %s: %w", id, err)
+			}
+		}
+		links := distinct(c.Engagements)
+		if err := h.change(from, func(d *itData) {
+			if c.UserKey != nil {
+				d.userKey = *c.UserKey
+			}
+			if c.ExternalID != nil {
+				d.externalID = *c.ExternalID
+			}
+			if c.Engagements != nil {
+				d.engagements = links
+			}
+		}); err != nil {
+			return Change{}, fmt.Errorf("IT user %w", err)
+		}
+		return Change{UUID: id, Events: []Event{{ObjectType: ObjectITUser, UUID: id, Action: ActionEdit,
+			Owners: owners(last.person, last.orgUnit), Time: from}}}, nil
+	})
+}
+
+// checkEngagementLinks requires every engagement in ids to be one the fake holds of person.
+func (st *store) checkEngagementLinks(person uuid.UUID, ids []uuid.UUID) error {
+	for _, e := range ids {
+		h := st.engagements.get(e)
+		if h == nil {
+			return fmt.Errorf("engagement %s: %w", e, ErrUnknownObject)
+		}
+		if h.vs[0].d.person != person {
+			return fmt.Errorf("engagement %s is not an engagement of person %s", e, person)
+		}
+	}
+	return nil
 }
 
 // RemoveITUser ends an IT account at "to" and emits "ituser".

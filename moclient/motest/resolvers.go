@@ -169,9 +169,16 @@ func newResolvers() map[string]map[string]resolver {
 			"org_unit": func(ex *execution, p any, args map[string]any) (any, error) {
 				return ex.unitList("ITUser.org_unit", args, p.(*ver[itData]).d.orgUnit)
 			},
-			"person_response":     refResp(func(ex *execution, p any) any { return ex.personRespPtr(p.(*ver[itData]).d.person) }),
-			"org_unit_response":   refResp(func(ex *execution, p any) any { return ex.unitRespPtr(p.(*ver[itData]).d.orgUnit) }),
-			"engagement_response": refResp(func(ex *execution, p any) any { return ex.engRespPtr(p.(*ver[itData]).d.engagement) }),
+			"person_response":   refResp(func(ex *execution, p any) any { return ex.personRespPtr(p.(*ver[itData]).d.person) }),
+			"org_unit_response": refResp(func(ex *execution, p any) any { return ex.unitRespPtr(p.(*ver[itData]).d.orgUnit) }),
+			// OS2MO answers the singular reference with the first linked engagement only.
+			"engagement_response": refResp(func(ex *execution, p any) any {
+				if es := p.(*ver[itData]).d.engagements; len(es) > 0 {
+					return ex.engRespPtr(&es[0])
+				}
+				return nil
+			}),
+			"engagements_responses": resolveITUserEngagements,
 		},
 		"Manager": {
 			"uuid":     func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[mgrData]).id, nil },
@@ -542,6 +549,25 @@ func resolvePersonEngagementsResponse(ex *execution, p any, args map[string]any)
 		if len(objs) == 0 || objs[len(objs)-1].id != v.id {
 			objs = append(objs, resp[engData]{id: v.id, h: ex.s.store.engagements.get(v.id)})
 		}
+	}
+	return paged{objects: objs}, nil
+}
+
+// resolveITUserEngagements answers ITUser.engagements_responses: one response per linked
+// engagement with a validity in the filter's window (default now, as for every OS2MO filter
+// without dates), ordered by UUID.
+func resolveITUserEngagements(ex *execution, p any, args map[string]any) (any, error) {
+	filter, err := filterArg("ITUser.engagements_responses", args, "from_date", "to_date")
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := ex.window(filter)
+	if err != nil {
+		return nil, fmt.Errorf("ITUser.engagements_responses filter: %w", err)
+	}
+	objs := []resp[engData]{}
+	for _, id := range ex.s.store.linkedEngagements(p.(*ver[itData]).d, from, to) {
+		objs = append(objs, resp[engData]{id: id, h: ex.s.store.engagements.get(id)})
 	}
 	return paged{objects: objs}, nil
 }

@@ -109,10 +109,11 @@ func NewServer(opts Options) *Server {
 //	GET  /api/person/{uuid}                                   the stored person (debugging, CPR masked)
 //	POST /api/person/{uuid}/terminate                         terminate a person (as OS2MO: details end, manager roles turn vacant)
 //	POST /api/person/{uuid}/engagement                        add an engagement
-//	POST /api/person/{uuid}/ituser                            add an IT account (default: Active Directory)
+//	POST /api/person/{uuid}/ituser                            add an IT account (default: Active Directory), linked to engagements
 //	POST /api/engagement/{uuid}                               change an engagement
 //	POST /api/address                                         add an address to a person or unit
 //	POST /api/address/{uuid}                                  change an address's value or visibility
+//	POST /api/ituser/{uuid}                                   change an IT account (user key, external ID, engagement links)
 //	POST /api/{engagement|address|kle|ituser}/{uuid}/terminate  end that object
 //	POST /api/events/boundaries                               publish the events of validity boundaries passed
 //

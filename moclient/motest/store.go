@@ -46,9 +46,12 @@ type (
 		value, name                         string
 	}
 	itData struct {
-		userKey, externalID         string
-		person, orgUnit, engagement *uuid.UUID
-		system                      moclient.Class
+		userKey, externalID string
+		person, orgUnit     *uuid.UUID
+		// engagements are the engagements the account is linked to, distinct, in the order they
+		// were given (OS2MO's engagement_response is the first).
+		engagements []uuid.UUID
+		system      moclient.Class
 	}
 	mgrData struct {
 		userKey string
@@ -403,10 +406,35 @@ func (st *store) putAddress(a moclient.Address, owner addrData, def moclient.Val
 
 func (st *store) putITUser(it moclient.ITUser, owner itData, def moclient.Validity) {
 	owner.userKey, owner.externalID, owner.system = it.UserKey, it.ExternalID, it.ITSystem
-	owner.engagement = clonePtr(it.Engagement)
+	owner.engagements = distinct(it.Engagements)
 	st.itusers.put(newHist(it.UUID, defaulted(it.Validity, def), owner))
 	st.link(ObjectITUser, owner.orgUnit, it.UUID)
 	st.link(ObjectITUser, owner.person, it.UUID)
+}
+
+// distinct returns the UUIDs of ids without repeats, in first-seen order; nil when there are none.
+func distinct(ids []uuid.UUID) []uuid.UUID {
+	var out []uuid.UUID
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// linkedEngagements returns the engagements an IT user's state d is linked to that OS2MO holds
+// with a validity in the window [from, to] (nil bounds: unbounded), ordered by UUID as OS2MO's
+// paged results are (ITUser.engagements_responses).
+func (st *store) linkedEngagements(d itData, from, to *time.Time) []uuid.UUID {
+	var out []uuid.UUID
+	for _, e := range d.engagements {
+		if len(st.engagements.get(e).within(from, to)) > 0 {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, compareUUID)
+	return out
 }
 
 func (st *store) putManager(id uuid.UUID, v moclient.Validity, d mgrData) {
@@ -453,7 +481,9 @@ func defaulted(v, def moclient.Validity) moclient.Validity {
 // (since always); details without a validity get the person's, and must then have a start.
 // Engagement units must exist; an engagement whose Start lies before its Validity.From gets an
 // earlier validity from Start with the same state, so its original start differs from its current
-// validity as in OS2MO after an edit.
+// validity as in OS2MO after an edit. An IT user is linked to every engagement in its Engagements
+// (repeats dropped; the first is what OS2MO's singular engagement_response gives); links are not
+// checked, and one to an engagement the fake does not hold is never answered.
 func (s *Server) AddPerson(p moclient.Person) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -657,8 +687,9 @@ func (s *Server) Load(d Dataset) error {
 }
 
 // OrgUnit returns the unit as the model sees it, in its state now (or, if not in effect now, its
-// next or else last state), with Ancestors derived (nearest first) and every detail it owns in
-// that detail's state now (or next, or last). Managers' PersonITUsers are not filled.
+// next or else last state), with Ancestors derived (nearest first), every detail it owns in
+// that detail's state now (or next, or last), and ParentITUsers the IT users of its parent in
+// effect now (as the reader's query reads them). Managers' PersonITUsers are not filled.
 func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -691,15 +722,47 @@ func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 	}
 	for _, d := range st.linked(ObjectITUser, id) {
 		if it := st.itusers.get(d).nowOrLast(now); it != nil && isID(it.d.orgUnit, id) {
-			u.ITUsers = append(u.ITUsers, itModel(it))
+			u.ITUsers = append(u.ITUsers, st.itModel(it))
 		}
+	}
+	if v.d.parent != nil {
+		u.ParentITUsers = st.unitITUsersAt(*v.d.parent, now)
 	}
 	return u, true
 }
 
+// unitITUsersAt returns the IT users of unit id in effect at t, as OrganisationUnit.itusers
+// answers them; nil when there are none.
+func (st *store) unitITUsersAt(id uuid.UUID, t time.Time) []moclient.ITUser {
+	var out []moclient.ITUser
+	for _, d := range st.linked(ObjectITUser, id) {
+		if it := st.itusers.get(d).at(t); it != nil && isID(it.d.orgUnit, id) {
+			out = append(out, st.itModel(it))
+		}
+	}
+	return out
+}
+
+// unitAddressesAt returns the addresses of unit id in effect at t, as OrganisationUnit.addresses
+// answers them (Started is the current validity's start); nil when there are none.
+func (st *store) unitAddressesAt(id uuid.UUID, t time.Time) []moclient.Address {
+	var out []moclient.Address
+	for _, d := range st.linked(ObjectAddress, id) {
+		if a := st.addresses.get(d).at(t); a != nil && isID(a.d.orgUnit, id) {
+			m := addrModel(a)
+			m.Started = m.Validity.From
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Person returns the person as the model sees it: state now (or next, or last), IT users and
 // addresses in their state now (or next, or last), and every engagement in its state now or
-// next (or last), with Start the engagement's first start and Unit summarising its unit now.
+// next (or last), with Start the engagement's first start and Unit summarising its unit now,
+// with the unit's IT users and addresses in effect now (the reader fills Unit.Addresses only
+// with moclient.Config.EngagementUnitAddresses). An IT user's Engagements are the linked
+// engagements the fake holds, ordered by UUID as the GraphQL API answers them.
 func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -715,7 +778,7 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 	}
 	for _, d := range st.linked(ObjectITUser, id) {
 		if it := st.itusers.get(d).nowOrLast(now); it != nil && isID(it.d.person, id) {
-			p.ITUsers = append(p.ITUsers, itModel(it))
+			p.ITUsers = append(p.ITUsers, st.itModel(it))
 		}
 	}
 	for _, d := range st.linked(ObjectEngagement, id) {
@@ -725,7 +788,8 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 			m.Start = eh.start()
 			if uh := st.units.get(e.d.orgUnit).at(now); uh != nil {
 				m.Unit = &moclient.UnitSummary{UUID: uh.id, Name: uh.d.name, UserKey: uh.d.userKey, Ancestors: st.ancestors(uh.id, now),
-					UnitType: clonePtr(uh.d.unitType), Level: clonePtr(uh.d.level), Hierarchy: clonePtr(uh.d.hierarchy)}
+					UnitType: clonePtr(uh.d.unitType), Level: clonePtr(uh.d.level), Hierarchy: clonePtr(uh.d.hierarchy),
+					ITUsers: st.unitITUsersAt(uh.id, now), Addresses: st.unitAddressesAt(uh.id, now)}
 			}
 			p.Engagements = append(p.Engagements, m)
 		}
@@ -743,9 +807,11 @@ func addrModel(v *ver[addrData]) moclient.Address {
 		Validity: v.val, Engagement: clonePtr(v.d.engagement), ITUser: clonePtr(v.d.itUser)}
 }
 
-func itModel(v *ver[itData]) moclient.ITUser {
+// itModel converts an IT user's validity; Engagements are the linked engagements over all time,
+// as the reader's query asks for them.
+func (st *store) itModel(v *ver[itData]) moclient.ITUser {
 	return moclient.ITUser{UUID: v.id, UserKey: v.d.userKey, ExternalID: v.d.externalID, ITSystem: v.d.system,
-		Validity: v.val, Engagement: clonePtr(v.d.engagement)}
+		Validity: v.val, Engagements: st.linkedEngagements(v.d, nil, nil)}
 }
 
 func engModel(v *ver[engData]) moclient.Engagement {
