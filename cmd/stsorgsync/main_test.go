@@ -186,7 +186,9 @@ func TestLoadConfigMapping(t *testing.T) {
 					slices.Equal(s.LandlineClasses, []uuid.UUID{a, b}) && slices.Equal(s.LocationClasses, []uuid.UUID{b})
 			}},
 		{"engagement address", map[string]string{"EMPLOYEE_ENGAGEMENT_ADDRESS": `["Lokation","Postadresse"]`},
-			func(s translate.Settings) bool { return slices.Equal(s.EngagementAddressTypes, []string{"Lokation", "Postadresse"}) }},
+			func(s translate.Settings) bool {
+				return slices.Equal(s.EngagementAddressTypes, []string{"Lokation", "Postadresse"})
+			}},
 		{"ignored address types of units and users", map[string]string{"IGNORED_OU_ADDRESS_TYPES": "sor,Ean", "IGNORED_USER_ADDRESS_TYPES": "LOCATION"},
 			func(s translate.Settings) bool {
 				return slices.Equal(s.KeptAddressRoles, []uuid.UUID{translate.RoleUnitSOR, translate.RoleUnitEAN, translate.RoleUserLocation})
