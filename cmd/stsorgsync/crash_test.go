@@ -456,28 +456,6 @@ type daemonProcess struct {
 	logPath string
 }
 
-// buildDaemon builds the stsorgsync binary into a temporary directory, with the race detector
-// if the test runs with it (the build then reuses the test's compiled packages).
-func buildDaemon(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the daemon: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "stsorgsync")
-	args := []string{"build", "-o", bin}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	start := time.Now()
-	out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s (race detector: %v) in %s", bin, raceEnabled(), time.Since(start).Round(time.Millisecond))
-	return bin
-}
-
 // raceEnabled reports whether this test binary was built with -race.
 func raceEnabled() bool {
 	bi, ok := debug.ReadBuildInfo()
