@@ -60,6 +60,7 @@ type config struct {
 	legacyEvents                            bool
 	duplicateEvents                         float64
 	eventDelay                              time.Duration
+	unitAccounts                            bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -83,6 +84,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&c.legacyEvents, "legacy-events", false, "also publish the deprecated <service>.<type>.<action> messages")
 	fs.Float64Var(&c.duplicateEvents, "duplicate-events", 0, "probability (0…1) that an event is published twice")
 	fs.DurationVar(&c.eventDelay, "event-delay", 0, "publish each event after a random delay up to this (0: at once)")
+	fs.BoolVar(&c.unitAccounts, "unit-accounts", false, "give units the IT accounts kept for FK Organisation: FK-ORG-UUID on local MED committees, an \"OS2sync UUID\" account holding the FK UUID on self-governing institutions")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakemo listening on -listen and exit 0 (healthy) or 1")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -150,7 +152,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(net.Add
 		opts.Events = pub
 	}
 	srv := motest.NewServer(opts)
-	data := motest.GenerateOrg(motest.GenOptions{Seed: cfg.seed, Units: cfg.units, Persons: cfg.persons, Today: time.Now()})
+	data := motest.GenerateOrg(motest.GenOptions{Seed: cfg.seed, Units: cfg.units, Persons: cfg.persons, Today: time.Now(),
+		UnitAccounts: cfg.unitAccounts})
 	if err := srv.Load(data); err != nil {
 		return fmt.Errorf("loading generated organisation: %w", err)
 	}

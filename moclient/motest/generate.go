@@ -37,7 +37,17 @@ type GenOptions struct {
 	// Today is the reference date for current, past and future validities (default 2026-01-01,
 	// Europe/Copenhagen). Pass the server's "now" so future engagements are in its future.
 	Today time.Time
+	// UnitAccounts gives units the IT accounts municipalities keep for FK Organisation (the rest
+	// of the data stays as without it): an FK-ORG-UUID account on each MED committee (units
+	// outside the line organisation exported for that account), and on a third of
+	// the areas and every self-governing institution an account in the IT system "OS2sync" whose
+	// user key is the UUID FK Organisation holds the unit under (see UnitAccountSystem).
+	UnitAccounts bool
 }
+
+// UnitAccountSystem is the IT system of the units' accounts that hold their UUIDs in FK
+// Organisation (GenOptions.UnitAccounts): user key "OS2sync", name "OS2sync UUID".
+func UnitAccountSystem() moclient.Class { return genClass("itsystem", "OS2sync", "OS2sync UUID", "") }
 
 // Generate returns GenerateOrg(GenOptions{Seed: seed, Units: units}): units only.
 func Generate(seed int64, units int) Dataset {
@@ -77,6 +87,11 @@ func GenerateOrg(o GenOptions) Dataset {
 	g.units(o.Units)
 	g.persons(o.Persons)
 	g.managers()
+	if o.UnitAccounts {
+		// A stream of its own, so that the rest of the data is the same as without.
+		g.rng = rand.New(rand.NewPCG(uint64(o.Seed), 0x756e6974616363))
+		g.unitAccounts()
+	}
 	return Dataset{Municipality: g.mun, Units: g.out, Persons: g.people, Associations: g.assocs, Leaves: g.leaves}
 }
 
@@ -712,6 +727,26 @@ func (g *generator) managers() {
 			}
 		}
 		u.Managers = append(u.Managers, mgr)
+	}
+}
+
+// unitAccounts gives the MED committees an FK-ORG-UUID account, and a third of
+// the areas (at least one) and every self-governing institution an account holding their UUID in
+// FK Organisation (GenOptions.UnitAccounts).
+func (g *generator) unitAccounts() {
+	moved := false
+	for i, m := range g.meta {
+		u := &g.out[i]
+		switch {
+		case m.med:
+			id := g.uuid()
+			u.ITUsers = append(u.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: id.String(), ExternalID: id.String(),
+				ITSystem: g.cls.itFK, Validity: u.Validity})
+		case !m.med && m.depth == 2 && (g.chance(1.0/3) || !moved), u.Hierarchy != nil && u.Hierarchy.UUID == g.cls.hierSelf.UUID:
+			moved = true
+			u.ITUsers = append(u.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: g.uuid().String(),
+				ITSystem: UnitAccountSystem(), Validity: u.Validity})
+		}
 	}
 }
 
