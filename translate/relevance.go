@@ -124,6 +124,27 @@ func systemPriority(systems []string, it moclient.ITUser) int {
 	return -1
 }
 
+// byPriority returns the IT users whose system has a priority (0 = highest; -1: none, left out),
+// ordered by priority, then earliest start, then lowest UUID.
+func byPriority(users []moclient.ITUser, priority func(moclient.ITUser) int) []moclient.ITUser {
+	var out []moclient.ITUser
+	for _, it := range users {
+		if priority(it) >= 0 {
+			out = append(out, it)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y moclient.ITUser) int {
+		if d := priority(x) - priority(y); d != 0 {
+			return d
+		}
+		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
+			return d
+		}
+		return strings.Compare(x.UUID.String(), y.UUID.String())
+	})
+	return out
+}
+
 // objectUUID returns the UUID the OS2MO unit or person id has in STS: the UUID held by its IT
 // user (users) in the first of UUIDFromITSystems that has one, in the IT user's user key or else
 // its external id; id itself when there is none. Among several IT users of one system the one
@@ -133,22 +154,7 @@ func (s Settings) objectUUID(id uuid.UUID, users []moclient.ITUser, ps *problems
 	if len(s.UUIDFromITSystems) == 0 {
 		return id
 	}
-	var cands []moclient.ITUser
-	for _, it := range users {
-		if s.uuidSystemPriority(it) >= 0 {
-			cands = append(cands, it)
-		}
-	}
-	slices.SortStableFunc(cands, func(x, y moclient.ITUser) int {
-		if d := s.uuidSystemPriority(x) - s.uuidSystemPriority(y); d != 0 {
-			return d
-		}
-		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
-			return d
-		}
-		return strings.Compare(x.UUID.String(), y.UUID.String())
-	})
-	for _, it := range cands {
+	for _, it := range byPriority(users, s.uuidSystemPriority) {
 		for _, v := range []string{it.UserKey, it.ExternalID} {
 			if u, err := uuid.Parse(strings.TrimSpace(v)); err == nil && u != uuid.Nil {
 				return u

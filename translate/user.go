@@ -20,22 +20,7 @@ type account struct {
 // adAccounts returns the AD accounts among users in priority order (AD system priority, earliest
 // start, lowest UUID).
 func (s Settings) adAccounts(users []moclient.ITUser) []moclient.ITUser {
-	var out []moclient.ITUser
-	for _, it := range users {
-		if s.adPriority(it) >= 0 {
-			out = append(out, it)
-		}
-	}
-	slices.SortStableFunc(out, func(x, y moclient.ITUser) int {
-		if d := s.adPriority(x) - s.adPriority(y); d != 0 {
-			return d
-		}
-		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
-			return d
-		}
-		return strings.Compare(x.UUID.String(), y.UUID.String())
-	})
-	return out
+	return byPriority(users, s.adPriority)
 }
 
 // accounts returns the AD accounts among users with their Bruger UUIDs: the external id of the

@@ -35,17 +35,8 @@ func TestEventPathLeavesKeptUnitsFunctions(t *testing.T) {
 		"MO_TOP_UNIT_UUID": top.UUID.String(), "SYNC_KEEP_UUIDS": kept.String()}})
 
 	// Made by hand in STS: the consultants' unit below the top unit, and Anne's position there.
-	v := oio.Virkning{From: from.From, Aktoer: s.orgUUID, AktoerType: oio.AktoerTypeOrganisation}
 	put := func(kind oio.Kind, id uuid.UUID, name string, rels ...oio.Relation) {
-		for i := range rels {
-			rels[i].Virkning = v
-		}
-		translate.SortRelations(kind, rels)
-		s.sts.Put(&oio.Object{Kind: kind, UUID: id, Registration: oio.Registration{
-			Tidspunkt: time.Now().Add(-time.Hour), Livscyklus: oio.LivscyklusImporteret, BrugerRef: s.orgUUID,
-			Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: name, Navn: name}},
-			Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
-			Relationer: rels}})
+		s.sts.Put(handMade(s.orgUUID, kind, id, name, from.From, rels...))
 	}
 	put(oio.KindOrganisationEnhed, kept, "Eksterne konsulenter", oio.Relation{Name: oio.RelEnhedstype, Ref: translate.EnhedstypeAfdeling},
 		oio.Relation{Name: oio.RelOverordnet, Ref: top.UUID}, oio.Relation{Name: oio.RelTilhoerer, Ref: s.orgUUID})

@@ -333,17 +333,23 @@ func (r *mappingRig) activeUnits() []uuid.UUID {
 
 // put stores an object in the fake STS as another tool (or FK Organisation's UI) wrote it.
 func (r *mappingRig) put(kind oio.Kind, id uuid.UUID, name string, rels ...oio.Relation) {
-	v := oio.Virkning{From: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), Aktoer: r.org, AktoerType: oio.AktoerTypeOrganisation}
+	r.sts.Put(handMade(r.org, kind, id, name, time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), rels...))
+}
+
+// handMade returns an active object as another tool (or FK Organisation's UI) writes it, in
+// effect from from, with the relations given (their Virkning is set here).
+func handMade(org uuid.UUID, kind oio.Kind, id uuid.UUID, name string, from time.Time, rels ...oio.Relation) *oio.Object {
+	v := oio.Virkning{From: from, Aktoer: org, AktoerType: oio.AktoerTypeOrganisation}
 	for i := range rels {
 		rels[i].Virkning = v
 	}
 	translate.SortRelations(kind, rels)
-	r.sts.Put(&oio.Object{Kind: kind, UUID: id, Registration: oio.Registration{
-		Tidspunkt: time.Now().Add(-time.Hour), Livscyklus: oio.LivscyklusImporteret, BrugerRef: r.org,
+	return &oio.Object{Kind: kind, UUID: id, Registration: oio.Registration{
+		Tidspunkt: time.Now().Add(-time.Hour), Livscyklus: oio.LivscyklusImporteret, BrugerRef: org,
 		Egenskaber: []oio.Egenskab{{Virkning: v, BrugervendtNoegle: name, Navn: name}},
 		Gyldighed:  []oio.Gyldighed{{Virkning: v, Status: oio.Aktiv}},
 		Relationer: rels,
-	}})
+	}}
 }
 
 // syncVerifyAndReplay runs `sync` (exit 0), `verify` (exit 0), then clears the last-sent records
