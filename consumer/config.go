@@ -62,7 +62,9 @@ type Config struct {
 	// BreakerProbeInterval is how often one event is let through as a probe while the breaker
 	// is open (default 5s).
 	BreakerProbeInterval time.Duration
-	// ReconnectMax caps the jittered backoff between reconnect attempts (default 30s).
+	// ReconnectMax caps the jittered wait between reconnect attempts after a lost broker
+	// connection or channel (default 5s). The first attempt waits 125–250 ms and each failed one
+	// doubles the wait, so the consumer resumes within about ReconnectMax of the broker's return.
 	ReconnectMax time.Duration
 	// ShutdownTimeout is how long in-flight events may run after shutdown starts before they are
 	// cancelled and requeued (default 30s). Events that ignore the cancellation get as long again;
@@ -117,7 +119,7 @@ func (c Config) withDefaults() Config {
 	durDef(&c.RetryInitial, 500*time.Millisecond)
 	durDef(&c.RetryMax, 30*time.Second)
 	durDef(&c.RetryMaxElapsed, 2*time.Minute)
-	durDef(&c.ReconnectMax, 30*time.Second)
+	durDef(&c.ReconnectMax, 5*time.Second)
 	durDef(&c.BreakerProbeInterval, 5*time.Second)
 	if c.BreakerThreshold == 0 {
 		c.BreakerThreshold = 5
@@ -156,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMaxElapsed >= 25*time.Minute {
 		errs = append(errs, fmt.Errorf("retry max elapsed %s must stay well below RabbitMQ's 30 min consumer timeout", c.RetryMaxElapsed))
+	}
+	if c.ReconnectMax < 0 {
+		errs = append(errs, fmt.Errorf("reconnect max must not be negative, got %s", c.ReconnectMax))
 	}
 	if c.BreakerProbeInterval < 0 {
 		errs = append(errs, fmt.Errorf("breaker probe interval must not be negative, got %s", c.BreakerProbeInterval))

@@ -63,6 +63,7 @@ type Consumer struct {
 	inFlight   atomic.Int64
 	retries    atomic.Uint64
 	reconnects atomic.Uint64
+	sessions   atomic.Uint64 // sessions that got as far as consuming
 	cascaded   atomic.Uint64
 }
 
@@ -100,13 +101,16 @@ func (c *Consumer) Reconnects() uint64 { return c.reconnects.Load() }
 // Cascaded returns the number of events Enqueue published (confirmed by the broker).
 func (c *Consumer) Cascaded() uint64 { return c.cascaded.Load() }
 
-// Run consumes until ctx is cancelled, reconnecting with jittered backoff whenever the connection
-// or channel is lost. On cancellation it stops consuming, requeues deliveries not yet started,
+// Run consumes until ctx is cancelled, reconnecting whenever the connection or channel is lost:
+// the first attempt after a lost session waits 125–250 ms, each failed attempt doubles the wait up
+// to Config.ReconnectMax (see reconnectDelay), so the consumer resumes within about ReconnectMax of
+// the broker's return. On cancellation it stops consuming, requeues deliveries not yet started,
 // lets in-flight events finish within Config.ShutdownTimeout, and returns nil, or
 // ErrShutdownDeadline if it had to cancel them.
 func (c *Consumer) Run(ctx context.Context) error {
-	wait := time.Duration(0)
+	attempt := 0
 	for {
+		before := c.sessions.Load()
 		err := c.session(ctx)
 		c.ready.Store(false)
 		if ctx.Err() != nil {
@@ -115,19 +119,38 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+		if c.sessions.Load() != before {
+			attempt = 0 // the session consumed: the broker was back; start again from the shortest wait
+		}
+		attempt++
 		c.reconnects.Add(1)
-		wait = min(max(2*wait, 500*time.Millisecond), c.cfg.ReconnectMax)
-		jittered := wait/2 + rand.N(wait/2+1)
-		c.log.Warn("amqp session ended; reconnecting", "error", err, "retry_in", jittered.String())
+		wait := reconnectDelay(attempt, reconnectInitial, c.cfg.ReconnectMax, rand.Int64N)
+		c.log.Warn("amqp session ended; reconnecting", "error", err, "attempt", attempt, "retry_in", wait.String())
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(jittered):
-		}
-		if err == nil {
-			wait = 0
+		case <-t.C:
 		}
 	}
+}
+
+// reconnectInitial is the nominal wait before the first reconnect attempt after a lost session.
+const reconnectInitial = 250 * time.Millisecond
+
+// reconnectDelay returns the wait before reconnect attempt n (1 for the first after a lost
+// session): the nominal wait initial·2^(n-1), capped at maxWait (and initial itself at maxWait),
+// with equal jitter: half of the nominal wait is always waited, the other half is drawn by
+// jitter(k), which returns a number in [0, k) (rand.Int64N). Replicas that lost the same broker so
+// spread their attempts, yet none retries in a tight loop.
+func reconnectDelay(n int, initial, maxWait time.Duration, jitter func(int64) int64) time.Duration {
+	nominal := min(initial, maxWait)
+	for i := 1; i < n && nominal < maxWait; i++ {
+		nominal = min(2*nominal, maxWait)
+	}
+	half := nominal / 2
+	return nominal - half + time.Duration(jitter(int64(half)+1))
 }
 
 // work is one delivery routed to a worker, with its parse result, and the deliveries of the same
@@ -250,6 +273,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("consume from queue %q: %w", c.cfg.Queue, err)
 	}
 	c.ready.Store(true)
+	c.sessions.Add(1)
 	c.log.Info("consuming", "queue", c.cfg.Queue, "workers", c.cfg.Workers, "prefetch", c.cfg.Prefetch)
 
 	// Work runs on a context that shutdown does not cancel at once (in-flight events may finish

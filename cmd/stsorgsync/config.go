@@ -39,6 +39,7 @@ type Config struct {
 	AMQPDeliveryLimit int
 	AMQPRoutingKeys   []string
 	AMQPLegacyEvents  bool
+	AMQPReconnectMax  time.Duration
 
 	Workers              int
 	RetryInitial         time.Duration
@@ -347,13 +348,22 @@ func settings() []setting {
 		{Name: "AMQP_DELIVERY_LIMIT", Default: "20", Help: "Quorum queue x-delivery-limit: after this many redeliveries (crashes) the broker dead-letters a message.", parse: integer(1, func(c *Config) *int { return &c.AMQPDeliveryLimit })},
 		{Name: "AMQP_ROUTING_KEYS", Default: strings.Join(consumer.DefaultRoutingKeys(), ","), Help: "Comma-separated object types (routing keys) whose events AMQP_QUEUE is bound to: " + strings.Join(requiredObjectTypes(), " and ") + " (required: a unit's change queues events of both), and any of " + strings.Join(optionalObjectTypes(), ", ") + ". The default is every type this version acts on. A type left out later stays bound until the binding is deleted in RabbitMQ's management UI; its events are then acknowledged without action.", parse: routingKeys},
 		{Name: "AMQP_LEGACY_EVENTS", Default: "false", Help: "Also bind OS2MO's deprecated event style for the types in AMQP_ROUTING_KEYS: routing key `<service>.<type>.<action>` (e.g. `org_unit.address.update`) with body `{\"uuid\": …}` naming the owning unit or person. Enable it only if OS2MO sends the legacy style alone (with both, every change is processed twice). Turning it off again does not remove the bindings; delete them in RabbitMQ's management UI.", parse: boolean(func(c *Config) *bool { return &c.AMQPLegacyEvents })},
+		{Name: "AMQP_RECONNECT_MAX", Default: "5s", Help: "Caps the jittered wait between reconnect attempts after the connection to RabbitMQ was lost: the first attempt waits 125–250 ms and each failed one doubles the wait up to this, so the daemon resumes within about this long of the broker's return. Raise it only to spare a broker that very many clients reconnect to at once.",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 100*time.Millisecond {
+					return fmt.Errorf("expected a duration of at least 100ms such as 5s, got %q", v)
+				}
+				c.AMQPReconnectMax = d
+				return nil
+			}},
 
 		{Name: "WORKERS", Default: "8", Help: "Events processed at once. Events for the same object are never processed concurrently.", parse: integer(1, func(c *Config) *int { return &c.Workers })},
 		{Name: "RETRY_INITIAL", Default: "500ms", Help: "First wait before retrying an event after a transient error (network, 5xx, timeout).", parse: duration(func(c *Config) *time.Duration { return &c.RetryInitial })},
 		{Name: "RETRY_MAX", Default: "30s", Help: "Longest wait between two retries of one event.", parse: duration(func(c *Config) *time.Duration { return &c.RetryMax })},
-		{Name: "RETRY_MAX_ELAPSED", Default: "2m", Help: "Give up retrying an event after this long and dead-letter it. Must stay well below RabbitMQ's consumer timeout (30m).", parse: duration(func(c *Config) *time.Duration { return &c.RetryMaxElapsed })},
+		{Name: "RETRY_MAX_ELAPSED", Default: "2m", Help: "Give up retrying an event after this long and dead-letter it (error class retries-exhausted). Must stay well below RabbitMQ's consumer timeout (30m). With the circuit breaker on (STS_BREAKER_THRESHOLD), an STS outage stops counting against it once the breaker is open: consumption pauses and the events wait in the queue, however long the outage lasts (README: STS outages). It still bounds OS2MO failures, and STS failures too few or too scattered to open the breaker.", parse: duration(func(c *Config) *time.Duration { return &c.RetryMaxElapsed })},
 		{Name: "RETRY_MAX_ATTEMPTS", Default: "0", Help: "Dead-letter an event after this many failed attempts; 0 = limited by RETRY_MAX_ELAPSED only.", parse: integer(0, func(c *Config) *int { return &c.RetryMaxAttempts })},
-		{Name: "STS_BREAKER_THRESHOLD", Default: "5", Help: "Open the circuit breaker (pause consumption) after this many consecutive attempts failed because STS was unreachable or answered 5xx; 0 disables it.", parse: integer(0, func(c *Config) *int { return &c.BreakerThreshold })},
+		{Name: "STS_BREAKER_THRESHOLD", Default: "5", Help: "Open the circuit breaker (pause consumption) after this many consecutive attempts failed because STS was unreachable, timed out or answered 5xx; 0 disables it. While it is open no event is dead-lettered for the outage, whatever RETRY_MAX_ELAPSED says; only the deliveries held meanwhile (AMQP_PREFETCH) meet RabbitMQ's consumer timeout (30m), which returns them to the queue, each return counting toward AMQP_DELIVERY_LIMIT (README: STS outages). With 0, every event that meets an STS outage longer than RETRY_MAX_ELAPSED is dead-lettered; replay them with `stsorgsync dlq replay` once STS answers.", parse: integer(0, func(c *Config) *int { return &c.BreakerThreshold })},
 		{Name: "STS_BREAKER_PROBE_INTERVAL", Default: "5s", Help: "While the circuit breaker is open, let one event through this often to probe STS.", parse: duration(func(c *Config) *time.Duration { return &c.BreakerProbeInterval })},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "On SIGTERM, how long in-flight events may finish before they are cancelled and requeued.", parse: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 

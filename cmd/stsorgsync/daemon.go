@@ -118,6 +118,7 @@ func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 		ShutdownTimeout:      cfg.ShutdownTimeout,
 		BreakerThreshold:     breakerThreshold,
 		BreakerProbeInterval: cfg.BreakerProbeInterval,
+		ReconnectMax:         cfg.AMQPReconnectMax,
 		Logger:               logger,
 	}
 }
