@@ -1,8 +1,8 @@
 // Command fakests runs the fake STS Organisation 6 service and the fake KOMBIT security token
 // service from package stsclient/ststest for demos and local development: SOAP at
 // /organisation/{kind}/6/ and /runtime/services/kombittrust/14/certificatemixed, GET /healthz,
-// and the inspection API GET /_inspect/calls and GET /_inspect/objects/{kind}. Logs are JSON on
-// stderr.
+// the inspection API and the test-only control API of its faults (controlHelp, printed by -h).
+// Logs are JSON on stderr.
 //
 // Flags (environment variables in brackets):
 //
@@ -27,6 +27,8 @@
 //	-agreements        service agreements CVR=rw|r[,…]; default: every CVR may read and write [FAKESTS_AGREEMENTS]
 //	-debug             log every SOAP call
 //	-healthcheck       probe /healthz of a fakests on -listen and exit 0 or 1 (container health checks)
+//
+// The flags set the faults the server starts with; the control API switches them while it runs.
 //
 // The PKCS#12 password is read from the file named by FAKESTS_CLIENT_P12_PASSWORD_FILE or from
 // FAKESTS_CLIENT_P12_PASSWORD, and defaults to "fakests" (this is test material); it is never
@@ -86,6 +88,31 @@ type config struct {
 	healthcheck   bool
 }
 
+// controlHelp describes the HTTP inspection and control API (-h prints it after the flags).
+const controlHelp = `
+Inspection API (JSON):
+  GET    /_inspect/calls               SOAP calls by kind/operation since start or the last reset
+  DELETE /_inspect/calls               reset the call counters
+  GET    /_inspect/objects/{kind}      the objects stored, e.g. /_inspect/objects/organisationenhed
+  GET    /_inspect/concurrent-writes   {"concurrent_writes": n}: importer/ret calls that overlapped
+                                       another write of the same object (0 for a correct client)
+
+Control API (test-only: switches faults while the server runs; every change answers with the
+switches in effect, a bad body with 400):
+  GET    /_control                     outage, latency, error rate, queued failures, concurrent writes
+  PUT    /_control/outage              {"on": true} every Organisation call gets HTTP 503; {"on": false} ends it
+  PUT    /_control/latency             {"latency": "200ms", "tail": "50ms"} replaces -latency and -latency-tail
+  PUT    /_control/error-rate          {"rate": 0.1} replaces -error-rate
+  POST   /_control/failures            the next calls fail: {"times": 3, "status_kode": 40} (STS refusal
+                                       40, 41, 44, 49, ...), {"http_status": 503} or {"fault_reason": "..."};
+                                       optional "kind" (e.g. "organisationenhed") and "operation"
+                                       (importer, ret, laes, list, soeg, passiver, fremsoegobjekthierarki)
+  DELETE /_control/failures            drop the queued failures
+  POST   /_control/reset               all of the above back to the flags' values
+
+Example: curl -X PUT localhost:8081/_control/outage -d '{"on": true}'
+`
+
 // defaultP12Password protects the throwaway client certificate when no password is given.
 const defaultP12Password = "fakests"
 
@@ -120,6 +147,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&agreements, "agreements", env("FAKESTS_AGREEMENTS", ""), "service agreements CVR=rw|r[,...] [FAKESTS_AGREEMENTS]")
 	fs.BoolVar(&c.debug, "debug", false, "log every SOAP call")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakests listening on -listen and exit 0 (healthy) or 1")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: fakests [flags]\n\nA fake STS Organisation 6 and KOMBIT security token service for tests and demos. Flags:")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), controlHelp)
+	}
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

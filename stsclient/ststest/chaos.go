@@ -24,12 +24,14 @@ func (s *Server) acquire(r *http.Request) (release func(), ok bool) {
 	}
 }
 
-// delay waits Latency plus a random tail; false if the client gave up meanwhile.
+// delay waits the latency plus a random tail in effect (Options, SetLatency); false if the client
+// gave up meanwhile.
 func (s *Server) delay(r *http.Request) bool {
-	d := s.opts.Latency
-	if s.opts.LatencyTail > 0 {
+	f := s.currentFaults()
+	d := f.latency
+	if f.latencyTail > 0 {
 		s.rngMu.Lock()
-		d += time.Duration(s.rng.ExpFloat64() * float64(s.opts.LatencyTail))
+		d += time.Duration(s.rng.ExpFloat64() * float64(f.latencyTail))
 		s.rngMu.Unlock()
 	}
 	if d <= 0 {
@@ -45,8 +47,14 @@ func (s *Server) delay(r *http.Request) bool {
 	}
 }
 
-// outage reports whether the server clock is inside an outage window.
+// outage reports whether a manual outage (SetOutage) is on or the server clock is inside an
+// outage window.
 func (s *Server) outage() bool {
+	return s.currentFaults().outage || s.outageWindow()
+}
+
+// outageWindow reports whether the server clock is inside one of Options.Outages.
+func (s *Server) outageWindow() bool {
 	if len(s.opts.Outages) == 0 {
 		return false
 	}
@@ -59,14 +67,16 @@ func (s *Server) outage() bool {
 	return false
 }
 
-// randomFailure draws whether this call fails by ErrorRate.
+// randomFailure draws whether this call fails by the error rate in effect (Options,
+// SetErrorRate).
 func (s *Server) randomFailure() bool {
-	if s.opts.ErrorRate <= 0 {
+	rate := s.currentFaults().errorRate
+	if rate <= 0 {
 		return false
 	}
 	s.rngMu.Lock()
 	defer s.rngMu.Unlock()
-	return s.rng.Float64() < s.opts.ErrorRate
+	return s.rng.Float64() < rate
 }
 
 // writeTarget returns the UUID of the object an importer or ret payload writes.

@@ -35,7 +35,9 @@
 // Options.Agreements.
 //
 // Infrastructure faults: fixed and random latency, a random error rate, outage windows, a
-// concurrency cap, and queued failures (FailNext).
+// concurrency cap, and queued failures (FailNext); latency, error rate, a manual outage and queued
+// failures can also be switched while the server runs (SetOutage, SetLatency, SetErrorRate,
+// ResetFaults, and the control API below).
 //
 // Not yet: full XSD validation (lengths of every element, …), laes and list filters, opret and
 // slet (answered with a Receiver fault), soeg on registration/virkning periods, Virkning in
@@ -43,8 +45,14 @@
 // (laes/list/soeg of another municipality's objects succeed), ownership of Person and Adresse
 // objects (they have no Tilhoerer; writes to them are never 41 for a foreign CVR).
 //
-// Besides the SOAP endpoints the handler serves GET /healthz, GET /_inspect/calls and
-// GET /_inspect/objects/{kind} (JSON for humans).
+// Besides the SOAP endpoints the handler serves GET /healthz, the inspection API GET
+// /_inspect/calls (DELETE resets the counters), GET /_inspect/objects/{kind} and GET
+// /_inspect/concurrent-writes (JSON for humans), and the test-only control API of the runtime
+// fault switches: GET /_control (the switches in effect), PUT /_control/outage {"on": true},
+// PUT /_control/latency {"latency": "200ms", "tail": "50ms"}, PUT /_control/error-rate
+// {"rate": 0.1}, POST /_control/failures with a Failure ({"operation": "ret", "times": 3,
+// "status_kode": 40} or {"http_status": 503}), DELETE /_control/failures and POST
+// /_control/reset. Every change answers with the ControlView, a bad body with 400.
 package ststest
 
 import (
@@ -160,13 +168,15 @@ type Options struct {
 // Failure makes matching SOAP calls fail before any business logic runs. Kind and Operation
 // empty match any call. Exactly one of HTTPStatus (a bare HTTP error, e.g. 503), StatusKode (a
 // normal response with that StandardRetur) or FaultReason (a Receiver fault) should be set.
+//
+// The JSON names are those of POST /_control/failures.
 type Failure struct {
-	Kind        oio.Kind
-	Operation   oio.Operation
-	Times       int // how many matching calls fail; default 1
-	HTTPStatus  int
-	StatusKode  int
-	FaultReason string
+	Kind        oio.Kind      `json:"kind,omitempty"`
+	Operation   oio.Operation `json:"operation,omitempty"`
+	Times       int           `json:"times,omitempty"` // how many matching calls fail; default 1
+	HTTPStatus  int           `json:"http_status,omitempty"`
+	StatusKode  int           `json:"status_kode,omitempty"`
+	FaultReason string        `json:"fault_reason,omitempty"`
 }
 
 // Server is the fake service. Its methods are safe for concurrent use.
@@ -180,6 +190,9 @@ type Server struct {
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
+
+	ctlMu    sync.Mutex
+	switches faultSwitches // runtime fault switches (control.go)
 
 	mu       sync.Mutex
 	objects  map[objectKey]*record
@@ -232,7 +245,8 @@ func NewServer(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: log, objects: map[objectKey]*record{}, calls: map[string]int{},
 		faults: map[string]int{}, writing: map[objectKey]int{}, seen: map[string]time.Time{}, tokens: map[string]bool{},
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		switches: faultSwitches{latency: opts.Latency, latencyTail: opts.LatencyTail, errorRate: opts.ErrorRate}}
 	if opts.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opts.MaxConcurrent)
 	}
@@ -271,6 +285,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /_inspect/calls", s.serveCalls)
 	mux.HandleFunc("GET /_inspect/objects/{kind}", s.serveObjects)
+	s.registerControl(mux)
 	return mux
 }
 
