@@ -3,7 +3,6 @@ package moclient
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -94,7 +93,7 @@ func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]re
 		} `json:"persons"`
 	}
 	now := c.cfg.Now().In(c.loc)
-	vars := map[string]any{"uuids": uuidStrings(ids), "now": now.Format(time.RFC3339),
+	vars := map[string]any{"uuids": uuidStrings(ids), "now": mutoTime(now),
 		"unit_addresses": c.cfg.EngagementUnitAddresses}
 	if err := c.do(ctx, "Person", vars, &resp); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", countOf(ids, "person"), err)

@@ -166,6 +166,9 @@ func (e *env) fixture(t *testing.T) (top, child moclient.OrgUnit) {
 	for i := range child.Addresses {
 		child.Addresses[i].Started = child.Addresses[i].Validity.From // never edited
 	}
+	// The first manager role names a person OS2MO does not have in effect (never added here).
+	child.Managers = slices.Clone(child.Managers)
+	child.Managers[0].PersonGone = true
 	return top, child
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -47,34 +46,39 @@ func (c *Client) Subtree(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
 	return out, nil
 }
 
-// UnitPersons returns the distinct persons with an engagement in unit id that is in effect now or
-// starts later, in first-seen order: the persons whose positions point at the unit. It works for
-// a terminated unit too.
+// UnitPersons returns the persons to re-evaluate when the unit id changes (starts or stops being
+// exported): those with an engagement in it, and its managers (a manager role of an exported unit
+// keeps the manager's user in STS), in effect now or later, each once in first-seen order.
 func (c *Client) UnitPersons(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
 	var out []uuid.UUID
 	seen := map[uuid.UUID]bool{}
-	vars := map[string]any{"uuid": id.String(), "now": c.cfg.Now().In(c.loc).Format(time.RFC3339)}
-	err := c.paginate(ctx, "UnitPersons", "engagements", vars, func(objs []json.RawMessage) error {
-		for _, raw := range objs {
-			var obj struct {
-				Validities []struct {
-					Person *wireRef `json:"person_response"`
-				} `json:"validities"`
-			}
-			if err := json.Unmarshal(raw, &obj); err != nil {
-				return fmt.Errorf("decoding engagement: %w", err)
-			}
-			for _, v := range obj.Validities {
-				if v.Person != nil && !seen[v.Person.UUID] {
-					seen[v.Person.UUID] = true
-					out = append(out, v.Person.UUID)
+	vars := map[string]any{"uuid": id.String(), "now": mutoTime(c.cfg.Now().In(c.loc))}
+	for _, q := range []struct{ operation, field, what string }{
+		{"UnitPersons", "engagements", "engagement"},
+		{"UnitManagers", "managers", "manager role"},
+	} {
+		err := c.paginate(ctx, q.operation, q.field, vars, func(objs []json.RawMessage) error {
+			for _, raw := range objs {
+				var obj struct {
+					Validities []struct {
+						Person *wireRef `json:"person_response"`
+					} `json:"validities"`
+				}
+				if err := json.Unmarshal(raw, &obj); err != nil {
+					return fmt.Errorf("decoding %s: %w", q.what, err)
+				}
+				for _, v := range obj.Validities {
+					if v.Person != nil && !seen[v.Person.UUID] {
+						seen[v.Person.UUID] = true
+						out = append(out, v.Person.UUID)
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the persons of %s (%ss): %w", id, q.what, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading persons engaged in %s: %w", id, err)
 	}
 	return out, nil
 }

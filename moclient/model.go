@@ -55,12 +55,24 @@ type ITUser struct {
 
 // Manager is a manager role of a unit; Person is nil when the role is vacant.
 type Manager struct {
-	UUID     uuid.UUID
-	Person   *uuid.UUID
-	Validity Validity
+	UUID   uuid.UUID
+	Person *uuid.UUID
+	// PersonGone says the role names a person OS2MO does not have in effect now (terminated
+	// while the role was left); such a role is as good as vacant.
+	PersonGone bool
+	Validity   Validity
 	// PersonITUsers are the current IT accounts of the manager person (e.g. the AD account and the
 	// FK bookkeeping account, from which the manager's STS user is found); nil when vacant.
 	PersonITUsers []ITUser
+}
+
+// ManagerRole is one of a person's own manager roles in effect now: the unit it manages, with a
+// summary of the unit (nil when the unit is not in effect now).
+type ManagerRole struct {
+	UUID     uuid.UUID
+	OrgUnit  uuid.UUID
+	Unit     *UnitSummary
+	Validity Validity
 }
 
 // KLE is a KLE mark-up of a unit: task numbers and aspects (e.g. "Udførende", "Ansvarlig").
@@ -150,7 +162,9 @@ type Person struct {
 	ITUsers     []ITUser
 	Engagements []Engagement // current and future engagements, in OS2MO's order
 	Addresses   []Address
-	Validity    Validity
+	// ManagerRoles are the person's manager roles in effect now.
+	ManagerRoles []ManagerRole
+	Validity     Validity
 }
 
 // LogValue implements [slog.LogValuer]: the UUID and user key only, and whether a CPR number is

@@ -139,6 +139,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 		if p := m.PersonResponse; p != nil {
 			id := p.UUID
 			mgr.Person = &id
+			mgr.PersonGone = p.Current == nil
 			if p.Current != nil {
 				if mgr.PersonITUsers, err = itUsersToModel(p.Current.ITUsers, loc); err != nil {
 					return nil, fmt.Errorf("manager %s: %w", m.UUID, err)
@@ -263,11 +264,20 @@ func (w wireValidity) toModel(loc *time.Location) (Validity, error) {
 // exclusiveEnd turns OS2MO's "to" into the exclusive end the model uses. Up to GraphQL v28
 // (the queries are written for v25) OS2MO reports "to" as the start of the last valid day, off by
 // one (fixed in v29): "2024-01-31T00:00:00+01:00" means valid through 31 January, so the period
-// ends at the start of 1 February, Copenhagen time.
+// ends at the start of 1 February, Copenhagen time. A "to" with a time of day is not a day: it
+// is an exact end (an OS2MO that keeps intervals exact to the second) and is kept as it is.
 func exclusiveEnd(last time.Time, loc *time.Location) time.Time {
 	last = last.In(loc)
+	if h, m, s := last.Clock(); h != 0 || m != 0 || s != 0 || last.Nanosecond() != 0 {
+		return last
+	}
 	return time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, loc)
 }
+
+// mutoTime formats an instant for OS2MO's DateTime: RFC 3339 with the offset and every digit of
+// the fraction. Truncating to whole seconds would read "as of" up to a second earlier and miss a
+// change that took effect within that second (OS2MO from v29 keeps intervals exact).
+func mutoTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 // ParseTime parses an OS2MO DateTime or Date as an instant in loc (normally Europe/Copenhagen).
 // Values with an offset ("2021-01-01T00:00:00+01:00") keep their instant; values without one,

@@ -45,7 +45,8 @@ func OwnerObjectTypes() []string {
 //
 //	address, ituser  the person and/or unit it is attached to
 //	engagement       the person (the unit's own STS object does not depend on its engagements)
-//	manager, kle     the unit
+//	manager          the unit and the manager (whose user the role keeps exported)
+//	kle              the unit
 //	association      the person and the unit
 //	leave            the person
 //	person, org_unit the object itself, without asking OS2MO

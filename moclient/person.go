@@ -28,19 +28,20 @@ func (c *Client) Person(ctx context.Context, id uuid.UUID) (*Person, error) {
 // Wire shapes of the Person query (queries/person.graphql).
 type (
 	wirePerson struct {
-		UUID              uuid.UUID     `json:"uuid"`
-		UserKey           string        `json:"user_key"`
-		Name              string        `json:"name"`
-		GivenName         string        `json:"given_name"`
-		Surname           string        `json:"surname"`
-		Nickname          string        `json:"nickname"`
-		NicknameGivenName *string       `json:"nickname_given_name"`
-		NicknameSurname   *string       `json:"nickname_surname"`
-		CPR               *string       `json:"cpr_number"`
-		Validity          wireValidity  `json:"validity"`
-		ITUsers           []wireITUser  `json:"itusers"`
-		Addresses         []wireAddress `json:"addresses"`
-		AddressHistory    []wireStart   `json:"address_history"`
+		UUID              uuid.UUID         `json:"uuid"`
+		UserKey           string            `json:"user_key"`
+		Name              string            `json:"name"`
+		GivenName         string            `json:"given_name"`
+		Surname           string            `json:"surname"`
+		Nickname          string            `json:"nickname"`
+		NicknameGivenName *string           `json:"nickname_given_name"`
+		NicknameSurname   *string           `json:"nickname_surname"`
+		CPR               *string           `json:"cpr_number"`
+		Validity          wireValidity      `json:"validity"`
+		ITUsers           []wireITUser      `json:"itusers"`
+		Addresses         []wireAddress     `json:"addresses"`
+		AddressHistory    []wireStart       `json:"address_history"`
+		ManagerRoles      []wireManagerRole `json:"manager_roles"`
 		Engagements       struct {
 			Objects []struct {
 				UUID       uuid.UUID        `json:"uuid"`
@@ -52,39 +53,69 @@ type (
 		} `json:"engagements_response"`
 	}
 	wireEngagement struct {
-		UUID           uuid.UUID `json:"uuid"`
-		UserKey        string    `json:"user_key"`
-		IsPrimary      bool      `json:"is_primary"`
-		Fraction       *int      `json:"fraction"`
-		Extension1     *string   `json:"extension_1"`
-		Extension2     *string   `json:"extension_2"`
-		Extension3     *string   `json:"extension_3"`
-		Extension4     *string   `json:"extension_4"`
-		Extension5     *string   `json:"extension_5"`
-		Extension6     *string   `json:"extension_6"`
-		Extension7     *string   `json:"extension_7"`
-		Extension8     *string   `json:"extension_8"`
-		Extension9     *string   `json:"extension_9"`
-		Extension10    *string   `json:"extension_10"`
-		JobFunction    wireClass `json:"job_function"`
-		EngagementType wireClass `json:"engagement_type"`
-		OrgUnit        struct {
-			UUID    uuid.UUID `json:"uuid"`
-			Current *struct {
-				UUID                  uuid.UUID     `json:"uuid"`
-				Name                  string        `json:"name"`
-				UserKey               string        `json:"user_key"`
-				Ancestors             []wireRef     `json:"ancestors"`
-				UnitType              *wireClass    `json:"unit_type"`
-				OrgUnitLevel          *wireClass    `json:"org_unit_level"`
-				OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
-				ITUsers               []wireITUser  `json:"itusers"`
-				Addresses             []wireAddress `json:"addresses"` // only with $unit_addresses
-			} `json:"current"`
-		} `json:"org_unit_response"`
-		Validity wireValidity `json:"validity"`
+		UUID           uuid.UUID        `json:"uuid"`
+		UserKey        string           `json:"user_key"`
+		IsPrimary      bool             `json:"is_primary"`
+		Fraction       *int             `json:"fraction"`
+		Extension1     *string          `json:"extension_1"`
+		Extension2     *string          `json:"extension_2"`
+		Extension3     *string          `json:"extension_3"`
+		Extension4     *string          `json:"extension_4"`
+		Extension5     *string          `json:"extension_5"`
+		Extension6     *string          `json:"extension_6"`
+		Extension7     *string          `json:"extension_7"`
+		Extension8     *string          `json:"extension_8"`
+		Extension9     *string          `json:"extension_9"`
+		Extension10    *string          `json:"extension_10"`
+		JobFunction    wireClass        `json:"job_function"`
+		EngagementType wireClass        `json:"engagement_type"`
+		OrgUnit        wireUnitResponse `json:"org_unit_response"`
+		Validity       wireValidity     `json:"validity"`
+	}
+	// wireUnitResponse is an org_unit_response with the unit's summary (UnitSummaryFields) now.
+	wireUnitResponse struct {
+		UUID    uuid.UUID        `json:"uuid"`
+		Current *wireUnitSummary `json:"current"`
+	}
+	wireUnitSummary struct {
+		UUID                  uuid.UUID     `json:"uuid"`
+		Name                  string        `json:"name"`
+		UserKey               string        `json:"user_key"`
+		Ancestors             []wireRef     `json:"ancestors"`
+		UnitType              *wireClass    `json:"unit_type"`
+		OrgUnitLevel          *wireClass    `json:"org_unit_level"`
+		OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
+		ITUsers               []wireITUser  `json:"itusers"`
+		Addresses             []wireAddress `json:"addresses"` // only with $unit_addresses
+	}
+	wireManagerRole struct {
+		UUID     uuid.UUID        `json:"uuid"`
+		OrgUnit  wireUnitResponse `json:"org_unit_response"`
+		Validity wireValidity     `json:"validity"`
 	}
 )
+
+// toModel returns the summary, or nil when the unit is not in effect now.
+func (w *wireUnitSummary) toModel(loc *time.Location) (*UnitSummary, error) {
+	if w == nil {
+		return nil, nil
+	}
+	s := &UnitSummary{UUID: w.UUID, Name: w.Name, UserKey: w.UserKey,
+		UnitType: w.UnitType.toModel(), Level: w.OrgUnitLevel.toModel(), Hierarchy: w.OrgUnitHierarchyModel.toModel()}
+	for _, a := range w.Ancestors {
+		s.Ancestors = append(s.Ancestors, a.UUID)
+	}
+	var err error
+	if s.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+		return nil, fmt.Errorf("unit %s: %w", w.UUID, err)
+	}
+	// The query reads no address history for the unit, so Started is the current validity's
+	// start.
+	if s.Addresses, err = addressesToModel(w.Addresses, nil, loc); err != nil {
+		return nil, fmt.Errorf("unit %s: %w", w.UUID, err)
+	}
+	return s, nil
+}
 
 func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 	p := &Person{
@@ -130,6 +161,16 @@ func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 		}
 		p.Engagements = append(p.Engagements, e)
 	}
+	for _, m := range w.ManagerRoles {
+		r := ManagerRole{UUID: m.UUID, OrgUnit: m.OrgUnit.UUID}
+		if r.Unit, err = m.OrgUnit.Current.toModel(loc); err != nil {
+			return nil, fmt.Errorf("manager role %s: %w", m.UUID, err)
+		}
+		if r.Validity, err = m.Validity.toModel(loc); err != nil {
+			return nil, fmt.Errorf("manager role %s validity: %w", m.UUID, err)
+		}
+		p.ManagerRoles = append(p.ManagerRoles, r)
+	}
 	return p, nil
 }
 
@@ -142,24 +183,10 @@ func (w *wireEngagement) toModel(loc *time.Location) (Engagement, error) {
 		w.Extension6, w.Extension7, w.Extension8, w.Extension9, w.Extension10} {
 		e.Extensions[i] = deref(x)
 	}
-	if u := w.OrgUnit.Current; u != nil {
-		s := &UnitSummary{UUID: u.UUID, Name: u.Name, UserKey: u.UserKey,
-			UnitType: u.UnitType.toModel(), Level: u.OrgUnitLevel.toModel(), Hierarchy: u.OrgUnitHierarchyModel.toModel()}
-		for _, a := range u.Ancestors {
-			s.Ancestors = append(s.Ancestors, a.UUID)
-		}
-		var err error
-		if s.ITUsers, err = itUsersToModel(u.ITUsers, loc); err != nil {
-			return Engagement{}, fmt.Errorf("unit %s: %w", u.UUID, err)
-		}
-		// The query reads no address history for the unit, so Started is the current validity's
-		// start.
-		if s.Addresses, err = addressesToModel(u.Addresses, nil, loc); err != nil {
-			return Engagement{}, fmt.Errorf("unit %s: %w", u.UUID, err)
-		}
-		e.Unit = s
-	}
 	var err error
+	if e.Unit, err = w.OrgUnit.Current.toModel(loc); err != nil {
+		return Engagement{}, err
+	}
 	if e.Validity, err = w.Validity.toModel(loc); err != nil {
 		return Engagement{}, fmt.Errorf("validity: %w", err)
 	}

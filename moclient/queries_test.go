@@ -17,6 +17,7 @@ import (
 var allOperations = []string{
 	"AddressOwners", "AssociationOwners", "EngagementOwners", "ITUserOwners", "KLEOwners", "LeaveOwners",
 	"ListOrgUnits", "ListPersons", "ManagerOwners", "OrgUnit", "Person", "Ping", "Subtree",
+	"UnitManagers",
 	"UnitPersons",
 }
 

@@ -219,7 +219,7 @@ func TestOwners(t *testing.T) {
 		{"ended engagement", moclient.ObjectEngagement, f.ended, moclient.Owners{Persons: []uuid.UUID{f.person.UUID}}, nil},
 		{"person IT user", moclient.ObjectITUser, f.person.ITUsers[0].UUID, moclient.Owners{Persons: []uuid.UUID{f.person.UUID}}, nil},
 		{"unit IT user", moclient.ObjectITUser, unitIT, moclient.Owners{OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
-		{"manager", moclient.ObjectManager, f.unit.Managers[0].UUID, moclient.Owners{OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
+		{"manager", moclient.ObjectManager, f.unit.Managers[0].UUID, moclient.Owners{Persons: []uuid.UUID{*f.unit.Managers[0].Person}, OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
 		{"vacant manager", moclient.ObjectManager, f.unit.Managers[1].UUID, moclient.Owners{OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
 		{"KLE", moclient.ObjectKLE, f.unit.KLE[0].UUID, moclient.Owners{OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
 		{"ended KLE", moclient.ObjectKLE, endedKLE, moclient.Owners{OrgUnits: []uuid.UUID{f.unit.UUID}}, nil},
@@ -267,7 +267,9 @@ func TestUnitPersonsAndSubtree(t *testing.T) {
 	if _, err := e.fake.TerminateUnit(ctx, gone, e.clock.Now().AddDate(0, -1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	// Five more persons engaged in the unit (one only from next month, one ended) and one in the child.
+	// Five more persons engaged in the unit (one only from next month, one ended) and one in the child;
+	// the unit's managers count too (the fixture's is the fixture's person; a second one manages
+	// without an engagement there).
 	var want []uuid.UUID
 	want = append(want, f.person.UUID)
 	jf, typ := class("Ingeniør", "Ingeniør", ""), class("Ansat", "Ansat", "")
@@ -292,6 +294,11 @@ func TestUnitPersonsAndSubtree(t *testing.T) {
 	if err := e.fake.AddPerson(elsewhere); err != nil {
 		t.Fatal(err)
 	}
+	// The person engaged elsewhere also manages the unit: a manager role keeps a user exported.
+	if _, err := e.fake.SetManager(ctx, f.unit.UUID, &elsewhere.UUID, e.clock.Now().AddDate(0, 0, -1)); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, elsewhere.UUID)
 	c := e.client(t, func(c *moclient.Config) { c.PageSize = 2 })
 	before := e.count.count("/graphql/v25")
 	got, err := c.UnitPersons(ctx, f.unit.UUID)

@@ -281,3 +281,71 @@ func describeObjects(d translate.Desired) string {
 	}
 	return b.String()
 }
+
+// TestManagerRoleKeepsItsUser: the unit's bundle and the manager's own bundle agree on the
+// manager's user in every case, so neither ends what the other writes: a manager of an exported
+// unit keeps the user the Leder function points at, positions or not; a manager the unit treats
+// as vacant (person gone, no AD account where one is required) has no user kept for the role.
+func TestManagerRoleKeepsItsUser(t *testing.T) {
+	role := func(unit *moclient.OrgUnit) moclient.ManagerRole {
+		return moclient.ManagerRole{UUID: mgrRole, OrgUnit: unit.UUID, Unit: summary(unit), Validity: since(created)}
+	}
+	boWithout := func(f func(p *moclient.Person, u *moclient.OrgUnit)) (*moclient.Person, *moclient.OrgUnit) {
+		p, u := bo(), teknik()
+		p.Engagements = nil // no position anywhere
+		p.ManagerRoles = []moclient.ManagerRole{role(u)}
+		if f != nil {
+			f(p, u)
+		}
+		return p, u
+	}
+	tests := []struct {
+		name     string
+		s        func(*translate.Settings)
+		p        func(p *moclient.Person, u *moclient.OrgUnit)
+		wantUser uuid.UUID // the user the Leder function names and the person's bundle keeps (Nil: vacant, no user)
+	}{
+		{"manager without positions", nil, nil, boPerson},
+		{"manager without positions, ituser mode", func(s *translate.Settings) { s.UserMode = translate.UsersPerITUser }, nil, boGUID},
+		{"manager of a unit that is not exported", func(s *translate.Settings) { s.HierarchyNames = []string{"Sikkerhedsorganisation"} },
+			func(p *moclient.Person, u *moclient.OrgUnit) {
+				u.ITUsers = nil
+				p.ManagerRoles = []moclient.ManagerRole{role(u)}
+			}, uuid.Nil},
+		{"manager person gone", nil, func(_ *moclient.Person, u *moclient.OrgUnit) { u.Managers[0].PersonGone = true }, uuid.Nil},
+		{"manager without the required AD account", func(s *translate.Settings) { s.RequireADAccount = true },
+			func(p *moclient.Person, u *moclient.OrgUnit) { p.ITUsers = nil; u.Managers[0].PersonITUsers = nil }, uuid.Nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fullSettings()
+			if tt.s != nil {
+				tt.s(&s)
+			}
+			p, u := boWithout(tt.p)
+			unit := translate.UnitDesired(s, u, now)
+			person := translate.PersonDesired(s, p, now)
+			leder := unit.Object(translate.ManagerUUID(unitID))
+			switch {
+			case tt.wantUser == uuid.Nil && leder != nil:
+				t.Errorf("the unit's Leder function names %v; want the post vacant", relations(leder, oio.RelTilknyttedeBrugere))
+			case tt.wantUser != uuid.Nil && (leder == nil || relations(leder, oio.RelTilknyttedeBrugere)[0].Ref != tt.wantUser):
+				t.Errorf("the unit's Leder function = %s; want it to name %s", dumpObj(leder), tt.wantUser)
+			}
+			if tt.wantUser != uuid.Nil {
+				if person.Object(tt.wantUser) == nil || slices.Contains(person.Deactivate, translate.Ref{Kind: oio.KindBruger, UUID: tt.wantUser}) {
+					t.Errorf("the manager's bundle does not keep user %s: %s, deactivate %v", tt.wantUser, describeObjects(person), person.Deactivate)
+				}
+			}
+			// Whatever the unit's function names, the person's bundle plans nothing against it.
+			if leder != nil {
+				state := sts{}
+				state.sync(t, s, unit, now)
+				state.sync(t, s, person, now)
+				if ops := translate.PlanAll(s, unit, state.lookups(unit), now); len(ops) != 0 {
+					t.Errorf("the unit's bundle plans %s after the person's", describe(ops))
+				}
+			}
+		})
+	}
+}

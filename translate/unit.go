@@ -471,15 +471,21 @@ func (b *unitBuilder) manager() (oio.Object, bool) {
 	var obj oio.Object
 	found := false
 	for _, m := range ms {
-		if m.Person == nil {
+		if m.Person == nil || m.PersonGone {
 			continue
 		}
 		filled++
 		if found {
 			continue
 		}
+		// The manager's user is the one the person's own bundle keeps exported for the role
+		// (PersonDesired): the same rules, or the two bundles would fight over the function.
 		var user uuid.UUID
 		if s.userMode() == UsersPerPerson {
+			if s.RequireADAccount && len(s.adAccounts(m.PersonITUsers)) == 0 {
+				b.ps.add(kind, id, "TilknyttedeBrugere", "manager %s has no AD account (FILTER_USERS_BY_IT_SYSTEM); treated as vacant", *m.Person)
+				continue
+			}
 			user = s.objectUUID(*m.Person, m.PersonITUsers, nil, oio.KindBruger)
 		} else {
 			accs := s.accounts(m.PersonITUsers, b.ps, kind, id)

@@ -103,8 +103,9 @@ type userSpec struct {
 //     engagement no other account is linked to;
 //   - the person's STS Person (name or nickname; CPR only with Settings.SyncCPR and only when it
 //     is 10 digits);
-//   - users without a position in a relevant unit, and the users of removed AD accounts with an
-//     FK bookkeeping IT user, to deactivate.
+//   - users without a position in a relevant unit (unless the person manages an exported unit:
+//     the manager role keeps the user the unit's Leder function points at), and the users of
+//     removed AD accounts with an FK bookkeeping IT user, to deactivate.
 //
 // A position's unit is relevant by RelevantSummary (a unit with an FK bookkeeping account is, as
 // the summary carries its IT users).
@@ -160,10 +161,30 @@ func PersonDesired(s Settings, p *moclient.Person, now time.Time) Desired {
 			engagements: p.Engagements, addresses: p.Addresses})
 	}
 
+	// A manager of an exported unit keeps the user the unit's Leder function points at (the
+	// person's user, or its first AD account's) exported, positions or not.
+	managerUser := uuid.Nil
+	var managerSince time.Time
+	for _, r := range p.ManagerRoles {
+		if ok, _ := RelevantSummary(s, r.Unit); !ok || len(specs) == 0 {
+			continue
+		}
+		managerUser = specs[0].id
+		if from := Day(r.Validity.From); managerSince.IsZero() || from.Before(managerSince) {
+			managerSince = from
+		}
+	}
 	var earliest time.Time // earliest start of an exported user, for the Person
 	for _, spec := range specs {
 		d.Users = appendNew(d.Users, spec.id)
-		objs, start, ok := s.user(c, p, spec, &ps, &d)
+		var keep time.Time
+		if spec.id == managerUser {
+			keep = managerSince
+			if keep.IsZero() || keep.After(c.today) {
+				keep = c.today
+			}
+		}
+		objs, start, ok := s.user(c, p, spec, keep, &ps, &d)
 		if !ok {
 			d.Deactivate = append(d.Deactivate, Ref{oio.KindBruger, spec.id})
 			ps.add(oio.KindBruger, spec.id, "", "no position in an exported unit; not exported")
@@ -194,8 +215,10 @@ func PersonGone(s Settings, id uuid.UUID) Desired {
 }
 
 // user translates one user: its Adresse objects, Bruger and position functions, the start of
-// the Bruger, and false when it has no position in a relevant unit.
-func (s Settings) user(c clock, p *moclient.Person, spec userSpec, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
+// the Bruger, and false when it has no position in a relevant unit and keep is zero. keep, when
+// not zero, is when the user's manager role of an exported unit started: it keeps the user
+// exported without positions.
+func (s Settings) user(c clock, p *moclient.Person, spec userSpec, keep time.Time, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
 	kind := oio.KindBruger
 	var positions []oio.Object
 	var exported []moclient.Engagement // the engagements with a position, for the location
@@ -218,8 +241,11 @@ func (s Settings) user(c clock, p *moclient.Person, spec userSpec, ps *problems,
 			first = start
 		}
 	}
-	if len(positions) == 0 {
+	if len(positions) == 0 && keep.IsZero() {
 		return nil, time.Time{}, false
+	}
+	if first.IsZero() || (!keep.IsZero() && keep.Before(first)) {
+		first = keep
 	}
 	from := Day(spec.validity.From)
 	if from.IsZero() {

@@ -154,9 +154,14 @@ type table[T keyed] struct {
 	m      map[uuid.UUID]*hist[T]
 	sorted []uuid.UUID
 	dirty  bool
+	// day, when set, maps every validity boundary of a stored history to the start of its day
+	// (OS2MO ≤ v28's date granularity).
+	day func(time.Time) time.Time
 }
 
-func newTable[T keyed]() *table[T] { return &table[T]{m: map[uuid.UUID]*hist[T]{}} }
+func newTable[T keyed](day func(time.Time) time.Time) *table[T] {
+	return &table[T]{m: map[uuid.UUID]*hist[T]{}, day: day}
+}
 
 func (t *table[T]) get(id uuid.UUID) *hist[T] { return t.m[id] }
 
@@ -164,7 +169,20 @@ func (t *table[T]) put(h *hist[T]) {
 	if _, ok := t.m[h.id]; !ok {
 		t.dirty = true
 	}
+	if t.day != nil {
+		for _, v := range h.vs {
+			v.val = moclient.Validity{From: dayOrZero(t.day, v.val.From), To: dayOrZero(t.day, v.val.To)}
+		}
+	}
 	t.m[h.id] = h
+}
+
+// dayOrZero is day(x), or zero for a zero x (an open bound).
+func dayOrZero(day func(time.Time) time.Time, x time.Time) time.Time {
+	if x.IsZero() {
+		return x
+	}
+	return day(x)
 }
 
 func (t *table[T]) del(id uuid.UUID) {

@@ -44,13 +44,6 @@ func (s *Server) mutate(ctx context.Context, op string, f func(st *store, now ti
 	return ch, nil
 }
 
-func orNow(t, now time.Time) time.Time {
-	if t.IsZero() {
-		return now
-	}
-	return t
-}
-
 // UnitChange describes an edit of a unit; zero fields are left as they are. Class UUIDs must be
 // known to the fake.
 type UnitChange struct {
@@ -106,7 +99,7 @@ func (s *Server) CreateUnit(ctx context.Context, req OrgUnitRequest) (Change, er
 // a moved unit, although their ancestors change.
 func (s *Server) EditUnit(ctx context.Context, id uuid.UUID, c UnitChange, from time.Time) (Change, error) {
 	return s.mutate(ctx, "EditUnit", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		h := st.units.get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", id, ErrUnknownObject)
@@ -176,7 +169,7 @@ func (s *Server) MoveUnit(ctx context.Context, id, parent uuid.UUID, from time.T
 // one event per ended detail.
 func (s *Server) TerminateUnit(ctx context.Context, id uuid.UUID, to time.Time) (Change, error) {
 	return s.mutate(ctx, "TerminateUnit", func(st *store, now time.Time) (Change, error) {
-		to = orNow(to, now)
+		to = st.when(to, now)
 		h := st.units.get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", id, ErrUnknownObject)
@@ -274,7 +267,7 @@ func (s *Server) CreatePerson(ctx context.Context, p moclient.Person) (Change, e
 // holds vacant from "to" (the person object itself stays). It emits one event per changed object.
 func (s *Server) TerminatePerson(ctx context.Context, id uuid.UUID, to time.Time) (Change, error) {
 	return s.mutate(ctx, "TerminatePerson", func(st *store, now time.Time) (Change, error) {
-		to = orNow(to, now)
+		to = st.when(to, now)
 		if st.persons.get(id) == nil {
 			return Change{}, fmt.Errorf("person %s: %w", id, ErrUnknownObject)
 		}
@@ -326,7 +319,7 @@ func (s *Server) AddEngagement(ctx context.Context, person uuid.UUID, e moclient
 		if st.units.get(e.OrgUnit) == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", e.OrgUnit, ErrUnknownObject)
 		}
-		e.Validity.From = orNow(e.Validity.From, now)
+		e.Validity.From = st.when(e.Validity.From, now)
 		defaultEngagementClasses(&e)
 		if err := st.register("AddEngagement", e.UUID, &e.JobFunction, &e.EngagementType); err != nil {
 			return Change{}, err
@@ -350,7 +343,7 @@ type EngagementChange struct {
 // fields) and emits "engagement".
 func (s *Server) ChangeEngagement(ctx context.Context, id uuid.UUID, c EngagementChange, from time.Time) (Change, error) {
 	return s.mutate(ctx, "ChangeEngagement", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		h := st.engagements.get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("engagement %s: %w", id, ErrUnknownObject)
@@ -402,7 +395,7 @@ func (s *Server) EndEngagement(ctx context.Context, id uuid.UUID, to time.Time) 
 // endOne ends one object of a table at to and emits its terminate event.
 func endOne[T keyed](s *Server, ctx context.Context, op, kind string, id uuid.UUID, to time.Time, tab func(*store) *table[T], own func(*ver[T]) []EventOwner) (Change, error) {
 	return s.mutate(ctx, op, func(st *store, now time.Time) (Change, error) {
-		to = orNow(to, now)
+		to = st.when(to, now)
 		h := tab(st).get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("%s %s: %w", kind, id, ErrUnknownObject)
@@ -437,7 +430,7 @@ func (s *Server) AddAddress(ctx context.Context, owner uuid.UUID, a moclient.Add
 		if st.addresses.get(a.UUID) != nil {
 			return Change{}, fmt.Errorf("address %s already exists", a.UUID)
 		}
-		a.Validity.From = orNow(a.Validity.From, now)
+		a.Validity.From = st.when(a.Validity.From, now)
 		if a.Name == "" {
 			a.Name = a.Value
 		}
@@ -462,7 +455,7 @@ func (s *Server) AddAddress(ctx context.Context, owner uuid.UUID, a moclient.Add
 // ChangeAddress edits an address from "from" onward (value, name, visibility) and emits "address".
 func (s *Server) ChangeAddress(ctx context.Context, id uuid.UUID, c AddressChange, from time.Time) (Change, error) {
 	return s.mutate(ctx, "ChangeAddress", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		h := st.addresses.get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("address %s: %w", id, ErrUnknownObject)
@@ -503,7 +496,7 @@ func (s *Server) EndAddress(ctx context.Context, id uuid.UUID, to time.Time) (Ch
 // "manager".
 func (s *Server) SetManager(ctx context.Context, unit uuid.UUID, person *uuid.UUID, from time.Time) (Change, error) {
 	return s.mutate(ctx, "SetManager", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		if st.units.get(unit) == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", unit, ErrUnknownObject)
 		}
@@ -536,7 +529,7 @@ func (s *Server) SetManager(ctx context.Context, unit uuid.UUID, person *uuid.UU
 // ClearManager ends every manager role of unit at "to" and emits "manager" for each.
 func (s *Server) ClearManager(ctx context.Context, unit uuid.UUID, to time.Time) (Change, error) {
 	return s.mutate(ctx, "ClearManager", func(st *store, now time.Time) (Change, error) {
-		to = orNow(to, now)
+		to = st.when(to, now)
 		if st.units.get(unit) == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", unit, ErrUnknownObject)
 		}
@@ -553,7 +546,7 @@ func (s *Server) ClearManager(ctx context.Context, unit uuid.UUID, to time.Time)
 // AddKLE marks unit up with KLE numbers and aspects from "from" onward and emits "kle".
 func (s *Server) AddKLE(ctx context.Context, unit uuid.UUID, numbers, aspects []moclient.Class, from time.Time) (Change, error) {
 	return s.mutate(ctx, "AddKLE", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		if st.units.get(unit) == nil {
 			return Change{}, fmt.Errorf("org unit %s: %w", unit, ErrUnknownObject)
 		}
@@ -598,7 +591,7 @@ func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it moclient.IT
 		if err := st.checkEngagementLinks(person, it.Engagements); err != nil {
 			return Change{}, fmt.Errorf("IT user %s: %w", it.UUID, err)
 		}
-		it.Validity.From = orNow(it.Validity.From, now)
+		it.Validity.From = st.when(it.Validity.From, now)
 		if err := st.register("AddITUser", it.UUID, &it.ITSystem); err != nil {
 			return Change{}, err
 		}
@@ -620,7 +613,7 @@ type ITUserChange struct {
 // is linked to, which must be engagements of its person) and emits "ituser".
 func (s *Server) ChangeITUser(ctx context.Context, id uuid.UUID, c ITUserChange, from time.Time) (Change, error) {
 	return s.mutate(ctx, "ChangeITUser", func(st *store, now time.Time) (Change, error) {
-		from = orNow(from, now)
+		from = st.when(from, now)
 		h := st.itusers.get(id)
 		if h == nil {
 			return Change{}, fmt.Errorf("IT user %s: %w", id, ErrUnknownObject)

@@ -1,6 +1,7 @@
 package motest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -114,6 +115,7 @@ func newResolvers() map[string]map[string]resolver {
 			"addresses":            resolvePersonAddresses,
 			"engagements":          resolvePersonEngagements,
 			"engagements_response": resolvePersonEngagementsResponse,
+			"manager_roles":        resolvePersonManagerRoles,
 		},
 		"Engagement": {
 			"uuid":            engField(func(v *ver[engData]) any { return v.id }),
@@ -529,6 +531,21 @@ func resolvePersonEngagements(ex *execution, p any, args map[string]any) (any, e
 	}
 	return detailsOf(ex, ex.s.store.engagements, ex.s.store.linked(ObjectEngagement, id), filter,
 		func(v *ver[engData]) bool { return v.d.person == id }, nil)
+}
+
+// resolvePersonManagerRoles answers Employee.manager_roles: the person's own manager roles in
+// the filter's window (default now); inherit is not meaningful for a person and refused.
+func resolvePersonManagerRoles(ex *execution, p any, args map[string]any) (any, error) {
+	id := p.(*ver[personData]).id
+	if inherit, _ := args["inherit"].(bool); inherit {
+		return nil, errors.New("Employee.manager_roles: the fake OS2MO does not implement inherit")
+	}
+	filter, err := filterArg("Employee.manager_roles", args, "from_date", "to_date")
+	if err != nil {
+		return nil, err
+	}
+	return detailsOf(ex, ex.s.store.managers, ex.s.store.linked(ObjectManager, id), filter,
+		func(v *ver[mgrData]) bool { return isID(v.d.person, id) }, nil)
 }
 
 // resolvePersonEngagementsResponse answers Employee.engagements_response: one response per

@@ -345,7 +345,9 @@ func TestLegacyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := func(owner uuid.UUID) string {
-		return fmt.Sprintf(`{"uuid":"%s","object_uuid":"%s","time":"%s"}`, owner, eng.UUID, w.now.Format("2006-01-02T15:04:05-07:00"))
+		// A change "from now" takes effect from the start of the day (v25 is date-granular).
+		day := time.Date(w.now.Year(), w.now.Month(), w.now.Day(), 0, 0, 0, 0, w.now.Location())
+		return fmt.Sprintf(`{"uuid":"%s","object_uuid":"%s","time":"%s"}`, owner, eng.UUID, day.Format("2006-01-02T15:04:05-07:00"))
 	}
 	want := sorted(ev("engagement", eng.UUID), "employee.engagement.edit "+body(p.UUID), "org_unit.engagement.edit "+body(eng.OrgUnit))
 	if got := w.q.take(t, 3); !slices.Equal(got, want) {
@@ -411,7 +413,7 @@ func TestBoundaryEvents(t *testing.T) {
 	if err := srv.AddPerson(p); err != nil {
 		t.Fatal(err)
 	}
-	end := now.AddDate(0, 0, 10)
+	end := time.Date(2026, 3, 11, 0, 0, 0, 0, loc) // v25 ends at the start of a day
 	if _, err := srv.EndEngagement(context.Background(), p.Engagements[0].UUID, end); err != nil {
 		t.Fatal(err)
 	}

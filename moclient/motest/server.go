@@ -36,6 +36,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives request logs (default discards).
 	Logger *slog.Logger
+	// ExactIntervals keeps validity boundaries exact to the instant, as OS2MO keeps them from
+	// GraphQL v29. Unset (the default), the fake is date-granular like the v25 API it serves:
+	// every boundary, loaded or changed, is the start of its day in Europe/Copenhagen (a change
+	// "from now" takes effect from this morning, an end "now" ends the object last night).
+	// Answers are v25's form either way ("to" is the last valid day).
+	ExactIntervals bool
 	// Events, when set, receives the events of every change made through the mutation functions
 	// ([Server.CreateUnit], [Server.AddEngagement], …) and the HTTP mutation API. An [EventSink]
 	// (such as [*Publisher]) gets the whole [Event], for legacy keys.
@@ -91,7 +97,14 @@ func NewServer(opts Options) *Server {
 	if err != nil {
 		panic(fmt.Sprintf("motest: loading Europe/Copenhagen: %v", err))
 	}
-	return &Server{opts: opts, schema: schema, loc: loc, log: opts.Logger, resolvers: newResolvers(), store: newStore(), tokens: map[string]time.Time{}}
+	var day func(time.Time) time.Time
+	if !opts.ExactIntervals {
+		day = func(t time.Time) time.Time {
+			t = t.In(loc)
+			return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+		}
+	}
+	return &Server{opts: opts, schema: schema, loc: loc, log: opts.Logger, resolvers: newResolvers(), store: newStore(day), tokens: map[string]time.Time{}}
 }
 
 // Handler serves the fake's HTTP API:

@@ -359,7 +359,7 @@ func TestStoreRules(t *testing.T) {
 		{"update unknown", func() error {
 			return srv.UpdateOrgUnit(moclient.OrgUnit{UUID: unknown, Name: "X", Validity: a.Validity})
 		}, "unknown object"},
-		{"terminate before start", func() error { return srv.TerminateOrgUnit(a.UUID, from.Add(-time.Hour)) }, "before its start"},
+		{"terminate before start", func() error { return srv.TerminateOrgUnit(a.UUID, from.AddDate(0, 0, -1)) }, "before its start"},
 		{"class clash", func() error {
 			if err := srv.AddOrgUnit(moclient.OrgUnit{UUID: uuid.New(), Name: "E", UnitType: &typ, Validity: a.Validity}); err != nil {
 				return err

@@ -134,15 +134,32 @@ type store struct {
 	// links lists, per (type, owner), the objects that refer to the owner in some validity.
 	// Entries can be stale after an owner changes; readers re-check the validity they look at.
 	links map[linkKey][]uuid.UUID
+	// day, when set, maps a validity boundary to the start of its day in Copenhagen: OS2MO up to
+	// GraphQL v28 keeps validities as dates (Options.ExactIntervals unset).
+	day func(time.Time) time.Time
 }
 
-func newStore() *store {
+// newStore returns an empty store; day, when set, makes every validity boundary the start of its
+// day (date granularity).
+func newStore(day func(time.Time) time.Time) *store {
 	return &store{
-		classes: map[uuid.UUID]moclient.Class{}, units: newTable[unitData](), persons: newTable[personData](),
-		engagements: newTable[engData](), addresses: newTable[addrData](), itusers: newTable[itData](),
-		managers: newTable[mgrData](), kles: newTable[kleData](), associations: newTable[assocData](),
-		leaves: newTable[leaveData](), links: map[linkKey][]uuid.UUID{},
+		classes: map[uuid.UUID]moclient.Class{}, units: newTable[unitData](day), persons: newTable[personData](day),
+		engagements: newTable[engData](day), addresses: newTable[addrData](day), itusers: newTable[itData](day),
+		managers: newTable[mgrData](day), kles: newTable[kleData](day), associations: newTable[assocData](day),
+		leaves: newTable[leaveData](day), links: map[linkKey][]uuid.UUID{}, day: day,
 	}
+}
+
+// when is the boundary a change or end given as t takes effect at: now when t is zero, and with
+// date granularity the start of its day.
+func (st *store) when(t, now time.Time) time.Time {
+	if t.IsZero() {
+		t = now
+	}
+	if st.day != nil {
+		return st.day(t)
+	}
+	return t
 }
 
 func (st *store) finish() {
@@ -710,7 +727,9 @@ func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 	}
 	for _, d := range st.linked(ObjectManager, id) {
 		if m := st.managers.get(d).nowOrLast(now); m != nil && m.d.orgUnit == id {
-			u.Managers = append(u.Managers, moclient.Manager{UUID: d, Person: clonePtr(m.d.person), Validity: m.val})
+			mgr := moclient.Manager{UUID: d, Person: clonePtr(m.d.person), Validity: m.val}
+			mgr.PersonGone = m.d.person != nil && st.persons.get(*m.d.person).at(now) == nil
+			u.Managers = append(u.Managers, mgr)
 		}
 	}
 	for _, d := range st.linked(ObjectKLE, id) {
@@ -786,12 +805,14 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 		if e := eh.nowOrLast(now); e != nil && e.d.person == id {
 			m := engModel(e)
 			m.Start = eh.start()
-			if uh := st.units.get(e.d.orgUnit).at(now); uh != nil {
-				m.Unit = &moclient.UnitSummary{UUID: uh.id, Name: uh.d.name, UserKey: uh.d.userKey, Ancestors: st.ancestors(uh.id, now),
-					UnitType: clonePtr(uh.d.unitType), Level: clonePtr(uh.d.level), Hierarchy: clonePtr(uh.d.hierarchy),
-					ITUsers: st.unitITUsersAt(uh.id, now), Addresses: st.unitAddressesAt(uh.id, now)}
-			}
+			m.Unit = st.unitSummary(e.d.orgUnit, now)
 			p.Engagements = append(p.Engagements, m)
+		}
+	}
+	for _, d := range st.linked(ObjectManager, id) {
+		if m := st.managers.get(d).at(now); m != nil && isID(m.d.person, id) {
+			p.ManagerRoles = append(p.ManagerRoles, moclient.ManagerRole{UUID: m.id, OrgUnit: m.d.orgUnit,
+				Unit: st.unitSummary(m.d.orgUnit, now), Validity: m.val})
 		}
 	}
 	for _, d := range st.linked(ObjectAddress, id) {
@@ -800,6 +821,18 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 		}
 	}
 	return p, true
+}
+
+// unitSummary returns what an engagement or manager role says about its unit at t, or nil when
+// the unit is not in effect then.
+func (st *store) unitSummary(id uuid.UUID, t time.Time) *moclient.UnitSummary {
+	uh := st.units.get(id).at(t)
+	if uh == nil {
+		return nil
+	}
+	return &moclient.UnitSummary{UUID: uh.id, Name: uh.d.name, UserKey: uh.d.userKey, Ancestors: st.ancestors(uh.id, t),
+		UnitType: clonePtr(uh.d.unitType), Level: clonePtr(uh.d.level), Hierarchy: clonePtr(uh.d.hierarchy),
+		ITUsers: st.unitITUsersAt(uh.id, t), Addresses: st.unitAddressesAt(uh.id, t)}
 }
 
 func addrModel(v *ver[addrData]) moclient.Address {
