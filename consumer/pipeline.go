@@ -239,20 +239,21 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", key, err)
 	}
-	ctx, stopRenewing := leasekeep.Keep(ctx, lease, ttl, ErrLeaseLost, p.log(), key)
+	// leased ends with the lease (stopRenewing); the inline cascade below runs after it, on ctx.
+	leased, stopRenewing := leasekeep.Keep(ctx, lease, ttl, ErrLeaseLost, p.log(), key)
 	var cascade []workItem
 	func() {
 		defer func() {
 			stopRenewing()
-			if context.Cause(ctx) == ErrLeaseLost {
+			if context.Cause(leased) == ErrLeaseLost {
 				return // not ours any more
 			}
-			if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+			if err := lease.Release(context.WithoutCancel(leased)); err != nil {
 				p.log().Warn("release lease", "key", key, "error", err)
 			}
 		}()
-		cascade, err = p.syncLeased(ctx, ev, key, it, early)
-		if err != nil && context.Cause(ctx) == ErrLeaseLost {
+		cascade, err = p.syncLeased(leased, ev, key, it, early)
+		if err != nil && context.Cause(leased) == ErrLeaseLost {
 			err = leaseLostError{key: key, cause: err}
 		}
 	}()

@@ -43,7 +43,9 @@ func OwnerObjectTypes() []string {
 // new-style routing key) belongs to, over all its validities, so an event for a terminated object
 // still reaches its owner. Per type:
 //
-//	address, ituser  the person and/or unit it is attached to
+//	address          the person and/or unit it is attached to
+//	ituser           the person and/or unit it is attached to, and the units the person manages
+//	                 now (a manager's IT users decide the user the unit's manager function names)
 //	engagement       the person (the unit's own STS object does not depend on its engagements)
 //	manager          the unit and the manager (whose user the role keeps exported)
 //	kle              the unit
@@ -67,7 +69,14 @@ func (c *Client) Owners(ctx context.Context, objectType string, id uuid.UUID) (O
 	var out map[string]struct {
 		Objects []struct {
 			Validities []struct {
-				Person  *wireRef `json:"person_response"`
+				Person *struct {
+					UUID    uuid.UUID `json:"uuid"`
+					Current *struct {
+						ManagerRoles []struct {
+							OrgUnit *wireRef `json:"org_unit_response"`
+						} `json:"manager_roles"`
+					} `json:"current"` // only ITUserOwners asks for it
+				} `json:"person_response"`
 				OrgUnit *wireRef `json:"org_unit_response"`
 			} `json:"validities"`
 		} `json:"objects"`
@@ -84,6 +93,13 @@ func (c *Client) Owners(ctx context.Context, objectType string, id uuid.UUID) (O
 		for _, v := range obj.Validities {
 			if v.Person != nil && !slices.Contains(o.Persons, v.Person.UUID) {
 				o.Persons = append(o.Persons, v.Person.UUID)
+			}
+			if v.Person != nil && v.Person.Current != nil {
+				for _, r := range v.Person.Current.ManagerRoles {
+					if r.OrgUnit != nil && !slices.Contains(o.OrgUnits, r.OrgUnit.UUID) {
+						o.OrgUnits = append(o.OrgUnits, r.OrgUnit.UUID)
+					}
+				}
 			}
 			if v.OrgUnit != nil && !slices.Contains(o.OrgUnits, v.OrgUnit.UUID) {
 				o.OrgUnits = append(o.OrgUnits, v.OrgUnit.UUID)
