@@ -117,9 +117,15 @@ func mgmt(method, path, body string) error {
 // empty) and decodes a JSON answer into out (if not nil). It returns the HTTP status (0 when the
 // API did not answer) and an error for anything but a 2xx answer that decodes.
 func Management(method, path, body string, out any) (int, error) {
-	u, err := url.Parse(strings.TrimSuffix(env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), "/") + path)
+	return ManagementAt(env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), method, path, body, out)
+}
+
+// ManagementAt is Management for the management API at api (a base URL with the credentials,
+// such as http://guest:guest@127.0.0.1:15672), e.g. of a node a test started itself.
+func ManagementAt(api, method, path, body string, out any) (int, error) {
+	u, err := url.Parse(strings.TrimSuffix(api, "/") + path)
 	if err != nil {
-		return 0, fmt.Errorf("TEST_RABBITMQ_API: %w", err)
+		return 0, fmt.Errorf("management API URL: %w", err)
 	}
 	pw, _ := u.User.Password()
 	name := u.User.Username()

@@ -45,14 +45,26 @@ type PublisherOptions struct {
 // duplicates and delays (see [PublisherOptions]). It uses publisher confirms, so a nil error from
 // an undelayed [Publisher.Publish] means the broker accepted the message. It is safe for
 // concurrent use.
+//
+// Like a real client it rides out a broker restart: a message whose publish fails, or whose
+// confirm does not come (the channel or connection was lost, the broker nacked it), is sent again
+// on a new channel — for a publisher made by [DialPublisher], on a new connection — after a wait
+// that starts at 100 ms and doubles up to 2 s, until it is confirmed or the context ends; then
+// Publish returns the context's error with the last failure. Nothing is dropped silently; a
+// message whose confirm was lost with the connection may arrive twice (at least once, as from
+// OS2MO). A publisher made by [NewPublisher] on a connection of the caller's reopens its channel
+// but never redials: once that connection is closed, Publish fails at once.
 type Publisher struct {
 	opts  PublisherOptions
-	conn  *amqp.Connection // closed by Close only if owned
-	owned bool
+	url   string // DialPublisher: redialled after a lost connection; "" for NewPublisher
+	owned bool   // conn is the publisher's own (closed by Close)
 	log   *slog.Logger
 
-	mu sync.Mutex // serialises publishes on ch (channels are not thread-safe)
-	ch *amqp.Channel
+	mu     sync.Mutex // guards conn, ch and shut; serialises publishes on ch (channels are not thread-safe)
+	conn   *amqp.Connection
+	ch     *amqp.Channel // nil while it has to be (re)opened
+	shut   bool          // Close has closed the channel and connection
+	redial int           // connections dialled after the first (Reconnects)
 
 	rngMu sync.Mutex // guards rng
 	rng   *rand.Rand
@@ -86,20 +98,42 @@ func NewPublisherWithOptions(conn *amqp.Connection, opts PublisherOptions) (*Pub
 	if opts.MaxDelay > 0 && opts.MinDelay > opts.MaxDelay {
 		return nil, fmt.Errorf("motest: MinDelay %v exceeds MaxDelay %v", opts.MinDelay, opts.MaxDelay)
 	}
+	ch, err := openChannel(conn, opts.Exchange)
+	if err != nil {
+		return nil, err
+	}
+	return &Publisher{opts: opts, conn: conn, ch: ch, log: opts.Logger, rng: rand.New(rand.NewPCG(opts.Seed, 0x6576656e7473)),
+		closing: make(chan struct{})}, nil
+}
+
+// openChannel opens a confirm-mode channel on conn and declares the exchange as OS2MO does:
+// topic, durable, not auto-deleted.
+func openChannel(conn *amqp.Connection, exchange string) (*amqp.Channel, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("motest: opening AMQP channel: %w", err)
 	}
-	if err := ch.ExchangeDeclare(opts.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		_ = ch.Close()
-		return nil, fmt.Errorf("motest: declaring exchange %q (topic, durable): %w", opts.Exchange, err)
+		return nil, fmt.Errorf("motest: declaring exchange %q (topic, durable): %w", exchange, err)
 	}
 	if err := ch.Confirm(false); err != nil {
 		_ = ch.Close()
 		return nil, fmt.Errorf("motest: enabling publisher confirms: %w", err)
 	}
-	return &Publisher{opts: opts, conn: conn, ch: ch, log: opts.Logger, rng: rand.New(rand.NewPCG(opts.Seed, 0x6576656e7473)),
-		closing: make(chan struct{})}, nil
+	return ch, nil
+}
+
+// dial connects to url as "fakemo publisher".
+func dial(url string) (*amqp.Connection, error) {
+	cfg := amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US", Properties: amqp.NewConnectionProperties(),
+		Dial: amqp.DefaultDial(5 * time.Second)}
+	cfg.Properties.SetClientConnectionName("fakemo publisher")
+	conn, err := amqp.DialConfig(url, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("motest: connecting to AMQP broker: %w", err)
+	}
+	return conn, nil
 }
 
 // DialPublisher connects to url and returns a publisher that owns the connection.
@@ -108,20 +142,27 @@ func DialPublisher(url, exchange string) (*Publisher, error) {
 }
 
 // DialPublisherWithOptions is [DialPublisher] with options.
+// The first connection must succeed; later ones are redialled as needed (see [Publisher]).
 func DialPublisherWithOptions(url string, opts PublisherOptions) (*Publisher, error) {
-	cfg := amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US", Properties: amqp.NewConnectionProperties()}
-	cfg.Properties.SetClientConnectionName("fakemo publisher")
-	conn, err := amqp.DialConfig(url, cfg)
+	conn, err := dial(url)
 	if err != nil {
-		return nil, fmt.Errorf("motest: connecting to AMQP broker: %w", err)
+		return nil, err
 	}
 	p, err := NewPublisherWithOptions(conn, opts)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
-	p.owned = true
+	p.owned, p.url = true, url
 	return p, nil
+}
+
+// Reconnects returns how many connections the publisher dialled after its first one (broker
+// restarts or lost connections it rode out).
+func (p *Publisher) Reconnects() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.redial
 }
 
 // Publish sends one new-style event (no legacy messages: there are no owners) and, unless
@@ -159,7 +200,7 @@ func (p *Publisher) PublishEvent(ctx context.Context, e Event) error {
 	p.closeMu.Lock()
 	if p.closed {
 		p.closeMu.Unlock()
-		return errors.New("motest: publisher is closed")
+		return errClosed
 	}
 	p.pending.Add(1)
 	p.closeMu.Unlock()
@@ -187,22 +228,127 @@ func (p *Publisher) sendAll(ctx context.Context, e Event, msgs []Message) error 
 	return nil
 }
 
-// send publishes one message without properties and waits for its confirm.
+// errClosed says the publisher was closed, errNoRedial that its caller's connection is gone: both
+// end the retries of send.
+var (
+	errClosed   = errors.New("motest: publisher is closed")
+	errNoRedial = errors.New("the connection is closed and a publisher made by NewPublisher does not redial (use DialPublisher)")
+)
+
+// Waits between the attempts at one message: the first 50–100 ms, doubling up to retryMax.
+const (
+	retryInitial = 100 * time.Millisecond
+	retryMax     = 2 * time.Second
+)
+
+// send publishes one message without properties and waits for its confirm, retrying on a new
+// channel or connection until it is confirmed or ctx ends (see [Publisher]).
 func (p *Publisher) send(ctx context.Context, m Message) error {
+	for attempt := 1; ; attempt++ {
+		err := p.sendOnce(ctx, m)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errClosed), errors.Is(err, errNoRedial):
+			return fmt.Errorf("routing key %s: %w", m.RoutingKey, err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("routing key %s: not confirmed when the context ended: %w (last attempt: %w)", m.RoutingKey, ctx.Err(), err)
+		}
+		wait := p.retryWait(attempt)
+		p.log.Warn("publishing OS2MO event failed; retrying", "routing_key", m.RoutingKey, "attempt", attempt,
+			"retry_in", wait.String(), "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("routing key %s: not confirmed when the context ended: %w (last attempt: %w)", m.RoutingKey, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// retryWait returns the wait before retry n: retryInitial·2^(n-1) capped at retryMax, of which
+// the second half is random.
+func (p *Publisher) retryWait(n int) time.Duration {
+	nominal := retryInitial
+	for i := 1; i < n && nominal < retryMax; i++ {
+		nominal = min(2*nominal, retryMax)
+	}
+	half := nominal / 2
+	p.rngMu.Lock()
+	defer p.rngMu.Unlock()
+	return nominal - half + time.Duration(p.rng.Int64N(int64(half)+1))
+}
+
+// sendOnce makes one attempt: publish on the current channel (opened anew if it was lost) and
+// wait for the confirm.
+func (p *Publisher) sendOnce(ctx context.Context, m Message) error {
 	p.mu.Lock()
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, p.opts.Exchange, m.RoutingKey, false, false, amqp.Publishing{Body: m.Body})
+	ch, err := p.channel()
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, p.opts.Exchange, m.RoutingKey, false, false, amqp.Publishing{Body: m.Body})
 	p.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("routing key %s: %w", m.RoutingKey, err)
+		p.drop(ch)
+		return fmt.Errorf("publish: %w", err)
 	}
 	acked, err := dc.WaitContext(ctx)
 	if err != nil {
-		return fmt.Errorf("waiting for confirm (routing key %s): %w", m.RoutingKey, err)
+		return fmt.Errorf("waiting for confirm: %w", err)
 	}
 	if !acked {
-		return fmt.Errorf("broker nacked routing key %s", m.RoutingKey)
+		// A nack, or the channel closed before the confirm came (pending confirms are nacked).
+		p.drop(ch)
+		return errors.New("broker nacked the message or the channel closed before confirming it")
 	}
 	return nil
+}
+
+// channel returns the confirm-mode channel, opening a new one (and for a dialled publisher a new
+// connection) if it was lost. Requires p.mu.
+func (p *Publisher) channel() (*amqp.Channel, error) {
+	if p.shut {
+		return nil, errClosed
+	}
+	if p.ch != nil && !p.ch.IsClosed() {
+		return p.ch, nil
+	}
+	p.ch = nil
+	if p.conn.IsClosed() {
+		if p.url == "" {
+			return nil, errNoRedial
+		}
+		conn, err := dial(p.url)
+		if err != nil {
+			return nil, err
+		}
+		p.conn = conn
+		p.redial++
+		p.log.Info("AMQP publisher reconnected", "reconnects", p.redial)
+	}
+	ch, err := openChannel(p.conn, p.opts.Exchange)
+	if err != nil {
+		if p.url != "" {
+			_ = p.conn.Close() // start afresh next time; the broker may still be booting
+		}
+		return nil, err
+	}
+	p.ch = ch
+	return ch, nil
+}
+
+// drop forgets ch if it is still the current channel and closes it, so that the next attempt
+// opens a new one.
+func (p *Publisher) drop(ch *amqp.Channel) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ch == ch {
+		p.ch = nil
+	}
+	_ = ch.Close()
 }
 
 // Close sends the delayed events still waiting, then closes the channel, and the connection if
@@ -217,9 +363,18 @@ func (p *Publisher) Close() error {
 	p.pending.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	err := p.ch.Close()
+	p.shut = true
+	var err error
+	if p.ch != nil {
+		if cerr := p.ch.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
+			err = cerr
+		}
+		p.ch = nil
+	}
 	if p.owned {
-		err = errors.Join(err, p.conn.Close())
+		if cerr := p.conn.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("motest: closing publisher: %w", err)
