@@ -3,6 +3,7 @@ package moclient
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -61,8 +62,9 @@ func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]r
 	var resp struct {
 		OrgUnits struct {
 			Objects []struct {
-				UUID    uuid.UUID    `json:"uuid"`
-				Current *wireOrgUnit `json:"current"`
+				UUID     uuid.UUID    `json:"uuid"`
+				Lifetime []wireLife   `json:"lifetime"`
+				Current  *wireOrgUnit `json:"current"`
 			} `json:"objects"`
 		} `json:"org_units"`
 	}
@@ -73,8 +75,12 @@ func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]r
 	for _, obj := range resp.OrgUnits.Objects {
 		var r read[OrgUnit]
 		if obj.Current != nil {
-			if r.val, r.err = obj.Current.toModel(c.loc); r.err != nil {
-				r.err = fmt.Errorf("org unit %s: %w", obj.UUID, r.err)
+			life, err := lifeOf(obj.Lifetime, c.loc)
+			if err == nil {
+				r.val, err = obj.Current.toModel(c.loc, life)
+			}
+			if err != nil {
+				r.err = fmt.Errorf("org unit %s: %w", obj.UUID, err)
 			}
 		}
 		out[obj.UUID] = r
@@ -87,8 +93,9 @@ func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]re
 	var resp struct {
 		Persons struct {
 			Objects []struct {
-				UUID    uuid.UUID   `json:"uuid"`
-				Current *wirePerson `json:"current"`
+				UUID     uuid.UUID   `json:"uuid"`
+				Lifetime []wireLife  `json:"lifetime"`
+				Current  *wirePerson `json:"current"`
 			} `json:"objects"`
 		} `json:"persons"`
 	}
@@ -102,8 +109,12 @@ func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]re
 	for _, obj := range resp.Persons.Objects {
 		var r read[Person]
 		if obj.Current != nil {
-			if r.val, r.err = obj.Current.toModel(c.loc); r.err != nil {
-				r.err = fmt.Errorf("person %s: %w", obj.UUID, r.err)
+			life, err := lifeOf(obj.Lifetime, c.loc)
+			if err == nil {
+				r.val, err = obj.Current.toModel(c.loc, life)
+			}
+			if err != nil {
+				r.err = fmt.Errorf("person %s: %w", obj.UUID, err)
 			}
 		}
 		out[obj.UUID] = r
@@ -125,4 +136,22 @@ func uuidStrings(ids []uuid.UUID) []string {
 		out[i] = id.String()
 	}
 	return out
+}
+
+// wireLife is one validity of an object (the lifetime field of the OrgUnit and Person queries).
+type wireLife struct {
+	Validity wireValidity `json:"validity"`
+}
+
+// lifeOf converts an object's validities.
+func lifeOf(in []wireLife, loc *time.Location) ([]Validity, error) {
+	vs := make([]wireValidity, len(in))
+	for i, l := range in {
+		vs[i] = l.Validity
+	}
+	out, err := validities(vs, loc)
+	if err != nil {
+		return nil, fmt.Errorf("lifetime: %w", err)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package moclient
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,8 +55,8 @@ type (
 		ITUser      *wireRef     `json:"ituser_response"`
 		Validity    wireValidity `json:"validity"`
 	}
-	// wireStart is one validity's start of an object (its history).
-	wireStart struct {
+	// wireSpan is one validity of an object (its history).
+	wireSpan struct {
 		UUID     uuid.UUID    `json:"uuid"`
 		Validity wireValidity `json:"validity"`
 	}
@@ -100,7 +101,10 @@ type (
 		OrgUnitLevel          *wireClass    `json:"org_unit_level"`
 		OrgUnitHierarchyModel *wireClass    `json:"org_unit_hierarchy_model"`
 		Addresses             []wireAddress `json:"addresses"`
-		AddressHistory        []wireStart   `json:"address_history"`
+		AddressHistory        []wireSpan    `json:"address_history"`
+		ManagerHistory        []wireSpan    `json:"manager_history"`
+		KLEHistory            []wireSpan    `json:"kle_history"`
+		ITUserHistory         []wireSpan    `json:"ituser_history"`
 		Managers              []wireManager `json:"managers"`
 		KLEs                  []wireKLE     `json:"kles"`
 		ITUsers               []wireITUser  `json:"itusers"`
@@ -108,7 +112,48 @@ type (
 	}
 )
 
-func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
+// lifetimes groups the validities of a history by object.
+func lifetimes(history []wireSpan, loc *time.Location) (map[uuid.UUID][]Validity, error) {
+	out := map[uuid.UUID][]Validity{}
+	for _, h := range history {
+		v, err := h.Validity.toModel(loc)
+		if err != nil {
+			return nil, fmt.Errorf("%s history: %w", h.UUID, err)
+		}
+		out[h.UUID] = append(out[h.UUID], v)
+	}
+	return out, nil
+}
+
+// validities converts a list of OS2MO validities.
+func validities(in []wireValidity, loc *time.Location) ([]Validity, error) {
+	out := make([]Validity, 0, len(in))
+	for _, w := range in {
+		v, err := w.toModel(loc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// livesOn returns v with its end moved to the end of the object's life: an edit in OS2MO ends
+// the current validity where the next one begins, but the object lives on through every validity
+// of history that follows without a gap. Only a real end (a termination, or a gap) ends it.
+func livesOn(v Validity, history []Validity) Validity {
+	for seen := 0; !v.To.IsZero() && seen <= len(history); seen++ {
+		next := slices.IndexFunc(history, func(h Validity) bool { return h.From.Equal(v.To) })
+		if next < 0 {
+			break
+		}
+		v.To = history[next].To
+	}
+	return v
+}
+
+// toModel converts the current state of a unit; lifetime are all its validities.
+func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []Validity) (*OrgUnit, error) {
 	u := &OrgUnit{
 		UUID:      w.UUID,
 		Name:      w.Name,
@@ -121,10 +166,19 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 	if u.Validity, err = w.Validity.toModel(loc); err != nil {
 		return nil, fmt.Errorf("validity: %w", err)
 	}
+	u.Validity = livesOn(u.Validity, lifetime)
+	managers, err := lifetimes(w.ManagerHistory, loc)
+	if err != nil {
+		return nil, fmt.Errorf("manager %w", err)
+	}
+	kles, err := lifetimes(w.KLEHistory, loc)
+	if err != nil {
+		return nil, fmt.Errorf("KLE %w", err)
+	}
 	if w.Parent != nil {
 		p := w.Parent.UUID
 		u.Parent = &p
-		if u.ParentITUsers, err = itUsersToModel(w.Parent.ITUsers, loc); err != nil {
+		if u.ParentITUsers, err = itUsersToModel(w.Parent.ITUsers, nil, loc); err != nil {
 			return nil, fmt.Errorf("parent %s: %w", p, err)
 		}
 	}
@@ -141,7 +195,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 			mgr.Person = &id
 			mgr.PersonGone = p.Current == nil
 			if p.Current != nil {
-				if mgr.PersonITUsers, err = itUsersToModel(p.Current.ITUsers, loc); err != nil {
+				if mgr.PersonITUsers, err = itUsersToModel(p.Current.ITUsers, nil, loc); err != nil {
 					return nil, fmt.Errorf("manager %s: %w", m.UUID, err)
 				}
 			}
@@ -149,6 +203,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 		if mgr.Validity, err = m.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("manager %s validity: %w", m.UUID, err)
 		}
+		mgr.Validity = livesOn(mgr.Validity, managers[m.UUID])
 		u.Managers = append(u.Managers, mgr)
 	}
 	for _, k := range w.KLEs {
@@ -162,9 +217,10 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 		if kle.Validity, err = k.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("KLE %s validity: %w", k.UUID, err)
 		}
+		kle.Validity = livesOn(kle.Validity, kles[k.UUID])
 		u.KLE = append(u.KLE, kle)
 	}
-	if u.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+	if u.ITUsers, err = itUsersToModel(w.ITUsers, w.ITUserHistory, loc); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -172,15 +228,17 @@ func (w *wireOrgUnit) toModel(loc *time.Location) (*OrgUnit, error) {
 
 // addressesToModel converts addresses, with the start of each one's earliest validity from
 // history; a nil or empty input gives nil.
-func addressesToModel(in []wireAddress, history []wireStart, loc *time.Location) ([]Address, error) {
+func addressesToModel(in []wireAddress, history []wireSpan, loc *time.Location) ([]Address, error) {
+	lives, err := lifetimes(history, loc)
+	if err != nil {
+		return nil, fmt.Errorf("address %w", err)
+	}
 	started := map[uuid.UUID]time.Time{}
-	for _, h := range history {
-		v, err := h.Validity.toModel(loc)
-		if err != nil {
-			return nil, fmt.Errorf("address %s history: %w", h.UUID, err)
-		}
-		if s, ok := started[h.UUID]; !ok || v.From.Before(s) {
-			started[h.UUID] = v.From
+	for id, vs := range lives {
+		for _, v := range vs {
+			if s, ok := started[id]; !ok || v.From.Before(s) {
+				started[id] = v.From
+			}
 		}
 	}
 	var out []Address
@@ -194,6 +252,7 @@ func addressesToModel(in []wireAddress, history []wireStart, loc *time.Location)
 		if addr.Validity, err = a.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("address %s validity: %w", a.UUID, err)
 		}
+		addr.Validity = livesOn(addr.Validity, lives[a.UUID])
 		addr.Started = addr.Validity.From
 		if s, ok := started[a.UUID]; ok && s.Before(addr.Started) {
 			addr.Started = s
@@ -203,8 +262,13 @@ func addressesToModel(in []wireAddress, history []wireStart, loc *time.Location)
 	return out, nil
 }
 
-// itUsersToModel converts IT users; a nil or empty input gives nil.
-func itUsersToModel(in []wireITUser, loc *time.Location) ([]ITUser, error) {
+// itUsersToModel converts IT users, each living on through its history's validities (nil: the
+// current validity is taken as it is); a nil or empty input gives nil.
+func itUsersToModel(in []wireITUser, history []wireSpan, loc *time.Location) ([]ITUser, error) {
+	lives, err := lifetimes(history, loc)
+	if err != nil {
+		return nil, fmt.Errorf("IT user %w", err)
+	}
 	var out []ITUser
 	for _, it := range in {
 		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
@@ -218,6 +282,7 @@ func itUsersToModel(in []wireITUser, loc *time.Location) ([]ITUser, error) {
 		if itu.Validity, err = it.Validity.toModel(loc); err != nil {
 			return nil, fmt.Errorf("IT user %s validity: %w", it.UUID, err)
 		}
+		itu.Validity = livesOn(itu.Validity, lives[it.UUID])
 		out = append(out, itu)
 	}
 	return out, nil

@@ -40,8 +40,9 @@ type (
 		Validity          wireValidity      `json:"validity"`
 		ITUsers           []wireITUser      `json:"itusers"`
 		Addresses         []wireAddress     `json:"addresses"`
-		AddressHistory    []wireStart       `json:"address_history"`
+		AddressHistory    []wireSpan        `json:"address_history"`
 		ManagerRoles      []wireManagerRole `json:"manager_roles"`
+		ITUserHistory     []wireSpan        `json:"ituser_history"`
 		Engagements       struct {
 			Objects []struct {
 				UUID       uuid.UUID        `json:"uuid"`
@@ -106,7 +107,7 @@ func (w *wireUnitSummary) toModel(loc *time.Location) (*UnitSummary, error) {
 		s.Ancestors = append(s.Ancestors, a.UUID)
 	}
 	var err error
-	if s.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+	if s.ITUsers, err = itUsersToModel(w.ITUsers, nil, loc); err != nil {
 		return nil, fmt.Errorf("unit %s: %w", w.UUID, err)
 	}
 	// The query reads no address history for the unit, so Started is the current validity's
@@ -117,7 +118,8 @@ func (w *wireUnitSummary) toModel(loc *time.Location) (*UnitSummary, error) {
 	return s, nil
 }
 
-func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
+// toModel converts the current state of a person; lifetime are all its validities.
+func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, error) {
 	p := &Person{
 		UUID: w.UUID, UserKey: w.UserKey, Name: w.Name, GivenName: w.GivenName, Surname: w.Surname,
 		Nickname: w.Nickname, NicknameGivenName: deref(w.NicknameGivenName), NicknameSurname: deref(w.NicknameSurname),
@@ -127,7 +129,8 @@ func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 	if p.Validity, err = w.Validity.toModel(loc); err != nil {
 		return nil, fmt.Errorf("validity: %w", err)
 	}
-	if p.ITUsers, err = itUsersToModel(w.ITUsers, loc); err != nil {
+	p.Validity = livesOn(p.Validity, lifetime)
+	if p.ITUsers, err = itUsersToModel(w.ITUsers, w.ITUserHistory, loc); err != nil {
 		return nil, err
 	}
 	if p.Addresses, err = addressesToModel(w.Addresses, w.AddressHistory, loc); err != nil {
@@ -150,6 +153,7 @@ func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 		}
 		e.UUID = obj.UUID
 		e.Start = e.Validity.From
+		history := make([]Validity, 0, len(obj.History))
 		for _, h := range obj.History {
 			v, err := h.Validity.toModel(loc)
 			if err != nil {
@@ -158,7 +162,11 @@ func (w *wirePerson) toModel(loc *time.Location) (*Person, error) {
 			if !v.From.IsZero() && v.From.Before(e.Start) {
 				e.Start = v.From
 			}
+			history = append(history, v)
 		}
+		// A change planned for later (a move, a new title) ends the current validity; the
+		// engagement itself lives on.
+		e.Validity = livesOn(e.Validity, history)
 		p.Engagements = append(p.Engagements, e)
 	}
 	for _, m := range w.ManagerRoles {
