@@ -162,11 +162,12 @@ func PersonDesired(s Settings, p *moclient.Person, now time.Time) Desired {
 	}
 
 	// A manager of an exported unit keeps the user the unit's Leder function points at (the
-	// person's user, or its first AD account's) exported, positions or not.
+	// person's user, or its first AD account's) exported, positions or not; without managers
+	// (DisableManagers) no function points at it and the role keeps nothing.
 	managerUser := uuid.Nil
 	var managerSince time.Time
 	for _, r := range p.ManagerRoles {
-		if ok, _ := RelevantSummary(s, r.Unit); !ok || len(specs) == 0 {
+		if ok, _ := RelevantSummary(s, r.Unit); !ok || len(specs) == 0 || s.DisableManagers {
 			continue
 		}
 		managerUser = specs[0].id

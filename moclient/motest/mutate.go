@@ -72,9 +72,12 @@ func (s *Server) CreateUnit(ctx context.Context, req OrgUnitRequest) (Change, er
 		if u.UserKey == "" {
 			u.UserKey = u.UUID.String()
 		}
-		u.Validity.From = now
+		u.Validity.From = st.when(time.Time{}, now)
 		if req.From != nil {
-			u.Validity.From = *req.From
+			u.Validity.From = st.when(*req.From, now)
+		}
+		if u.Parent != nil && st.units.get(*u.Parent) != nil && st.units.get(*u.Parent).at(u.Validity.From) == nil {
+			return Change{}, fmt.Errorf("org unit %s: parent %s is not in effect on %s: %w", u.UUID, *u.Parent, u.Validity.From.Format(time.DateOnly), ErrRefused)
 		}
 		var err error
 		if u.UnitType, err = st.classPtr(req.UnitType); err != nil {
@@ -110,6 +113,11 @@ func (s *Server) EditUnit(ctx context.Context, id uuid.UUID, c UnitChange, from 
 			}
 			if *c.Parent == id || slices.Contains(st.ancestors(*c.Parent, now), id) {
 				return Change{}, fmt.Errorf("org unit %s: parent %s is the unit itself or below it: %w", id, *c.Parent, ErrRefused)
+			}
+			// As OS2MO does, a unit is only moved below a parent in effect when the move takes
+			// effect (and from then on: a parent that ends later is OS2MO's own business).
+			if st.units.get(*c.Parent).at(from) == nil {
+				return Change{}, fmt.Errorf("org unit %s: parent %s is not in effect on %s: %w", id, *c.Parent, from.Format(time.DateOnly), ErrRefused)
 			}
 		}
 		typ, err := st.classPtr(c.UnitType)
