@@ -6,7 +6,7 @@ package main
 // nothing. Everything runs in this process against the fakes over HTTP, the real clients and the
 // real Redis, with one clock for OS2MO, STS and the daemon, so that days can pass.
 //
-//	STSORGSYNC_PROPERTY_CASES=N   run N seeded cases (default 24; CI runs the default)
+//	STSORGSYNC_PROPERTY_CASES=N   run N seeded cases (default 32; CI runs the default)
 //	STSORGSYNC_PROPERTY_FIRST=S   the first seed (default 1), for longer runs over other seeds
 //	STSORGSYNC_PROPERTY_SEED=S    run only case S, logging every operation and the first change
 //	                              after which STS differs (to replay a failure)
@@ -73,7 +73,7 @@ type propWorld struct {
 }
 
 func TestConvergenceProperty(t *testing.T) {
-	cases, first := 24, int64(1)
+	cases, first := 32, int64(1)
 	if v := os.Getenv("STSORGSYNC_PROPERTY_CASES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
