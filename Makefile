@@ -16,7 +16,7 @@ COMPOSE := $(shell if command -v docker-compose >/dev/null 2>&1; then echo docke
 	elif docker compose version >/dev/null 2>&1; then echo docker compose; fi)
 SHELL_SCRIPTS := scripts/*.sh .ci/run
 
-.PHONY: help build services test lint fmt-check vet staticcheck shellcheck demo bench bench-full compose-config clean
+.PHONY: help build services test chaos lint fmt-check vet staticcheck shellcheck demo bench bench-full compose-config clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -34,6 +34,17 @@ services: ## make sure RabbitMQ (with management API) and Redis answer; start th
 test: services fmt-check vet staticcheck ## services, gofmt, go vet, staticcheck, go test -race with CI=true, then the broker-restart test
 	CI=$${CI:-true} $(GO) test -race -count=1 ./...
 	CI=$${CI:-true} STSORGSYNC_BROKER_RESTART_TEST=1 $(GO) test -race -count=1 -run '^TestBrokerRestartMidStream$$' ./cmd/stsorgsync/
+
+# The chaos scenarios start a RabbitMQ node and a Redis of their own (internal/chaosenv), kill
+# them with SIGKILL and restart them; the machine's servers are never touched, so `make services`
+# is not needed. They need rabbitmq-server and redis-server installed (CI=true: fail, not skip,
+# without them) and take about 7½ minutes here, so `make test` and CI skip them.
+CHAOS_REPORT := $(CURDIR)/bench/out/chaos.txt
+chaos: ## chaos scenarios against the real binary (own RabbitMQ node and Redis, killed and restarted; fake STS outages): prints the recovery table, writes bench/out/chaos.txt
+	@mkdir -p bench/out && rm -f $(CHAOS_REPORT)
+	@rc=0; CI=$${CI:-true} STSORGSYNC_CHAOS_TEST=1 STSORGSYNC_CHAOS_REPORT=$(CHAOS_REPORT) \
+		$(GO) test -race -count=1 -timeout 30m -run '^TestChaos$$' ./cmd/stsorgsync/ || rc=$$?; \
+	if [[ -f $(CHAOS_REPORT) ]]; then echo; cat $(CHAOS_REPORT); fi; exit $$rc
 
 lint: fmt-check vet staticcheck shellcheck ## gofmt, go vet, staticcheck and shellcheck
 
