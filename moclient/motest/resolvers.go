@@ -538,7 +538,7 @@ func resolvePersonEngagements(ex *execution, p any, args map[string]any) (any, e
 func resolvePersonManagerRoles(ex *execution, p any, args map[string]any) (any, error) {
 	id := p.(*ver[personData]).id
 	if inherit, _ := args["inherit"].(bool); inherit {
-		return nil, errors.New("Employee.manager_roles: the fake OS2MO does not implement inherit")
+		return nil, errors.New("the fake OS2MO does not implement inherit on Employee.manager_roles")
 	}
 	filter, err := filterArg("Employee.manager_roles", args, "from_date", "to_date")
 	if err != nil {
