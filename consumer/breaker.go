@@ -85,15 +85,17 @@ func (b *breaker) signal() {
 }
 
 // acquire returns when an attempt may start: at once while the breaker is closed; while it is
-// open, when this worker may probe (probe is true) or the breaker closed. It returns ctx's error
-// if ctx ends first, and errInterrupted if stop is closed first (shutdown: waiting events are
-// requeued at once rather than held until the shutdown deadline).
-func (b *breaker) acquire(ctx context.Context, stop <-chan struct{}) (probe bool, err error) {
+// open, when this worker may probe (probe is true) or the breaker closed. waited reports whether
+// it had to wait for the breaker (the caller's retry clock then starts again: time spent waiting
+// out an outage is not the event's). It returns ctx's error if ctx ends first, and
+// errInterrupted if stop is closed first (shutdown: waiting events are requeued at once rather
+// than held until the shutdown deadline).
+func (b *breaker) acquire(ctx context.Context, stop <-chan struct{}) (probe, waited bool, err error) {
 	for {
 		b.mu.Lock()
 		if !b.open {
 			b.mu.Unlock()
-			return false, nil
+			return false, waited, nil
 		}
 		wait := b.probeEvery
 		if !b.probing {
@@ -101,19 +103,20 @@ func (b *breaker) acquire(ctx context.Context, stop <-chan struct{}) (probe bool
 			if wait <= 0 {
 				b.probing = true
 				b.mu.Unlock()
-				return true, nil
+				return true, waited, nil
 			}
 		}
+		waited = true
 		ch := b.changed
 		b.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, ctx.Err()
+			return false, waited, ctx.Err()
 		case <-stop:
 			t.Stop()
-			return false, errInterrupted
+			return false, waited, errInterrupted
 		case <-ch:
 		case <-t.C:
 		}

@@ -66,14 +66,14 @@ func TestBreakerStateMachine(t *testing.T) {
 
 	// Two waiters: exactly one becomes the probe; the other waits until the breaker closes.
 	type got struct {
-		probe bool
-		err   error
+		probe, waited bool
+		err           error
 	}
 	results := make(chan got, 2)
 	for range 2 {
 		go func() {
-			p, err := b.acquire(ctx, nil)
-			results <- got{p, err}
+			p, w, err := b.acquire(ctx, nil)
+			results <- got{p, w, err}
 		}()
 	}
 	first := <-results
@@ -87,32 +87,32 @@ func TestBreakerStateMachine(t *testing.T) {
 	}
 	b.record(resultUnavailable, true) // the probe failed: still open, next probe later
 	second := <-results
-	if !second.probe {
-		t.Fatalf("second acquire = %+v; want the next probe", second)
+	if !second.probe || !second.waited {
+		t.Fatalf("second acquire = %+v; want the next probe, after waiting", second)
 	}
 	b.record(resultAnswered, true)
 	if b.isOpen() {
 		t.Fatal("still open after a successful probe")
 	}
-	if p, err := b.acquire(ctx, nil); p || err != nil {
-		t.Fatalf("acquire on a closed breaker = %v, %v", p, err)
+	if p, w, err := b.acquire(ctx, nil); p || w || err != nil {
+		t.Fatalf("acquire on a closed breaker = %v, %v, %v", p, w, err)
 	}
 
 	// Waiting ends with the context or with shutdown.
 	b.record(resultUnavailable, false)
 	b.record(resultUnavailable, false)
 	b.record(resultUnavailable, false)
-	if p, _ := b.acquire(ctx, nil); !p {
+	if p, _, _ := b.acquire(ctx, nil); !p {
 		t.Fatal("want a probe")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	if _, err := b.acquire(cctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := b.acquire(cctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("acquire with an expiring context = %v", err)
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if _, err := b.acquire(ctx, stop); !errors.Is(err, errInterrupted) {
+	if _, _, err := b.acquire(ctx, stop); !errors.Is(err, errInterrupted) {
 		t.Fatalf("acquire after shutdown = %v", err)
 	}
 
@@ -171,6 +171,40 @@ func TestCircuitBreakerHoldsEventsDuringOutage(t *testing.T) {
 	}
 	if r.c.Retries() == 0 {
 		t.Error("Retries() = 0 after an outage")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestWaitingForTheBreakerDoesNotUseUpTheRetryBudget: an event that waited out an outage longer
+// than RETRY_MAX_ELAPSED still gets its retries for an ordinary transient failure afterwards
+// (before, its retry clock ran while it waited and the first failure dead-lettered it).
+func TestWaitingForTheBreakerDoesNotUseUpTheRetryBudget(t *testing.T) {
+	t.Parallel()
+	cfg := fastRetry(Config{Workers: 1, BreakerThreshold: 1, BreakerProbeInterval: 300 * time.Millisecond})
+	cfg.RetryMaxElapsed = 100 * time.Millisecond
+	cfg.RetryMaxAttempts = 0
+	h := newHarness(t, cfg)
+	var calls counter
+	r := h.start(calls.wrap(func(context.Context, Event) error {
+		if calls.n.Load() == 1 {
+			return retryableErr{} // e.g. OS2MO timed out on the first read after the outage
+		}
+		return nil
+	}))
+	r.c.breaker.record(resultUnavailable, false) // STS went down: the breaker is open
+	h.publish("org_unit", uuid.New())
+	for _, o := range h.obs.waitN(t, 1) {
+		if o.outcome != OutcomeDone {
+			t.Errorf("observed %+v; want done (the wait for the breaker is not the event's retry time)", o)
+		}
+	}
+	if c := calls.n.Load(); c != 2 {
+		t.Errorf("%d handler calls; want 2 (one transient failure, one success)", c)
+	}
+	if n := h.depth(h.cfg.withDefaults().DeadLetterQueue); n != 0 {
+		t.Errorf("%d events dead-lettered", n)
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run = %v", err)

@@ -439,9 +439,10 @@ func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *de
 }
 
 // attempt runs the handler with retries until it succeeds, fails permanently, exhausts the retry
-// budget or ctx ends. While the circuit breaker is open it waits instead of attempting, and an
-// attempt that failed because STS is unavailable while the breaker is open does not use up the
-// budget (it is reset): events wait out an STS outage rather than being dead-lettered.
+// budget or ctx ends. While the circuit breaker is open it waits instead of attempting; neither
+// that wait nor an attempt that failed because STS is unavailable while the breaker is open uses
+// up the budget (it is reset): events wait out an STS outage rather than being dead-lettered,
+// and after it each has its whole budget for whatever else goes wrong.
 func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Event, log *slog.Logger) (attempts int, lastErr, err error) {
 	c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
@@ -455,9 +456,12 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 	}
 	policy.Reset()
 	for {
-		probe, werr := c.breaker.acquire(ctx, stopping)
+		probe, waited, werr := c.breaker.acquire(ctx, stopping)
 		if werr != nil {
 			return attempts, lastErr, werr
+		}
+		if waited {
+			policy.Reset()
 		}
 		if attempts > 0 {
 			c.retries.Add(1)
