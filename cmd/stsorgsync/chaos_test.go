@@ -564,15 +564,7 @@ func (r *chaosRig) publish(t *testing.T, objectType string, id uuid.UUID) {
 // publishPoison publishes n malformed events (bodies that are not a UUID) to OS2MO's exchange.
 func (r *chaosRig) publishPoison(t *testing.T, n int) {
 	t.Helper()
-	conn, err := amqp.Dial(r.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, r.amqpURL)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}

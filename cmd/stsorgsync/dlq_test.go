@@ -170,15 +170,7 @@ func TestDLQConfiguration(t *testing.T) {
 // declareTopology declares the consumer's default topology on the broker at url.
 func declareTopology(t *testing.T, url string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, url)
 	if err := consumer.DeclareTopology(ch, consumer.Config{URL: url}); err != nil {
 		t.Fatalf("DeclareTopology: %v", err)
 	}

@@ -338,15 +338,7 @@ func TestOrgUnitEventReachesSTS(t *testing.T) {
 	// no write because STS already has the desired state.
 	settled = s.settled(t)
 	s.sts.ResetCalls()
-	conn, err := amqp.Dial(s.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, s.amqpURL)
 	if err := ch.PublishWithContext(context.Background(), "os2mo", "org_unit", false, false, amqp.Publishing{
 		Headers: amqp.Table{consumer.HeaderForce: true},
 		Body:    []byte(`"` + data.Units[1].UUID.String() + `"`),

@@ -55,18 +55,26 @@ func (s *slice) metric(t *testing.T, prefix string) float64 { return metricAt(t,
 // dlq takes every message from the dead-letter queue.
 func (s *slice) dlq(t *testing.T) []amqp.Delivery { return takeAll(t, s.amqpURL, s.cfg.AMQPDLQ) }
 
+// amqpChannel opens a connection to the broker at url and a channel on it, closed when the
+// test ends.
+func amqpChannel(t *testing.T, url string) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("open a channel: %v", err)
+	}
+	return ch
+}
+
 // takeAll takes (and acknowledges) every message in queue.
 func takeAll(t *testing.T, amqpURL, queue string) []amqp.Delivery {
 	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, amqpURL)
 	var out []amqp.Delivery
 	for {
 		d, ok, err := ch.Get(queue, true)
@@ -83,15 +91,7 @@ func takeAll(t *testing.T, amqpURL, queue string) []amqp.Delivery {
 // publishRaw publishes body to OS2MO's exchange with routing key "org_unit".
 func (s *slice) publishRaw(t *testing.T, body []byte) {
 	t.Helper()
-	conn, err := amqp.Dial(s.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, s.amqpURL)
 	if err := ch.PublishWithContext(context.Background(), s.cfg.AMQPMOExchange, "org_unit", false, false, amqp.Publishing{Body: body}); err != nil {
 		t.Fatal(err)
 	}
