@@ -18,6 +18,11 @@ type Config struct {
 	// Exchange is the integration's own topic exchange, bound to MOExchange with "#", so that
 	// events can be re-sent to this integration alone (default "stsorgsync").
 	Exchange string
+	// NoMOExchange leaves OS2MO's exchange out: it is not declared, Exchange is not bound to it,
+	// and the binding an earlier run made is removed. For a broker that carries no OS2MO AMQP
+	// events, or must stop carrying them to us: events then come through the GraphQL event bridge
+	// (package bridge), which publishes to Exchange.
+	NoMOExchange bool
 	// Queue is the durable quorum queue consumed (default "stsorgsync").
 	Queue string
 	// DeadLetterExchange receives what cannot be written (default "stsorgsync.dlx", fanout).

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -114,6 +115,32 @@ func (p *confirmedPublisher) publishBatch(ctx context.Context, exchange, key str
 	return done, nil
 }
 
+// ErrNoSession is returned (wrapped) by [Consumer.Publish] while the consumer has no live broker
+// session (connecting, reconnecting, or not running).
+var ErrNoSession = errors.New("no broker session")
+
+// Publish publishes one message to the integration's exchange (Config.Exchange) with routingKey
+// on the current session's confirm-mode publisher, persistent and mandatory, and returns once the
+// broker has confirmed it: then it is in the work queue. A nack, or no queue bound for routingKey,
+// is an error, as is ErrNoSession without a live session. The GraphQL event bridge publishes
+// OS2MO's events with it.
+func (c *Consumer) Publish(ctx context.Context, routingKey string, msg amqp.Publishing) error {
+	c.pubMu.Lock()
+	pub := c.pub
+	c.pubMu.Unlock()
+	if pub == nil {
+		return fmt.Errorf("publish to exchange %q: %w", c.cfg.Exchange, ErrNoSession)
+	}
+	msg.DeliveryMode = amqp.Persistent
+	if msg.MessageId == "" {
+		msg.MessageId = c.cfg.NewID()
+	}
+	if msg.Timestamp.IsZero() {
+		msg.Timestamp = c.cfg.Now()
+	}
+	return pub.publish(ctx, c.cfg.Exchange, routingKey, msg)
+}
+
 // Enqueue implements Enqueuer: it publishes one event per UUID (routing key typ, body the UUID as
 // a JSON string, as OS2MO does) to the integration's exchange on the current session's publisher,
 // in confirmed batches. Without a live session it fails (errors are retryable; a retry queues the
@@ -123,7 +150,7 @@ func (c *Consumer) Enqueue(ctx context.Context, typ ObjectType, ids []uuid.UUID,
 	pub := c.pub
 	c.pubMu.Unlock()
 	if pub == nil {
-		return fmt.Errorf("queue %d %s event(s): no broker session", len(ids), typ)
+		return fmt.Errorf("queue %d %s event(s): %w", len(ids), typ, ErrNoSession)
 	}
 	msgs := make([]amqp.Publishing, len(ids))
 	for i, id := range ids {

@@ -18,7 +18,8 @@ import (
 const DeadLetterQueueDeliveryLimit = math.MaxInt32
 
 // DeclareTopology declares, idempotently, everything the consumer uses: MO's exchange exactly as
-// MO declares it, the integration's exchange bound to it, the dead-letter exchange and queue, and
+// MO declares it, the integration's exchange bound to it (neither with Config.NoMOExchange, which
+// removes that binding instead), the dead-letter exchange and queue, and
 // the work queue with its bindings: RoutingKeys, and with LegacyKeys the legacy patterns of the
 // same types (legacyBindingKeys).
 //
@@ -31,16 +32,24 @@ const DeadLetterQueueDeliveryLimit = math.MaxInt32
 // reason given there.
 func DeclareTopology(ch *amqp.Channel, cfg Config) error {
 	cfg = cfg.withDefaults()
-	for _, ex := range []struct{ name, kind string }{
-		{cfg.MOExchange, amqp.ExchangeTopic},
+	exchanges := []struct{ name, kind string }{
 		{cfg.Exchange, amqp.ExchangeTopic},
 		{cfg.DeadLetterExchange, amqp.ExchangeFanout},
-	} {
+	}
+	if !cfg.NoMOExchange {
+		exchanges = append(exchanges, struct{ name, kind string }{cfg.MOExchange, amqp.ExchangeTopic})
+	}
+	for _, ex := range exchanges {
 		if err := ch.ExchangeDeclare(ex.name, ex.kind, true, false, false, false, nil); err != nil {
 			return fmt.Errorf("declare exchange %q (%s, durable): %w", ex.name, ex.kind, err)
 		}
 	}
-	if err := ch.ExchangeBind(cfg.Exchange, "#", cfg.MOExchange, false, nil); err != nil {
+	if cfg.NoMOExchange {
+		// Unbinding is idempotent: no binding, or no such exchange, is not an error.
+		if err := ch.ExchangeUnbind(cfg.Exchange, "#", cfg.MOExchange, false, nil); err != nil {
+			return fmt.Errorf("remove the binding of exchange %q to OS2MO's %q: %w", cfg.Exchange, cfg.MOExchange, err)
+		}
+	} else if err := ch.ExchangeBind(cfg.Exchange, "#", cfg.MOExchange, false, nil); err != nil {
 		return fmt.Errorf("bind exchange %q to %q: %w", cfg.Exchange, cfg.MOExchange, err)
 	}
 	if _, err := ch.QueueDeclare(cfg.DeadLetterQueue, true, false, false, false, amqp.Table{

@@ -185,6 +185,7 @@ config=$logs/stsorgsync.env
 	echo "LOG_LEVEL=info"
 	echo "HTTP_LISTEN=$http_addr"
 	echo "AMQP_URL=$amqp_url"
+	echo "EVENT_SOURCE=amqp"
 	echo "REDIS_URL=redis://$redis_addr/0"
 	echo "REDIS_KEY_PREFIX=$prefix"
 	echo "MO_URL=http://$mo_addr"

@@ -222,6 +222,7 @@ func (s *stack) daemonEnv(listen string) []string {
 		"LOG_LEVEL":             "info",
 		"HTTP_LISTEN":           listen,
 		"AMQP_URL":              s.amqpURL,
+		"EVENT_SOURCE":          "amqp",
 		"REDIS_URL":             "redis://" + e.redisAddr + "/0",
 		"REDIS_KEY_PREFIX":      s.prefix,
 		"MO_URL":                s.moURL,

@@ -328,6 +328,7 @@ func newChaosRig(t *testing.T, bin string, broker *chaosenv.Broker, rds *chaosen
 	r.stsURL = newHTTPServer(t, r.sts.Handler())
 	r.env = map[string]string{
 		"AMQP_URL":              amqpURL,
+		"EVENT_SOURCE":          "amqp",
 		"REDIS_URL":             rds.URL(0),
 		"REDIS_KEY_PREFIX":      "chaos:" + vhost + ":",
 		"MO_URL":                moSrv,

@@ -29,6 +29,14 @@ type Config struct {
 	HTTPListen string
 	HTTPPprof  bool
 
+	// EventSources are where OS2MO's events come from: "amqp" (OS2MO's exchange on the broker),
+	// "graphql" (the GraphQL event bridge), or both during a migration.
+	EventSources        []string
+	EventParallelism    int
+	EventPollInterval   time.Duration
+	EventRetryMax       time.Duration
+	EventListenerPrefix string
+
 	AMQPURL           string
 	AMQPMOExchange    string
 	AMQPExchange      string
@@ -298,6 +306,33 @@ func optionalObjectTypes() []string {
 	return slices.DeleteFunc(objectTypes(), func(t string) bool { return slices.Contains(requiredObjectTypes(), t) })
 }
 
+// Event sources (EVENT_SOURCE).
+const (
+	sourceAMQP    = "amqp"
+	sourceGraphQL = "graphql"
+)
+
+// eventSources parses EVENT_SOURCE: amqp, graphql, or both, comma-separated.
+func eventSources(c *Config, v string) error {
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		switch {
+		case part != sourceAMQP && part != sourceGraphQL:
+			return fmt.Errorf("expected graphql, amqp or amqp,graphql, got %q", v)
+		case slices.Contains(out, part):
+			return fmt.Errorf("%q is listed twice in %q", part, v)
+		}
+		out = append(out, part)
+	}
+	slices.Sort(out)
+	c.EventSources = out
+	return nil
+}
+
+// hasSource reports whether EVENT_SOURCE includes source.
+func (c Config) hasSource(source string) bool { return slices.Contains(c.EventSources, source) }
+
 // routingKeys parses a comma-separated list of object types into c.AMQPRoutingKeys, dropping
 // repeats.
 func routingKeys(c *Config, v string) error {
@@ -338,9 +373,42 @@ func settings() []setting {
 		{Name: "HTTP_LISTEN", Default: ":9090", Help: "Address of the HTTP server for /metrics, /healthz and /readyz.", parse: str(func(c *Config) *string { return &c.HTTPListen })},
 		{Name: "HTTP_PPROF", Default: "false", Help: "Also serve Go's profiler (net/http/pprof) under /debug/pprof/ on HTTP_LISTEN, e.g. `go tool pprof http://host:9090/debug/pprof/profile?seconds=30`. It exposes internals and costs CPU while a profile runs: enable it only on a listener operators alone can reach.", parse: boolean(func(c *Config) *bool { return &c.HTTPPprof })},
 
+		{Name: "EVENT_SOURCE", Default: "graphql", Help: "Where OS2MO's change events come from: `graphql` (OS2MO's GraphQL event system, which a current OS2MO always offers: the daemon declares one listener per type in AMQP_ROUTING_KEYS, fetches the events and publishes them to AMQP_EXCHANGE, acknowledging each in OS2MO once RabbitMQ confirmed it), `amqp` (OS2MO's own AMQP exchange AMQP_MO_EXCHANGE on the broker at AMQP_URL; OS2MO has it off by default and will remove it), or `amqp,graphql` while migrating (every change then arrives twice; the second is a cheap no-op). RabbitMQ is the work queue either way. Without amqp the binding to AMQP_MO_EXCHANGE is removed.",
+			parse: eventSources},
+		{Name: "EVENT_PARALLELISM", Default: "4", Help: "With EVENT_SOURCE graphql: fetchers per listener (object type). While there is no work one fetcher per listener polls; the first event it finds wakes the others.", parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 64 {
+				return fmt.Errorf("expected a whole number from 1 to 64, got %q", v)
+			}
+			c.EventParallelism = n
+			return nil
+		}},
+		{Name: "EVENT_POLL_INTERVAL", Default: "2s", Help: "With EVENT_SOURCE graphql: how long a listener's poller waits after OS2MO had no event due, so the first event after a quiet spell waits up to this long (within a burst events are fetched at once). FastRAMQPI uses 5s; each poll is one small query per type.", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 50*time.Millisecond || d > 10*time.Minute {
+				return fmt.Errorf("expected a duration from 50ms to 10m such as 2s, got %q", v)
+			}
+			c.EventPollInterval = d
+			return nil
+		}},
+		{Name: "EVENT_RETRY_MAX", Default: "30s", Help: "With EVENT_SOURCE graphql: caps the jittered wait between attempts while OS2MO's event API fails (the first waits about a second). Events wait in OS2MO meanwhile; nothing is lost.", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return fmt.Errorf("expected a duration of at least 1s such as 30s, got %q", v)
+			}
+			c.EventRetryMax = d
+			return nil
+		}},
+		{Name: "EVENT_LISTENER_PREFIX", Default: "stsorgsync_", Help: "With EVENT_SOURCE graphql: the listeners' user_key is this prefix and the object type (e.g. `stsorgsync_org_unit`). OS2MO keeps one listener per (Keycloak client, namespace, user_key), so every replica with the same client and prefix shares the listeners. Change it only to run a second, independent installation with the same Keycloak client.", parse: func(c *Config, v string) error {
+			if v == "" || len(v) > 100 || strings.ContainsAny(v, " \t\n") {
+				return fmt.Errorf("expected a non-empty name without spaces (at most 100 characters), got %q", v)
+			}
+			c.EventListenerPrefix = v
+			return nil
+		}},
 		{Name: "AMQP_URL", Default: "amqp://guest:guest@localhost:5672/", Secret: true, Help: "RabbitMQ URL (amqp:// or amqps://, with user, password and vhost).", parse: urlOf("amqp amqps", func(c *Config) *string { return &c.AMQPURL })},
-		{Name: "AMQP_MO_EXCHANGE", Default: "os2mo", Help: "OS2MO's durable topic exchange that events are published on.", parse: str(func(c *Config) *string { return &c.AMQPMOExchange })},
-		{Name: "AMQP_EXCHANGE", Default: "stsorgsync", Help: "The integration's own topic exchange, bound to AMQP_MO_EXCHANGE with \"#\".", parse: str(func(c *Config) *string { return &c.AMQPExchange })},
+		{Name: "AMQP_MO_EXCHANGE", Default: "os2mo", Help: "OS2MO's durable topic exchange that events are published on (EVENT_SOURCE amqp).", parse: str(func(c *Config) *string { return &c.AMQPMOExchange })},
+		{Name: "AMQP_EXCHANGE", Default: "stsorgsync", Help: "The integration's own topic exchange: the GraphQL event bridge and the daemon's cascades publish to it, and with EVENT_SOURCE amqp it is bound to AMQP_MO_EXCHANGE with \"#\".", parse: str(func(c *Config) *string { return &c.AMQPExchange })},
 		{Name: "AMQP_QUEUE", Default: "stsorgsync", Help: "Durable quorum queue the daemon consumes.", parse: str(func(c *Config) *string { return &c.AMQPQueue })},
 		{Name: "AMQP_DLX", Default: "stsorgsync.dlx", Help: "Dead-letter exchange (fanout) for events that could not be written.", parse: str(func(c *Config) *string { return &c.AMQPDLX })},
 		{Name: "AMQP_DLQ", Default: "stsorgsync.dlq", Help: "Dead-letter queue; inspect and replay it with `stsorgsync dlq`.", parse: str(func(c *Config) *string { return &c.AMQPDLQ })},

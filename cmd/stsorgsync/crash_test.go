@@ -151,6 +151,7 @@ func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int, secure b
 	// cleanup removes the queues and exchanges.
 	r.env = map[string]string{
 		"AMQP_URL":              broker.URL,
+		"EVENT_SOURCE":          "amqp",
 		"AMQP_EXCHANGE":         r.queue,
 		"AMQP_QUEUE":            r.queue,
 		"AMQP_DLX":              r.queue + ".dlx",

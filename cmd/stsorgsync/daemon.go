@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/state"
@@ -119,6 +121,7 @@ func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 		BreakerThreshold:     breakerThreshold,
 		BreakerProbeInterval: cfg.BreakerProbeInterval,
 		ReconnectMax:         cfg.AMQPReconnectMax,
+		NoMOExchange:         !cfg.hasSource(sourceAMQP),
 		Logger:               logger,
 	}
 }
@@ -151,13 +154,30 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	pipeline.Cascade = cons // a unit's persons and subtree are queued as events of their own
+	checks := readinessChecks(cons.Ready, d)
+	var br *bridge.Bridge
+	if cfg.hasSource(sourceGraphQL) {
+		br, err = bridge.New(bridge.Config{
+			RoutingKeys:   cfg.AMQPRoutingKeys,
+			UserKeyPrefix: cfg.EventListenerPrefix,
+			Parallelism:   cfg.EventParallelism,
+			PollInterval:  cfg.EventPollInterval,
+			RetryMax:      cfg.EventRetryMax,
+			Observer:      m,
+			Logger:        logger,
+		}, d.mo, cons)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, readinessCheck{"OS2MO events", func(context.Context) error { return br.Healthy() }})
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
 	}
 	srv := &http.Server{
-		Handler:           opsHandler(m, readinessChecks(cons.Ready, d), cfg.HTTPPprof),
+		Handler:           opsHandler(m, checks, cfg.HTTPPprof),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	httpDone := make(chan error, 1)
@@ -165,7 +185,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 	logger.Info("started", "version", version, "http", ln.Addr().String(),
 		"amqp", redactURL(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
-		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers)
+		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers, "event_source", strings.Join(cfg.EventSources, ","))
 
 	// The scheduled full sync (SYNC_INTERVAL) shares the leases and records with the pipeline.
 	syncCtx, stopSync := context.WithCancel(ctx)
@@ -177,7 +197,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 
-	runErr := cons.Run(ctx)
+	runErr, bridgeErr := runConsumerAndBridge(ctx, cons, br)
 	stopSync()
 	<-syncDone
 
@@ -190,6 +210,8 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		logger.Warn("HTTP server", "error", err)
 	}
 	switch {
+	case bridgeErr != nil:
+		return fmt.Errorf("GraphQL event bridge: %w", bridgeErr)
 	case errors.Is(runErr, consumer.ErrShutdownDeadline):
 		return fmt.Errorf("%w: %w", errUncleanShutdown, runErr)
 	case runErr != nil:
@@ -197,6 +219,46 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped cleanly")
 	return nil
+}
+
+// runConsumerAndBridge runs the consumer and, when br is not nil, the GraphQL event bridge that
+// publishes through it, until ctx ends or one of them fails. The bridge stops first: what it has
+// fetched it still publishes through the consumer's broker session and acknowledges in OS2MO.
+func runConsumerAndBridge(ctx context.Context, cons *consumer.Consumer, br *bridge.Bridge) (runErr, bridgeErr error) {
+	bridgeCtx, stopBridge := context.WithCancel(ctx)
+	defer stopBridge()
+	consCtx, stopCons := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCons()
+	bridgeDone := make(chan struct{})
+	go func() {
+		defer close(bridgeDone)
+		if br != nil {
+			bridgeErr = br.Run(bridgeCtx)
+		}
+	}()
+	consDone := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-ctx.Done():
+		case <-consDone:
+		case <-bridgeDone:
+			if bridgeErr == nil { // no bridge, or it stopped because ctx ended
+				select {
+				case <-ctx.Done():
+				case <-consDone:
+				}
+			}
+		}
+		stopBridge()
+		<-bridgeDone
+		stopCons()
+	}()
+	runErr = cons.Run(consCtx)
+	close(consDone)
+	<-watchDone
+	return runErr, bridgeErr
 }
 
 // readinessCheck is one condition of /readyz.

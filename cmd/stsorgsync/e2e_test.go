@@ -108,6 +108,7 @@ func startSliceWith(t *testing.T, units []moclient.OrgUnit, opts sliceOptions) *
 	s.opsURL = "http://" + listen
 	env := map[string]string{
 		"AMQP_URL":              broker.URL,
+		"EVENT_SOURCE":          "amqp",
 		"REDIS_URL":             "redis://" + rdb.Options().Addr + "/0",
 		"REDIS_KEY_PREFIX":      prefix,
 		"HTTP_LISTEN":           listen,

@@ -226,7 +226,7 @@ func newMappingRig(t *testing.T, m *municipality, settings map[string]string) *m
 	r := &mappingRig{m: m, mo: mo, sts: sts, org: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), bin: buildDaemon(t),
 		rdb: rdb, prefix: prefix, amqpURL: broker.URL}
 	r.env = map[string]string{
-		"AMQP_URL": broker.URL, "REDIS_URL": "redis://" + rdb.Options().Addr + "/0", "REDIS_KEY_PREFIX": prefix,
+		"AMQP_URL": broker.URL, "EVENT_SOURCE": "amqp", "REDIS_URL": "redis://" + rdb.Options().Addr + "/0", "REDIS_KEY_PREFIX": prefix,
 		"MO_URL": moSrv.URL, "MO_AUTH_SERVER": moSrv.URL + "/auth",
 		"MO_CLIENT_ID": motest.DefaultClientID, "MO_CLIENT_SECRET": motest.DefaultClientSecret,
 		"MO_TOP_UNIT_UUID": m.top.String(),

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/moclient"
 )
@@ -19,6 +20,8 @@ type metrics struct {
 	stsDuration   *prometheus.HistogramVec
 	moRequests    *prometheus.CounterVec
 	moDuration    *prometheus.HistogramVec
+	bridgeSteps   *prometheus.CounterVec
+	bridgeErrors  *prometheus.CounterVec
 	// moOperations are the operation label values of the MO metrics (moclient.Operations);
 	// anything else is counted as "other", so the label stays bounded.
 	moOperations map[string]bool
@@ -79,6 +82,14 @@ func newMetrics(stats func() consumerStats) *metrics {
 			Help:    "Duration of HTTP requests to OS2MO by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
 		}, []string{"operation"}),
+		bridgeSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stsorgsync_mo_events_total",
+			Help: "OS2MO GraphQL events moved by the bridge (EVENT_SOURCE graphql), by type and step: fetched, published (confirmed by RabbitMQ), acknowledged (in OS2MO), empty_poll (nothing was due).",
+		}, []string{"type", "step"}),
+		bridgeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stsorgsync_mo_event_errors_total",
+			Help: "Failures of the GraphQL event bridge by type and stage: declare (a listener, at start), fetch (OS2MO unreachable or refusing), publish (RabbitMQ; the event stays in OS2MO), acknowledge (the event is offered again later, a harmless duplicate).",
+		}, []string{"type", "stage"}),
 		moOperations: map[string]bool{},
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -140,6 +151,14 @@ func newMetrics(stats func() consumerStats) *metrics {
 			m.events.WithLabelValues(t, oc[0], oc[1])
 		}
 	}
+	for _, t := range consumer.DefaultRoutingKeys() {
+		for _, step := range []bridge.Step{bridge.StepFetched, bridge.StepPublished, bridge.StepAcknowledged, bridge.StepEmpty} {
+			m.bridgeSteps.WithLabelValues(t, string(step))
+		}
+		for _, stage := range []bridge.Stage{bridge.StageDeclare, bridge.StageFetch, bridge.StagePublish, bridge.StageAcknowledge} {
+			m.bridgeErrors.WithLabelValues(t, string(stage))
+		}
+	}
 	for _, op := range moclient.Operations() {
 		m.moOperations[op] = true
 		m.moRequests.WithLabelValues(op, moclient.ResultOK)
@@ -151,7 +170,7 @@ func newMetrics(stats func() consumerStats) *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
+	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, m.bridgeSteps, m.bridgeErrors, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -175,4 +194,14 @@ func (m *metrics) moRequest(operation, result string, took time.Duration) {
 	}
 	m.moRequests.WithLabelValues(operation, result).Inc()
 	m.moDuration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// BridgeStep implements bridge.Observer.
+func (m *metrics) BridgeStep(routingKey string, step bridge.Step) {
+	m.bridgeSteps.WithLabelValues(routingKey, string(step)).Inc()
+}
+
+// BridgeError implements bridge.Observer.
+func (m *metrics) BridgeError(routingKey string, stage bridge.Stage) {
+	m.bridgeErrors.WithLabelValues(routingKey, string(stage)).Inc()
 }
