@@ -182,6 +182,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/ituser/{uuid}", s.withID(s.changeITUserHTTP))
 	mux.HandleFunc("POST /api/ituser/{uuid}/terminate", s.terminator(s.RemoveITUser))
 	mux.HandleFunc("POST /api/events/boundaries", s.handleBoundaries)
+	mux.HandleFunc("GET /api/events", s.handleEvents)
 }
 
 func deref[T any](p *T) T {

@@ -26,5 +26,50 @@
 // changed object, routing key = the object's type, body = its UUID as a JSON string — and
 // optionally the legacy `<service>.<type>.<action>` messages, duplicates and delays
 // ([PublisherOptions]); [Server.BoundaryEvents] gives the events OS2MO emits when validity
-// boundaries pass.
+// boundaries pass. AMQP is Options.Events; nil means AMQP is off. The loaders ([Server.Load],
+// [Server.AddOrgUnit], [Server.UpdateOrgUnit], …) publish nothing, in either event system.
+//
+// GraphQL events: the fake also keeps OS2MO's GraphQL event system, and executes GraphQL
+// mutation operations (validated against the v25 schema like queries; their top-level fields run
+// one after the other, in document order; a mutation field the fake does not implement is a
+// GraphQL error naming it). Every change the mutation functions, the HTTP API and
+// [Server.PublishBoundaryEvents] make adds, besides the AMQP message and even with AMQP off or
+// failing, one event per listener of the public namespace "mo" whose routing key is the object
+// type: subject = the object UUID, priority 10000 ([DefaultEventPriority]).
+//
+//   - Owners: a listener belongs to the Keycloak client whose token declared it; the owner UUID
+//     is derived from the client id ([Server.ClientOwner]). Options.Clients adds clients.
+//   - event_listener_declare(input: {namespace, user_key, routing_key}) is idempotent per (owner,
+//     namespace, user_key); the same user_key with another routing key is an error, as in OS2MO,
+//     and so is an unknown namespace. event_namespace_declare creates other namespaces (private
+//     unless public: true); event_listener_delete, event_namespace_delete, event_listeners,
+//     event_namespaces, events (the caller's pending events), event_silence and event_unsilence
+//     work as in OS2MO.
+//   - Pending events are unique per (listener, subject): a new event for a pending subject
+//     renews it with a new generation, the smaller priority number, fetched_count 0, due at once.
+//   - event_fetch(filter: {listener}) hands out the due event with the lowest priority number,
+//     then the fewest fetches, then the oldest, or null; for another owner's listener it answers
+//     null, as OS2MO does. A fetched event is offered again only after max(3 min, min(2^n s,
+//     17 h)), n = its fetch count, on the server clock (Options.Now), so concurrent fetchers
+//     never get the same event before that. Options.EmptyFetchDelay stands in for OS2MO's pause
+//     before an empty answer.
+//   - The token is base64 of "<event uuid>.<generation uuid>". event_acknowledge removes the
+//     event only if the token names its current generation and the caller owns it, and answers
+//     true either way; a token that does not parse is a GraphQL error.
+//   - event_send(input: {namespace, routing_key, subject, priority}) adds an event for the
+//     namespace's listeners with that routing key; only the namespace's owner may send (so not
+//     in "mo"), priority ≥ 1, subject ≤ 220 bytes.
+//   - org_unit_refresh, employee_refresh (routing key "person"), engagement_refresh,
+//     address_refresh, ituser_refresh, manager_refresh, kle_refresh, association_refresh and
+//     leave_refresh select objects with the same filters, limit and cursor as the corresponding
+//     query and answer their UUIDs. With listener: and/or owner: they add GraphQL events for the
+//     matching listeners of "mo" with the model's routing key only; with exchange: they publish
+//     AMQP messages only (through Options.Events, whose one exchange the fake uses whatever the
+//     name; an error when AMQP is off); with neither, both. listener/owner together with exchange
+//     is an error. The v25 schema has no priority argument on the refreshes: priority 10000.
+//
+// For tests: [Server.EventListeners], [Server.PendingEvents], [Server.EventStats],
+// [Server.DeclareListener], [Server.SendEvent], [Server.HoldAcknowledgements] (an acknowledgement
+// whose request ends while held acknowledges nothing — a daemon dying between its RabbitMQ
+// confirm and its acknowledgement) with [Server.AcknowledgementsWaiting], and GET /api/events.
 package motest

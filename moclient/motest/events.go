@@ -115,8 +115,18 @@ type EventSink interface {
 // an event could not be published, as when OS2MO's event generator lags.
 var ErrNotPublished = errors.New("motest: change stored, but its events were not published")
 
-// emit publishes events in order through the configured publisher (none: nothing to do).
+// emit gives events to OS2MO's two event systems: it stores the GraphQL events (always, even
+// with AMQP off, as OS2MO does since 2026-07) and then publishes them in order through the
+// configured AMQP publisher (none: AMQP is off). The two are separate: a publishing failure
+// leaves the GraphQL events stored and is returned wrapping [ErrNotPublished].
 func (s *Server) emit(ctx context.Context, events []Event) error {
+	s.storeMOEvents(events)
+	return s.publishAMQP(ctx, events)
+}
+
+// publishAMQP publishes events in order through Options.Events (nil: nothing to do), stopping at
+// the first failure, which it returns wrapping [ErrNotPublished].
+func (s *Server) publishAMQP(ctx context.Context, events []Event) error {
 	if s.opts.Events == nil {
 		return nil
 	}
@@ -171,7 +181,8 @@ func (s *Server) BoundaryEvents(since, until time.Time) []Event {
 	return out
 }
 
-// PublishBoundaryEvents publishes [Server.BoundaryEvents] for (since, until] and returns them.
+// PublishBoundaryEvents publishes [Server.BoundaryEvents] for (since, until] and returns them:
+// as GraphQL events for the listeners of "mo", and through Options.Events when set.
 func (s *Server) PublishBoundaryEvents(ctx context.Context, since, until time.Time) ([]Event, error) {
 	events := s.BoundaryEvents(since, until)
 	return events, s.emit(ctx, events)

@@ -36,6 +36,12 @@ type execution struct {
 	vars   map[string]any
 	now    time.Time
 	errs   gqlerror.List
+	// client is the Keycloak client the request's token was issued to ("" without one) and
+	// owner its owner UUID in the event system.
+	client string
+	owner  uuid.UUID
+	// emptyFetch is set when event_fetch answered null, for Options.EmptyFetchDelay.
+	emptyFetch bool
 }
 
 // maxCachedDocs bounds the validated query documents a Server keeps.
@@ -63,7 +69,11 @@ func (s *Server) document(query string) (*ast.QueryDocument, gqlerror.List) {
 	return doc, nil
 }
 
-// execute validates req against the v25 schema and runs it over the store under a read lock.
+// execute validates req against the v25 schema and runs it. A query runs over the store under a
+// read lock. A mutation's top-level fields run one after the other, in document order (GraphQL's
+// serial execution); a mutation runs without the store lock, and the resolvers that read the
+// store (the *_refresh mutations) take it themselves, so an event_acknowledge held by
+// [Server.HoldAcknowledgements] blocks no one else.
 func (s *Server) execute(ctx context.Context, req graphQLRequest) graphQLResponse {
 	doc, errs := s.document(req.Query)
 	if len(errs) > 0 {
@@ -81,17 +91,29 @@ func (s *Server) execute(ctx context.Context, req graphQLRequest) graphQLRespons
 		}
 		return graphQLResponse{Errors: gqlerror.List{gqlerror.Errorf("%s", err)}}
 	}
-	var root *ast.Definition
+	ex := &execution{ctx: ctx, s: s, schema: s.schema, doc: doc, vars: vars, now: s.opts.Now(), client: clientFrom(ctx)}
+	if ex.client != "" {
+		ex.owner = clientOwner(ex.client)
+	}
+	var data *orderedObject
 	switch op.Operation {
 	case ast.Query:
-		root = s.schema.Query
+		s.mu.RLock()
+		data = ex.selectionSet(s.schema.Query, nil, op.SelectionSet, nil)
+		s.mu.RUnlock()
+	case ast.Mutation:
+		data = ex.selectionSet(s.schema.Mutation, nil, op.SelectionSet, nil)
 	default:
 		return graphQLResponse{Errors: gqlerror.List{gqlerror.Errorf("the fake OS2MO does not implement %s operations", op.Operation)}}
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ex := &execution{ctx: ctx, s: s, schema: s.schema, doc: doc, vars: vars, now: s.opts.Now()}
-	data := ex.selectionSet(root, nil, op.SelectionSet, nil)
+	if ex.emptyFetch && s.opts.EmptyFetchDelay > 0 {
+		t := time.NewTimer(s.opts.EmptyFetchDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	return graphQLResponse{Data: data, Errors: ex.errs}
 }
 

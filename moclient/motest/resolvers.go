@@ -263,6 +263,7 @@ func newResolvers() map[string]map[string]resolver {
 	addResponseTypes[kleData](r, "KLE")
 	addResponseTypes[assocData](r, "Association")
 	addResponseTypes[leaveData](r, "Leave")
+	addEventResolvers(r)
 	return r
 }
 

@@ -1,6 +1,7 @@
 package motest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -32,7 +33,8 @@ type Options struct {
 	Realm string
 	// TokenTTL is the lifetime of issued tokens, reported as expires_in (default 300 s).
 	TokenTTL time.Duration
-	// Now is the server's clock, for token expiry and "current" validity (default time.Now).
+	// Now is the server's clock, for token expiry, "current" validity and the GraphQL event
+	// system's re-offer delays (default time.Now); tests advance it to see events offered again.
 	Now func() time.Time
 	// Logger receives request logs (default discards).
 	Logger *slog.Logger
@@ -44,8 +46,17 @@ type Options struct {
 	ExactIntervals bool
 	// Events, when set, receives the events of every change made through the mutation functions
 	// ([Server.CreateUnit], [Server.AddEngagement], …) and the HTTP mutation API. An [EventSink]
-	// (such as [*Publisher]) gets the whole [Event], for legacy keys.
+	// (such as [*Publisher]) gets the whole [Event], for legacy keys. It is OS2MO's AMQP
+	// subsystem; nil means AMQP is off. The GraphQL events (event_fetch) are kept either way.
 	Events EventPublisher
+	// Clients are further Keycloak clients the token endpoint accepts, client id → secret,
+	// besides ClientID. Each client is its own owner in the GraphQL event system
+	// ([Server.ClientOwner]), so tests can check that one client cannot take another's events.
+	Clients map[string]string
+	// EmptyFetchDelay is how long event_fetch waits before answering null when no event is due.
+	// OS2MO sleeps 200 ms there to damp clients that poll in a tight loop; the default 0 answers
+	// at once, which keeps tests fast.
+	EmptyFetchDelay time.Duration
 }
 
 // Server is a fake OS2MO. Its methods are safe for concurrent use.
@@ -65,7 +76,26 @@ type Server struct {
 	mu     sync.RWMutex // guards store
 	store  *store
 	tokMu  sync.Mutex // guards tokens
-	tokens map[string]time.Time
+	tokens map[string]issuedToken
+
+	// events is the GraphQL event system (listeners, pending events); it has its own lock,
+	// always taken after mu when both are held.
+	events *eventSystem
+}
+
+// issuedToken is an access token's expiry and the client it was issued to.
+type issuedToken struct {
+	expires time.Time
+	client  string
+}
+
+// clientKey is the request context key of the authenticated client id.
+type clientKey struct{}
+
+// clientFrom returns the client id requireToken put in ctx ("" when there is none).
+func clientFrom(ctx context.Context) string {
+	id, _ := ctx.Value(clientKey{}).(string)
+	return id
 }
 
 // NewServer returns an empty fake. It panics only if the embedded schema or time zone data is
@@ -104,7 +134,8 @@ func NewServer(opts Options) *Server {
 			return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 		}
 	}
-	return &Server{opts: opts, schema: schema, loc: loc, log: opts.Logger, resolvers: newResolvers(), store: newStore(day), tokens: map[string]time.Time{}}
+	return &Server{opts: opts, schema: schema, loc: loc, log: opts.Logger, resolvers: newResolvers(), store: newStore(day),
+		tokens: map[string]issuedToken{}, events: newEventSystem()}
 }
 
 // Handler serves the fake's HTTP API:
@@ -129,10 +160,13 @@ func NewServer(opts Options) *Server {
 //	POST /api/ituser/{uuid}                                   change an IT account (user key, external ID, engagement links)
 //	POST /api/{engagement|address|kle|ituser}/{uuid}/terminate  end that object
 //	POST /api/events/boundaries                               publish the events of validity boundaries passed
+//	GET  /api/events                                          the GraphQL event system: listeners, pending events, counters (debugging)
 //
 // Every mutation answers a [ChangeResponse] and publishes the events OS2MO would (see
-// [Server.EditUnit] and the other mutation methods). A MO client's AuthServer is {base}/auth and
-// its URL {base}.
+// [Server.EditUnit] and the other mutation methods): AMQP through Options.Events, and GraphQL
+// events for the listeners of namespace "mo", which clients take with the GraphQL event_fetch
+// query and event_acknowledge mutation (see the package documentation). A MO client's
+// AuthServer is {base}/auth and its URL {base}.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /auth/realms/{realm}/protocol/openid-connect/token", s.handleToken)
@@ -168,8 +202,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, keycloakError("unsupported_grant_type", "Unsupported grant_type"))
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) != 1 {
+	want, known := s.opts.Clients[id]
+	if id == s.opts.ClientID {
+		want, known = s.opts.ClientSecret, true
+	}
+	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
 		s.log.WarnContext(r.Context(), "token request with bad client credentials", "client_id", id)
 		writeJSON(w, http.StatusUnauthorized, keycloakError("unauthorized_client", "Invalid client or Invalid client credentials"))
 		return
@@ -179,12 +216,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tok := hex.EncodeToString(b)
 	now := s.opts.Now()
 	s.tokMu.Lock()
-	for t, exp := range s.tokens {
-		if !now.Before(exp) {
+	for t, it := range s.tokens {
+		if !now.Before(it.expires) {
 			delete(s.tokens, t)
 		}
 	}
-	s.tokens[tok] = now.Add(s.opts.TokenTTL)
+	s.tokens[tok] = issuedToken{expires: now.Add(s.opts.TokenTTL), client: id}
 	s.tokMu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok, "expires_in": int(s.opts.TokenTTL / time.Second), "refresh_expires_in": 0,
@@ -196,7 +233,8 @@ func keycloakError(code, desc string) map[string]string {
 	return map[string]string{"error": code, "error_description": desc}
 }
 
-// requireToken answers 401 unless the request carries a live token issued by handleToken.
+// requireToken answers 401 unless the request carries a live token issued by handleToken, and
+// passes on the client the token was issued to in the request context (the event owner).
 func (s *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -205,13 +243,13 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		s.tokMu.Lock()
-		exp, known := s.tokens[tok]
+		it, known := s.tokens[tok]
 		s.tokMu.Unlock()
-		if !known || !s.opts.Now().Before(exp) {
+		if !known || !s.opts.Now().Before(it.expires) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Token expired or unknown"})
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, it.client)))
 	})
 }
 
