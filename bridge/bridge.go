@@ -17,9 +17,11 @@
 //     generation in OS2MO, so the older token cannot acknowledge it: the newer change is offered
 //     again.
 //
-// While no listener has work, one fetcher per listener polls every Config.PollInterval; the
-// first event it finds wakes the listener's other fetchers, which fetch until OS2MO has nothing
-// due. While OS2MO fails, fetching backs off (jittered, up to Config.RetryMax) and [Bridge.Healthy]
+// While a listener has no work, one fetcher polls: 100 ms after the last event it found, doubling
+// the wait after each empty poll up to Config.PollInterval (so a quiet listener costs one small
+// query per interval, and a steady trickle of changes is picked up within a few hundred
+// milliseconds). The first event it finds wakes the listener's other fetchers, which fetch until
+// OS2MO has nothing due. While OS2MO fails, fetching backs off (jittered, up to Config.RetryMax) and [Bridge.Healthy]
 // reports the failure; while the broker session is down nothing is fetched, so no event is taken
 // out of OS2MO's hands that could not be published.
 package bridge
@@ -116,7 +118,8 @@ type Config struct {
 	UserKeyPrefix string
 	// Parallelism is the number of fetchers per listener (default 4).
 	Parallelism int
-	// PollInterval is how long a listener's poller waits after OS2MO had nothing due (default 2s).
+	// PollInterval is the longest a listener's poller waits after OS2MO had nothing due (default
+	// 2s): after an event it waits 100 ms, doubling with each empty poll up to this.
 	PollInterval time.Duration
 	// RetryMax caps the jittered wait between attempts while OS2MO's event API fails (default 30s;
 	// the first wait is about a second).
@@ -264,7 +267,8 @@ func (b *Bridge) setFailing(key string, err error) {
 // fetcher holds (publishes and acknowledges it, within PublishTimeout and AckTimeout) and returns
 // nil. The Sink must stay usable until Run has returned.
 // It returns an error only if OS2MO refuses to declare a listener for a reason a retry cannot
-// fix (a GraphQL validation error: an OS2MO without the event system; wrong credentials).
+// fix: a GraphQL error (an OS2MO without the event system, a client without the rights, a name
+// OS2MO refuses) or wrong credentials. While OS2MO cannot be reached it retries.
 func (b *Bridge) Run(ctx context.Context) error {
 	listeners, err := b.declare(ctx)
 	if err != nil || ctx.Err() != nil {
@@ -302,7 +306,10 @@ func (b *Bridge) declare(ctx context.Context) (map[string]uuid.UUID, error) {
 			}
 			b.cfg.Observer.BridgeError(key, StageDeclare)
 			b.setFailing("", err)
-			if !retryable(err) {
+			// OS2MO answering with a GraphQL error (no event system, no rights, a refused
+			// name) will answer the same on the next attempt: stop and say so.
+			var gqlErr *moclient.GraphQLError
+			if errors.As(err, &gqlErr) || !retryable(err) {
 				return nil, fmt.Errorf("OS2MO refused to declare the event listener %q (namespace %q, routing key %q): %w; "+
 					"EVENT_SOURCE=graphql needs an OS2MO with GraphQL events (2025-04 or later) and a Keycloak client allowed to use them, "+
 					"else use EVENT_SOURCE=amqp", userKey, b.cfg.Namespace, key, err)
@@ -377,10 +384,18 @@ func (l *listener) waitSink(ctx context.Context) bool {
 	return true
 }
 
-// poll is the listener's first fetcher: it polls while there is nothing due, backs off while
-// OS2MO fails, and wakes the helpers when it finds an event.
+// activePoll is the poller's first wait after it found an event: while changes keep coming it
+// looks again soon, and each empty poll doubles the wait up to Config.PollInterval.
+const activePoll = 100 * time.Millisecond
+
+// poll is the listener's first fetcher: it polls while there is nothing due (soon after the last
+// event, then less and less often, down to once per PollInterval), backs off while OS2MO fails,
+// and wakes the helpers when it finds an event.
 func (l *listener) poll(ctx context.Context) {
+	var ack acker
+	defer ack.wait()
 	wait := l.b.backoff()
+	idle := l.b.cfg.PollInterval
 	for l.waitSink(ctx) {
 		ev, err := l.b.src.FetchEvent(ctx, l.id)
 		if ctx.Err() != nil {
@@ -400,24 +415,28 @@ func (l *listener) poll(ctx context.Context) {
 		wait.Reset()
 		if ev == nil {
 			l.b.cfg.Observer.BridgeStep(l.key, StepEmpty)
-			if !sleep(ctx, l.b.cfg.PollInterval) {
+			if !sleep(ctx, idle) {
 				return
 			}
+			idle = min(2*idle, l.b.cfg.PollInterval)
 			continue
 		}
+		idle = min(activePoll, l.b.cfg.PollInterval)
 		for range cap(l.wake) {
 			select {
 			case l.wake <- struct{}{}:
 			default:
 			}
 		}
-		l.handle(ctx, ev)
+		l.handle(ctx, ev, &ack)
 	}
 }
 
 // help is one of the listener's other fetchers: woken by the poller, it fetches until OS2MO has
 // nothing due or fails (the poller deals with failures), then waits to be woken again.
 func (l *listener) help(ctx context.Context) {
+	var ack acker
+	defer ack.wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -437,13 +456,38 @@ func (l *listener) help(ctx context.Context) {
 				l.b.cfg.Observer.BridgeStep(l.key, StepEmpty)
 				break
 			}
-			l.handle(ctx, ev)
+			l.handle(ctx, ev, &ack)
 		}
 	}
 }
 
-// handle publishes one fetched event and, once the broker confirmed it, acknowledges it.
-func (l *listener) handle(ctx context.Context, ev *moclient.Event) {
+// acker runs one fetcher's acknowledgements in the background, one at a time: the fetcher
+// fetches and publishes the next event while OS2MO takes the previous acknowledgement, and waits
+// for it before it starts the next one (so at most one is outstanding per fetcher).
+type acker struct{ done chan struct{} }
+
+// wait waits for the outstanding acknowledgement, if any.
+func (a *acker) wait() {
+	if a.done != nil {
+		<-a.done
+		a.done = nil
+	}
+}
+
+// start runs ack in the background after the previous one has finished.
+func (a *acker) start(ack func()) {
+	a.wait()
+	done := make(chan struct{})
+	a.done = done
+	go func() {
+		defer close(done)
+		ack()
+	}()
+}
+
+// handle publishes one fetched event and, once the broker confirmed it, acknowledges it (through
+// ack, in the background).
+func (l *listener) handle(ctx context.Context, ev *moclient.Event, ack *acker) {
 	l.b.cfg.Observer.BridgeStep(l.key, StepFetched)
 	log := l.b.log.With("routing_key", l.key, "subject", ev.Subject)
 	body, err := json.Marshal(ev.Subject)
@@ -467,12 +511,14 @@ func (l *listener) handle(ctx context.Context, ev *moclient.Event) {
 	}
 	l.b.cfg.Observer.BridgeStep(l.key, StepPublished)
 	// The event is in the queue: acknowledge it even if shutdown has begun.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.b.cfg.AckTimeout)
-	defer cancel()
-	if err := l.b.src.AcknowledgeEvent(actx, ev.Token); err != nil {
-		l.b.cfg.Observer.BridgeError(l.key, StageAcknowledge)
-		log.Warn("acknowledging an OS2MO event failed; OS2MO offers it again later, a duplicate the pipeline finds unchanged", "error", err)
-		return
-	}
-	l.b.cfg.Observer.BridgeStep(l.key, StepAcknowledged)
+	ack.start(func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.b.cfg.AckTimeout)
+		defer cancel()
+		if err := l.b.src.AcknowledgeEvent(actx, ev.Token); err != nil {
+			l.b.cfg.Observer.BridgeError(l.key, StageAcknowledge)
+			log.Warn("acknowledging an OS2MO event failed; OS2MO offers it again later, a duplicate the pipeline finds unchanged", "error", err)
+			return
+		}
+		l.b.cfg.Observer.BridgeStep(l.key, StepAcknowledged)
+	})
 }

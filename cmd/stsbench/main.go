@@ -106,7 +106,7 @@ type config struct {
 	amqpURL, apiURL, redisAddr string
 }
 
-var allPhases = []string{"load", "economy", "noop", "latency", "scale", "profile", "fullsync", "micro"}
+var allPhases = []string{"load", "economy", "noop", "latency", "scale", "bridge", "profile", "fullsync", "micro"}
 
 // fullIsMain reports whether the full-sync phase would repeat the main stack's initial load:
 // same size, and the main stack runs (bench-full).
@@ -277,7 +277,7 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	defer cleanup()
 	res.Machine = describeMachine(ctx, e)
 	stsOpts := stsOptions(cfg.latency, cfg.capN)
-	mainPhases := cfg.phases["load"] || cfg.phases["economy"] || cfg.phases["noop"] || cfg.phases["latency"] ||
+	mainPhases := cfg.phases["load"] || cfg.phases["economy"] || cfg.phases["noop"] || cfg.phases["latency"] || cfg.phases["bridge"] ||
 		(cfg.phases["scale"] && slices.ContainsFunc(cfg.scale, func(n int) bool { return n > 1 }))
 	phase := func(name string) func() {
 		t0 := time.Now()
@@ -285,7 +285,7 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	}
 
 	if mainPhases {
-		done := phase("main stack (load, economy, noop, latency, scale-out storms)")
+		done := phase("main stack (load, economy, noop, latency, scale-out storms, GraphQL bridge)")
 		if err := mainStack(ctx, cfg, e, stsOpts, res); err != nil {
 			return nil, err
 		}
@@ -503,6 +503,32 @@ func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options,
 				return fmt.Errorf("scale-out storm with %d processes: %w", n, err)
 			}
 			sc.Storms = append(sc.Storms, st)
+		}
+	}
+	if cfg.phases["bridge"] {
+		// Last: the daemons are replaced by one taking OS2MO's GraphQL events (EVENT_SOURCE=graphql,
+		// default poll interval and parallelism), so that the same no-op storm and latency mix run
+		// through the bridge.
+		log.Info("GraphQL event bridge: one daemon with EVENT_SOURCE=graphql")
+		if err := s.replaceDaemons(ctx, 1, "graphql"); err != nil {
+			return err
+		}
+		bf := &bridgeFigures{PollInterval: "2s (default)", Parallelism: 4}
+		res.Figures.Bridge = bf
+		st, err := s.storm(ctx, stormEvents, stormType)
+		if err != nil {
+			return fmt.Errorf("no-op storm through the bridge: %w", err)
+		}
+		bf.Storm = &st
+		log.Info("no-op storm through the bridge done", "events_per_s", f1(st.EventsPerSecond), "sts_calls", st.Calls.Total)
+		if kinds, skipped := s.latencyKinds(handled); len(kinds) > 0 {
+			lat, err := s.latency(ctx, cfg.rate, cfg.duration, kinds)
+			if err != nil {
+				return fmt.Errorf("latency through the bridge: %w", err)
+			}
+			lat.NotMeasured = strings.Join(skipped, ", ")
+			bf.Latency = &lat
+			log.Info("latency through the bridge done", "p50_ms", lat.P50ms, "p95_ms", lat.P95ms, "p99_ms", lat.P99ms)
 		}
 	}
 	return nil

@@ -79,8 +79,10 @@ type figures struct {
 	NoOp                *noopFigures     `json:"noop_throughput,omitempty"`
 	Latency             *latencyResult   `json:"latency,omitempty"`
 	ScaleOut            *scaleFigures    `json:"scale_out,omitempty"`
-	Micro               []microResult    `json:"micro_benchmarks"`
-	Profile             *profileResult   `json:"daemon_cpu_profiles,omitempty"`
+	// Bridge are the no-op storm and the latency mix again, through the GraphQL event bridge.
+	Bridge  *bridgeFigures `json:"graphql_bridge,omitempty"`
+	Micro   []microResult  `json:"micro_benchmarks"`
+	Profile *profileResult `json:"daemon_cpu_profiles,omitempty"`
 }
 
 type results struct {
@@ -151,6 +153,14 @@ func humanBytes(b float64) string {
 		return f1(b/(1<<10)) + " KiB"
 	}
 	return strconv.FormatFloat(b, 'f', 0, 64) + " B"
+}
+
+// bridgeFigures are the figures of the "bridge" phase: one daemon with EVENT_SOURCE=graphql.
+type bridgeFigures struct {
+	PollInterval string         `json:"poll_interval"`
+	Parallelism  int            `json:"fetchers_per_listener"`
+	Storm        *stormResult   `json:"noop_storm,omitempty"`
+	Latency      *latencyResult `json:"latency,omitempty"`
 }
 
 type row struct{ n, scenario, measure, result, target, met string }
@@ -227,6 +237,30 @@ func (r *results) table() string {
 			res += "; not in the mix (not consumed yet): " + l.NotMeasured
 		}
 		add("4", name, "AMQP publish → STS write complete", res, "p99 < 500 ms", yesNo(l.P99ms < 500))
+	}
+	if b := fg.Bridge; b != nil {
+		if s := b.Storm; s != nil {
+			name := fmt.Sprintf("No-op storm through the GraphQL event bridge, %s %s events in OS2MO's event system, %d process (poll %s, %d fetchers per type)",
+				num(s.Events), s.EventType, s.Processes, b.PollInterval, b.Parallelism)
+			res := fmt.Sprintf("%s events/s (%s s); STS calls %d", f1(s.EventsPerSecond), f2(s.WallSeconds), s.Calls.Total)
+			if n := fg.NoOp; n != nil && n.Storm != nil && n.Storm.EventsPerSecond > 0 {
+				res += fmt.Sprintf("; %s× the AMQP storm's %s events/s", f2(s.EventsPerSecond/n.Storm.EventsPerSecond), f1(n.Storm.EventsPerSecond))
+			}
+			add("3b", name, "events/s end to end (fetch, publish, confirm, acknowledge in OS2MO, then the no-op path)", res, "", "")
+			perEvent := fmt.Sprintf("%s s / %s s (daemon %s ms per event", f2(s.DaemonCPUSeconds), f2(s.DriverCPUSeconds), f2(s.DaemonCPUSeconds*1000/float64(s.Events)))
+			if n := fg.NoOp; n != nil && n.Storm != nil && n.Storm.Events > 0 {
+				perEvent += fmt.Sprintf("; AMQP: %s ms", f2(n.Storm.DaemonCPUSeconds*1000/float64(n.Storm.Events)))
+			}
+			add("3b", name, "CPU: daemon / driver with fakes", perEvent+")", "", "")
+		}
+		if l := b.Latency; l != nil {
+			res := fmt.Sprintf("p50 %s ms, p95 %s ms, p99 %s ms, max %s ms (%d changes)", f1(l.P50ms), f1(l.P95ms), f1(l.P99ms), f1(l.MaxMs), l.Changes)
+			if a := fg.Latency; a != nil {
+				res += fmt.Sprintf("; AMQP: p50 %s ms, p99 %s ms", f1(a.P50ms), f1(a.P99ms))
+			}
+			add("4b", fmt.Sprintf("Latency through the GraphQL event bridge, %s changes/s for %s s (poll %s)", f1(l.Rate), f1(l.Seconds), b.PollInterval),
+				"OS2MO change → STS write complete", res, "p99 < poll interval + 500 ms", yesNo(l.P99ms < 2500))
+		}
 	}
 	if sc := fg.ScaleOut; sc != nil {
 		if len(sc.Storms) > 0 {

@@ -234,6 +234,8 @@ func (s *stack) stormEvents(personsHandled bool, n int) ([]event, string) {
 	return out, motest.ObjectOrgUnit
 }
 
+// storm sends events (by AMQP to OS2MO's exchange, or into the fake OS2MO's GraphQL event system
+// when the daemons bridge it) and measures until the daemons settled them.
 func (s *stack) storm(ctx context.Context, events []event, typ string) (stormResult, error) {
 	r := stormResult{Processes: len(s.daemons), EventType: typ}
 	keys, err := s.boundKeys(ctx)
@@ -252,7 +254,7 @@ func (s *stack) storm(ctx context.Context, events []event, typ string) (stormRes
 	cw0 := s.sts.ConcurrentWritesSeen()
 	cpu0, self0 := s.daemonCPU(), selfCPU()
 	start := time.Now()
-	if err := s.pub.publish(ctx, events); err != nil {
+	if err := s.send(ctx, events); err != nil {
 		return r, err
 	}
 	delta, reached, err := s.waitSettled(ctx, base, r.Events, 10*time.Minute, 500*time.Millisecond)
@@ -271,6 +273,21 @@ func (s *stack) storm(ctx context.Context, events []event, typ string) (stormRes
 		return r, fmt.Errorf("no-op storm: no event was handled (%v)", delta)
 	}
 	return r, nil
+}
+
+// send delivers events the way the daemons take them: published to OS2MO's exchange, or, with
+// EVENT_SOURCE graphql, stored in the fake OS2MO's GraphQL event system for the daemons'
+// listeners (as OS2MO does for its changes and refresh mutations; one pending event per subject).
+func (s *stack) send(ctx context.Context, events []event) error {
+	if s.source != "graphql" {
+		return s.pub.publish(ctx, events)
+	}
+	for _, e := range events {
+		if s.mo.SendEvent(motest.MONamespace, e.key, e.id.String(), motest.DefaultEventPriority) == 0 {
+			return fmt.Errorf("no GraphQL listener for routing key %q: the daemons have not declared theirs", e.key)
+		}
+	}
+	return nil
 }
 
 // --- call economy --------------------------------------------------------------------------------
@@ -727,7 +744,7 @@ func (s *stack) latencyKinds(handled map[string]bool) ([]changeKind, []string) {
 			id := units[i%len(units)]
 			name := fmt.Sprintf("Latensenhed %d", i)
 			p := s.tap.watchFor(objKey{oio.KindOrganisationEnhed, id}, func(o *oio.Object) bool {
-				return slices.ContainsFunc(o.Registration.Egenskaber, func(e oio.Egenskab) bool { return e.Navn == name })
+				return slices.ContainsFunc(o.Registration.Egenskaber, func(e oio.Egenskab) bool { return atLeast(e.Navn, "Latensenhed %d", i) })
 			})
 			ev, err := s.mutate(ctx, "/api/org_unit", motest.OrgUnitRequest{UUID: &id, Name: name, From: today(0)})
 			return p, ev, err
@@ -740,7 +757,7 @@ func (s *stack) latencyKinds(handled map[string]bool) ([]changeKind, []string) {
 			pair := eu[i%len(eu)]
 			v := fmt.Sprintf("latens%d@stsbench.invalid", i)
 			p := s.tap.watchFor(objKey{oio.KindAdresse, translate.AddressUUID(pair[0], translate.RoleUnitEmail)}, func(o *oio.Object) bool {
-				return slices.ContainsFunc(o.Registration.Egenskaber, func(e oio.Egenskab) bool { return e.AdresseTekst == v })
+				return slices.ContainsFunc(o.Registration.Egenskaber, func(e oio.Egenskab) bool { return atLeast(e.AdresseTekst, "latens%d@stsbench.invalid", i) })
 			})
 			ev, err := s.mutate(ctx, "/api/address/"+pair[1].String(), motest.AddressRequest{Value: &v, Name: &v, From: today(0)})
 			return p, ev, err
@@ -750,6 +767,13 @@ func (s *stack) latencyKinds(handled map[string]bool) ([]changeKind, []string) {
 	}
 	if singles := s.singleEngagement(); handled["move an employee"] && len(singles) > 0 {
 		where := map[uuid.UUID]uuid.UUID{}
+		// moves are each person's moves in order: a move overtaken by a later one counts as
+		// arrived when a later one has.
+		type move struct {
+			i  int
+			to uuid.UUID
+		}
+		moves := map[uuid.UUID][]move{}
 		kinds = append(kinds, changeKind{"move an employee", func(ctx context.Context, i int) (*probe, []event, error) {
 			pe := singles[i%len(singles)]
 			mu.Lock()
@@ -759,10 +783,14 @@ func (s *stack) latencyKinds(handled map[string]bool) ([]changeKind, []string) {
 			}
 			to := s.otherUnit(i, from)
 			where[pe.person] = to
+			moves[pe.person] = append(moves[pe.person], move{i, to})
 			mu.Unlock()
 			fn := translate.PositionUUID(pe.eng, pe.person)
 			p := s.tap.watchFor(objKey{oio.KindOrganisationFunktion, fn}, func(o *oio.Object) bool {
-				return liveRel(o, oio.RelTilknyttedeEnheder, to, time.Now())
+				mu.Lock()
+				later := slices.Clone(moves[pe.person])
+				mu.Unlock()
+				return slices.ContainsFunc(later, func(m move) bool { return m.i >= i && liveRel(o, oio.RelTilknyttedeEnheder, m.to, time.Now()) })
 			})
 			ev, err := s.mutate(ctx, "/api/engagement/"+pe.eng.String(), motest.EngagementRequest{OrgUnit: &to, From: today(0)})
 			return p, ev, err
@@ -771,6 +799,17 @@ func (s *stack) latencyKinds(handled map[string]bool) ([]changeKind, []string) {
 		skipped = append(skipped, "move an employee")
 	}
 	return kinds, skipped
+}
+
+// atLeast reports whether text is format (one %d) with a number ≥ i: the value of the latency
+// mix's change i to an object or of a later change of the same object (which overtakes it: a
+// daemon that reads OS2MO after both writes only the later value).
+func atLeast(text, format string, i int) bool {
+	var n int
+	if _, err := fmt.Sscanf(text, format, &n); err != nil {
+		return false
+	}
+	return n >= i && fmt.Sprintf(format, n) == text
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {
@@ -784,8 +823,10 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
 
 // latency makes rate changes per second for dur through the fake OS2MO's mutation API (events
-// published at once) and measures, per change, from the start of the AMQP publish of its event
-// to the end of the STS write that makes the change visible.
+// published at once; with EVENT_SOURCE graphql stored in its event system at the same instant)
+// and measures, per change, from the start of the AMQP publish of its event to the end of the
+// STS write that makes the change, or a later change of the same object that overtook it,
+// visible.
 func (s *stack) latency(ctx context.Context, rate float64, dur time.Duration, kinds []changeKind) (latencyResult, error) {
 	r := latencyResult{Rate: rate, Seconds: dur.Seconds(), ByKind: map[string]int{}}
 	n := int(math.Round(rate * dur.Seconds()))

@@ -113,10 +113,13 @@ type stack struct {
 	nextID  int
 	unitIDs []uuid.UUID
 	persIDs []uuid.UUID
+	// source is the daemons' EVENT_SOURCE: "amqp" (the fake OS2MO's events published to the
+	// os2mo exchange) unless a phase switches to "graphql" (the fake's GraphQL event system).
+	source string
 }
 
 func (e *env) newStack(ctx context.Context, o stackOptions) (*stack, error) {
-	s := &stack{e: e, opts: o}
+	s := &stack{e: e, opts: o, source: "amqp"}
 	ok := false
 	defer func() {
 		if !ok {
@@ -222,7 +225,7 @@ func (s *stack) daemonEnv(listen string) []string {
 		"LOG_LEVEL":             "info",
 		"HTTP_LISTEN":           listen,
 		"AMQP_URL":              s.amqpURL,
-		"EVENT_SOURCE":          "amqp",
+		"EVENT_SOURCE":          s.source,
 		"REDIS_URL":             "redis://" + e.redisAddr + "/0",
 		"REDIS_KEY_PREFIX":      s.prefix,
 		"MO_URL":                s.moURL,
@@ -327,6 +330,16 @@ func (s *stack) startDaemons(ctx context.Context, n int) error {
 		}
 	}
 	return nil
+}
+
+// replaceDaemons stops every daemon of the stack and starts n new ones with EVENT_SOURCE source.
+func (s *stack) replaceDaemons(ctx context.Context, n int, source string) error {
+	for _, d := range s.daemons {
+		d.stop()
+	}
+	s.daemons = nil
+	s.source = source
+	return s.startDaemons(ctx, n)
 }
 
 func (d *daemon) running() bool {

@@ -383,7 +383,7 @@ func settings() []setting {
 			c.EventParallelism = n
 			return nil
 		}},
-		{Name: "EVENT_POLL_INTERVAL", Default: "2s", Help: "With EVENT_SOURCE graphql: how long a listener's poller waits after OS2MO had no event due, so the first event after a quiet spell waits up to this long (within a burst events are fetched at once). FastRAMQPI uses 5s; each poll is one small query per type.", parse: func(c *Config, v string) error {
+		{Name: "EVENT_POLL_INTERVAL", Default: "2s", Help: "With EVENT_SOURCE graphql: the longest a listener's poller waits after OS2MO had no event due. After an event it looks again 100 ms later, doubling the wait with each empty poll up to this; so a change after a quiet spell waits up to this long, and changes that keep coming are picked up within a few hundred milliseconds (within a burst events are fetched at once). FastRAMQPI polls every 5s; each poll is one small query per type.", parse: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 50*time.Millisecond || d > 10*time.Minute {
 				return fmt.Errorf("expected a duration from 50ms to 10m such as 2s, got %q", v)

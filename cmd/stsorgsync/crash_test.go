@@ -475,9 +475,17 @@ func raceEnabled() bool {
 // until it is ready. Its log goes to a file that is printed if the test fails.
 func (r *crashRig) startProcess(t *testing.T, bin, name string) *daemonProcess {
 	t.Helper()
+	return startDaemonProcess(t, bin, name, r.env)
+}
+
+// startDaemonProcess runs `bin run` with settings (and nothing else of the environment; its own
+// HTTP_LISTEN) and waits until it is ready. Its log goes to a file that is printed if the test
+// fails; it is killed at cleanup if still running.
+func startDaemonProcess(t *testing.T, bin, name string, settings map[string]string) *daemonProcess {
+	t.Helper()
 	listen := freeAddr(t)
 	env := []string{"HTTP_LISTEN=" + listen, "LOG_LEVEL=info"}
-	for k, v := range r.env {
+	for k, v := range settings {
 		env = append(env, k+"="+v)
 	}
 	if v, ok := os.LookupEnv("GORACE"); ok {
