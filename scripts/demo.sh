@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — the stack of docker-compose.yml, natively: RabbitMQ and Redis (started by
 # scripts/services.sh if needed), fakests, stsorgsync and fakemo. stsorgsync runs with the
-# mapping settings of scripts/demo.env; fakemo's municipality has data for each of them. fakemo
-# publishes one OS2MO event per seeded unit and person; the script waits until every event is
-# settled, prints the units in the fake STS Organisation and the daemon's metrics, runs
-# `stsorgsync verify` (it must find STS in sync with OS2MO), then stops everything and exits 0.
+# mapping settings of scripts/demo.env; fakemo's municipality has data for each of them.
+#
+# With DEMO_SOURCE=graphql (the default, what a current OS2MO offers) fakemo runs with AMQP off
+# like a current OS2MO; stsorgsync declares its GraphQL event listeners, `stsorgsync sync` loads
+# the municipality (the first start's initial load), then the script changes units in OS2MO
+# through fakemo's API and waits until the changes have come through OS2MO's GraphQL events into
+# STS. With DEMO_SOURCE=amqp fakemo publishes one AMQP event per seeded unit and person to the
+# os2mo exchange and the daemon loads everything from those events. Either way the script prints
+# the units in the fake STS Organisation and what the daemon did, runs `stsorgsync verify` (it
+# must find STS in sync with OS2MO), then stops everything and exits 0.
 #
 # Each run gets its own RabbitMQ vhost and Redis key prefix, both removed at the end, so the
 # demo never touches the tests' or another run's queues and keys. Logs: .demo/*.log.
@@ -14,6 +20,7 @@
 #   DEMO_PERSONS=120 persons fakemo generates (with engagements, AD accounts, addresses)
 #   DEMO_ENV=scripts/demo.env   mapping settings added to stsorgsync's configuration
 #                    (DEMO_ENV= runs the defaults)
+#   DEMO_SOURCE=graphql  stsorgsync's EVENT_SOURCE: graphql or amqp (see above)
 #   DEMO_TIMEOUT=60  seconds to wait for the units to arrive in STS
 #   DEMO_STS_PORT=18081 DEMO_MO_PORT=15000 DEMO_HTTP_PORT=19090
 #                    first port tried for fakests, fakemo and stsorgsync (127.0.0.1); the next
@@ -32,6 +39,8 @@ persons=${DEMO_PERSONS:-120}
 demo_env=${DEMO_ENV-$root/scripts/demo.env}
 seed=${DEMO_SEED:-1}
 timeout_s=${DEMO_TIMEOUT:-60}
+source=${DEMO_SOURCE:-graphql}
+[[ $source == graphql || $source == amqp ]] || { echo "demo: DEMO_SOURCE must be graphql or amqp, not $source" >&2; exit 2; }
 amqp_base=${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 api=${TEST_RABBITMQ_API:-http://guest:guest@127.0.0.1:15672}
 api=${api%/}
@@ -185,7 +194,7 @@ config=$logs/stsorgsync.env
 	echo "LOG_LEVEL=info"
 	echo "HTTP_LISTEN=$http_addr"
 	echo "AMQP_URL=$amqp_url"
-	echo "EVENT_SOURCE=amqp"
+	echo "EVENT_SOURCE=$source"
 	echo "REDIS_URL=redis://$redis_addr/0"
 	echo "REDIS_KEY_PREFIX=$prefix"
 	echo "MO_URL=http://$mo_addr"
@@ -208,36 +217,85 @@ config=$logs/stsorgsync.env
 	fi
 } >"$config"
 chmod 600 "$config"
-start stsorgsync -- --config "$config" run
-# Ready means: the queue is declared and bound to the os2mo exchange, and Redis answers.
-wait_until 30 "stsorgsync /readyz on $http_addr" stsorgsync curl -fsS -m 2 "http://$http_addr/readyz"
-say "stsorgsync ready on http://$http_addr"
-
-# --- 3. fake OS2MO publishes its seed -----------------------------------------------------------
-# Only now: OS2MO's exchange drops events while no queue is bound. stsorgsync reads OS2MO only
-# while handling an event, and fakemo listens before it publishes the first one.
-start fakemo FAKEMO_AMQP_URL="$amqp_url" FAKEMO_CLIENT_ID="$mo_client_id" \
-	FAKEMO_CLIENT_SECRET="$mo_client_secret" -- -listen "$mo_addr" -units "$units" -persons "$persons" -seed "$seed" \
-	-unit-accounts -publish-seed
-wait_until 15 "fakemo on $mo_addr" fakemo curl -fsS -m 2 "http://$mo_addr/healthz"
-say "fakemo listening on http://$mo_addr, publishing $units org_unit and $persons person events"
-
-# --- 4. wait for the units in STS and the events settled ---------------------------------------
+# fakemo_start [ARGS...]: the fake OS2MO with the seeded municipality.
+fakemo_start() {
+	start fakemo FAKEMO_CLIENT_ID="$mo_client_id" FAKEMO_CLIENT_SECRET="$mo_client_secret" "$@" -- \
+		-listen "$mo_addr" -units "$units" -persons "$persons" -seed "$seed" -unit-accounts "${fakemo_args[@]}"
+	wait_until 15 "fakemo on $mo_addr" fakemo curl -fsS -m 2 "http://$mo_addr/healthz"
+}
+stsorgsync_start() {
+	start stsorgsync -- --config "$config" run
+	# Ready means: the queue is declared and bound, Redis answers, the STS token is issued and
+	# (graphql) the event listeners are declared in OS2MO.
+	wait_until 30 "stsorgsync /readyz on $http_addr" stsorgsync curl -fsS -m 2 "http://$http_addr/readyz"
+	say "stsorgsync ready on http://$http_addr (EVENT_SOURCE=$source)"
+}
 units_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/organisationenhed" | jq length; }
 users_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/bruger" | jq length; }
-# Every published event and every event stsorgsync queued itself (a unit's cascade) settled.
-settled() { curl -fsS -m 5 "http://$http_addr/metrics" | awk '/^stsorgsync_events_total\{/ { n += $NF } END { print n + 0 }'; }
-expected() { curl -fsS -m 5 "http://$http_addr/metrics" | awk -v p="$((units + persons))" '/^stsorgsync_cascade_events_total / { n += $NF } END { print n + p }'; }
-started=$SECONDS
-until [[ $(settled) -ge $(expected) ]]; do
-	kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: .demo/stsorgsync.log)"
-	if ((SECONDS - started >= timeout_s)); then
-		tail -n 20 "$logs/stsorgsync.log" >&2
-		fail "after ${timeout_s}s STS Organisation has $(units_in_sts) units and $(settled) of $(expected) events settled (logs: .demo/)"
-	fi
-	sleep 0.5
-done
-say "the events of $units units and $persons persons settled after $((SECONDS - started))s: $(units_in_sts) units and $(users_in_sts) users in STS Organisation"
+metric_sum() { curl -fsS -m 5 "http://$http_addr/metrics" | awk -v re="$1" '$0 ~ re { n += $NF } END { print n + 0 }'; }
+# Every event taken in and every event stsorgsync queued itself (a unit's cascade) settled.
+settled() { metric_sum '^stsorgsync_events_total\\{'; }
+# wait_settled WHAT EXPECTED-CMD: until settled ≥ the number EXPECTED-CMD prints.
+wait_settled() {
+	local what=$1 started=$SECONDS
+	shift
+	until [[ $(settled) -ge $("$@") ]]; do
+		kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: .demo/stsorgsync.log)"
+		if ((SECONDS - started >= timeout_s)); then
+			tail -n 20 "$logs/stsorgsync.log" >&2
+			fail "after ${timeout_s}s $(settled) of $("$@") events settled waiting for $what; STS has $(units_in_sts) units (logs: .demo/)"
+		fi
+		sleep 0.5
+	done
+	say "$what: settled after $((SECONDS - started))s"
+}
+fakemo_args=()
+
+if [[ $source == amqp ]]; then
+	# --- 3. the daemon, then fake OS2MO publishes its seed over AMQP ------------------------------
+	# Only in this order: OS2MO's exchange drops events while no queue is bound. stsorgsync reads
+	# OS2MO only while handling an event, and fakemo listens before it publishes the first one.
+	stsorgsync_start
+	fakemo_args=(-publish-seed)
+	fakemo_start FAKEMO_AMQP_URL="$amqp_url"
+	say "fakemo listening on http://$mo_addr, publishing $units org_unit and $persons person events"
+	seed_expected() { metric_sum '^stsorgsync_cascade_events_total ' | awk -v p="$((units + persons))" '{ print $1 + p }'; }
+	wait_settled "the AMQP events of $units units and $persons persons" seed_expected
+	say "$(units_in_sts) units and $(users_in_sts) users in STS Organisation"
+else
+	# --- 3. fake OS2MO (AMQP off, as a current OS2MO), the daemon, the initial load ----------------
+	fakemo_start
+	say "fakemo listening on http://$mo_addr (GraphQL events; AMQP off)"
+	stsorgsync_start
+	say "OS2MO event listeners: $(curl -fsS -m 5 "http://$mo_addr/api/events" | jq -r '[.listeners[].user_key] | join(", ")')"
+	"$bin/stsorgsync" --config "$config" sync >"$logs/sync.txt" 2>"$logs/sync.log" ||
+		{ tail -n 20 "$logs/sync.log" >&2; fail "stsorgsync sync (the initial load) failed (logs: .demo/sync.*)"; }
+	say "initial load by stsorgsync sync: $(units_in_sts) units and $(users_in_sts) users in STS Organisation"
+
+	# --- 4. changes in OS2MO arrive through its GraphQL events --------------------------------------
+	# Three exported units (in STS under OS2MO's UUID; the top unit and units whose STS UUID comes
+	# from UUID_FROM_IT_SYSTEMS are left out) are renamed through fakemo's API.
+	mapfile -t renamed < <(curl -fsS -m 5 "http://$sts_addr/_inspect/objects/organisationenhed" |
+		jq -r '[.[] | select((.parent // "") != "")] | sort_by(.name) | .[].uuid' |
+		while read -r id; do
+			if curl -fsS -m 5 -o /dev/null "http://$mo_addr/api/org_unit/$id"; then echo "$id"; fi
+		done | head -n 3)
+	((${#renamed[@]} == 3)) || fail "found ${#renamed[@]} exported units to rename, want 3"
+	base=$(settled) cbase=$(metric_sum '^stsorgsync_cascade_events_total ')
+	for i in "${!renamed[@]}"; do
+		curl -fsS -m 5 -o /dev/null -X POST -H 'content-type: application/json' \
+			-d "{\"uuid\": \"${renamed[$i]}\", \"name\": \"Omdøbt i OS2MO $((i + 1))\"}" "http://$mo_addr/api/org_unit" ||
+			fail "renaming unit ${renamed[$i]} through fakemo's API failed"
+	done
+	say "renamed ${#renamed[@]} units in OS2MO; OS2MO holds their events for stsorgsync's listeners"
+	change_expected() { metric_sum '^stsorgsync_cascade_events_total ' | awk -v b="$base" -v cb="$cbase" '{ print b + 3 + $1 - cb }'; }
+	wait_settled "3 renames through OS2MO's GraphQL events" change_expected
+	for i in "${!renamed[@]}"; do
+		name=$(curl -fsS -m 5 "http://$sts_addr/_inspect/objects/organisationenhed" | jq -r --arg id "${renamed[$i]}" '.[] | select(.uuid == $id) | .name')
+		[[ $name == "Omdøbt i OS2MO $((i + 1))" ]] || fail "unit ${renamed[$i]} is \"$name\" in STS, want \"Omdøbt i OS2MO $((i + 1))\""
+	done
+	say "STS Organisation has the 3 new names; OS2MO events acknowledged: $(metric_sum '^stsorgsync_mo_events_total\\{step="acknowledged"'), pending in OS2MO: $(curl -fsS -m 5 "http://$mo_addr/api/events" | jq '[.listeners[].pending] | add')"
+fi
 
 # --- 5. show the result -------------------------------------------------------------------------
 echo
@@ -261,7 +319,7 @@ curl -fsS "http://$sts_addr/_inspect/objects/organisationenhed" | jq -r '
 echo
 say "fake STS calls: $(curl -fsS "http://$sts_addr/_inspect/calls" | jq -c .)"
 say "stsorgsync metrics:"
-curl -fsS "http://$http_addr/metrics" | grep -E '^stsorgsync_(events_total|sts_calls_total|consumer_ready|build_info)' | sed 's/^/  /'
+curl -fsS "http://$http_addr/metrics" | grep -E '^stsorgsync_(events_total|sts_calls_total|mo_events_total|consumer_ready|build_info)' | grep -v ' 0$' | sed 's/^/  /'
 echo
 
 # --- 6. verify: STS Organisation must match OS2MO under the demo's settings -------------------------
