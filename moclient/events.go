@@ -65,3 +65,24 @@ func (c *Client) AcknowledgeEvent(ctx context.Context, token string) error {
 	}
 	return nil
 }
+
+// Listener is a GraphQL event listener as OS2MO reports it.
+type Listener struct {
+	UUID       uuid.UUID `json:"uuid"`
+	UserKey    string    `json:"user_key"`
+	RoutingKey string    `json:"routing_key"`
+}
+
+// EventListeners returns the listeners in namespace "mo" with the given user keys (a read: it
+// declares nothing). An OS2MO without the event system answers with a GraphQL error.
+func (c *Client) EventListeners(ctx context.Context, userKeys []string) ([]Listener, error) {
+	var out struct {
+		Listeners struct {
+			Objects []Listener `json:"objects"`
+		} `json:"event_listeners"`
+	}
+	if err := c.do(ctx, "EventListeners", map[string]any{"user_keys": userKeys}, &out); err != nil {
+		return nil, fmt.Errorf("list OS2MO event listeners: %w", err)
+	}
+	return out.Listeners.Objects, nil
+}

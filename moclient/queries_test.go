@@ -15,7 +15,7 @@ import (
 // allOperations are the operations the client sends; a query added to queries/ must be listed
 // here (and so get validated and exercised).
 var allOperations = []string{
-	"AcknowledgeEvent", "AddressOwners", "AssociationOwners", "DeclareEventListener", "EngagementOwners",
+	"AcknowledgeEvent", "AddressOwners", "AssociationOwners", "DeclareEventListener", "EngagementOwners", "EventListeners",
 	"FetchEvent", "ITUserOwners", "KLEOwners", "LeaveOwners", "ListOrgUnits", "ListPersons", "ManagerOwners", "OrgUnit", "Person", "Ping", "Subtree",
 	"UnitManagers",
 	"UnitPersons",

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -30,6 +32,11 @@ func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		{"RabbitMQ " + redactURL(cfg.AMQPURL), func(ctx context.Context) error { return pingAMQP(ctx, cfg.AMQPURL) }},
 		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
 		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
+	}
+	if cfg.hasSource(sourceGraphQL) {
+		checks = append(checks, probe{"OS2MO GraphQL events (listeners " + cfg.EventListenerPrefix + "<type>)", func(ctx context.Context) error {
+			return checkListeners(ctx, d.mo, cfg, out)
+		}})
 	}
 	if d.stsToken != nil {
 		checks = append(checks, probe{"STS token " + cfg.STSTokenEndpoint + " (CVR " + cfg.STSCVR + ")", d.stsToken})
@@ -53,6 +60,34 @@ func check(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 		fmt.Fprintf(out, "%s: ok\n", c.name)
 	}
 	return code
+}
+
+// checkListeners asks OS2MO for the daemon's event listeners: an OS2MO without the event system
+// (or a client not allowed to see it) fails; listeners not declared yet are reported, not a
+// failure (the daemon declares them when it starts).
+func checkListeners(ctx context.Context, mo *moclient.Client, cfg Config, out io.Writer) error {
+	keys := make([]string, len(cfg.AMQPRoutingKeys))
+	for i, k := range cfg.AMQPRoutingKeys {
+		keys[i] = cfg.EventListenerPrefix + k
+	}
+	found, err := mo.EventListeners(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("%w (EVENT_SOURCE=graphql needs OS2MO's GraphQL event system; else use EVENT_SOURCE=amqp)", err)
+	}
+	have := map[string]bool{}
+	for _, l := range found {
+		have[l.UserKey] = true
+	}
+	var missing []string
+	for _, k := range keys {
+		if !have[k] {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(out, "OS2MO GraphQL events: %d of %d listeners declared; the daemon declares %s when it starts\n", len(keys)-len(missing), len(keys), strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // pingAMQP opens and closes a connection and a channel.

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
@@ -270,7 +269,19 @@ func TestScenariosThroughEachEventSource(t *testing.T) {
 			if code, out := r.command(t, "sync"); code != 0 {
 				t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
 			}
+			if source == sourceGraphQL {
+				// check asks OS2MO for the listeners: none before the daemon's first start, all after.
+				_, out := r.command(t, "check")
+				if !strings.Contains(out, "OS2MO GraphQL events: 0 of 9 listeners declared") || !strings.Contains(out, "OS2MO GraphQL events (listeners stsorgsync_<type>): ok") {
+					t.Errorf("check before the first start:\n%s", out)
+				}
+			}
 			d := r.daemon(t, "stsorgsync-"+source)
+			if source == sourceGraphQL {
+				if _, out := r.command(t, "check"); strings.Contains(out, "listeners declared") || !strings.Contains(out, "OS2MO GraphQL events (listeners stsorgsync_<type>): ok") {
+					t.Errorf("check with the daemon running:\n%s", out)
+				}
+			}
 			ctx := context.Background()
 			for _, sc := range scenarios(r.data) {
 				if err := sc.do(ctx, r); err != nil {
