@@ -19,28 +19,11 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
-
-// clock is the fake OS2MO's clock; tests move it on to reach OS2MO's re-offer delay.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // switchable serves the fake OS2MO until Down is set; then it answers every request with 503, as
 // a proxy in front of an OS2MO that is down does. It counts the GraphQL requests it refused.
@@ -130,7 +113,7 @@ func (nopObserver) Delivery(consumer.Event, consumer.Outcome, string, time.Durat
 // bridge's sink, and a bridge between them.
 type rig struct {
 	t       *testing.T
-	clock   *clock
+	clock   *testclock.Clock
 	mo      *motest.Server
 	front   *switchable
 	client  *moclient.Client
@@ -149,7 +132,7 @@ func logger(t *testing.T) *slog.Logger {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{t: t, clock: &clock{t: time.Now()}, got: &handled{},
+	r := &rig{t: t, clock: testclock.New(time.Now()), got: &handled{},
 		obs: &steps{steps: map[bridge.Step]int{}, errors: map[bridge.Stage]int{}}}
 	r.mo = motest.NewServer(motest.Options{Now: r.clock.Now})
 	data := motest.GenerateOrg(motest.GenOptions{Seed: 7, Units: 6, Persons: 0, Today: time.Now()})

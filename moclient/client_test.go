@@ -14,22 +14,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
-
-// clock is a settable clock safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // counter wraps a handler and counts requests per path, optionally failing the first
 // failGraphQL GraphQL requests with 503.
@@ -82,7 +70,7 @@ type env struct {
 	fake  *motest.Server
 	ts    *httptest.Server
 	count *counter
-	clock *clock
+	clock *testclock.Clock
 	loc   *time.Location
 }
 
@@ -99,7 +87,7 @@ func newEnvWrapped(t *testing.T, failGraphQL int64, wrap func(http.Handler) http
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, loc)}
+	clk := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, loc))
 	fake := motest.NewServer(motest.Options{ClientID: "sync", ClientSecret: "s3cret", Now: clk.Now})
 	h := fake.Handler()
 	if wrap != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
@@ -66,7 +67,7 @@ func TestPlannedChangeIsNotAnEnd(t *testing.T) {
 		}, func(u *moclient.OrgUnit, _ *moclient.Person) time.Time { return u.Managers[0].Validity.To }, time.Time{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &clock{t: now}
+			clk := testclock.New(now)
 			fake := motest.NewServer(motest.Options{ClientID: "sync", ClientSecret: "s3cret", Now: clk.Now})
 			ts := httptest.NewServer(fake.Handler())
 			t.Cleanup(ts.Close)

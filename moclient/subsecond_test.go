@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
@@ -23,7 +24,7 @@ func TestReadSeesChangeWithinTheSameSecond(t *testing.T) {
 		exact bool
 	}{{"date-granular (v25)", false}, {"exact intervals (v29+)", true}} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 300_000_000, loc)}
+			clk := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 300_000_000, loc))
 			fake := motest.NewServer(motest.Options{ClientID: "sync", ClientSecret: "s3cret", Now: clk.Now, ExactIntervals: tt.exact})
 			ts := httptest.NewServer(fake.Handler())
 			t.Cleanup(ts.Close)

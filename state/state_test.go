@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/state"
 )
@@ -27,25 +28,12 @@ func counterTokens() state.TokenSource {
 	return func() string { return fmt.Sprintf("token-%d", n.Add(1)) }
 }
 
-// fakeClock is a manually advanced clock for the in-memory store.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // impls returns the implementations under test and a function that lets time pass beyond ttl.
 func impls(t *testing.T) map[string]struct {
 	s      store
 	expire func(time.Duration)
 } {
-	clock := &fakeClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	client, prefix := testenv.Redis(t)
 	r, err := state.NewRedis(client, state.RedisOptions{Prefix: prefix, Token: counterTokens()})
 	if err != nil {

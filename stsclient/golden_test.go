@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
 	"github.com/stsorgsync/stsorgsync/internal/golden"
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/xsdcheck"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -108,7 +109,7 @@ func envelopeCases() []envelopeCase {
 func TestRequestEnvelopes(t *testing.T) {
 	for _, tc := range envelopeCases() {
 		t.Run(string(tc.kind)+"/"+string(tc.op), func(t *testing.T) {
-			clock := &testClock{t: clockStart}
+			clock := testclock.New(clockStart)
 			fake := ststest.NewServer(ststest.Options{Now: clock.Now, NewID: sequentialIDs()})
 			for _, k := range []oio.Kind{oio.KindOrganisationEnhed, oio.KindBruger, oio.KindPerson, oio.KindAdresse, oio.KindOrganisationFunktion, oio.KindOrganisation} {
 				if k != tc.kind || tc.op != oio.OpImporter {

@@ -11,6 +11,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/google/uuid"
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
@@ -35,23 +36,8 @@ func mustLocation(name string) *time.Location {
 	return loc
 }
 
-// testClock is a settable clock safe for concurrent use.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// testClock is the settable clock of these tests.
+type testClock = testclock.Clock
 
 // sequentialIDs returns a NewID that yields 00000000-0000-4000-8000-000000000001, …
 func sequentialIDs() func() uuid.UUID {
@@ -109,7 +95,7 @@ func assertObject(t *testing.T, got, want *oio.Object) {
 // setup returns a fake on a real HTTP listener and a client for it, sharing clock.
 func setup(t testing.TB, opts ststest.Options, mod func(*stsclient.Config)) (*ststest.Server, *stsclient.Client, *testClock) {
 	t.Helper()
-	clock := &testClock{t: clockStart}
+	clock := testclock.New(clockStart)
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

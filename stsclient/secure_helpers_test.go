@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/testkeys"
 	"github.com/stsorgsync/stsorgsync/stsclient/soap"
@@ -56,7 +57,7 @@ type secureMods struct {
 // TokenSecurity against it; the fake and the client share clock unless opts.Now is set.
 func setupSecure(t testing.TB, opts ststest.Options, mods secureMods) *secureEnv {
 	t.Helper()
-	e := &secureEnv{clock: &testClock{t: clockStart}}
+	e := &secureEnv{clock: testclock.New(clockStart)}
 	if opts.Now == nil {
 		opts.Now = e.clock.Now
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/testkeys"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -162,7 +163,7 @@ func TestSecurityRejections(t *testing.T) {
 	})
 
 	t.Run("timestamp from the future", func(t *testing.T) {
-		fakeClock := &testClock{t: clockStart}
+		fakeClock := testclock.New(clockStart)
 		e := setupSecure(t, ststest.Options{Now: fakeClock.Now}, secureMods{security: func(c *stsclient.SecurityConfig) {
 			c.Tokens = &frozenTokens{TokenSource: c.Tokens} // (the STS would refuse the clock too)
 		}})

@@ -18,6 +18,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/stsorgsync/stsorgsync/internal/golden"
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/testkeys"
 	"github.com/stsorgsync/stsorgsync/stsclient/internal/wssec"
@@ -54,7 +55,7 @@ type deterministicEnv struct {
 
 func newDeterministicEnv(t testing.TB) *deterministicEnv {
 	t.Helper()
-	clock := &testClock{t: clockStart}
+	clock := testclock.New(clockStart)
 	e := &deterministicEnv{pki: testPKI(t)}
 	e.fake = ststest.NewServer(ststest.Options{Now: clock.Now, NewID: sequentialIDs(), PKI: e.pki, RequireSecurity: true,
 		EntityID: stsclient.STSEntityIDTest})

@@ -21,30 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
-
-// eventClock is the fake OS2MO's clock: real time plus an offset tests move on (to reach OS2MO's
-// re-offer delay of unacknowledged events).
-type eventClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *eventClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *eventClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 // eventsRig is a municipality in the fake OS2MO (publishing to RabbitMQ only for the amqp
 // source), the fake STS with KOMBIT's security, and the binary's settings for a source.
@@ -52,7 +34,7 @@ type eventsRig struct {
 	source  string
 	data    motest.Dataset
 	mo      *motest.Server
-	clock   *eventClock
+	clock   *testclock.Offset
 	sts     *ststest.Server
 	broker  *testenv.Broker
 	bin     string
@@ -89,7 +71,7 @@ func (s *moSwitch) set(down bool) {
 
 func newEventsRig(t *testing.T, source string, units, persons int) *eventsRig {
 	t.Helper()
-	r := &eventsRig{source: source, clock: &eventClock{}, bin: buildDaemon(t), broker: testenv.AMQP(t)}
+	r := &eventsRig{source: source, clock: &testclock.Offset{}, bin: buildDaemon(t), broker: testenv.AMQP(t)}
 	rdb, prefix := testenv.Redis(t)
 	r.data = motest.GenerateOrg(motest.GenOptions{Seed: 17, Units: units, Persons: persons, Today: time.Now()})
 	opts := motest.Options{Now: r.clock.Now}
@@ -143,6 +125,14 @@ func (r *eventsRig) command(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	m := &mappingRig{bin: r.bin, config: r.config}
 	return m.command(t, args...)
+}
+
+// initialSync loads the municipality into STS with `stsorgsync sync`, as an installation starts.
+func (r *eventsRig) initialSync(t *testing.T) {
+	t.Helper()
+	if code, out := r.command(t, "sync"); code != 0 {
+		t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
+	}
 }
 
 // daemon starts `stsorgsync run` and waits until it is ready.
@@ -266,9 +256,7 @@ func TestScenariosThroughEachEventSource(t *testing.T) {
 		t.Run(source, func(t *testing.T) {
 			t.Parallel()
 			r := newEventsRig(t, source, 10, 30)
-			if code, out := r.command(t, "sync"); code != 0 {
-				t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
-			}
+			r.initialSync(t)
 			if source == sourceGraphQL {
 				// check asks OS2MO for the listeners: none before the daemon's first start, all after.
 				_, out := r.command(t, "check")
@@ -312,9 +300,7 @@ func TestScenariosThroughEachEventSource(t *testing.T) {
 func TestBridgeKilledBetweenConfirmAndAck(t *testing.T) {
 	t.Parallel()
 	r := newEventsRig(t, sourceGraphQL, 6, 10)
-	if code, out := r.command(t, "sync"); code != 0 {
-		t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
-	}
+	r.initialSync(t)
 	first := r.daemon(t, "stsorgsync-1")
 	release := r.mo.HoldAcknowledgements()
 	defer release()
@@ -354,9 +340,7 @@ func TestBridgeKilledBetweenConfirmAndAck(t *testing.T) {
 func TestBridgeWhileOS2MOIsDown(t *testing.T) {
 	t.Parallel()
 	r := newEventsRig(t, sourceGraphQL, 6, 10)
-	if code, out := r.command(t, "sync"); code != 0 {
-		t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
-	}
+	r.initialSync(t)
 	d := r.daemon(t, "stsorgsync")
 	r.moFront.set(true)
 	var body string
@@ -392,9 +376,7 @@ func TestBridgeWhileOS2MOIsDown(t *testing.T) {
 func TestTwoDaemonsShareTheListeners(t *testing.T) {
 	t.Parallel()
 	r := newEventsRig(t, sourceGraphQL, 12, 40)
-	if code, out := r.command(t, "sync"); code != 0 {
-		t.Fatalf("initial sync exited %d:\n%s", code, firstLines(out, 30))
-	}
+	r.initialSync(t)
 	a, b := r.daemon(t, "stsorgsync-a"), r.daemon(t, "stsorgsync-b")
 	keys := len(strings.Split(r.env["AMQP_ROUTING_KEYS"], ","))
 	if r.env["AMQP_ROUTING_KEYS"] == "" {

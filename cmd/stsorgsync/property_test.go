@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
@@ -41,20 +41,10 @@ import (
 	"github.com/stsorgsync/stsorgsync/translate"
 )
 
-// propClock is the one clock of a property case: OS2MO's, STS's and the daemon's.
-type propClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *propClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *propClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
 // propWorld is one property case: the fakes, the event path and the full sync over one clock.
 type propWorld struct {
 	rng      *rand.Rand
-	clock    *propClock
+	clock    *testclock.Clock
 	loc      *time.Location
 	mo       *motest.Server
 	sts      *stsclient.Client
@@ -119,7 +109,7 @@ func newPropWorld(t *testing.T, seed int64, redisAddr, prefix string, verbose bo
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x70726f70))
-	clock := &propClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, loc).Add(time.Duration(rng.IntN(8*3600)) * time.Second)}
+	clock := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, loc).Add(time.Duration(rng.IntN(8*3600)) * time.Second))
 	w := &propWorld{rng: rng, clock: clock, loc: loc}
 	level := slog.LevelError
 	if verbose {

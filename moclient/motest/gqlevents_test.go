@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
@@ -31,40 +32,22 @@ const (
 	otherSecret = "other-secret"
 )
 
-// testClock is an injectable server clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // evHarness is a fake OS2MO over HTTP with two Keycloak clients (motest.DefaultClientID and
 // otherClient), tokens for both and a settable clock.
 type evHarness struct {
 	srv   *motest.Server
 	ts    *httptest.Server
-	clock *testClock
+	clock *testclock.Clock
 	tok   string // DefaultClientID's token
 	other string // otherClient's token
 }
 
 func newEvHarness(t *testing.T, events motest.EventPublisher) *evHarness {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	srv := motest.NewServer(motest.Options{Now: clock.now, Events: events, TokenTTL: 1000 * time.Hour,
+	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	srv := motest.NewServer(motest.Options{Now: clock.Now, Events: events, TokenTTL: 1000 * time.Hour,
 		Clients: map[string]string{otherClient: otherSecret}})
-	if err := srv.Load(motest.GenerateOrg(motest.GenOptions{Seed: 7, Units: 12, Persons: 10, Today: clock.t})); err != nil {
+	if err := srv.Load(motest.GenerateOrg(motest.GenOptions{Seed: 7, Units: 12, Persons: 10, Today: clock.Now()})); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
@@ -333,12 +316,12 @@ func TestChangesGiveEventsToListenersOfTheirRoutingKey(t *testing.T) {
 		}, []string{"addresses"}},
 		{"a validity boundary passing", func(t *testing.T, h *evHarness) (string, uuid.UUID) {
 			u := h.aUnit(t)
-			if _, err := h.srv.RenameUnit(ctx, u.UUID, "Senere navn", h.clock.now().Add(48*time.Hour)); err != nil {
+			if _, err := h.srv.RenameUnit(ctx, u.UUID, "Senere navn", h.clock.Now().Add(48*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			h.drain(t) // the rename itself was an event; only the boundary's may be pending below
-			status, _ := post(t, h.ts.URL+"/api/events/boundaries", `{"since":"`+h.clock.now().Add(24*time.Hour).Format(time.RFC3339)+
-				`","until":"`+h.clock.now().Add(72*time.Hour).Format(time.RFC3339)+`"}`)
+			status, _ := post(t, h.ts.URL+"/api/events/boundaries", `{"since":"`+h.clock.Now().Add(24*time.Hour).Format(time.RFC3339)+
+				`","until":"`+h.clock.Now().Add(72*time.Hour).Format(time.RFC3339)+`"}`)
 			if status != 200 {
 				t.Fatalf("HTTP %d", status)
 			}
@@ -470,19 +453,19 @@ func TestEventReofferTiming(t *testing.T) {
 				if e := h.fetch(t, h.tok, l); e == nil {
 					t.Fatalf("fetch %d: nothing", i)
 				}
-				h.clock.advance(wantDelay(i))
+				h.clock.Advance(wantDelay(i))
 			}
 			if e := h.fetch(t, h.tok, l); e == nil {
 				t.Fatalf("fetch %d: nothing", tt.fetches)
 			}
-			if p := h.srv.PendingEvents(l)[0]; p.FetchedCount != tt.fetches || p.Due || !p.NextDue.Equal(h.clock.now().Add(tt.delay)) {
-				t.Fatalf("pending %+v, want fetched %d, due at %s", p, tt.fetches, h.clock.now().Add(tt.delay))
+			if p := h.srv.PendingEvents(l)[0]; p.FetchedCount != tt.fetches || p.Due || !p.NextDue.Equal(h.clock.Now().Add(tt.delay)) {
+				t.Fatalf("pending %+v, want fetched %d, due at %s", p, tt.fetches, h.clock.Now().Add(tt.delay))
 			}
-			h.clock.advance(tt.delay - time.Second)
+			h.clock.Advance(tt.delay - time.Second)
 			if e := h.fetch(t, h.tok, l); e != nil {
 				t.Fatalf("offered again %s after fetch %d, before its delay %s", tt.delay-time.Second, tt.fetches, tt.delay)
 			}
-			h.clock.advance(time.Second)
+			h.clock.Advance(time.Second)
 			if e := h.fetch(t, h.tok, l); e == nil || e.Subject != "subject" {
 				t.Fatalf("not offered again %s after fetch %d: %+v", tt.delay, tt.fetches, e)
 			}
