@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -262,9 +263,16 @@ type graphQLRequest struct {
 
 func (s *Server) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	var req graphQLRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	body := http.MaxBytesReader(w, r.Body, 1<<20)
+	dec := json.NewDecoder(body)
 	if err := dec.Decode(&req); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "request body is not a GraphQL JSON request: " + err.Error()})
+		return
+	}
+	// Read the body to its end: only then does net/http watch the connection and end the
+	// request's context when the client goes away (a held acknowledgement must notice that).
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "reading the request body: " + err.Error()})
 		return
 	}
 	resp := s.execute(r.Context(), req)
