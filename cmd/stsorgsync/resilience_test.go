@@ -190,6 +190,11 @@ func TestPoisonEventsAreDeadLetteredAtOnce(t *testing.T) {
 	s.sts.FailNext(ststest.Failure{Operation: oio.OpImporter, StatusKode: oio.StatusInvalidInput})
 	start := time.Now()
 	s.publish(t, data.Units[0].UUID)
+	// The root first, alone: the injected refusal is for the next importer call of any unit, and
+	// the other units' events, handled by other workers, could otherwise reach STS first.
+	waitFor(t, 10*time.Second, "the root unit refused", func() bool {
+		return s.metric(t, `stsorgsync_events_total{class="permanent",outcome="deadlettered"`) == 1
+	})
 	s.publishRaw(t, []byte(`{"not": "an event"`))
 	s.publishRaw(t, bytes.Repeat([]byte("x"), 1<<20))
 	s.publish(t, data.Units[1].UUID)
