@@ -8,12 +8,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,19 +48,35 @@ type eventsRig struct {
 }
 
 // moSwitch serves the fake OS2MO until down is set; then it answers 503 (an OS2MO that is down).
+// With noEvents it answers like an OS2MO from before the GraphQL event system: GraphQL
+// validation refuses the event fields.
 type moSwitch struct {
-	next http.Handler
-	mu   sync.Mutex
-	down bool
+	next     http.Handler
+	mu       sync.Mutex
+	down     bool
+	noEvents bool
 }
 
 func (s *moSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	down := s.down
+	down, noEvents := s.down, s.noEvents
 	s.mu.Unlock()
 	if down && !strings.HasPrefix(r.URL.Path, "/api/") {
 		http.Error(w, "OS2MO is down", http.StatusServiceUnavailable)
 		return
+	}
+	if noEvents && strings.HasPrefix(r.URL.Path, "/graphql/") {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if field := "event_listener_declare"; strings.Contains(string(body), field) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"data": null, "errors": [{"message": "Cannot query field '%s' on type 'Mutation'.", "locations": [{"line": 4, "column": 3}]}]}`, field)
+			return
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
 	}
 	s.next.ServeHTTP(w, r)
 }
@@ -443,4 +461,29 @@ func settingDefault(t *testing.T, name string) string {
 	}
 	t.Fatalf("no setting %s", name)
 	return ""
+}
+
+// TestOS2MOWithoutEventsStopsTheDaemon: against an OS2MO without the GraphQL event system the
+// daemon (EVENT_SOURCE graphql) exits with status 1 and says what to do, instead of running
+// without events.
+func TestOS2MOWithoutEventsStopsTheDaemon(t *testing.T) {
+	t.Parallel()
+	r := newEventsRig(t, sourceGraphQL, 3, 0)
+	r.moFront.mu.Lock()
+	r.moFront.noEvents = true
+	r.moFront.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.bin, "--config", r.config, "run")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP_LISTEN=" + freeAddr(t)}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("run = %v; want exit code %d\n%s", err, exitFailure, firstLines(string(out), 20))
+	}
+	for _, want := range []string{"OS2MO refused to declare the event listener", "Cannot query field", "EVENT_SOURCE=amqp"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, firstLines(string(out), 20))
+		}
+	}
 }
