@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -40,7 +41,7 @@ func (s *memStore) AcquireLease(ctx context.Context, key string, ttl time.Durati
 // unitFetcher serves one OS2MO unit whose name can change, counting reads.
 type unitFetcher struct {
 	mu    sync.Mutex
-	unit  moclient.OrgUnit
+	unit  model.OrgUnit
 	reads atomic.Int32
 }
 
@@ -50,7 +51,7 @@ func (f *unitFetcher) rename(name string) {
 	f.unit.Name = name
 }
 
-func (f *unitFetcher) OrgUnit(_ context.Context, id uuid.UUID) (*moclient.OrgUnit, error) {
+func (f *unitFetcher) OrgUnit(_ context.Context, id uuid.UUID) (*model.OrgUnit, error) {
 	f.reads.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -60,7 +61,7 @@ func (f *unitFetcher) OrgUnit(_ context.Context, id uuid.UUID) (*moclient.OrgUni
 	u := f.unit
 	return &u, nil
 }
-func (f *unitFetcher) Person(context.Context, uuid.UUID) (*moclient.Person, error) {
+func (f *unitFetcher) Person(context.Context, uuid.UUID) (*model.Person, error) {
 	return nil, moclient.ErrNotFound
 }
 func (f *unitFetcher) Owners(context.Context, string, uuid.UUID) (moclient.Owners, error) {
@@ -172,7 +173,7 @@ func TestPeekBeforeLease(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var n atomic.Int64
 			store := &memStore{Memory: state.NewMemory(func() time.Time { return now }, func() string { return fmt.Sprint(n.Add(1)) })}
-			mo := &unitFetcher{unit: moclient.OrgUnit{UUID: unitID, Name: "Skole", UserKey: "SKOLE", Validity: moclient.Validity{From: now.AddDate(-5, 0, 0)}}}
+			mo := &unitFetcher{unit: model.OrgUnit{UUID: unitID, Name: "Skole", UserKey: "SKOLE", Validity: model.Validity{From: now.AddDate(-5, 0, 0)}}}
 			sts := &memSTS{objects: map[uuid.UUID]*oio.Object{}}
 			p := &Pipeline{MO: mo, STS: sts, Store: store, Settings: translate.Settings{Organisation: org, TopUnit: unitID},
 				Now: func() time.Time { return now }, Logger: testLogger(t)}

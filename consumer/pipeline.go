@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -24,8 +25,8 @@ import (
 // another type (address, engagement, …) to the units and persons it belongs to; UnitPersons and
 // Subtree find what a unit's change cascades to.
 type Fetcher interface {
-	OrgUnit(ctx context.Context, id uuid.UUID) (*moclient.OrgUnit, error)
-	Person(ctx context.Context, id uuid.UUID) (*moclient.Person, error)
+	OrgUnit(ctx context.Context, id uuid.UUID) (*model.OrgUnit, error)
+	Person(ctx context.Context, id uuid.UUID) (*model.Person, error)
 	Owners(ctx context.Context, objectType string, id uuid.UUID) (moclient.Owners, error)
 	UnitPersons(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
 	Subtree(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
@@ -284,7 +285,7 @@ type translation struct {
 // false when OS2MO does not know the object (nothing to do).
 func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workItem) (tr translation, found bool, err error) {
 	if it.typ == TypePerson {
-		var person *moclient.Person
+		var person *model.Person
 		person, err = p.MO.Person(ctx, it.id)
 		switch {
 		case errors.Is(err, moclient.ErrNotCurrent):
@@ -293,7 +294,7 @@ func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workI
 			tr.desired = translate.PersonDesired(p.Settings, person, p.now())
 		}
 	} else {
-		var unit *moclient.OrgUnit
+		var unit *model.OrgUnit
 		unit, err = p.MO.OrgUnit(ctx, it.id)
 		switch {
 		case errors.Is(err, moclient.ErrNotCurrent):

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -51,7 +52,7 @@ func (fakeStore) ForgetSent(context.Context, string) error               { retur
 // slowFetcher takes `took` (or until ctx ends) and then reports the unit unknown.
 type slowFetcher struct{ took time.Duration }
 
-func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*moclient.OrgUnit, error) {
+func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*model.OrgUnit, error) {
 	select {
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
@@ -60,7 +61,7 @@ func (f slowFetcher) OrgUnit(ctx context.Context, _ uuid.UUID) (*moclient.OrgUni
 	}
 }
 
-func (f slowFetcher) Person(context.Context, uuid.UUID) (*moclient.Person, error) {
+func (f slowFetcher) Person(context.Context, uuid.UUID) (*model.Person, error) {
 	return nil, moclient.ErrNotFound
 }
 func (f slowFetcher) Owners(context.Context, string, uuid.UUID) (moclient.Owners, error) {

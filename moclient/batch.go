@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // MaxBatch is the most UUIDs [Client.OrgUnits] and [Client.Persons] ask for in one request;
@@ -17,7 +19,7 @@ const MaxBatch = 100
 // result maps every UUID OS2MO knows to the unit's current state, or to nil when the unit exists
 // but is not in effect now (terminated or future); UUIDs OS2MO does not know are absent. Errors
 // are as for [Client.OrgUnit].
-func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*OrgUnit, error) {
+func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*model.OrgUnit, error) {
 	return collect(ctx, ids, c.orgUnits)
 }
 
@@ -25,7 +27,7 @@ func (c *Client) OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*
 // UUIDs (the Person query, which takes a list of UUIDs), as
 // [Client.OrgUnits] does: a UUID OS2MO knows maps to the person's current state, or to nil when
 // the person is not in effect now; unknown UUIDs are absent.
-func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Person, error) {
+func (c *Client) Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*model.Person, error) {
 	return collect(ctx, ids, c.persons)
 }
 
@@ -58,7 +60,7 @@ func collect[T any](ctx context.Context, ids []uuid.UUID, chunk func(context.Con
 // orgUnits reads up to MaxBatch units in one request. The result has an entry for every unit
 // OS2MO knows; an entry's error says why that unit's answer could not be used (the others are
 // still good).
-func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[OrgUnit], error) {
+func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[model.OrgUnit], error) {
 	var resp struct {
 		OrgUnits struct {
 			Objects []struct {
@@ -71,9 +73,9 @@ func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]r
 	if err := c.do(ctx, "OrgUnit", map[string]any{"uuids": uuidStrings(ids)}, &resp); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", countOf(ids, "org unit"), err)
 	}
-	out := make(map[uuid.UUID]read[OrgUnit], len(ids))
+	out := make(map[uuid.UUID]read[model.OrgUnit], len(ids))
 	for _, obj := range resp.OrgUnits.Objects {
-		var r read[OrgUnit]
+		var r read[model.OrgUnit]
 		if obj.Current != nil {
 			life, err := lifeOf(obj.Lifetime, c.loc)
 			if err == nil {
@@ -89,7 +91,7 @@ func (c *Client) orgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]r
 }
 
 // persons reads up to MaxBatch persons in one request, as orgUnits does.
-func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[Person], error) {
+func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]read[model.Person], error) {
 	var resp struct {
 		Persons struct {
 			Objects []struct {
@@ -105,9 +107,9 @@ func (c *Client) persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]re
 	if err := c.do(ctx, "Person", vars, &resp); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", countOf(ids, "person"), err)
 	}
-	out := make(map[uuid.UUID]read[Person], len(ids))
+	out := make(map[uuid.UUID]read[model.Person], len(ids))
 	for _, obj := range resp.Persons.Objects {
-		var r read[Person]
+		var r read[model.Person]
 		if obj.Current != nil {
 			life, err := lifeOf(obj.Lifetime, c.loc)
 			if err == nil {
@@ -144,7 +146,7 @@ type wireLife struct {
 }
 
 // lifeOf converts an object's validities.
-func lifeOf(in []wireLife, loc *time.Location) ([]Validity, error) {
+func lifeOf(in []wireLife, loc *time.Location) ([]model.Validity, error) {
 	vs := make([]wireValidity, len(in))
 	for i, l := range in {
 		vs[i] = l.Validity

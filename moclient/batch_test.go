@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // TestBatchedReadsMatchSingleReads: an object read among others in one request (OrgUnits,
@@ -17,14 +18,14 @@ import (
 func TestBatchedReadsMatchSingleReads(t *testing.T) {
 	e := newEnv(t, 0)
 	f := e.personFixture(t)
-	terminated := moclient.OrgUnit{UUID: uuid.New(), Name: "Nedlagt", Validity: moclient.Validity{From: e.clock.Now().AddDate(-2, 0, 0)}}
+	terminated := model.OrgUnit{UUID: uuid.New(), Name: "Nedlagt", Validity: model.Validity{From: e.clock.Now().AddDate(-2, 0, 0)}}
 	if err := e.fake.AddOrgUnit(terminated); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.fake.TerminateOrgUnit(terminated.UUID, e.clock.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	later := moclient.Person{UUID: uuid.New(), Name: "Kommende Medarbejder", Validity: moclient.Validity{From: e.clock.Now().AddDate(0, 2, 0)}}
+	later := model.Person{UUID: uuid.New(), Name: "Kommende Medarbejder", Validity: model.Validity{From: e.clock.Now().AddDate(0, 2, 0)}}
 	if err := e.fake.AddPerson(later); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // queryFiles holds the GraphQL documents the client sends, one operation per file; the operation
@@ -45,8 +47,8 @@ type Client struct {
 	expiry time.Time
 
 	// units and people batch concurrent single reads (Client.OrgUnit, Client.Person).
-	units  *coalescer[OrgUnit]
-	people *coalescer[Person]
+	units  *coalescer[model.OrgUnit]
+	people *coalescer[model.Person]
 }
 
 // New validates cfg (after defaults) and returns a client. It does not contact OS2MO; use
@@ -73,8 +75,8 @@ func New(cfg Config) (*Client, error) {
 		queries: queries,
 		log:     cfg.Logger,
 	}
-	c.units = &coalescer[OrgUnit]{fetch: c.orgUnits}
-	c.people = &coalescer[Person]{fetch: c.persons}
+	c.units = &coalescer[model.OrgUnit]{fetch: c.orgUnits}
+	c.people = &coalescer[model.Person]{fetch: c.persons}
 	return c, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // counter wraps a handler and counts requests per path, optionally failing the first
@@ -115,34 +116,34 @@ func (e *env) client(t *testing.T, mutate func(*moclient.Config)) *moclient.Clie
 	return c
 }
 
-func class(key, name, scope string) moclient.Class {
-	return moclient.Class{UUID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(key)), UserKey: key, Name: name, Scope: scope}
+func class(key, name, scope string) model.Class {
+	return model.Class{UUID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(key)), UserKey: key, Name: name, Scope: scope}
 }
 
 // fixture adds a top unit and a child with addresses, a manager, KLE and an IT user, and returns
 // what reading the child should give.
-func (e *env) fixture(t *testing.T) (top, child moclient.OrgUnit) {
+func (e *env) fixture(t *testing.T) (top, child model.OrgUnit) {
 	t.Helper()
 	from := time.Date(2020, 1, 1, 0, 0, 0, 0, e.loc)
 	afd, n2, linje := class("Afdeling", "Afdeling", ""), class("N2", "N2", ""), class("linjeorg", "Linjeorganisation", "")
 	public, secret := class("Ekstern", "Må vises eksternt", "PUBLIC"), class("Hemmelig", "Hemmelig", "SECRET")
-	top = moclient.OrgUnit{UUID: uuid.New(), Name: "Kolding Kommune", UserKey: "KOLDING", UnitType: &afd, Validity: moclient.Validity{From: from}}
+	top = model.OrgUnit{UUID: uuid.New(), Name: "Kolding Kommune", UserKey: "KOLDING", UnitType: &afd, Validity: model.Validity{From: from}}
 	parent := top.UUID
 	person := uuid.New()
-	child = moclient.OrgUnit{
+	child = model.OrgUnit{
 		UUID: uuid.New(), Name: "Teknik og Miljø", UserKey: "TOM", Parent: &parent, Ancestors: []uuid.UUID{top.UUID},
 		UnitType: &afd, Level: &n2, Hierarchy: &linje,
-		Addresses: []moclient.Address{
-			{UUID: uuid.New(), Type: class("EmailUnit", "Email", "EMAIL"), Visibility: &public, Value: "tom@kolding.dk", Name: "tom@kolding.dk", Validity: moclient.Validity{From: from}},
-			{UUID: uuid.New(), Type: class("PhoneUnit", "Telefon", "PHONE"), Visibility: &secret, Value: "76792000", Name: "76792000", Validity: moclient.Validity{From: from}},
-			{UUID: uuid.New(), Type: class("EAN", "EAN-nummer", "EAN"), Value: "5798000000003", Name: "5798000000003", Validity: moclient.Validity{From: from, To: time.Date(2030, 12, 31, 0, 0, 0, 0, e.loc)}},
+		Addresses: []model.Address{
+			{UUID: uuid.New(), Type: class("EmailUnit", "Email", "EMAIL"), Visibility: &public, Value: "tom@kolding.dk", Name: "tom@kolding.dk", Validity: model.Validity{From: from}},
+			{UUID: uuid.New(), Type: class("PhoneUnit", "Telefon", "PHONE"), Visibility: &secret, Value: "76792000", Name: "76792000", Validity: model.Validity{From: from}},
+			{UUID: uuid.New(), Type: class("EAN", "EAN-nummer", "EAN"), Value: "5798000000003", Name: "5798000000003", Validity: model.Validity{From: from, To: time.Date(2030, 12, 31, 0, 0, 0, 0, e.loc)}},
 		},
-		Managers: []moclient.Manager{{UUID: uuid.New(), Person: &person, Validity: moclient.Validity{From: from}}, {UUID: uuid.New(), Validity: moclient.Validity{From: from}}},
-		KLE: []moclient.KLE{{UUID: uuid.New(), Numbers: []moclient.Class{class("02.00.00", "Byggeri", "")},
-			Aspects: []moclient.Class{class("Udførende", "Udførende", "")}, Validity: moclient.Validity{From: from}}},
-		ITUsers: []moclient.ITUser{{UUID: uuid.New(), UserKey: "FK-ORG-UUID", ExternalID: uuid.NewString(),
-			ITSystem: class("FK-ORG", "FK-ORG", ""), Validity: moclient.Validity{From: from}}},
-		Validity: moclient.Validity{From: from},
+		Managers: []model.Manager{{UUID: uuid.New(), Person: &person, Validity: model.Validity{From: from}}, {UUID: uuid.New(), Validity: model.Validity{From: from}}},
+		KLE: []model.KLE{{UUID: uuid.New(), Numbers: []model.Class{class("02.00.00", "Byggeri", "")},
+			Aspects: []model.Class{class("Udførende", "Udførende", "")}, Validity: model.Validity{From: from}}},
+		ITUsers: []model.ITUser{{UUID: uuid.New(), UserKey: "FK-ORG-UUID", ExternalID: uuid.NewString(),
+			ITSystem: class("FK-ORG", "FK-ORG", ""), Validity: model.Validity{From: from}}},
+		Validity: model.Validity{From: from},
 	}
 	if err := e.fake.AddOrgUnit(top); err != nil {
 		t.Fatal(err)
@@ -161,8 +162,8 @@ func (e *env) fixture(t *testing.T) (top, child moclient.OrgUnit) {
 }
 
 // utc normalises every time in u to UTC so values from different *time.Location compare equal.
-func utc(u *moclient.OrgUnit) {
-	v := func(x *moclient.Validity) {
+func utc(u *model.OrgUnit) {
+	v := func(x *model.Validity) {
 		x.From = x.From.UTC()
 		if !x.To.IsZero() {
 			x.To = x.To.UTC()
@@ -217,9 +218,9 @@ func TestOrgUnitReadsUnitWithParentAndAddresses(t *testing.T) {
 func TestOrgUnitOutcomes(t *testing.T) {
 	e := newEnv(t, 0)
 	_, child := e.fixture(t)
-	terminated := moclient.OrgUnit{UUID: uuid.New(), Name: "Nedlagt", Validity: moclient.Validity{From: e.clock.Now().AddDate(-2, 0, 0)}}
-	future := moclient.OrgUnit{UUID: uuid.New(), Name: "Kommende", Validity: moclient.Validity{From: e.clock.Now().AddDate(0, 1, 0)}}
-	for _, u := range []moclient.OrgUnit{terminated, future} {
+	terminated := model.OrgUnit{UUID: uuid.New(), Name: "Nedlagt", Validity: model.Validity{From: e.clock.Now().AddDate(-2, 0, 0)}}
+	future := model.OrgUnit{UUID: uuid.New(), Name: "Kommende", Validity: model.Validity{From: e.clock.Now().AddDate(0, 1, 0)}}
+	for _, u := range []model.OrgUnit{terminated, future} {
 		if err := e.fake.AddOrgUnit(u); err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +468,7 @@ func TestValidityEndIsExclusive(t *testing.T) {
 	}
 	now := e.clock.Now().In(loc)
 	end := time.Date(now.Year()+1, time.March, 1, 0, 0, 0, 0, loc)
-	unit := moclient.OrgUnit{UUID: uuid.New(), Name: "Midlertidig", Validity: moclient.Validity{From: now.AddDate(-1, 0, 0), To: end}}
+	unit := model.OrgUnit{UUID: uuid.New(), Name: "Midlertidig", Validity: model.Validity{From: now.AddDate(-1, 0, 0), To: end}}
 	if err := e.fake.AddOrgUnit(unit); err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +496,7 @@ func TestAddressStartedSurvivesAnEdit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(got.Addresses, func(a moclient.Address) bool { return a.UUID == email.UUID })
+	i := slices.IndexFunc(got.Addresses, func(a model.Address) bool { return a.UUID == email.UUID })
 	if i < 0 {
 		t.Fatalf("the edited address is missing: %+v", got.Addresses)
 	}

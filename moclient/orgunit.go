@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // OrgUnit returns the current state of the organisation unit id. The error matches
@@ -16,7 +18,7 @@ import (
 //
 // Concurrent calls share requests: reads that arrive while earlier ones are under way go
 // together in one batched query (see maxBatchesInFlight).
-func (c *Client) OrgUnit(ctx context.Context, id uuid.UUID) (*OrgUnit, error) {
+func (c *Client) OrgUnit(ctx context.Context, id uuid.UUID) (*model.OrgUnit, error) {
 	u, known, err := c.units.get(ctx, id)
 	switch {
 	case err != nil:
@@ -113,8 +115,8 @@ type (
 )
 
 // lifetimes groups the validities of a history by object.
-func lifetimes(history []wireSpan, loc *time.Location) (map[uuid.UUID][]Validity, error) {
-	out := map[uuid.UUID][]Validity{}
+func lifetimes(history []wireSpan, loc *time.Location) (map[uuid.UUID][]model.Validity, error) {
+	out := map[uuid.UUID][]model.Validity{}
 	for _, h := range history {
 		v, err := h.Validity.toModel(loc)
 		if err != nil {
@@ -126,8 +128,8 @@ func lifetimes(history []wireSpan, loc *time.Location) (map[uuid.UUID][]Validity
 }
 
 // validities converts a list of OS2MO validities.
-func validities(in []wireValidity, loc *time.Location) ([]Validity, error) {
-	out := make([]Validity, 0, len(in))
+func validities(in []wireValidity, loc *time.Location) ([]model.Validity, error) {
+	out := make([]model.Validity, 0, len(in))
 	for _, w := range in {
 		v, err := w.toModel(loc)
 		if err != nil {
@@ -141,9 +143,9 @@ func validities(in []wireValidity, loc *time.Location) ([]Validity, error) {
 // livesOn returns v with its end moved to the end of the object's life: an edit in OS2MO ends
 // the current validity where the next one begins, but the object lives on through every validity
 // of history that follows without a gap. Only a real end (a termination, or a gap) ends it.
-func livesOn(v Validity, history []Validity) Validity {
+func livesOn(v model.Validity, history []model.Validity) model.Validity {
 	for seen := 0; !v.To.IsZero() && seen <= len(history); seen++ {
-		next := slices.IndexFunc(history, func(h Validity) bool { return h.From.Equal(v.To) })
+		next := slices.IndexFunc(history, func(h model.Validity) bool { return h.From.Equal(v.To) })
 		if next < 0 {
 			break
 		}
@@ -153,8 +155,8 @@ func livesOn(v Validity, history []Validity) Validity {
 }
 
 // toModel converts the current state of a unit; lifetime are all its validities.
-func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []Validity) (*OrgUnit, error) {
-	u := &OrgUnit{
+func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []model.Validity) (*model.OrgUnit, error) {
+	u := &model.OrgUnit{
 		UUID:      w.UUID,
 		Name:      w.Name,
 		UserKey:   w.UserKey,
@@ -189,7 +191,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []Validity) (*OrgUnit
 		return nil, err
 	}
 	for _, m := range w.Managers {
-		mgr := Manager{UUID: m.UUID}
+		mgr := model.Manager{UUID: m.UUID}
 		if p := m.PersonResponse; p != nil {
 			id := p.UUID
 			mgr.Person = &id
@@ -207,7 +209,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []Validity) (*OrgUnit
 		u.Managers = append(u.Managers, mgr)
 	}
 	for _, k := range w.KLEs {
-		kle := KLE{UUID: k.UUID}
+		kle := model.KLE{UUID: k.UUID}
 		for _, n := range k.KLENumber {
 			kle.Numbers = append(kle.Numbers, *n.toModel())
 		}
@@ -228,7 +230,7 @@ func (w *wireOrgUnit) toModel(loc *time.Location, lifetime []Validity) (*OrgUnit
 
 // addressesToModel converts addresses, with the start of each one's earliest validity from
 // history; a nil or empty input gives nil.
-func addressesToModel(in []wireAddress, history []wireSpan, loc *time.Location) ([]Address, error) {
+func addressesToModel(in []wireAddress, history []wireSpan, loc *time.Location) ([]model.Address, error) {
 	lives, err := lifetimes(history, loc)
 	if err != nil {
 		return nil, fmt.Errorf("address %w", err)
@@ -241,9 +243,9 @@ func addressesToModel(in []wireAddress, history []wireSpan, loc *time.Location) 
 			}
 		}
 	}
-	var out []Address
+	var out []model.Address
 	for _, a := range in {
-		addr := Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value,
+		addr := model.Address{UUID: a.UUID, Type: *a.AddressType.toModel(), Visibility: a.Visibility.toModel(), Value: a.Value,
 			Engagement: a.Engagement.id(), ITUser: a.ITUser.id()}
 		if a.Name != nil {
 			addr.Name = *a.Name
@@ -264,14 +266,14 @@ func addressesToModel(in []wireAddress, history []wireSpan, loc *time.Location) 
 
 // itUsersToModel converts IT users, each living on through its history's validities (nil: the
 // current validity is taken as it is); a nil or empty input gives nil.
-func itUsersToModel(in []wireITUser, history []wireSpan, loc *time.Location) ([]ITUser, error) {
+func itUsersToModel(in []wireITUser, history []wireSpan, loc *time.Location) ([]model.ITUser, error) {
 	lives, err := lifetimes(history, loc)
 	if err != nil {
 		return nil, fmt.Errorf("IT user %w", err)
 	}
-	var out []ITUser
+	var out []model.ITUser
 	for _, it := range in {
-		itu := ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
+		itu := model.ITUser{UUID: it.UUID, UserKey: it.UserKey, ITSystem: *it.ITSystem.toModel()}
 		for _, e := range it.Engagements.Objects {
 			itu.Engagements = append(itu.Engagements, e.UUID)
 		}
@@ -297,29 +299,29 @@ func (r *wireRef) id() *uuid.UUID {
 	return &id
 }
 
-func (w *wireClass) toModel() *Class {
+func (w *wireClass) toModel() *model.Class {
 	if w == nil {
 		return nil
 	}
-	c := &Class{UUID: w.UUID, UserKey: w.UserKey, Name: w.Name}
+	c := &model.Class{UUID: w.UUID, UserKey: w.UserKey, Name: w.Name}
 	if w.Scope != nil {
 		c.Scope = *w.Scope
 	}
 	return c
 }
 
-func (w wireValidity) toModel(loc *time.Location) (Validity, error) {
-	var v Validity
+func (w wireValidity) toModel(loc *time.Location) (model.Validity, error) {
+	var v model.Validity
 	var err error
 	if w.From != nil {
 		if v.From, err = ParseTime(*w.From, loc); err != nil {
-			return Validity{}, fmt.Errorf("from: %w", err)
+			return model.Validity{}, fmt.Errorf("from: %w", err)
 		}
 	}
 	if w.To != nil {
 		last, err := ParseTime(*w.To, loc)
 		if err != nil {
-			return Validity{}, fmt.Errorf("to: %w", err)
+			return model.Validity{}, fmt.Errorf("to: %w", err)
 		}
 		v.To = exclusiveEnd(last, loc)
 	}

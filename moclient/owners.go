@@ -148,3 +148,23 @@ func (c *Client) paginate(ctx context.Context, operation, field string, vars map
 		cursor = p.PageInfo.NextCursor
 	}
 }
+
+// Owners are the persons and units an OS2MO object belongs to, over all its validities; see
+// [Client.Owners] for which are filled per object type.
+type Owners struct {
+	Persons  []uuid.UUID // owning persons (employees)
+	OrgUnits []uuid.UUID // owning organisation units
+}
+
+// The OS2MO object types (new-style AMQP routing keys) that [Client.Owners] understands.
+const (
+	ObjectOrgUnit     = "org_unit"
+	ObjectPerson      = "person"
+	ObjectAddress     = "address"
+	ObjectEngagement  = "engagement"
+	ObjectITUser      = "ituser"
+	ObjectManager     = "manager"
+	ObjectKLE         = "kle"
+	ObjectAssociation = "association"
+	ObjectLeave       = "leave"
+)

@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // Person returns the current state of the person id, with IT users, current and future
 // engagements and addresses. The error matches [ErrNotFound] when OS2MO does not know id and
 // [ErrNotCurrent] when the person exists but is not in effect now; other errors are as for
 // [Client.OrgUnit]. Concurrent calls share requests, as for [Client.OrgUnit].
-func (c *Client) Person(ctx context.Context, id uuid.UUID) (*Person, error) {
+func (c *Client) Person(ctx context.Context, id uuid.UUID) (*model.Person, error) {
 	p, known, err := c.people.get(ctx, id)
 	switch {
 	case err != nil:
@@ -97,11 +99,11 @@ type (
 )
 
 // toModel returns the summary, or nil when the unit is not in effect now.
-func (w *wireUnitSummary) toModel(loc *time.Location) (*UnitSummary, error) {
+func (w *wireUnitSummary) toModel(loc *time.Location) (*model.UnitSummary, error) {
 	if w == nil {
 		return nil, nil
 	}
-	s := &UnitSummary{UUID: w.UUID, Name: w.Name, UserKey: w.UserKey,
+	s := &model.UnitSummary{UUID: w.UUID, Name: w.Name, UserKey: w.UserKey,
 		UnitType: w.UnitType.toModel(), Level: w.OrgUnitLevel.toModel(), Hierarchy: w.OrgUnitHierarchyModel.toModel()}
 	for _, a := range w.Ancestors {
 		s.Ancestors = append(s.Ancestors, a.UUID)
@@ -119,8 +121,8 @@ func (w *wireUnitSummary) toModel(loc *time.Location) (*UnitSummary, error) {
 }
 
 // toModel converts the current state of a person; lifetime are all its validities.
-func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, error) {
-	p := &Person{
+func (w *wirePerson) toModel(loc *time.Location, lifetime []model.Validity) (*model.Person, error) {
+	p := &model.Person{
 		UUID: w.UUID, UserKey: w.UserKey, Name: w.Name, GivenName: w.GivenName, Surname: w.Surname,
 		Nickname: w.Nickname, NicknameGivenName: deref(w.NicknameGivenName), NicknameSurname: deref(w.NicknameSurname),
 		CPR: deref(w.CPR),
@@ -141,7 +143,7 @@ func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, 
 			continue // matched the filter window but has no validity from now on (cannot happen in OS2MO)
 		}
 		// The earliest validity from now on is the one in effect now, or else the next one.
-		var e Engagement
+		var e model.Engagement
 		for i := range obj.Validities {
 			cand, err := obj.Validities[i].toModel(loc)
 			if err != nil {
@@ -153,7 +155,7 @@ func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, 
 		}
 		e.UUID = obj.UUID
 		e.Start = e.Validity.From
-		history := make([]Validity, 0, len(obj.History))
+		history := make([]model.Validity, 0, len(obj.History))
 		for _, h := range obj.History {
 			v, err := h.Validity.toModel(loc)
 			if err != nil {
@@ -170,7 +172,7 @@ func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, 
 		p.Engagements = append(p.Engagements, e)
 	}
 	for _, m := range w.ManagerRoles {
-		r := ManagerRole{UUID: m.UUID, OrgUnit: m.OrgUnit.UUID}
+		r := model.ManagerRole{UUID: m.UUID, OrgUnit: m.OrgUnit.UUID}
 		if r.Unit, err = m.OrgUnit.Current.toModel(loc); err != nil {
 			return nil, fmt.Errorf("manager role %s: %w", m.UUID, err)
 		}
@@ -182,8 +184,8 @@ func (w *wirePerson) toModel(loc *time.Location, lifetime []Validity) (*Person, 
 	return p, nil
 }
 
-func (w *wireEngagement) toModel(loc *time.Location) (Engagement, error) {
-	e := Engagement{
+func (w *wireEngagement) toModel(loc *time.Location) (model.Engagement, error) {
+	e := model.Engagement{
 		UUID: w.UUID, UserKey: w.UserKey, Primary: w.IsPrimary, Fraction: w.Fraction,
 		OrgUnit: w.OrgUnit.UUID, JobFunction: *w.JobFunction.toModel(), EngagementType: *w.EngagementType.toModel(),
 	}
@@ -193,10 +195,10 @@ func (w *wireEngagement) toModel(loc *time.Location) (Engagement, error) {
 	}
 	var err error
 	if e.Unit, err = w.OrgUnit.Current.toModel(loc); err != nil {
-		return Engagement{}, err
+		return model.Engagement{}, err
 	}
 	if e.Validity, err = w.Validity.toModel(loc); err != nil {
-		return Engagement{}, fmt.Errorf("validity: %w", err)
+		return model.Engagement{}, fmt.Errorf("validity: %w", err)
 	}
 	return e, nil
 }

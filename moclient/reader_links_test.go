@@ -16,6 +16,7 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // graphQLLog records the GraphQL exchanges passing through it: each request's operation and
@@ -122,18 +123,18 @@ func sortedUUIDs(ids []uuid.UUID) []uuid.UUID {
 }
 
 // utcITUsers and utcAddresses normalise the times in copies of their input to UTC.
-func utcITUsers(in []moclient.ITUser) []moclient.ITUser {
+func utcITUsers(in []model.ITUser) []model.ITUser {
 	out := slices.Clone(in)
 	for i := range out {
-		out[i].Validity = moclient.Validity{From: out[i].Validity.From.UTC(), To: out[i].Validity.To.UTC()}
+		out[i].Validity = model.Validity{From: out[i].Validity.From.UTC(), To: out[i].Validity.To.UTC()}
 	}
 	return out
 }
 
-func utcAddresses(in []moclient.Address) []moclient.Address {
+func utcAddresses(in []model.Address) []model.Address {
 	out := slices.Clone(in)
 	for i := range out {
-		out[i].Validity = moclient.Validity{From: out[i].Validity.From.UTC(), To: out[i].Validity.To.UTC()}
+		out[i].Validity = model.Validity{From: out[i].Validity.From.UTC(), To: out[i].Validity.To.UTC()}
 		out[i].Started = out[i].Started.UTC()
 	}
 	return out
@@ -147,21 +148,21 @@ func TestITUserLinkedToSeveralEngagements(t *testing.T) {
 	e := newEnv(t, 0)
 	top, unit := e.fixture(t)
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, e.loc) }
-	eng := func(key string, in uuid.UUID, v moclient.Validity) moclient.Engagement {
-		return moclient.Engagement{UUID: uuid.New(), UserKey: key, OrgUnit: in, Validity: v}
+	eng := func(key string, in uuid.UUID, v model.Validity) model.Engagement {
+		return model.Engagement{UUID: uuid.New(), UserKey: key, OrgUnit: in, Validity: v}
 	}
-	teacher := eng("00001", unit.UUID, moclient.Validity{From: day(2019, 8, 1)})
-	coach := eng("00002", top.UUID, moclient.Validity{From: day(2022, 1, 1)})
-	upcoming := eng("00003", unit.UUID, moclient.Validity{From: day(2026, 8, 1)})
-	ended := eng("00004", top.UUID, moclient.Validity{From: day(2010, 1, 1), To: day(2020, 1, 1)})
+	teacher := eng("00001", unit.UUID, model.Validity{From: day(2019, 8, 1)})
+	coach := eng("00002", top.UUID, model.Validity{From: day(2022, 1, 1)})
+	upcoming := eng("00003", unit.UUID, model.Validity{From: day(2026, 8, 1)})
+	ended := eng("00004", top.UUID, model.Validity{From: day(2010, 1, 1), To: day(2020, 1, 1)})
 	ad, fk := class("Active Directory", "Active Directory", ""), class("FK-ORG-UUID", "FK-org uuid", "")
-	account := func(key string, sys moclient.Class, links ...uuid.UUID) moclient.ITUser {
-		return moclient.ITUser{UUID: uuid.New(), UserKey: key, ExternalID: uuid.NewString(), ITSystem: sys,
-			Validity: moclient.Validity{From: day(2019, 8, 1)}, Engagements: links}
+	account := func(key string, sys model.Class, links ...uuid.UUID) model.ITUser {
+		return model.ITUser{UUID: uuid.New(), UserKey: key, ExternalID: uuid.NewString(), ITSystem: sys,
+			Validity: model.Validity{From: day(2019, 8, 1)}, Engagements: links}
 	}
-	p := moclient.Person{UUID: uuid.New(), UserKey: "anje", GivenName: "Anne", Surname: "Jensen",
-		Engagements: []moclient.Engagement{teacher, coach, upcoming, ended},
-		ITUsers: []moclient.ITUser{
+	p := model.Person{UUID: uuid.New(), UserKey: "anje", GivenName: "Anne", Surname: "Jensen",
+		Engagements: []model.Engagement{teacher, coach, upcoming, ended},
+		ITUsers: []model.ITUser{
 			account("anje", ad, teacher.UUID, coach.UUID),
 			account("anje-future", ad, upcoming.UUID, teacher.UUID),
 			account("anje-old", ad, ended.UUID),
@@ -216,7 +217,7 @@ func TestITUserLinkedToSeveralEngagements(t *testing.T) {
 	view, _ := e.fake.Person(p.UUID)
 	readers := []struct {
 		name    string
-		itUsers []moclient.ITUser
+		itUsers []model.ITUser
 	}{
 		{"person", person.ITUsers},
 		{"manager of a unit", u.Managers[0].PersonITUsers},
@@ -228,7 +229,7 @@ func TestITUserLinkedToSeveralEngagements(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(r.name+"/"+tt.account, func(t *testing.T) {
-				i := slices.IndexFunc(r.itUsers, func(it moclient.ITUser) bool { return it.UserKey == tt.account })
+				i := slices.IndexFunc(r.itUsers, func(it model.ITUser) bool { return it.UserKey == tt.account })
 				if i < 0 {
 					t.Fatalf("IT user %s missing", tt.account)
 				}
@@ -241,7 +242,7 @@ func TestITUserLinkedToSeveralEngagements(t *testing.T) {
 	}
 	// The fake's Go view says what the GraphQL API answers, in the same order.
 	for _, it := range view.ITUsers {
-		i := slices.IndexFunc(person.ITUsers, func(x moclient.ITUser) bool { return x.UUID == it.UUID })
+		i := slices.IndexFunc(person.ITUsers, func(x model.ITUser) bool { return x.UUID == it.UUID })
 		if i < 0 || !slices.Equal(person.ITUsers[i].Engagements, it.Engagements) {
 			t.Errorf("IT user %s: reader and fake's view disagree on the engagements", it.UserKey)
 		}
@@ -307,36 +308,36 @@ func TestEngagementUnitSummary(t *testing.T) {
 			top, _ := e.fixture(t)
 			day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, e.loc) }
 			fkOrg := class("FK-ORG", "FK-ORG", "")
-			it := func(key string, v moclient.Validity) moclient.ITUser {
-				return moclient.ITUser{UUID: uuid.New(), UserKey: key, ExternalID: uuid.NewString(), ITSystem: fkOrg, Validity: v}
+			it := func(key string, v model.Validity) model.ITUser {
+				return model.ITUser{UUID: uuid.New(), UserKey: key, ExternalID: uuid.NewString(), ITSystem: fkOrg, Validity: v}
 			}
-			current := it("FK-ORG-UUID", moclient.Validity{From: day(2020, 1, 1)})
+			current := it("FK-ORG-UUID", model.Validity{From: day(2020, 1, 1)})
 			public := class("Ekstern", "Må vises eksternt", "PUBLIC")
-			email := moclient.Address{UUID: uuid.New(), Type: class("EmailUnit", "Email", "EMAIL"), Visibility: &public,
-				Value: "skov@kolding.dk", Name: "skov@kolding.dk", Validity: moclient.Validity{From: day(2021, 8, 1), To: day(2027, 1, 1)}}
-			school := moclient.OrgUnit{UUID: uuid.New(), Name: "Skovvangskolen", UserKey: "SKOV", Parent: &top.UUID,
-				Validity: moclient.Validity{From: day(2018, 1, 1)},
-				ITUsers: []moclient.ITUser{
-					it("GAMMEL", moclient.Validity{From: day(2018, 1, 1), To: day(2025, 1, 1)}), // ended
+			email := model.Address{UUID: uuid.New(), Type: class("EmailUnit", "Email", "EMAIL"), Visibility: &public,
+				Value: "skov@kolding.dk", Name: "skov@kolding.dk", Validity: model.Validity{From: day(2021, 8, 1), To: day(2027, 1, 1)}}
+			school := model.OrgUnit{UUID: uuid.New(), Name: "Skovvangskolen", UserKey: "SKOV", Parent: &top.UUID,
+				Validity: model.Validity{From: day(2018, 1, 1)},
+				ITUsers: []model.ITUser{
+					it("GAMMEL", model.Validity{From: day(2018, 1, 1), To: day(2025, 1, 1)}), // ended
 					current,
-					it("SENERE", moclient.Validity{From: day(2026, 6, 1)}), // starts later
+					it("SENERE", model.Validity{From: day(2026, 6, 1)}), // starts later
 				},
-				Addresses: []moclient.Address{
+				Addresses: []model.Address{
 					{UUID: uuid.New(), Type: class("PhoneUnit", "Telefon", "PHONE"), Value: "75500000", Name: "75500000",
-						Validity: moclient.Validity{From: day(2018, 1, 1), To: day(2024, 1, 1)}}, // ended
+						Validity: model.Validity{From: day(2018, 1, 1), To: day(2024, 1, 1)}}, // ended
 					email,
 					{UUID: uuid.New(), Type: class("EAN", "EAN-nummer", "EAN"), Value: "5798000000010", Name: "5798000000010",
-						Validity: moclient.Validity{From: day(2026, 9, 1)}}, // starts later
+						Validity: model.Validity{From: day(2026, 9, 1)}}, // starts later
 				}}
-			canteen := moclient.OrgUnit{UUID: uuid.New(), Name: "Kantinen", Parent: &top.UUID, Validity: moclient.Validity{From: day(2018, 1, 1)}}
-			for _, u := range []moclient.OrgUnit{school, canteen} {
+			canteen := model.OrgUnit{UUID: uuid.New(), Name: "Kantinen", Parent: &top.UUID, Validity: model.Validity{From: day(2018, 1, 1)}}
+			for _, u := range []model.OrgUnit{school, canteen} {
 				if err := e.fake.AddOrgUnit(u); err != nil {
 					t.Fatal(err)
 				}
 			}
-			p := moclient.Person{UUID: uuid.New(), Name: "Kim Larsen", Engagements: []moclient.Engagement{
-				{UUID: uuid.New(), OrgUnit: school.UUID, Validity: moclient.Validity{From: day(2022, 8, 1)}},
-				{UUID: uuid.New(), OrgUnit: canteen.UUID, Validity: moclient.Validity{From: day(2023, 1, 1)}},
+			p := model.Person{UUID: uuid.New(), Name: "Kim Larsen", Engagements: []model.Engagement{
+				{UUID: uuid.New(), OrgUnit: school.UUID, Validity: model.Validity{From: day(2022, 8, 1)}},
+				{UUID: uuid.New(), OrgUnit: canteen.UUID, Validity: model.Validity{From: day(2023, 1, 1)}},
 			}}
 			if err := e.fake.AddPerson(p); err != nil {
 				t.Fatal(err)
@@ -348,15 +349,15 @@ func TestEngagementUnitSummary(t *testing.T) {
 			}
 			wantEmail := email
 			wantEmail.Started = email.Validity.From
-			var wantAddresses []moclient.Address
+			var wantAddresses []model.Address
 			if tt.unitAddresses {
-				wantAddresses = []moclient.Address{wantEmail}
+				wantAddresses = []model.Address{wantEmail}
 			}
 			want := map[uuid.UUID]struct {
-				itUsers   []moclient.ITUser
-				addresses []moclient.Address
+				itUsers   []model.ITUser
+				addresses []model.Address
 			}{
-				school.UUID:  {[]moclient.ITUser{current}, wantAddresses},
+				school.UUID:  {[]model.ITUser{current}, wantAddresses},
 				canteen.UUID: {nil, nil},
 			}
 			view, _ := e.fake.Person(p.UUID)
@@ -376,7 +377,7 @@ func TestEngagementUnitSummary(t *testing.T) {
 				}
 				// The fake's Go view holds the same IT users, and the addresses the reader reads
 				// when asked to.
-				i := slices.IndexFunc(view.Engagements, func(v moclient.Engagement) bool { return v.UUID == eng.UUID })
+				i := slices.IndexFunc(view.Engagements, func(v model.Engagement) bool { return v.UUID == eng.UUID })
 				if i < 0 || view.Engagements[i].Unit == nil {
 					t.Fatalf("fake's view lacks engagement %s or its unit", eng.UUID)
 				}
@@ -422,8 +423,8 @@ func TestOrgUnitParentITUsers(t *testing.T) {
 	current := unit.ITUsers[0]
 	fkOrg := current.ITSystem
 	unit.ITUsers = append(slices.Clone(unit.ITUsers),
-		moclient.ITUser{UUID: uuid.New(), UserKey: "GAMMEL", ITSystem: fkOrg, Validity: moclient.Validity{From: day(2018, 1, 1), To: day(2025, 1, 1)}},
-		moclient.ITUser{UUID: uuid.New(), UserKey: "SENERE", ITSystem: fkOrg, Validity: moclient.Validity{From: day(2026, 6, 1)}})
+		model.ITUser{UUID: uuid.New(), UserKey: "GAMMEL", ITSystem: fkOrg, Validity: model.Validity{From: day(2018, 1, 1), To: day(2025, 1, 1)}},
+		model.ITUser{UUID: uuid.New(), UserKey: "SENERE", ITSystem: fkOrg, Validity: model.Validity{From: day(2026, 6, 1)}})
 	if err := e.fake.UpdateOrgUnit(unit); err != nil {
 		t.Fatal(err)
 	}
@@ -436,9 +437,9 @@ func TestOrgUnitParentITUsers(t *testing.T) {
 		name       string
 		id         uuid.UUID
 		wantParent *uuid.UUID
-		want       []moclient.ITUser
+		want       []model.ITUser
 	}{
-		{"parent with IT users now, before and later", child, &unit.UUID, []moclient.ITUser{current}},
+		{"parent with IT users now, before and later", child, &unit.UUID, []model.ITUser{current}},
 		{"parent without IT users", unit.UUID, &top.UUID, nil},
 		{"root unit", top.UUID, nil, nil},
 	}

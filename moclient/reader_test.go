@@ -17,14 +17,15 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // personFixture adds a unit tree and a person with every kind of detail the reader reads, and
 // returns the person as the reader should see it at the env's clock (2026-03-01 12:00).
 type personFixture struct {
-	top, unit, future moclient.OrgUnit
-	person            moclient.Person
-	want              moclient.Person
+	top, unit, future model.OrgUnit
+	person            model.Person
+	want              model.Person
 	ended             uuid.UUID // an engagement that ended last year
 }
 
@@ -32,46 +33,46 @@ func (e *env) personFixture(t *testing.T) personFixture {
 	t.Helper()
 	top, unit := e.fixture(t)
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, e.loc) }
-	future := moclient.OrgUnit{UUID: uuid.New(), Name: "Ny Skole", UserKey: "NYSKOLE", Parent: &top.UUID, Validity: moclient.Validity{From: day(2026, 8, 1)}}
+	future := model.OrgUnit{UUID: uuid.New(), Name: "Ny Skole", UserKey: "NYSKOLE", Parent: &top.UUID, Validity: model.Validity{From: day(2026, 8, 1)}}
 	if err := e.fake.AddOrgUnit(future); err != nil {
 		t.Fatal(err)
 	}
 	ad, fk := class("Active Directory", "Active Directory", ""), class("FK-ORG-UUID", "FK-org uuid", "")
 	teacher, engineer, employed := class("Lærer", "Lærer", ""), class("Ingeniør", "Ingeniør", ""), class("Ansat", "Ansat", "")
 	public, secret := class("Ekstern", "Må vises eksternt", "PUBLIC"), class("Hemmelig", "Hemmelig", "SECRET")
-	current := moclient.Engagement{UUID: uuid.New(), UserKey: "00042", OrgUnit: unit.UUID, JobFunction: engineer, EngagementType: employed,
-		Primary: true, Fraction: ptr(37), Start: day(2015, 5, 1), Validity: moclient.Validity{From: day(2021, 2, 1)}}
+	current := model.Engagement{UUID: uuid.New(), UserKey: "00042", OrgUnit: unit.UUID, JobFunction: engineer, EngagementType: employed,
+		Primary: true, Fraction: ptr(37), Start: day(2015, 5, 1), Validity: model.Validity{From: day(2021, 2, 1)}}
 	current.Extensions[0] = "Specialkonsulent"
 	current.Extensions[2] = "AD-titel"
-	upcoming := moclient.Engagement{UUID: uuid.New(), UserKey: "00043", OrgUnit: future.UUID, JobFunction: teacher, EngagementType: employed,
-		Validity: moclient.Validity{From: day(2026, 8, 1)}}
-	ended := moclient.Engagement{UUID: uuid.New(), UserKey: "00041", OrgUnit: unit.UUID, JobFunction: teacher, EngagementType: employed,
-		Validity: moclient.Validity{From: day(2010, 1, 1), To: day(2025, 6, 1)}}
-	adUser := moclient.ITUser{UUID: uuid.New(), UserKey: "brsg", ExternalID: uuid.NewString(), ITSystem: ad, Engagements: []uuid.UUID{current.UUID},
-		Validity: moclient.Validity{From: day(2015, 5, 1)}}
-	fkUser := moclient.ITUser{UUID: uuid.New(), UserKey: adUser.ExternalID, ExternalID: uuid.NewString(), ITSystem: fk,
-		Validity: moclient.Validity{From: day(2020, 1, 1)}}
-	email := moclient.Address{UUID: uuid.New(), Type: class("EmailEmployee", "Email", "EMAIL"), Visibility: &public, Value: "brsg@kolding.dk",
-		Name: "brsg@kolding.dk", ITUser: &adUser.UUID, Validity: moclient.Validity{From: day(2015, 5, 1)}}
-	mobile := moclient.Address{UUID: uuid.New(), Type: class("MobilePhoneEmployee", "Mobil", "PHONE"), Visibility: &secret, Value: "22334455",
-		Name: "22334455", Engagement: &current.UUID, Validity: moclient.Validity{From: day(2015, 5, 1)}}
-	p := moclient.Person{UUID: uuid.New(), UserKey: "brian", GivenName: "Brian Storm", Surname: "Graversen",
+	upcoming := model.Engagement{UUID: uuid.New(), UserKey: "00043", OrgUnit: future.UUID, JobFunction: teacher, EngagementType: employed,
+		Validity: model.Validity{From: day(2026, 8, 1)}}
+	ended := model.Engagement{UUID: uuid.New(), UserKey: "00041", OrgUnit: unit.UUID, JobFunction: teacher, EngagementType: employed,
+		Validity: model.Validity{From: day(2010, 1, 1), To: day(2025, 6, 1)}}
+	adUser := model.ITUser{UUID: uuid.New(), UserKey: "brsg", ExternalID: uuid.NewString(), ITSystem: ad, Engagements: []uuid.UUID{current.UUID},
+		Validity: model.Validity{From: day(2015, 5, 1)}}
+	fkUser := model.ITUser{UUID: uuid.New(), UserKey: adUser.ExternalID, ExternalID: uuid.NewString(), ITSystem: fk,
+		Validity: model.Validity{From: day(2020, 1, 1)}}
+	email := model.Address{UUID: uuid.New(), Type: class("EmailEmployee", "Email", "EMAIL"), Visibility: &public, Value: "brsg@kolding.dk",
+		Name: "brsg@kolding.dk", ITUser: &adUser.UUID, Validity: model.Validity{From: day(2015, 5, 1)}}
+	mobile := model.Address{UUID: uuid.New(), Type: class("MobilePhoneEmployee", "Mobil", "PHONE"), Visibility: &secret, Value: "22334455",
+		Name: "22334455", Engagement: &current.UUID, Validity: model.Validity{From: day(2015, 5, 1)}}
+	p := model.Person{UUID: uuid.New(), UserKey: "brian", GivenName: "Brian Storm", Surname: "Graversen",
 		NicknameGivenName: "Storm", NicknameSurname: "G", CPR: "0101901234",
-		Engagements: []moclient.Engagement{current, upcoming, ended}, ITUsers: []moclient.ITUser{adUser, fkUser},
-		Addresses: []moclient.Address{email, mobile}}
+		Engagements: []model.Engagement{current, upcoming, ended}, ITUsers: []model.ITUser{adUser, fkUser},
+		Addresses: []model.Address{email, mobile}}
 	if err := e.fake.AddPerson(p); err != nil {
 		t.Fatal(err)
 	}
-	unitSummary := &moclient.UnitSummary{UUID: unit.UUID, Name: unit.Name, UserKey: unit.UserKey, Ancestors: []uuid.UUID{top.UUID},
+	unitSummary := &model.UnitSummary{UUID: unit.UUID, Name: unit.Name, UserKey: unit.UserKey, Ancestors: []uuid.UUID{top.UUID},
 		UnitType: unit.UnitType, Level: unit.Level, Hierarchy: unit.Hierarchy, ITUsers: unit.ITUsers} // addresses not asked for
 	wantCurrent := current
 	wantCurrent.Unit = unitSummary
 	wantUpcoming := upcoming
 	wantUpcoming.Start = upcoming.Validity.From // a future unit: no summary
-	want := moclient.Person{UUID: p.UUID, UserKey: "brian", Name: "Brian Storm Graversen", GivenName: "Brian Storm", Surname: "Graversen",
+	want := model.Person{UUID: p.UUID, UserKey: "brian", Name: "Brian Storm Graversen", GivenName: "Brian Storm", Surname: "Graversen",
 		Nickname: "Storm G", NicknameGivenName: "Storm", NicknameSurname: "G", CPR: "0101901234",
-		ITUsers: []moclient.ITUser{adUser, fkUser}, Engagements: []moclient.Engagement{wantCurrent, wantUpcoming},
-		Addresses: []moclient.Address{email, mobile}}
+		ITUsers: []model.ITUser{adUser, fkUser}, Engagements: []model.Engagement{wantCurrent, wantUpcoming},
+		Addresses: []model.Address{email, mobile}}
 	for i := range want.Addresses {
 		want.Addresses[i].Started = want.Addresses[i].Validity.From // never edited
 	}
@@ -81,8 +82,8 @@ func (e *env) personFixture(t *testing.T) personFixture {
 func ptr[T any](v T) *T { return &v }
 
 // utcPerson normalises every time in p to UTC.
-func utcPerson(p *moclient.Person) {
-	v := func(x *moclient.Validity) {
+func utcPerson(p *model.Person) {
+	v := func(x *model.Validity) {
 		x.From, x.To = x.From.UTC(), x.To.UTC()
 	}
 	v(&p.Validity)
@@ -136,7 +137,7 @@ func TestPersonReadsEverything(t *testing.T) {
 func TestPersonOutcomes(t *testing.T) {
 	e := newEnv(t, 0)
 	f := e.personFixture(t)
-	later := moclient.Person{UUID: uuid.New(), Name: "Kommende Medarbejder", Validity: moclient.Validity{From: e.clock.Now().AddDate(0, 2, 0)}}
+	later := model.Person{UUID: uuid.New(), Name: "Kommende Medarbejder", Validity: model.Validity{From: e.clock.Now().AddDate(0, 2, 0)}}
 	if err := e.fake.AddPerson(later); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestPersonOutcomes(t *testing.T) {
 }
 
 func TestPersonNeverShowsCPR(t *testing.T) {
-	p := moclient.Person{UUID: uuid.New(), UserKey: "bsg", Name: "Brian Storm Graversen", GivenName: "Brian", CPR: "0101901234"}
+	p := model.Person{UUID: uuid.New(), UserKey: "bsg", Name: "Brian Storm Graversen", GivenName: "Brian", CPR: "0101901234"}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("read person", "person", p, "ptr", &p)
 	for _, s := range []string{buf.String(), fmt.Sprint(p), fmt.Sprintf("%v %+v %#v %s", p, p, p, &p)} {
@@ -195,15 +196,15 @@ func TestOwners(t *testing.T) {
 	}
 	assoc := uuid.New()
 	if err := e.fake.AddAssociation(motest.Association{UUID: assoc, Person: f.person.UUID, OrgUnit: f.unit.UUID,
-		Type: class("MED-medlem", "MED-medlem", ""), Validity: moclient.Validity{From: past}}); err != nil {
+		Type: class("MED-medlem", "MED-medlem", ""), Validity: model.Validity{From: past}}); err != nil {
 		t.Fatal(err)
 	}
 	leave := uuid.New()
 	if err := e.fake.AddLeave(motest.Leave{UUID: leave, Person: f.person.UUID, Type: class("Barsel", "Barsel", ""),
-		Validity: moclient.Validity{From: past, To: past.AddDate(0, 3, 0)}}); err != nil {
+		Validity: model.Validity{From: past, To: past.AddDate(0, 3, 0)}}); err != nil {
 		t.Fatal(err)
 	}
-	endedKLE := mustChange(e.fake.AddKLE(ctx, f.unit.UUID, []moclient.Class{class("02.00.00", "Byggeri", "")}, nil, past))
+	endedKLE := mustChange(e.fake.AddKLE(ctx, f.unit.UUID, []model.Class{class("02.00.00", "Byggeri", "")}, nil, past))
 	mustChange(e.fake.RemoveKLE(ctx, endedKLE, past.AddDate(0, 1, 0)))
 	unitAddr, unitIT := f.unit.Addresses[0].UUID, f.unit.ITUsers[0].UUID
 	tests := []struct {
@@ -273,15 +274,15 @@ func TestUnitPersonsAndSubtree(t *testing.T) {
 	var want []uuid.UUID
 	want = append(want, f.person.UUID)
 	jf, typ := class("Ingeniør", "Ingeniør", ""), class("Ansat", "Ansat", "")
-	for i, span := range []moclient.Validity{
+	for i, span := range []model.Validity{
 		{From: e.clock.Now().AddDate(-2, 0, 0)},
 		{From: e.clock.Now().AddDate(-2, 0, 0)},
 		{From: e.clock.Now().AddDate(-2, 0, 0), To: e.clock.Now().AddDate(0, 6, 0)},
 		{From: e.clock.Now().AddDate(0, 1, 0)},
 		{From: e.clock.Now().AddDate(-2, 0, 0), To: e.clock.Now().AddDate(0, -1, 0)},
 	} {
-		p := moclient.Person{UUID: uuid.New(), Name: fmt.Sprintf("Person %d", i), Validity: moclient.Validity{From: span.From.AddDate(-1, 0, 0)},
-			Engagements: []moclient.Engagement{{UUID: uuid.New(), OrgUnit: f.unit.UUID, JobFunction: jf, EngagementType: typ, Validity: span}}}
+		p := model.Person{UUID: uuid.New(), Name: fmt.Sprintf("Person %d", i), Validity: model.Validity{From: span.From.AddDate(-1, 0, 0)},
+			Engagements: []model.Engagement{{UUID: uuid.New(), OrgUnit: f.unit.UUID, JobFunction: jf, EngagementType: typ, Validity: span}}}
 		if err := e.fake.AddPerson(p); err != nil {
 			t.Fatal(err)
 		}
@@ -289,8 +290,8 @@ func TestUnitPersonsAndSubtree(t *testing.T) {
 			want = append(want, p.UUID)
 		}
 	}
-	elsewhere := moclient.Person{UUID: uuid.New(), Name: "Anden Enhed", Validity: moclient.Validity{From: e.clock.Now().AddDate(-3, 0, 0)},
-		Engagements: []moclient.Engagement{{UUID: uuid.New(), OrgUnit: child, JobFunction: jf, EngagementType: typ, Validity: moclient.Validity{From: e.clock.Now().AddDate(-1, 0, 0)}}}}
+	elsewhere := model.Person{UUID: uuid.New(), Name: "Anden Enhed", Validity: model.Validity{From: e.clock.Now().AddDate(-3, 0, 0)},
+		Engagements: []model.Engagement{{UUID: uuid.New(), OrgUnit: child, JobFunction: jf, EngagementType: typ, Validity: model.Validity{From: e.clock.Now().AddDate(-1, 0, 0)}}}}
 	if err := e.fake.AddPerson(elsewhere); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // TestReadSeesChangeWithinTheSameSecond: a change that takes effect within the second in which
@@ -28,18 +29,18 @@ func TestReadSeesChangeWithinTheSameSecond(t *testing.T) {
 			fake := motest.NewServer(motest.Options{ClientID: "sync", ClientSecret: "s3cret", Now: clk.Now, ExactIntervals: tt.exact})
 			ts := httptest.NewServer(fake.Handler())
 			t.Cleanup(ts.Close)
-			since := moclient.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
-			job := moclient.Class{UUID: uuid.New(), UserKey: "ing", Name: "Ingeniør"}
-			typ := moclient.Class{UUID: uuid.New(), UserKey: "ansat", Name: "Ansat"}
-			from, to := moclient.OrgUnit{UUID: uuid.New(), Name: "Fra", Validity: since}, moclient.OrgUnit{UUID: uuid.New(), Name: "Til", Validity: since}
-			for _, u := range []moclient.OrgUnit{from, to} {
+			since := model.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
+			job := model.Class{UUID: uuid.New(), UserKey: "ing", Name: "Ingeniør"}
+			typ := model.Class{UUID: uuid.New(), UserKey: "ansat", Name: "Ansat"}
+			from, to := model.OrgUnit{UUID: uuid.New(), Name: "Fra", Validity: since}, model.OrgUnit{UUID: uuid.New(), Name: "Til", Validity: since}
+			for _, u := range []model.OrgUnit{from, to} {
 				if err := fake.AddOrgUnit(u); err != nil {
 					t.Fatal(err)
 				}
 			}
 			eng := uuid.New()
-			p := moclient.Person{UUID: uuid.New(), Name: "Anna Jensen", Validity: since,
-				Engagements: []moclient.Engagement{{UUID: eng, OrgUnit: from.UUID, JobFunction: job, EngagementType: typ, Validity: since}}}
+			p := model.Person{UUID: uuid.New(), Name: "Anna Jensen", Validity: since,
+				Engagements: []model.Engagement{{UUID: eng, OrgUnit: from.UUID, JobFunction: job, EngagementType: typ, Validity: since}}}
 			if err := fake.AddPerson(p); err != nil {
 				t.Fatal(err)
 			}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -19,19 +19,19 @@ import (
 // gave the translation no FK-account units), and verify then finds STS in sync.
 func TestPositionsInUnitExportedForItsFKAccount(t *testing.T) {
 	loc, _ := time.LoadLocation("Europe/Copenhagen")
-	from := moclient.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
-	class := func(key, name string) *moclient.Class {
-		return &moclient.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: name}
+	from := model.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
+	class := func(key, name string) *model.Class {
+		return &model.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: name}
 	}
 	line, med := class("linjeorg", "Linjeorganisation"), class("MED", "MED-organisation")
-	top := moclient.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Hierarchy: line, Validity: from}
-	unit := moclient.OrgUnit{UUID: uuid.New(), Name: "Arbejdsmiljøgruppe", UserKey: "AMG", Parent: &top.UUID, Hierarchy: med, Validity: from,
-		ITUsers: []moclient.ITUser{{UUID: uuid.New(), UserKey: "amg", ExternalID: uuid.NewString(), ITSystem: *class("FK-ORG-UUID", "FK-org uuid"), Validity: from}}}
+	top := model.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Hierarchy: line, Validity: from}
+	unit := model.OrgUnit{UUID: uuid.New(), Name: "Arbejdsmiljøgruppe", UserKey: "AMG", Parent: &top.UUID, Hierarchy: med, Validity: from,
+		ITUsers: []model.ITUser{{UUID: uuid.New(), UserKey: "amg", ExternalID: uuid.NewString(), ITSystem: *class("FK-ORG-UUID", "FK-org uuid"), Validity: from}}}
 	eng := uuid.New()
-	person := moclient.Person{UUID: uuid.New(), GivenName: "Anne", Surname: "Andersen", UserKey: "anne",
-		Engagements: []moclient.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: *class("rep", "Repræsentant"),
+	person := model.Person{UUID: uuid.New(), GivenName: "Anne", Surname: "Andersen", UserKey: "anne",
+		Engagements: []model.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: *class("rep", "Repræsentant"),
 			EngagementType: *class("ansat", "Ansat"), Validity: from, Start: from.From}}}
-	e := newEnv(t, motest.Dataset{Units: []moclient.OrgUnit{top, unit}, Persons: []moclient.Person{person}})
+	e := newEnv(t, motest.Dataset{Units: []model.OrgUnit{top, unit}, Persons: []model.Person{person}})
 	settings := translate.Settings{Organisation: org, TopUnit: top.UUID, HierarchyNames: []string{"Linjeorganisation"}}
 	configure := func(o *reconcile.Options) { o.Settings = settings }
 	if _, err := e.engine(t, configure).Sync(t.Context()); err != nil {

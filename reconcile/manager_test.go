@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -19,18 +19,18 @@ import (
 // for each bundle.
 func TestManagerWithoutPositionConverges(t *testing.T) {
 	loc, _ := time.LoadLocation("Europe/Copenhagen")
-	from := moclient.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
-	class := func(key string) moclient.Class {
-		return moclient.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: key}
+	from := model.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
+	class := func(key string) model.Class {
+		return model.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: key}
 	}
-	top := moclient.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Validity: from}
+	top := model.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Validity: from}
 	bo, eng := uuid.New(), uuid.New()
-	unit := moclient.OrgUnit{UUID: uuid.New(), Name: "Teknik", UserKey: "T", Parent: &top.UUID, Validity: from,
-		Managers: []moclient.Manager{{UUID: uuid.New(), Person: &bo, Validity: from}}}
-	person := moclient.Person{UUID: bo, GivenName: "Bo", Surname: "Borg", UserKey: "bo",
-		Engagements: []moclient.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: class("Leder"),
+	unit := model.OrgUnit{UUID: uuid.New(), Name: "Teknik", UserKey: "T", Parent: &top.UUID, Validity: from,
+		Managers: []model.Manager{{UUID: uuid.New(), Person: &bo, Validity: from}}}
+	person := model.Person{UUID: bo, GivenName: "Bo", Surname: "Borg", UserKey: "bo",
+		Engagements: []model.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: class("Leder"),
 			EngagementType: class("Ansat"), Validity: from, Start: from.From}}}
-	e := newEnv(t, motest.Dataset{Units: []moclient.OrgUnit{top, unit}, Persons: []moclient.Person{person}})
+	e := newEnv(t, motest.Dataset{Units: []model.OrgUnit{top, unit}, Persons: []model.Person{person}})
 	if _, err := e.engine(t, nil).Sync(t.Context()); err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -469,7 +469,7 @@ func buildBundles(s translate.Settings, snap *snapshot, now time.Time) []*bundle
 	return out
 }
 
-func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now time.Time) *bundle {
+func unitBundle(s translate.Settings, id uuid.UUID, u *model.OrgUnit, now time.Time) *bundle {
 	b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true, origin: originExported}
 	switch {
 	case u == nil:
@@ -485,7 +485,7 @@ func unitBundle(s translate.Settings, id uuid.UUID, u *moclient.OrgUnit, now tim
 	return b
 }
 
-func personBundle(s translate.Settings, id uuid.UUID, p *moclient.Person, now time.Time) *bundle {
+func personBundle(s translate.Settings, id uuid.UUID, p *model.Person, now time.Time) *bundle {
 	b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, origin: originExported, phase: phasePersons}
 	if p == nil {
 		b.desired, b.origin, b.phase = translate.PersonGone(s, id), originNotInEffect, phaseDeactivations
@@ -558,8 +558,8 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	if err := e.readLastSent(ctx, keys, snap); err != nil {
 		return nil, err
 	}
-	moPersons := map[uuid.UUID]*moclient.Person{}
-	moUnits, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)", func(_ []uuid.UUID, got map[uuid.UUID]*moclient.Person) func() {
+	moPersons := map[uuid.UUID]*model.Person{}
+	moUnits, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)", func(_ []uuid.UUID, got map[uuid.UUID]*model.Person) func() {
 		return func() { maps.Copy(moPersons, got) }
 	})
 	if err != nil {

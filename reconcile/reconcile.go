@@ -26,7 +26,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -38,8 +38,8 @@ import (
 type Source interface {
 	ListUnits(ctx context.Context, fn func(page []uuid.UUID) error) error
 	ListPersons(ctx context.Context, fn func(page []uuid.UUID) error) error
-	OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*moclient.OrgUnit, error)
-	Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*moclient.Person, error)
+	OrgUnits(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*model.OrgUnit, error)
+	Persons(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*model.Person, error)
 }
 
 // STS reads and writes STS Organisation. HierarchyPage returns one page of the municipality's

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -29,7 +30,7 @@ type snapshot struct {
 	unitIDs, personIDs []uuid.UUID
 	// units are their current states; nil when one was no longer in effect when read
 	// (terminated between the listing and the read), absent when OS2MO forgot it.
-	units map[uuid.UUID]*moclient.OrgUnit
+	units map[uuid.UUID]*model.OrgUnit
 	// persons are the persons' bundles, translated as each batch was read (a person's OS2MO data
 	// is not kept); persons no longer in effect, or forgotten, are translated as gone.
 	persons map[uuid.UUID]*bundle
@@ -395,7 +396,7 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 	start = o.Now()
 	snap.persons = make(map[uuid.UUID]*bundle, len(snap.personIDs))
 	var err error
-	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(ids []uuid.UUID, got map[uuid.UUID]*moclient.Person) func() {
+	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(ids []uuid.UUID, got map[uuid.UUID]*model.Person) func() {
 		bs := make([]*bundle, len(ids))
 		for i, id := range ids {
 			bs[i] = personBundle(o.Settings, id, got[id], now)
@@ -470,8 +471,8 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot
 // returned for them) to persons, concurrently; the function persons returns is called under a
 // lock, one at a time. The persons' data is not kept.
 func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uuid.UUID, phase string,
-	persons func(ids []uuid.UUID, got map[uuid.UUID]*moclient.Person) func()) (map[uuid.UUID]*moclient.OrgUnit, error) {
-	units := map[uuid.UUID]*moclient.OrgUnit{}
+	persons func(ids []uuid.UUID, got map[uuid.UUID]*model.Person) func()) (map[uuid.UUID]*model.OrgUnit, error) {
+	units := map[uuid.UUID]*model.OrgUnit{}
 	total := len(unitIDs) + len(personIDs)
 	var done atomic.Int64
 	var mu sync.Mutex

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/reconcile/report"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -121,13 +121,13 @@ func TestVerifyTree(t *testing.T) {
 }
 
 // unitOf returns the dataset's unit with the UUID.
-func unitOf(d motest.Dataset, id uuid.UUID) moclient.OrgUnit {
+func unitOf(d motest.Dataset, id uuid.UUID) model.OrgUnit {
 	for _, u := range d.Units {
 		if u.UUID == id {
 			return u
 		}
 	}
-	return moclient.OrgUnit{}
+	return model.OrgUnit{}
 }
 
 // TestVerifyNeverShowsCPR: with CPR numbers synchronised, a CPR number changed in STS is a

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -204,7 +204,7 @@ func (s Settings) virk(from, to time.Time) oio.Virkning {
 
 // period returns the Virkning of an MO validity made date-granular, and false (with a problem)
 // when it ends on or before the day it starts.
-func (s Settings) period(c clock, v moclient.Validity, ps *problems, kind oio.Kind, id uuid.UUID, field string) (oio.Virkning, bool) {
+func (s Settings) period(c clock, v model.Validity, ps *problems, kind oio.Kind, id uuid.UUID, field string) (oio.Virkning, bool) {
 	from, to := c.from(v.From), Day(v.To)
 	if !to.IsZero() && !to.After(from) {
 		ps.add(kind, id, field, "period ends on or before the day it starts; left out")

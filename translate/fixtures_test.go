@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
 
@@ -67,13 +67,13 @@ var (
 	created = time.Date(2024, 3, 13, 0, 0, 0, 0, cph)
 )
 
-func class(id, key, name, scope string) moclient.Class {
-	return moclient.Class{UUID: uuid.MustParse(id), UserKey: key, Name: name, Scope: scope}
+func class(id, key, name, scope string) model.Class {
+	return model.Class{UUID: uuid.MustParse(id), UserKey: key, Name: name, Scope: scope}
 }
 
 func ptr[T any](v T) *T { return &v }
 
-func since(t time.Time) moclient.Validity { return moclient.Validity{From: t} }
+func since(t time.Time) model.Validity { return model.Validity{From: t} }
 
 // fullSettings configures every class-priority list and the FK account exception.
 func fullSettings() translate.Settings {
@@ -87,16 +87,16 @@ func fullSettings() translate.Settings {
 	}
 }
 
-func addr(id string, typ moclient.Class, vis *moclient.Class, name string, from time.Time) moclient.Address {
-	return moclient.Address{UUID: uuid.MustParse(id), Type: typ, Visibility: vis, Value: name, Name: name, Validity: since(from)}
+func addr(id string, typ model.Class, vis *model.Class, name string, from time.Time) model.Address {
+	return model.Address{UUID: uuid.MustParse(id), Type: typ, Visibility: vis, Value: name, Name: name, Validity: since(from)}
 }
 
 // teknik is "Teknik og Miljø" with every kind of detail.
-func teknik() *moclient.OrgUnit {
-	return &moclient.OrgUnit{
+func teknik() *model.OrgUnit {
+	return &model.OrgUnit{
 		UUID: unitID, Name: "Teknik og Miljø", UserKey: "TM", Parent: ptr(parentID), Ancestors: []uuid.UUID{parentID, top},
 		UnitType: ptr(clsAfdeling), Level: ptr(clsLevel), Hierarchy: ptr(clsLinje),
-		Addresses: []moclient.Address{
+		Addresses: []model.Address{
 			addr("aa000000-0000-4000-8000-000000000001", clsUnitEmail, ptr(visPublic), "tm@kolding.dk", created),
 			addr("aa000000-0000-4000-8000-000000000002", clsUnitPhone, nil, "76 79 79 79", created),
 			addr("aa000000-0000-4000-8000-000000000003", clsUnitPost, nil, "Nytorv 11, 6000 Kolding", created),
@@ -108,14 +108,14 @@ func teknik() *moclient.OrgUnit {
 			addr("aa000000-0000-4000-8000-000000000009", clsUnitDtrID, nil, "DTR-1234", created),
 			addr("aa000000-0000-4000-8000-00000000000a", clsUnitLandline, ptr(visSecret), "75 50 00 00", created),
 		},
-		Managers: []moclient.Manager{{UUID: mgrRole, Person: ptr(boPerson), Validity: since(time.Date(2025, 2, 1, 0, 0, 0, 0, cph)),
-			PersonITUsers: []moclient.ITUser{{UUID: uuid.MustParse("b0b0b0b0-0000-4000-8000-0000000000ad"), UserKey: "bobo", ExternalID: boGUID.String(), ITSystem: sysAD, Validity: since(created)}}}},
-		KLE: []moclient.KLE{
-			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000001"), Numbers: []moclient.Class{clsKLE1}, Aspects: []moclient.Class{clsUdfoerende}, Validity: since(created)},
-			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000002"), Numbers: []moclient.Class{clsKLE2}, Aspects: []moclient.Class{clsAnsvarlig}, Validity: since(created)},
-			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000003"), Numbers: []moclient.Class{clsKLE3}, Aspects: []moclient.Class{clsIndsigt}, Validity: since(created)},
+		Managers: []model.Manager{{UUID: mgrRole, Person: ptr(boPerson), Validity: since(time.Date(2025, 2, 1, 0, 0, 0, 0, cph)),
+			PersonITUsers: []model.ITUser{{UUID: uuid.MustParse("b0b0b0b0-0000-4000-8000-0000000000ad"), UserKey: "bobo", ExternalID: boGUID.String(), ITSystem: sysAD, Validity: since(created)}}}},
+		KLE: []model.KLE{
+			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000001"), Numbers: []model.Class{clsKLE1}, Aspects: []model.Class{clsUdfoerende}, Validity: since(created)},
+			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000002"), Numbers: []model.Class{clsKLE2}, Aspects: []model.Class{clsAnsvarlig}, Validity: since(created)},
+			{UUID: uuid.MustParse("ab000000-0000-4000-8000-000000000003"), Numbers: []model.Class{clsKLE3}, Aspects: []model.Class{clsIndsigt}, Validity: since(created)},
 		},
-		ITUsers: []moclient.ITUser{
+		ITUsers: []model.ITUser{
 			{UUID: uuid.MustParse("ac000000-0000-4000-8000-000000000001"), UserKey: "TM-OPUS", ITSystem: sysOPUS, Validity: since(created)},
 			{UUID: uuid.MustParse("ac000000-0000-4000-8000-000000000002"), UserKey: unitID.String(), ExternalID: unitID.String(), ITSystem: sysFK, Validity: since(created)},
 		},
@@ -124,33 +124,33 @@ func teknik() *moclient.OrgUnit {
 }
 
 // plainUnit is a unit with nothing but a name and a parent.
-func plainUnit(id uuid.UUID, name string, parent *uuid.UUID, ancestors ...uuid.UUID) *moclient.OrgUnit {
-	return &moclient.OrgUnit{UUID: id, Name: name, UserKey: name, Parent: parent, Ancestors: ancestors,
+func plainUnit(id uuid.UUID, name string, parent *uuid.UUID, ancestors ...uuid.UUID) *model.OrgUnit {
+	return &model.OrgUnit{UUID: id, Name: name, UserKey: name, Parent: parent, Ancestors: ancestors,
 		UnitType: ptr(clsAfdeling), Hierarchy: ptr(clsLinje), Validity: since(created)}
 }
 
-func summary(u *moclient.OrgUnit) *moclient.UnitSummary {
-	return &moclient.UnitSummary{UUID: u.UUID, Name: u.Name, UserKey: u.UserKey, Ancestors: u.Ancestors,
+func summary(u *model.OrgUnit) *model.UnitSummary {
+	return &model.UnitSummary{UUID: u.UUID, Name: u.Name, UserKey: u.UserKey, Ancestors: u.Ancestors,
 		UnitType: u.UnitType, Level: u.Level, Hierarchy: u.Hierarchy, ITUsers: u.ITUsers, Addresses: u.Addresses}
 }
 
-func engagement(id uuid.UUID, unit *moclient.OrgUnit, job moclient.Class, start, from time.Time) moclient.Engagement {
-	return moclient.Engagement{UUID: id, UserKey: "E-" + id.String()[34:], OrgUnit: unit.UUID, Unit: summary(unit),
+func engagement(id uuid.UUID, unit *model.OrgUnit, job model.Class, start, from time.Time) model.Engagement {
+	return model.Engagement{UUID: id, UserKey: "E-" + id.String()[34:], OrgUnit: unit.UUID, Unit: summary(unit),
 		JobFunction: job, Validity: since(from), Start: start}
 }
 
 // anne is an engineer in Teknik og Miljø with an AD account and its FK bookkeeping account.
-func anne() *moclient.Person {
-	return &moclient.Person{
+func anne() *model.Person {
+	return &model.Person{
 		UUID: annePerson, UserKey: "anne-emp", Name: "Anne Andersen", GivenName: "Anne", Surname: "Andersen",
 		Nickname: "Annie Andersen", CPR: "010190-1234",
-		ITUsers: []moclient.ITUser{
+		ITUsers: []model.ITUser{
 			{UUID: anneAD, UserKey: "anan", ExternalID: anneGUID.String(), ITSystem: sysAD, Validity: since(created)},
 			{UUID: anneFK, UserKey: anneGUID.String(), ExternalID: anneFKUser.String(), ITSystem: sysFK, Validity: since(created)},
 		},
-		Engagements: []moclient.Engagement{engagement(engA, teknik(), clsIngenioer,
+		Engagements: []model.Engagement{engagement(engA, teknik(), clsIngenioer,
 			time.Date(2020, 1, 1, 0, 0, 0, 0, cph), time.Date(2025, 1, 1, 0, 0, 0, 0, cph))},
-		Addresses: []moclient.Address{
+		Addresses: []model.Address{
 			addr("ad000000-0000-4000-8000-000000000001", clsEmpEmail, ptr(visPublic), "anan@kolding.dk", created),
 			addr("ad000000-0000-4000-8000-000000000002", clsEmpEmail2, nil, "anne@example.org", created),
 			addr("ad000000-0000-4000-8000-000000000003", clsEmpMobile, nil, "20 30 40 50", created),
@@ -161,11 +161,11 @@ func anne() *moclient.Person {
 }
 
 // bo is Teknik og Miljø's manager.
-func bo() *moclient.Person {
-	return &moclient.Person{
+func bo() *model.Person {
+	return &model.Person{
 		UUID: boPerson, UserKey: "bo-emp", Name: "Bo Borg",
-		ITUsers: []moclient.ITUser{{UUID: uuid.MustParse("b0b0b0b0-0000-4000-8000-0000000000ad"), UserKey: "bobo", ExternalID: boGUID.String(), ITSystem: sysAD, Validity: since(created)}},
-		Engagements: []moclient.Engagement{engagement(engB, teknik(), clsLeder,
+		ITUsers: []model.ITUser{{UUID: uuid.MustParse("b0b0b0b0-0000-4000-8000-0000000000ad"), UserKey: "bobo", ExternalID: boGUID.String(), ITSystem: sysAD, Validity: since(created)}},
+		Engagements: []model.Engagement{engagement(engB, teknik(), clsLeder,
 			time.Date(2019, 6, 1, 0, 0, 0, 0, cph), time.Date(2019, 6, 1, 0, 0, 0, 0, cph))},
 	}
 }

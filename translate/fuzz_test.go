@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -41,8 +41,8 @@ func (g gen) text() string {
 		"a\x01b\x1f", "linje\r\nskift", "bad\xffutf8", "Ø"+strings.Repeat(" x", 60), fmt.Sprintf("navn-%d", g.n(5)))
 }
 
-func (g gen) validity(pastOnly bool) moclient.Validity {
-	v := moclient.Validity{From: g.date(-2000, 0)}
+func (g gen) validity(pastOnly bool) model.Validity {
+	v := model.Validity{From: g.date(-2000, 0)}
 	if !pastOnly && g.chance(20) {
 		v.From = g.date(1, 60)
 	}
@@ -59,22 +59,22 @@ func (g gen) validity(pastOnly bool) moclient.Validity {
 }
 
 var (
-	addressClasses = []moclient.Class{clsUnitEmail, clsUnitPhone, clsUnitLandline, clsUnitPost, clsUnitContact, clsUnitEAN,
+	addressClasses = []model.Class{clsUnitEmail, clsUnitPhone, clsUnitLandline, clsUnitPost, clsUnitContact, clsUnitEAN,
 		clsUnitPNumber, clsUnitURL, clsUnitOpenHours, clsUnitDtrID, clsUnitLocation, clsEmpEmail, clsEmpMobile, clsEmpLandline,
 		clsEmpLocation, clsEmpEmail2, class("c0000000-0000-4000-8000-0000000000ff", "Other", "Andet", "MULTIFIELD_TEXT")}
-	kleClasses = []moclient.Class{clsKLE1, clsKLE2, clsKLE3}
+	kleClasses = []model.Class{clsKLE1, clsKLE2, clsKLE3}
 )
 
-func (g gen) addresses(owner string, n int) []moclient.Address {
-	var out []moclient.Address
+func (g gen) addresses(owner string, n int) []model.Address {
+	var out []model.Address
 	for i := range n {
-		out = append(out, moclient.Address{UUID: poolID(owner+"-addr", i*100+g.n(3)), Type: pick(g, addressClasses...),
+		out = append(out, model.Address{UUID: poolID(owner+"-addr", i*100+g.n(3)), Type: pick(g, addressClasses...),
 			Visibility: pick(g, nil, ptr(visPublic), ptr(visSecret)), Value: g.text(), Name: pick(g, "", g.text()), Validity: g.validity(true)})
 	}
 	return out
 }
 
-func (g gen) adAccount(i int) moclient.ITUser {
+func (g gen) adAccount(i int) model.ITUser {
 	ext := poolID("guid", i).String()
 	switch {
 	case g.chance(10):
@@ -82,22 +82,22 @@ func (g gen) adAccount(i int) moclient.ITUser {
 	case g.chance(10):
 		ext = poolID("guid", 0).String() // may collide with another account
 	}
-	return moclient.ITUser{UUID: poolID("ad", i), UserKey: pick(g, "ad"+fmt.Sprint(i), "", strings.Repeat("u", 210)), ExternalID: ext,
+	return model.ITUser{UUID: poolID("ad", i), UserKey: pick(g, "ad"+fmt.Sprint(i), "", strings.Repeat("u", 210)), ExternalID: ext,
 		ITSystem: sysAD, Validity: g.validity(true)}
 }
 
-func fkFor(ad moclient.ITUser, i int) moclient.ITUser {
-	return moclient.ITUser{UUID: poolID("fk", i), UserKey: ad.ExternalID, ExternalID: poolID("fkuser", i).String(), ITSystem: sysFK, Validity: ad.Validity}
+func fkFor(ad model.ITUser, i int) model.ITUser {
+	return model.ITUser{UUID: poolID("fk", i), UserKey: ad.ExternalID, ExternalID: poolID("fkuser", i).String(), ITSystem: sysFK, Validity: ad.Validity}
 }
 
 // mo is a random OS2MO municipality.
 type mo struct {
-	units   []*moclient.OrgUnit // nil: terminated
-	persons []*moclient.Person  // nil: terminated
+	units   []*model.OrgUnit // nil: terminated
+	persons []*model.Person  // nil: terminated
 }
 
-func (g gen) unit(m *mo, i int) *moclient.OrgUnit {
-	u := &moclient.OrgUnit{UUID: poolID("unit", i), Name: g.text(), UserKey: pick(g, fmt.Sprintf("U%d", i), "", strings.Repeat("k", 55)),
+func (g gen) unit(m *mo, i int) *model.OrgUnit {
+	u := &model.OrgUnit{UUID: poolID("unit", i), Name: g.text(), UserKey: pick(g, fmt.Sprintf("U%d", i), "", strings.Repeat("k", 55)),
 		UnitType: pick(g, nil, ptr(clsAfdeling), ptr(clsTeam)), Level: pick(g, nil, ptr(clsLevel), ptr(clsIgnoredLevel)),
 		Hierarchy: pick(g, nil, ptr(clsLinje), ptr(clsSikkerhed)), Validity: g.validity(true)}
 	if i > 0 {
@@ -113,7 +113,7 @@ func (g gen) unit(m *mo, i int) *moclient.OrgUnit {
 	}
 	u.Addresses = g.addresses(fmt.Sprint("unit", i), g.n(6))
 	for k := range g.n(4) {
-		kle := moclient.KLE{UUID: poolID("kle", i*10+k), Validity: g.validity(true)}
+		kle := model.KLE{UUID: poolID("kle", i*10+k), Validity: g.validity(true)}
 		for range 1 + g.n(2) {
 			kle.Numbers = append(kle.Numbers, pick(g, kleClasses...))
 		}
@@ -123,7 +123,7 @@ func (g gen) unit(m *mo, i int) *moclient.OrgUnit {
 		u.KLE = append(u.KLE, kle)
 	}
 	for k := range g.n(3) {
-		mgr := moclient.Manager{UUID: poolID("mgr", i*10+k), Validity: g.validity(true)}
+		mgr := model.Manager{UUID: poolID("mgr", i*10+k), Validity: g.validity(true)}
 		if g.chance(70) {
 			pi := g.n(5)
 			mgr.Person = ptr(poolID("person", pi))
@@ -139,7 +139,7 @@ func (g gen) unit(m *mo, i int) *moclient.OrgUnit {
 	}
 	for k := range g.n(3) {
 		sys := pick(g, sysOPUS, sysFK, sysAD)
-		u.ITUsers = append(u.ITUsers, moclient.ITUser{UUID: poolID("unit-it", i*10+k), UserKey: "x", ExternalID: u.UUID.String(), ITSystem: sys, Validity: g.validity(true)})
+		u.ITUsers = append(u.ITUsers, model.ITUser{UUID: poolID("unit-it", i*10+k), UserKey: "x", ExternalID: u.UUID.String(), ITSystem: sys, Validity: g.validity(true)})
 	}
 	return u
 }
@@ -151,8 +151,8 @@ func ancestorsOf(m *mo, i int) []uuid.UUID {
 	return m.units[i].Ancestors
 }
 
-func (g gen) person(m *mo, i int) *moclient.Person {
-	p := &moclient.Person{UUID: poolID("person", i), UserKey: pick(g, fmt.Sprintf("p%d", i), ""), Name: g.text(), Nickname: pick(g, "", g.text()),
+func (g gen) person(m *mo, i int) *model.Person {
+	p := &model.Person{UUID: poolID("person", i), UserKey: pick(g, fmt.Sprintf("p%d", i), ""), Name: g.text(), Nickname: pick(g, "", g.text()),
 		CPR: pick(g, "", "0101901234", "010190-1234", "12345", "01019O1234")}
 	if g.chance(80) {
 		p.Validity = g.validity(true)
@@ -165,12 +165,12 @@ func (g gen) person(m *mo, i int) *moclient.Person {
 		}
 	}
 	if g.chance(15) { // an FK bookkeeping account whose AD account is gone
-		p.ITUsers = append(p.ITUsers, fkFor(moclient.ITUser{ExternalID: poolID("gone", i).String()}, 900+i))
+		p.ITUsers = append(p.ITUsers, fkFor(model.ITUser{ExternalID: poolID("gone", i).String()}, 900+i))
 	}
 	for k := range g.n(4) {
 		ui := g.n(len(m.units))
-		e := moclient.Engagement{UUID: poolID("eng", i*10+k), UserKey: pick(g, "", fmt.Sprintf("E%d", k)), OrgUnit: poolID("unit", ui),
-			JobFunction: pick(g, clsIngenioer, clsLeder, moclient.Class{}), Validity: g.validity(false)}
+		e := model.Engagement{UUID: poolID("eng", i*10+k), UserKey: pick(g, "", fmt.Sprintf("E%d", k)), OrgUnit: poolID("unit", ui),
+			JobFunction: pick(g, clsIngenioer, clsLeder, model.Class{}), Validity: g.validity(false)}
 		if u := m.units[ui]; u != nil {
 			e.Unit = summary(u)
 		}
@@ -405,7 +405,7 @@ func periods(o oio.Object) error {
 func runProperties(t *testing.T, seed1, seed2 uint64, xsdT *testing.T) {
 	t.Helper()
 	g := gen{rand.New(rand.NewPCG(seed1, seed2))}
-	m := &mo{units: make([]*moclient.OrgUnit, 1+g.n(6)), persons: make([]*moclient.Person, g.n(5))}
+	m := &mo{units: make([]*model.OrgUnit, 1+g.n(6)), persons: make([]*model.Person, g.n(5))}
 	for i := range m.units {
 		m.units[i] = g.unit(m, i)
 	}

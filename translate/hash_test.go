@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -49,7 +49,7 @@ func TestHashMatchesReference(t *testing.T) {
 		translate.UnitDesired(s, odd, now),
 		translate.PersonDesired(s, anne(), now),
 		translate.PersonDesired(s, bo(), now),
-		translate.PersonDesired(s, &moclient.Person{UUID: uuid.New(), GivenName: "Ny"}, now),
+		translate.PersonDesired(s, &model.Person{UUID: uuid.New(), GivenName: "Ny"}, now),
 	} {
 		objects = append(objects, d.Objects...)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/internal/golden"
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -23,12 +23,12 @@ func TestMappingGolden(t *testing.T) {
 		f(&s)
 		return s
 	}
-	withUnit := func(f func(*moclient.OrgUnit)) *moclient.OrgUnit {
+	withUnit := func(f func(*model.OrgUnit)) *model.OrgUnit {
 		u := teknik()
 		f(u)
 		return u
 	}
-	withPerson := func(f func(*moclient.Person)) *moclient.Person {
+	withPerson := func(f func(*model.Person)) *model.Person {
 		p := anne()
 		f(p)
 		return p
@@ -38,10 +38,10 @@ func TestMappingGolden(t *testing.T) {
 		s       translate.Settings
 		desired translate.Desired
 	}
-	unitCase := func(name string, s translate.Settings, u *moclient.OrgUnit) tc {
+	unitCase := func(name string, s translate.Settings, u *model.OrgUnit) tc {
 		return tc{name, s, translate.UnitDesired(s, u, now)}
 	}
-	personCase := func(name string, s translate.Settings, p *moclient.Person) tc {
+	personCase := func(name string, s translate.Settings, p *model.Person) tc {
 		return tc{name, s, translate.PersonDesired(s, p, now)}
 	}
 	tests := []tc{
@@ -50,11 +50,11 @@ func TestMappingGolden(t *testing.T) {
 		unitCase("unit_default_settings", translate.Settings{Organisation: org, TopUnit: top}, teknik()),
 		unitCase("unit_top_without_parent", fullSettings(), plainUnit(top, "Kolding Kommune", ptr(parentID), parentID)),
 		unitCase("unit_team_type", withSettings(func(s *translate.Settings) { s.TeamUnitTypes = []uuid.UUID{clsTeam.UUID} }),
-			withUnit(func(u *moclient.OrgUnit) { u.UnitType = ptr(clsTeam) })),
+			withUnit(func(u *model.OrgUnit) { u.UnitType = ptr(clsTeam) })),
 		unitCase("unit_kle_contact_for_tasks", withSettings(func(s *translate.Settings) { s.ContactForTasks = true }), teknik()),
 		unitCase("unit_kle_disabled", withSettings(func(s *translate.Settings) { s.DisableKLE = true }), teknik()),
-		unitCase("unit_landline", fullSettings(), withUnit(func(u *moclient.OrgUnit) {
-			u.Addresses = []moclient.Address{addr("aa000000-0000-4000-8000-0000000000b1", clsUnitLandline, nil, "75 50 00 00", created)}
+		unitCase("unit_landline", fullSettings(), withUnit(func(u *model.OrgUnit) {
+			u.Addresses = []model.Address{addr("aa000000-0000-4000-8000-0000000000b1", clsUnitLandline, nil, "75 50 00 00", created)}
 		})),
 		unitCase("unit_kept_address_roles", withSettings(func(s *translate.Settings) {
 			s.KeptAddressRoles = []uuid.UUID{translate.RoleUnitEAN, translate.RoleUnitPNumber}
@@ -63,18 +63,18 @@ func TestMappingGolden(t *testing.T) {
 			s.DisableManagers, s.DisableITSystems = true, true
 		}), teknik()),
 		unitCase("unit_manager_ituser_mode", withSettings(func(s *translate.Settings) { s.UserMode = translate.UsersPerITUser }), teknik()),
-		unitCase("unit_vacant_manager", fullSettings(), withUnit(func(u *moclient.OrgUnit) {
-			u.Managers = []moclient.Manager{{UUID: mgrRole, Validity: since(created)}}
+		unitCase("unit_vacant_manager", fullSettings(), withUnit(func(u *model.OrgUnit) {
+			u.Managers = []model.Manager{{UUID: mgrRole, Validity: since(created)}}
 		})),
-		unitCase("unit_two_managers", fullSettings(), withUnit(func(u *moclient.OrgUnit) {
-			u.Managers = append(u.Managers, moclient.Manager{UUID: mgrRole2, Person: ptr(annePerson), Validity: since(time.Date(2026, 1, 1, 0, 0, 0, 0, cph))})
+		unitCase("unit_two_managers", fullSettings(), withUnit(func(u *model.OrgUnit) {
+			u.Managers = append(u.Managers, model.Manager{UUID: mgrRole2, Person: ptr(annePerson), Validity: since(time.Date(2026, 1, 1, 0, 0, 0, 0, cph))})
 		})),
-		unitCase("unit_limits", fullSettings(), withUnit(func(u *moclient.OrgUnit) {
+		unitCase("unit_limits", fullSettings(), withUnit(func(u *model.OrgUnit) {
 			u.Name = strings.Repeat("Æbleø ", 40) + "\x01"
 			u.UserKey = strings.Repeat("k", 60)
-			u.Addresses = []moclient.Address{addr("aa000000-0000-4000-8000-0000000000c1", clsUnitEmail, nil, strings.Repeat("å", 230)+"@kolding.dk", created)}
+			u.Addresses = []model.Address{addr("aa000000-0000-4000-8000-0000000000c1", clsUnitEmail, nil, strings.Repeat("å", 230)+"@kolding.dk", created)}
 		})),
-		unitCase("unit_future_end", fullSettings(), withUnit(func(u *moclient.OrgUnit) {
+		unitCase("unit_future_end", fullSettings(), withUnit(func(u *model.OrgUnit) {
 			u.Validity.To = time.Date(2027, 1, 1, 0, 0, 0, 0, cph)
 			u.KLE, u.Addresses, u.Managers, u.ITUsers = nil, nil, nil, nil
 		})),
@@ -85,20 +85,20 @@ func TestMappingGolden(t *testing.T) {
 		personCase("person_default_settings", translate.Settings{Organisation: org, TopUnit: top}, anne()),
 		personCase("person_ituser_mode", withSettings(func(s *translate.Settings) { s.UserMode = translate.UsersPerITUser }), anne()),
 		personCase("person_ituser_mode_without_fk_account", withSettings(func(s *translate.Settings) { s.UserMode = translate.UsersPerITUser }),
-			withPerson(func(p *moclient.Person) { p.ITUsers = p.ITUsers[:1] })),
+			withPerson(func(p *model.Person) { p.ITUsers = p.ITUsers[:1] })),
 		personCase("person_cpr_nickname_extension", withSettings(func(s *translate.Settings) {
 			s.SyncCPR, s.UseNickname, s.JobTitleExtension = true, true, 3
-		}), withPerson(func(p *moclient.Person) { p.Engagements[0].Extensions[2] = "Projektingeniør" })),
+		}), withPerson(func(p *model.Person) { p.Engagements[0].Extensions[2] = "Projektingeniør" })),
 		personCase("person_invalid_cpr", withSettings(func(s *translate.Settings) { s.SyncCPR = true }),
-			withPerson(func(p *moclient.Person) { p.CPR = "0101901" })),
-		personCase("person_future_engagement", fullSettings(), withPerson(func(p *moclient.Person) {
+			withPerson(func(p *model.Person) { p.CPR = "0101901" })),
+		personCase("person_future_engagement", fullSettings(), withPerson(func(p *model.Person) {
 			start := time.Date(2027, 2, 1, 0, 0, 0, 0, cph)
-			p.Engagements[0].Start, p.Engagements[0].Validity = start, moclient.Validity{From: start, To: time.Date(2027, 8, 1, 0, 0, 0, 0, cph)}
+			p.Engagements[0].Start, p.Engagements[0].Validity = start, model.Validity{From: start, To: time.Date(2027, 8, 1, 0, 0, 0, 0, cph)}
 		})),
 		personCase("person_no_relevant_position", withSettings(func(s *translate.Settings) { s.ExcludedSubtrees = []uuid.UUID{unitID} }), anne()),
 		personCase("person_require_ad_account", withSettings(func(s *translate.Settings) { s.RequireADAccount = true }),
-			withPerson(func(p *moclient.Person) { p.ITUsers = nil })),
-		personCase("person_without_ad_account", fullSettings(), withPerson(func(p *moclient.Person) { p.ITUsers = nil })),
+			withPerson(func(p *model.Person) { p.ITUsers = nil })),
+		personCase("person_without_ad_account", fullSettings(), withPerson(func(p *model.Person) { p.ITUsers = nil })),
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,31 +187,31 @@ func TestUnitMappingRules(t *testing.T) {
 
 // TestRelevance walks the relevance rules.
 func TestRelevance(t *testing.T) {
-	base := func() *moclient.OrgUnit { u := teknik(); u.ITUsers = nil; return u }
+	base := func() *model.OrgUnit { u := teknik(); u.ITUsers = nil; return u }
 	tests := []struct {
 		name string
 		s    func(*translate.Settings)
-		u    func(*moclient.OrgUnit)
+		u    func(*model.OrgUnit)
 		want bool
 	}{
 		{"below the top unit", nil, nil, true},
 		{"the top unit even when excluded", func(s *translate.Settings) { s.ExcludedSubtrees = []uuid.UUID{top} },
-			func(u *moclient.OrgUnit) { u.UUID = top }, true},
-		{"outside the top unit", nil, func(u *moclient.OrgUnit) { u.Ancestors = []uuid.UUID{parentID} }, false},
-		{"another root", nil, func(u *moclient.OrgUnit) { u.Parent, u.Ancestors = nil, nil }, false},
-		{"any root without a top unit", func(s *translate.Settings) { s.TopUnit = uuid.Nil }, func(u *moclient.OrgUnit) { u.Parent, u.Ancestors = nil, nil }, true},
+			func(u *model.OrgUnit) { u.UUID = top }, true},
+		{"outside the top unit", nil, func(u *model.OrgUnit) { u.Ancestors = []uuid.UUID{parentID} }, false},
+		{"another root", nil, func(u *model.OrgUnit) { u.Parent, u.Ancestors = nil, nil }, false},
+		{"any root without a top unit", func(s *translate.Settings) { s.TopUnit = uuid.Nil }, func(u *model.OrgUnit) { u.Parent, u.Ancestors = nil, nil }, true},
 		{"excluded subtree", func(s *translate.Settings) { s.ExcludedSubtrees = []uuid.UUID{parentID} }, nil, false},
 		{"excluded itself", func(s *translate.Settings) { s.ExcludedSubtrees = []uuid.UUID{unitID} }, nil, false},
 		{"hierarchy listed", func(s *translate.Settings) { s.HierarchyNames = []string{"Linjeorganisation"} }, nil, true},
 		{"hierarchy not listed", func(s *translate.Settings) { s.HierarchyNames = []string{"Sikkerhedsorganisation"} }, nil, false},
 		{"hierarchy not listed but FK account", func(s *translate.Settings) { s.HierarchyNames = []string{"Sikkerhedsorganisation"} },
-			func(u *moclient.OrgUnit) { u.ITUsers = teknik().ITUsers }, true},
+			func(u *model.OrgUnit) { u.ITUsers = teknik().ITUsers }, true},
 		{"ignored level", func(s *translate.Settings) { s.IgnoredUnitLevels = []uuid.UUID{clsLevel.UUID} }, nil, false},
 		{"ignored type", func(s *translate.Settings) { s.IgnoredUnitTypes = []uuid.UUID{clsAfdeling.UUID} }, nil, false},
 		{"ignored type but FK account", func(s *translate.Settings) { s.IgnoredUnitTypes = []uuid.UUID{clsAfdeling.UUID} },
-			func(u *moclient.OrgUnit) { u.ITUsers = teknik().ITUsers }, true},
+			func(u *model.OrgUnit) { u.ITUsers = teknik().ITUsers }, true},
 		{"excluded subtree despite FK account", func(s *translate.Settings) { s.ExcludedSubtrees = []uuid.UUID{parentID} },
-			func(u *moclient.OrgUnit) { u.ITUsers = teknik().ITUsers }, false},
+			func(u *model.OrgUnit) { u.ITUsers = teknik().ITUsers }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

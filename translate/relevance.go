@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -15,9 +15,9 @@ type unitFacts struct {
 	id        uuid.UUID
 	root      bool        // has no parent
 	ancestors []uuid.UUID // nearest first
-	unitType  *moclient.Class
-	level     *moclient.Class
-	hierarchy *moclient.Class
+	unitType  *model.Class
+	level     *model.Class
+	hierarchy *model.Class
 	hasFK     bool // has an FK bookkeeping IT user
 }
 
@@ -31,7 +31,7 @@ type unitFacts struct {
 //  6. a unit of an ignored level or type is not.
 //
 // An irrelevant unit is deactivated in STS (never the top unit).
-func Relevant(s Settings, u *moclient.OrgUnit) (bool, string) {
+func Relevant(s Settings, u *model.OrgUnit) (bool, string) {
 	if u == nil {
 		return false, "no unit"
 	}
@@ -40,7 +40,7 @@ func Relevant(s Settings, u *moclient.OrgUnit) (bool, string) {
 }
 
 // RelevantSummary is Relevant for the unit summary of an engagement.
-func RelevantSummary(s Settings, u *moclient.UnitSummary) (bool, string) {
+func RelevantSummary(s Settings, u *model.UnitSummary) (bool, string) {
 	if u == nil {
 		return false, "unit not in effect"
 	}
@@ -88,7 +88,7 @@ func relevant(s Settings, u unitFacts) (bool, string) {
 
 // hasFKAccount reports whether one of a unit's IT users is in an FK bookkeeping IT system or
 // in one of the UUIDFromITSystems: such a unit is exported whatever its hierarchy, level and type.
-func (s Settings) hasFKAccount(users []moclient.ITUser) bool {
+func (s Settings) hasFKAccount(users []model.ITUser) bool {
 	for _, it := range users {
 		if s.isFK(it) || s.uuidSystemPriority(it) >= 0 {
 			return true
@@ -98,24 +98,24 @@ func (s Settings) hasFKAccount(users []moclient.ITUser) bool {
 }
 
 // isFK reports whether the IT user is in an FK bookkeeping IT system.
-func (s Settings) isFK(it moclient.ITUser) bool {
+func (s Settings) isFK(it model.ITUser) bool {
 	return nameIn(s.fkSystems(), it.ITSystem.UserKey, it.ITSystem.Name)
 }
 
 // adPriority returns the priority of an IT user's system among the AD systems (0 = highest), or
 // -1 when it is not an AD account.
-func (s Settings) adPriority(it moclient.ITUser) int {
+func (s Settings) adPriority(it model.ITUser) int {
 	return systemPriority(s.adSystems(), it)
 }
 
 // uuidSystemPriority returns the priority of an IT user's system among UUIDFromITSystems, or -1.
-func (s Settings) uuidSystemPriority(it moclient.ITUser) int {
+func (s Settings) uuidSystemPriority(it model.ITUser) int {
 	return systemPriority(s.UUIDFromITSystems, it)
 }
 
 // systemPriority returns the index of the first of systems that names the IT user's system by
 // user key or name, or -1.
-func systemPriority(systems []string, it moclient.ITUser) int {
+func systemPriority(systems []string, it model.ITUser) int {
 	for i, k := range systems {
 		if nameIn([]string{k}, it.ITSystem.UserKey, it.ITSystem.Name) {
 			return i
@@ -126,14 +126,14 @@ func systemPriority(systems []string, it moclient.ITUser) int {
 
 // byPriority returns the IT users whose system has a priority (0 = highest; -1: none, left out),
 // ordered by priority, then earliest start, then lowest UUID.
-func byPriority(users []moclient.ITUser, priority func(moclient.ITUser) int) []moclient.ITUser {
-	var out []moclient.ITUser
+func byPriority(users []model.ITUser, priority func(model.ITUser) int) []model.ITUser {
+	var out []model.ITUser
 	for _, it := range users {
 		if priority(it) >= 0 {
 			out = append(out, it)
 		}
 	}
-	slices.SortStableFunc(out, func(x, y moclient.ITUser) int {
+	slices.SortStableFunc(out, func(x, y model.ITUser) int {
 		if d := priority(x) - priority(y); d != 0 {
 			return d
 		}
@@ -150,7 +150,7 @@ func byPriority(users []moclient.ITUser, priority func(moclient.ITUser) int) []m
 // its external id; id itself when there is none. Among several IT users of one system the one
 // that started first (then the lowest UUID) counts. An IT user of those systems that holds no
 // UUID is reported (when ps is not nil) on kind and id and ignored.
-func (s Settings) objectUUID(id uuid.UUID, users []moclient.ITUser, ps *problems, kind oio.Kind) uuid.UUID {
+func (s Settings) objectUUID(id uuid.UUID, users []model.ITUser, ps *problems, kind oio.Kind) uuid.UUID {
 	if len(s.UUIDFromITSystems) == 0 {
 		return id
 	}

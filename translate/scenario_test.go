@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -24,19 +24,19 @@ func day(n int) time.Time { return now.AddDate(0, 0, n) }
 func dayStart(n int) time.Time { return translate.Day(day(n)) }
 
 var (
-	school  = func() *moclient.OrgUnit { return plainUnit(schoolID, "Skole", ptr(parentID), parentID, top) }
-	topUnit = func() *moclient.OrgUnit { return plainUnit(top, "Kolding Kommune", nil) }
-	parent  = func() *moclient.OrgUnit { return plainUnit(parentID, "Forvaltning", ptr(top), top) }
+	school  = func() *model.OrgUnit { return plainUnit(schoolID, "Skole", ptr(parentID), parentID, top) }
+	topUnit = func() *model.OrgUnit { return plainUnit(top, "Kolding Kommune", nil) }
+	parent  = func() *model.OrgUnit { return plainUnit(parentID, "Forvaltning", ptr(top), top) }
 )
 
 // world is the municipality in STS after a first synchronisation of every unit and person.
 func world(t *testing.T, s translate.Settings) sts {
 	t.Helper()
 	state := sts{}
-	for _, u := range []*moclient.OrgUnit{topUnit(), parent(), teknik(), school()} {
+	for _, u := range []*model.OrgUnit{topUnit(), parent(), teknik(), school()} {
 		state.sync(t, s, translate.UnitDesired(s, u, now), now)
 	}
-	for _, p := range []*moclient.Person{anne(), bo()} {
+	for _, p := range []*model.Person{anne(), bo()} {
 		state.sync(t, s, translate.PersonDesired(s, p, now), now)
 	}
 	return state
@@ -289,7 +289,7 @@ func TestScenarioChangeManager(t *testing.T) {
 	s := fullSettings()
 	state := world(t, s)
 	u := teknik()
-	u.Managers = []moclient.Manager{{UUID: mgrRole2, Person: ptr(annePerson), Validity: since(day(3))}}
+	u.Managers = []model.Manager{{UUID: mgrRole2, Person: ptr(annePerson), Validity: since(day(3))}}
 	ops := state.sync(t, s, translate.UnitDesired(s, u, day(3)), day(3))
 	m := translate.ManagerUUID(unitID)
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, m))
@@ -300,13 +300,13 @@ func TestScenarioChangeManager(t *testing.T) {
 	}
 
 	// Vacate: the function is deactivated; appoint again: it is reactivated.
-	u.Managers = []moclient.Manager{{UUID: mgrRole2, Validity: since(day(5))}}
+	u.Managers = []model.Manager{{UUID: mgrRole2, Validity: since(day(5))}}
 	ops = state.sync(t, s, translate.UnitDesired(s, u, day(5)), day(5))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, m))
 	if state[m].ActiveOn(dayStart(5)) || len(live(state[m], oio.RelTilknyttedeBrugere, dayStart(5))) != 0 {
 		t.Error("the vacant manager function is still active")
 	}
-	u.Managers = []moclient.Manager{{UUID: mgrRole, Person: ptr(boPerson), Validity: since(day(9))}}
+	u.Managers = []model.Manager{{UUID: mgrRole, Person: ptr(boPerson), Validity: since(day(9))}}
 	ops = state.sync(t, s, translate.UnitDesired(s, u, day(9)), day(9))
 	assertOps(t, ops, ret(oio.KindOrganisationFunktion, m))
 	if !state[m].ActiveOn(dayStart(9)) || state[m].ActiveOn(dayStart(7)) {
@@ -319,7 +319,7 @@ func TestScenarioKLE(t *testing.T) {
 	state := world(t, s)
 	u := teknik()
 	kle4 := class("c0000000-0000-4000-8000-000000000044", "13.00.00", "Forsyning", "")
-	u.KLE = append(u.KLE, moclient.KLE{UUID: uuid.New(), Numbers: []moclient.Class{kle4}, Aspects: []moclient.Class{clsUdfoerende}, Validity: since(day(1))})
+	u.KLE = append(u.KLE, model.KLE{UUID: uuid.New(), Numbers: []model.Class{kle4}, Aspects: []model.Class{clsUdfoerende}, Validity: since(day(1))})
 	ops := state.sync(t, s, translate.UnitDesired(s, u, day(1)), day(1))
 	assertOps(t, ops, ret(oio.KindOrganisationEnhed, unitID))
 	if got := live(state[unitID], oio.RelOpgaver, dayStart(1)); len(got) != 4 {
@@ -405,7 +405,7 @@ func TestScenarioITUserMode(t *testing.T) {
 	p := anne()
 	secondGUID := uuid.MustParse("a1a1a1a1-3333-4333-8333-333333333333")
 	engC := uuid.MustParse("e0000000-0000-4000-8000-00000000000c")
-	p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: uuid.MustParse("a1a1a1a1-0000-4000-8000-0000000000ae"), UserKey: "anan2",
+	p.ITUsers = append(p.ITUsers, model.ITUser{UUID: uuid.MustParse("a1a1a1a1-0000-4000-8000-0000000000ae"), UserKey: "anan2",
 		ExternalID: secondGUID.String(), ITSystem: sysAD, Engagements: []uuid.UUID{engC}, Validity: since(day(1))})
 	p.ITUsers[0].Engagements = []uuid.UUID{engA}
 	p.Engagements = append(p.Engagements, engagement(engC, school(), clsLeder, day(1), day(1)))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -43,11 +43,11 @@ func TestUserAddressChoiceBySettings(t *testing.T) {
 	unitLocation := addr("aa000000-0000-4000-8000-0000000000d1", clsUnitLocation, ptr(visPublic), "Rådhuset, 6000 Kolding", created)
 	unitSecretPost := addr("aa000000-0000-4000-8000-0000000000d2", clsUnitPost, ptr(visSecret), "Hemmelig vej 1", created)
 	unitPost := addr("aa000000-0000-4000-8000-0000000000d3", clsUnitPost, nil, "Nytorv 11, 6000 Kolding", created)
-	person := func(f func(p *moclient.Person)) *moclient.Person {
+	person := func(f func(p *model.Person)) *model.Person {
 		p := anne()
 		p.Addresses = append(p.Addresses,
 			addr("ad000000-0000-4000-8000-000000000006", home, nil, "Privatvej 3, 6000 Kolding", created),
-			moclient.Address{UUID: uuid.MustParse("ad000000-0000-4000-8000-000000000007"), Type: work, Value: "Havnegade 5, 6000 Kolding",
+			model.Address{UUID: uuid.MustParse("ad000000-0000-4000-8000-000000000007"), Type: work, Value: "Havnegade 5, 6000 Kolding",
 				Name: "Havnegade 5, 6000 Kolding", Validity: since(created), Engagement: ptr(engA)})
 		if f != nil {
 			f(p)
@@ -59,7 +59,7 @@ func TestUserAddressChoiceBySettings(t *testing.T) {
 	tests := []struct {
 		name string
 		s    translate.Settings
-		p    *moclient.Person
+		p    *model.Person
 		want map[string]string
 	}{
 		{"empty lists choose by scope", base, person(nil), map[string]string{
@@ -76,25 +76,25 @@ func TestUserAddressChoiceBySettings(t *testing.T) {
 		}), person(nil), map[string]string{"email": "anne@example.org", "mobile": "20 30 40 50", "location": "Havnegade 5, 6000 Kolding"}},
 		{"engagement address of the primary engagement's unit", with(func(s *translate.Settings) {
 			s.EngagementAddressTypes = []string{"Lokation", "AddressMailUnit"}
-		}), person(func(p *moclient.Person) {
-			p.Engagements[0].Unit.Addresses = []moclient.Address{unitSecretPost, unitPost, unitLocation}
+		}), person(func(p *model.Person) {
+			p.Engagements[0].Unit.Addresses = []model.Address{unitSecretPost, unitPost, unitLocation}
 		}), map[string]string{"email": "anan@kolding.dk", "mobile": "20 30 40 50", "location": "Rådhuset, 6000 Kolding"}},
 		{"engagement address: a later type when the first is missing, secret ones never", with(func(s *translate.Settings) {
 			s.EngagementAddressTypes = []string{"Lokation", "Postadresse"}
-		}), person(func(p *moclient.Person) {
-			p.Engagements[0].Unit.Addresses = []moclient.Address{unitSecretPost, unitPost}
+		}), person(func(p *model.Person) {
+			p.Engagements[0].Unit.Addresses = []model.Address{unitSecretPost, unitPost}
 		}), map[string]string{"email": "anan@kolding.dk", "mobile": "20 30 40 50", "location": "Nytorv 11, 6000 Kolding"}},
 		{"engagement address falls back to the person's own", with(func(s *translate.Settings) {
 			s.EngagementAddressTypes = []string{"Lokation"}
-		}), person(func(p *moclient.Person) { p.Engagements[0].Unit.Addresses = []moclient.Address{unitPost} }),
+		}), person(func(p *model.Person) { p.Engagements[0].Unit.Addresses = []model.Address{unitPost} }),
 			map[string]string{"email": "anan@kolding.dk", "mobile": "20 30 40 50", "location": "Havnegade 5, 6000 Kolding"}},
 		{"the primary engagement's unit wins over an earlier engagement's", with(func(s *translate.Settings) {
 			s.EngagementAddressTypes = []string{"Lokation"}
-		}), person(func(p *moclient.Person) {
-			p.Engagements[0].Unit.Addresses = []moclient.Address{unitLocation}
+		}), person(func(p *model.Person) {
+			p.Engagements[0].Unit.Addresses = []model.Address{unitLocation}
 			second := engagement(engB, school(), clsLeder, time.Date(2010, 1, 1, 0, 0, 0, 0, cph), created)
 			second.Primary = true
-			second.Unit.Addresses = []moclient.Address{addr("aa000000-0000-4000-8000-0000000000d4", clsUnitLocation, nil, "Skolevej 1", created)}
+			second.Unit.Addresses = []model.Address{addr("aa000000-0000-4000-8000-0000000000d4", clsUnitLocation, nil, "Skolevej 1", created)}
 			p.Engagements = append(p.Engagements, second)
 		}), map[string]string{"email": "anan@kolding.dk", "mobile": "20 30 40 50", "location": "Skolevej 1"}},
 		{"kept roles are not written", with(func(s *translate.Settings) {
@@ -125,14 +125,14 @@ func TestUUIDFromITSystems(t *testing.T) {
 	fkParent := uuid.MustParse("22222222-aaaa-4aaa-8aaa-222222222222")
 	fkAnne := uuid.MustParse("33333333-aaaa-4aaa-8aaa-333333333333")
 	fkBo := uuid.MustParse("44444444-aaaa-4aaa-8aaa-444444444444")
-	it := func(id, key, ext string) moclient.ITUser {
-		return moclient.ITUser{UUID: uuid.MustParse(id), UserKey: key, ExternalID: ext, ITSystem: sysSTS, Validity: since(created)}
+	it := func(id, key, ext string) model.ITUser {
+		return model.ITUser{UUID: uuid.MustParse(id), UserKey: key, ExternalID: ext, ITSystem: sysSTS, Validity: since(created)}
 	}
 	s := fullSettings()
 	s.UUIDFromITSystems = []string{"FK-org UUID (gammel)"} // by name; the user key works too
 	unit := teknik()
 	unit.ITUsers = append(unit.ITUsers, it("ac000000-0000-4000-8000-000000000003", fkUnit.String(), ""))
-	unit.ParentITUsers = []moclient.ITUser{it("ac000000-0000-4000-8000-000000000004", "not a uuid", fkParent.String())}
+	unit.ParentITUsers = []model.ITUser{it("ac000000-0000-4000-8000-000000000004", "not a uuid", fkParent.String())}
 	unit.Managers[0].PersonITUsers = append(unit.Managers[0].PersonITUsers, it("ac000000-0000-4000-8000-000000000005", fkBo.String(), ""))
 
 	d := translate.UnitDesired(s, unit, now)
@@ -173,12 +173,12 @@ func TestUUIDFromITSystems(t *testing.T) {
 
 	// An IT user of the system makes its unit exported whatever the hierarchy filter says.
 	s.HierarchyNames = []string{"Sikkerhedsorganisation"}
-	unit.ITUsers = []moclient.ITUser{it("ac000000-0000-4000-8000-000000000003", fkUnit.String(), "")}
+	unit.ITUsers = []model.ITUser{it("ac000000-0000-4000-8000-000000000003", fkUnit.String(), "")}
 	if d := translate.UnitDesired(s, unit, now); d.Object(fkUnit) == nil {
 		t.Error("a unit with an IT user of UUID_FROM_IT_SYSTEMS is not exported")
 	}
 	// Without a UUID the IT user is reported and OS2MO's UUID is used.
-	unit.ITUsers = []moclient.ITUser{it("ac000000-0000-4000-8000-000000000003", "TM", "")}
+	unit.ITUsers = []model.ITUser{it("ac000000-0000-4000-8000-000000000003", "TM", "")}
 	d = translate.UnitDesired(s, unit, now)
 	if d.Object(unitID) == nil || !slices.ContainsFunc(d.Problems, func(p translate.Problem) bool { return strings.Contains(p.Message, "holds no UUID") }) {
 		t.Errorf("IT user without a UUID: units %v, problems %v", d.Units, d.Problems)
@@ -252,7 +252,7 @@ func TestADAccountWithSeveralEngagements(t *testing.T) {
 		}
 	}
 	// A second account linked to one of them takes it; the first keeps the other.
-	p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: uuid.MustParse("a1a1a1a1-0000-4000-8000-0000000000ae"), UserKey: "anan2",
+	p.ITUsers = append(p.ITUsers, model.ITUser{UUID: uuid.MustParse("a1a1a1a1-0000-4000-8000-0000000000ae"), UserKey: "anan2",
 		ExternalID: "a1a1a1a1-3333-4333-8333-333333333333", ITSystem: sysAD, Engagements: []uuid.UUID{engB}, Validity: since(created)})
 	p.ITUsers[0].Engagements = []uuid.UUID{engA}
 	d = translate.PersonDesired(s, p, now)
@@ -287,13 +287,13 @@ func describeObjects(d translate.Desired) string {
 // unit keeps the user the Leder function points at, positions or not; a manager the unit treats
 // as vacant (person gone, no AD account where one is required) has no user kept for the role.
 func TestManagerRoleKeepsItsUser(t *testing.T) {
-	role := func(unit *moclient.OrgUnit) moclient.ManagerRole {
-		return moclient.ManagerRole{UUID: mgrRole, OrgUnit: unit.UUID, Unit: summary(unit), Validity: since(created)}
+	role := func(unit *model.OrgUnit) model.ManagerRole {
+		return model.ManagerRole{UUID: mgrRole, OrgUnit: unit.UUID, Unit: summary(unit), Validity: since(created)}
 	}
-	boWithout := func(f func(p *moclient.Person, u *moclient.OrgUnit)) (*moclient.Person, *moclient.OrgUnit) {
+	boWithout := func(f func(p *model.Person, u *model.OrgUnit)) (*model.Person, *model.OrgUnit) {
 		p, u := bo(), teknik()
 		p.Engagements = nil // no position anywhere
-		p.ManagerRoles = []moclient.ManagerRole{role(u)}
+		p.ManagerRoles = []model.ManagerRole{role(u)}
 		if f != nil {
 			f(p, u)
 		}
@@ -302,19 +302,19 @@ func TestManagerRoleKeepsItsUser(t *testing.T) {
 	tests := []struct {
 		name     string
 		s        func(*translate.Settings)
-		p        func(p *moclient.Person, u *moclient.OrgUnit)
+		p        func(p *model.Person, u *model.OrgUnit)
 		wantUser uuid.UUID // the user the Leder function names and the person's bundle keeps (Nil: vacant, no user)
 	}{
 		{"manager without positions", nil, nil, boPerson},
 		{"manager without positions, ituser mode", func(s *translate.Settings) { s.UserMode = translate.UsersPerITUser }, nil, boGUID},
 		{"manager of a unit that is not exported", func(s *translate.Settings) { s.HierarchyNames = []string{"Sikkerhedsorganisation"} },
-			func(p *moclient.Person, u *moclient.OrgUnit) {
+			func(p *model.Person, u *model.OrgUnit) {
 				u.ITUsers = nil
-				p.ManagerRoles = []moclient.ManagerRole{role(u)}
+				p.ManagerRoles = []model.ManagerRole{role(u)}
 			}, uuid.Nil},
-		{"manager person gone", nil, func(_ *moclient.Person, u *moclient.OrgUnit) { u.Managers[0].PersonGone = true }, uuid.Nil},
+		{"manager person gone", nil, func(_ *model.Person, u *model.OrgUnit) { u.Managers[0].PersonGone = true }, uuid.Nil},
 		{"manager without the required AD account", func(s *translate.Settings) { s.RequireADAccount = true },
-			func(p *moclient.Person, u *moclient.OrgUnit) { p.ITUsers = nil; u.Managers[0].PersonITUsers = nil }, uuid.Nil},
+			func(p *model.Person, u *model.OrgUnit) { p.ITUsers = nil; u.Managers[0].PersonITUsers = nil }, uuid.Nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

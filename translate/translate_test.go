@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -31,8 +31,8 @@ func mustZone(name string) *time.Location {
 	return l
 }
 
-func unit(name string, parent *uuid.UUID, from time.Time) *moclient.OrgUnit {
-	return &moclient.OrgUnit{UUID: unitID, Name: name, UserKey: "TM", Parent: parent, Validity: moclient.Validity{From: from}}
+func unit(name string, parent *uuid.UUID, from time.Time) *model.OrgUnit {
+	return &model.OrgUnit{UUID: unitID, Name: name, UserKey: "TM", Parent: parent, Validity: model.Validity{From: from}}
 }
 
 // apply stores an operation's object as STS would after importer/ret (the lists sent become the
@@ -63,12 +63,12 @@ func TestOrgUnitMapping(t *testing.T) {
 	from := time.Date(2024, 3, 13, 0, 0, 0, 0, cph)
 	tests := []struct {
 		name           string
-		unit           *moclient.OrgUnit
+		unit           *model.OrgUnit
 		wantOverordnet *uuid.UUID
 	}{
 		{"unit below parent", unit("Teknik og Miljø", &parentID, from), &parentID},
-		{"top unit has no parent relation even if MO gives one", &moclient.OrgUnit{UUID: top, Name: "Kolding Kommune", Parent: &parentID, Validity: moclient.Validity{From: from}}, nil},
-		{"root unit without parent", &moclient.OrgUnit{UUID: parentID, Name: "Root", Validity: moclient.Validity{From: from}}, nil},
+		{"top unit has no parent relation even if MO gives one", &model.OrgUnit{UUID: top, Name: "Kolding Kommune", Parent: &parentID, Validity: model.Validity{From: from}}, nil},
+		{"root unit without parent", &model.OrgUnit{UUID: parentID, Name: "Root", Validity: model.Validity{From: from}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +255,7 @@ func TestHashIsStableAndSensitive(t *testing.T) {
 	if translate.Hash(a) != translate.Hash(b) {
 		t.Fatal("registration time changed the hash")
 	}
-	for name, c := range map[string]*moclient.OrgUnit{
+	for name, c := range map[string]*model.OrgUnit{
 		"name":     unit("B", &parentID, today),
 		"parent":   unit("A", &org, today),
 		"validity": unit("A", &parentID, today.AddDate(0, 0, 1)),

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -26,7 +26,7 @@ const (
 // Adresse objects, each in effect from the start of the MO validity it comes from. The STS object
 // has the MO unit's UUID. It is UnitDesired's OrganisationEnhed, without the derived objects; a
 // unit without a start date gets open-ended Virkning.
-func OrgUnit(s Settings, u *moclient.OrgUnit) oio.Object {
+func OrgUnit(s Settings, u *model.OrgUnit) oio.Object {
 	var ps problems
 	return newUnitBuilder(s, clock{}, u, s.objectUUID(u.UUID, u.ITUsers, nil, oio.KindOrganisationEnhed), &ps).unit()
 }
@@ -45,7 +45,7 @@ func OrgUnit(s Settings, u *moclient.OrgUnit) oio.Object {
 // The unit is written with the UUID Settings.UUIDFromITSystems gives it (else OS2MO's). Virkning
 // starts at the MO validity each value comes from, or today (now's date in Copenhagen) when MO
 // has none.
-func UnitDesired(s Settings, u *moclient.OrgUnit, now time.Time) Desired {
+func UnitDesired(s Settings, u *model.OrgUnit, now time.Time) Desired {
 	if u == nil {
 		return Desired{}
 	}
@@ -136,7 +136,7 @@ func UnitGone(s Settings, id uuid.UUID) Desired {
 type unitBuilder struct {
 	s  Settings
 	c  clock
-	u  *moclient.OrgUnit
+	u  *model.OrgUnit
 	id uuid.UUID // the unit's UUID in STS
 	ps *problems
 	// Computed once, so that each problem is reported once.
@@ -146,7 +146,7 @@ type unitBuilder struct {
 	itSystems []refPeriod
 }
 
-func newUnitBuilder(s Settings, c clock, u *moclient.OrgUnit, id uuid.UUID, ps *problems) *unitBuilder {
+func newUnitBuilder(s Settings, c clock, u *model.OrgUnit, id uuid.UUID, ps *problems) *unitBuilder {
 	b := &unitBuilder{s: s, c: c, u: u, id: id, ps: ps}
 	b.addrs = b.chosenAddresses()
 	b.opgaver, b.kontakt = b.tasks()
@@ -220,7 +220,7 @@ type chosenAddress struct {
 }
 
 // unitRole returns the role an MO unit address is written with, or uuid.Nil.
-func (s Settings) unitRole(a moclient.Address) uuid.UUID {
+func (s Settings) unitRole(a model.Address) uuid.UUID {
 	t := a.Type
 	switch strings.ToUpper(t.Scope) {
 	case "EMAIL":
@@ -278,7 +278,7 @@ func (s Settings) priorityFor(role uuid.UUID) []uuid.UUID {
 
 func (b *unitBuilder) chosenAddresses() []chosenAddress {
 	s := b.s
-	byRole := map[uuid.UUID][]moclient.Address{}
+	byRole := map[uuid.UUID][]model.Address{}
 	for _, a := range b.u.Addresses {
 		role := s.unitRole(a)
 		if role == uuid.Nil || !s.managesRole(oio.KindOrganisationEnhed, role) || !public(a) {
@@ -296,21 +296,21 @@ func (b *unitBuilder) chosenAddresses() []chosenAddress {
 }
 
 // public reports whether an address may be shown externally: visibility PUBLIC or none.
-func public(a moclient.Address) bool {
+func public(a model.Address) bool {
 	return a.Visibility == nil || strings.EqualFold(a.Visibility.Scope, "PUBLIC")
 }
 
 // choose picks the address for a role among candidates: the class earliest in priority (classes
 // not listed after all listed ones), then the earliest start, then the lowest UUID.
-func choose(s Settings, c clock, cands []moclient.Address, priority []uuid.UUID, role, owner uuid.UUID, ps *problems) (chosenAddress, bool) {
-	rank := func(a moclient.Address) int {
+func choose(s Settings, c clock, cands []model.Address, priority []uuid.UUID, role, owner uuid.UUID, ps *problems) (chosenAddress, bool) {
+	rank := func(a model.Address) int {
 		if i := slices.Index(priority, a.Type.UUID); i >= 0 {
 			return i
 		}
 		return len(priority)
 	}
 	cands = slices.Clone(cands)
-	slices.SortStableFunc(cands, func(x, y moclient.Address) int {
+	slices.SortStableFunc(cands, func(x, y model.Address) int {
 		if d := rank(x) - rank(y); d != 0 {
 			return d
 		}
@@ -459,7 +459,7 @@ func (b *unitBuilder) systems() []refPeriod {
 func (b *unitBuilder) manager() (oio.Object, bool) {
 	s, u := b.s, b.u
 	ms := slices.Clone(u.Managers)
-	slices.SortStableFunc(ms, func(x, y moclient.Manager) int {
+	slices.SortStableFunc(ms, func(x, y model.Manager) int {
 		if d := x.Validity.From.Compare(y.Validity.From); d != 0 {
 			return d
 		}

@@ -7,19 +7,19 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
 // account is an AD account with the Bruger UUID it is written as (ituser mode).
 type account struct {
-	it     moclient.ITUser
+	it     model.ITUser
 	bruger uuid.UUID
 }
 
 // adAccounts returns the AD accounts among users in priority order (AD system priority, earliest
 // start, lowest UUID).
-func (s Settings) adAccounts(users []moclient.ITUser) []moclient.ITUser {
+func (s Settings) adAccounts(users []model.ITUser) []model.ITUser {
 	return byPriority(users, s.adPriority)
 }
 
@@ -27,7 +27,7 @@ func (s Settings) adAccounts(users []moclient.ITUser) []moclient.ITUser {
 // FK bookkeeping IT user whose user key is the account's external id, else the account's
 // external id. Accounts without a usable UUID, and second accounts with an already used UUID, are
 // reported (on kind/id) and left out.
-func (s Settings) accounts(users []moclient.ITUser, ps *problems, kind oio.Kind, id uuid.UUID) []account {
+func (s Settings) accounts(users []model.ITUser, ps *problems, kind oio.Kind, id uuid.UUID) []account {
 	var out []account
 	for _, ad := range s.adAccounts(users) {
 		var bruger uuid.UUID
@@ -59,13 +59,13 @@ func (s Settings) accounts(users []moclient.ITUser, ps *problems, kind oio.Kind,
 }
 
 // orphanedFKUsers returns the Bruger UUIDs of FK bookkeeping IT users whose AD account is gone.
-func (s Settings) orphanedFKUsers(users []moclient.ITUser) []uuid.UUID {
+func (s Settings) orphanedFKUsers(users []model.ITUser) []uuid.UUID {
 	var out []uuid.UUID
 	for _, fk := range users {
 		if !s.isFK(fk) {
 			continue
 		}
-		if slices.ContainsFunc(users, func(ad moclient.ITUser) bool {
+		if slices.ContainsFunc(users, func(ad model.ITUser) bool {
 			return s.adPriority(ad) >= 0 && ad.ExternalID != "" &&
 				strings.EqualFold(strings.TrimSpace(fk.UserKey), strings.TrimSpace(ad.ExternalID))
 		}) {
@@ -82,9 +82,9 @@ func (s Settings) orphanedFKUsers(users []moclient.ITUser) []uuid.UUID {
 type userSpec struct {
 	id          uuid.UUID
 	name        string // BrugerNavn
-	validity    moclient.Validity
-	engagements []moclient.Engagement
-	addresses   []moclient.Address
+	validity    model.Validity
+	engagements []model.Engagement
+	addresses   []model.Address
 }
 
 // PersonDesired returns everything STS should hold for the OS2MO person p, valid now:
@@ -109,7 +109,7 @@ type userSpec struct {
 //
 // A position's unit is relevant by RelevantSummary (a unit with an FK bookkeeping account is, as
 // the summary carries its IT users).
-func PersonDesired(s Settings, p *moclient.Person, now time.Time) Desired {
+func PersonDesired(s Settings, p *model.Person, now time.Time) Desired {
 	if p == nil {
 		return Desired{}
 	}
@@ -124,7 +124,7 @@ func PersonDesired(s Settings, p *moclient.Person, now time.Time) Desired {
 			spec := userSpec{id: a.bruger, name: a.it.UserKey, validity: a.it.Validity}
 			single := len(accs) == 1
 			for _, e := range p.Engagements {
-				linked := slices.ContainsFunc(p.ITUsers, func(it moclient.ITUser) bool {
+				linked := slices.ContainsFunc(p.ITUsers, func(it model.ITUser) bool {
 					return s.adPriority(it) >= 0 && slices.Contains(it.Engagements, e.UUID)
 				})
 				if slices.Contains(a.it.Engagements, e.UUID) || (single && !linked) {
@@ -219,11 +219,11 @@ func PersonGone(s Settings, id uuid.UUID) Desired {
 // the Bruger, and false when it has no position in a relevant unit and keep is zero. keep, when
 // not zero, is when the user's manager role of an exported unit started: it keeps the user
 // exported without positions.
-func (s Settings) user(c clock, p *moclient.Person, spec userSpec, keep time.Time, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
+func (s Settings) user(c clock, p *model.Person, spec userSpec, keep time.Time, ps *problems, d *Desired) ([]oio.Object, time.Time, bool) {
 	kind := oio.KindBruger
 	var positions []oio.Object
-	var exported []moclient.Engagement // the engagements with a position, for the location
-	var first time.Time                // earliest position start
+	var exported []model.Engagement // the engagements with a position, for the location
+	var first time.Time             // earliest position start
 	for _, e := range spec.engagements {
 		if end := Day(e.Validity.To); !end.IsZero() && !end.After(c.today) {
 			continue // ended
@@ -299,22 +299,22 @@ func (s Settings) user(c clock, p *moclient.Person, spec userSpec, keep time.Tim
 // (see Settings.EmailClasses); the location from the unit of the user's primary engagement
 // first when Settings.EngagementAddressTypes is set. exported are the engagements the user has a
 // position for.
-func (s Settings) userAddresses(c clock, spec userSpec, exported []moclient.Engagement, ps *problems) []chosenAddress {
-	linked := func(a moclient.Address) bool {
-		return a.Engagement != nil && slices.ContainsFunc(spec.engagements, func(e moclient.Engagement) bool { return e.UUID == *a.Engagement })
+func (s Settings) userAddresses(c clock, spec userSpec, exported []model.Engagement, ps *problems) []chosenAddress {
+	linked := func(a model.Address) bool {
+		return a.Engagement != nil && slices.ContainsFunc(spec.engagements, func(e model.Engagement) bool { return e.UUID == *a.Engagement })
 	}
 	var out []chosenAddress
 	for _, r := range []struct {
 		role    uuid.UUID
 		classes []uuid.UUID
-		byScope func(moclient.Address) bool // the candidates of an empty class list
+		byScope func(model.Address) bool // the candidates of an empty class list
 	}{
-		{RoleUserEmail, s.EmailClasses, func(a moclient.Address) bool { return scopeIs(a, "EMAIL") }},
-		{RoleUserPhone, s.MobileClasses, func(a moclient.Address) bool {
+		{RoleUserEmail, s.EmailClasses, func(a model.Address) bool { return scopeIs(a, "EMAIL") }},
+		{RoleUserPhone, s.MobileClasses, func(a model.Address) bool {
 			return scopeIs(a, "PHONE") && !slices.Contains(s.LandlineClasses, a.Type.UUID)
 		}},
-		{RoleUserLandline, s.LandlineClasses, func(moclient.Address) bool { return false }},
-		{RoleUserLocation, s.LocationClasses, func(a moclient.Address) bool { return scopeIs(a, "DAR") && linked(a) }},
+		{RoleUserLandline, s.LandlineClasses, func(model.Address) bool { return false }},
+		{RoleUserLocation, s.LocationClasses, func(a model.Address) bool { return scopeIs(a, "DAR") && linked(a) }},
 	} {
 		if !s.managesRole(oio.KindBruger, r.role) {
 			continue
@@ -325,7 +325,7 @@ func (s Settings) userAddresses(c clock, spec userSpec, exported []moclient.Enga
 				continue
 			}
 		}
-		var cands []moclient.Address
+		var cands []model.Address
 		for _, a := range spec.addresses {
 			if !public(a) {
 				continue
@@ -344,12 +344,12 @@ func (s Settings) userAddresses(c clock, spec userSpec, exported []moclient.Enga
 // engagementAddress returns the user's location from the unit of its primary engagement among
 // exported (else the one that started first): the first of the unit's addresses, shown
 // externally, of the types in Settings.EngagementAddressTypes.
-func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []moclient.Engagement, ps *problems) (chosenAddress, bool) {
+func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []model.Engagement, ps *problems) (chosenAddress, bool) {
 	if len(exported) == 0 {
 		return chosenAddress{}, false
 	}
 	es := slices.Clone(exported)
-	slices.SortStableFunc(es, func(x, y moclient.Engagement) int {
+	slices.SortStableFunc(es, func(x, y model.Engagement) int {
 		if x.Primary != y.Primary {
 			if x.Primary {
 				return -1
@@ -365,7 +365,7 @@ func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []moclient
 	if unit == nil {
 		return chosenAddress{}, false
 	}
-	rank := func(a moclient.Address) int {
+	rank := func(a model.Address) int {
 		for i, t := range s.EngagementAddressTypes {
 			if nameIn([]string{t}, a.Type.Name, a.Type.UserKey) {
 				return i
@@ -373,14 +373,14 @@ func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []moclient
 		}
 		return -1
 	}
-	var cands []moclient.Address
+	var cands []model.Address
 	for _, a := range unit.Addresses {
 		if public(a) && rank(a) >= 0 {
 			cands = append(cands, a)
 		}
 	}
 	// Rank by the type's place in the list, as choose ranks by class.
-	slices.SortStableFunc(cands, func(x, y moclient.Address) int { return rank(x) - rank(y) })
+	slices.SortStableFunc(cands, func(x, y model.Address) int { return rank(x) - rank(y) })
 	var priority []uuid.UUID
 	for _, a := range cands {
 		priority = appendNew(priority, a.Type.UUID)
@@ -389,10 +389,10 @@ func (s Settings) engagementAddress(c clock, user uuid.UUID, exported []moclient
 }
 
 // scopeIs reports whether the address's type has the scope (EMAIL, PHONE, DAR, …).
-func scopeIs(a moclient.Address, scope string) bool { return strings.EqualFold(a.Type.Scope, scope) }
+func scopeIs(a model.Address, scope string) bool { return strings.EqualFold(a.Type.Scope, scope) }
 
 // jobTitle returns the position name of an engagement.
-func (s Settings) jobTitle(e moclient.Engagement) string {
+func (s Settings) jobTitle(e model.Engagement) string {
 	if n := s.JobTitleExtension; n >= 1 && n <= len(e.Extensions) && strings.TrimSpace(e.Extensions[n-1]) != "" {
 		return e.Extensions[n-1]
 	}
@@ -403,14 +403,14 @@ func (s Settings) jobTitle(e moclient.Engagement) string {
 // engagement's start. Everything starts with the engagement; a later change of its title or unit
 // starts with the engagement's current validity (Desired.since).
 // positionUnit returns the STS UUID of an engagement's unit (Settings.UUIDFromITSystems).
-func (s Settings) positionUnit(e moclient.Engagement) uuid.UUID {
+func (s Settings) positionUnit(e model.Engagement) uuid.UUID {
 	if e.Unit == nil {
 		return e.OrgUnit
 	}
 	return s.objectUUID(e.OrgUnit, e.Unit.ITUsers, nil, oio.KindOrganisationEnhed)
 }
 
-func (s Settings) position(c clock, bruger uuid.UUID, e moclient.Engagement, ps *problems) (oio.Object, time.Time, bool) {
+func (s Settings) position(c clock, bruger uuid.UUID, e model.Engagement, ps *problems) (oio.Object, time.Time, bool) {
 	kind := oio.KindOrganisationFunktion
 	id := PositionUUID(e.UUID, bruger)
 	vFrom := c.from(e.Validity.From)
@@ -450,7 +450,7 @@ func (s Settings) position(c clock, bruger uuid.UUID, e moclient.Engagement, ps 
 }
 
 // person returns the STS Person of p, in effect from start.
-func (s Settings) person(p *moclient.Person, start time.Time, ps *problems) oio.Object {
+func (s Settings) person(p *model.Person, start time.Time, ps *problems) oio.Object {
 	kind := oio.KindPerson
 	id := PersonUUID(p.UUID)
 	raw := p.Name

@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -377,7 +377,7 @@ type personEng struct {
 	person, eng, unit, job uuid.UUID
 }
 
-func current(v moclient.Validity, now time.Time) bool {
+func current(v model.Validity, now time.Time) bool {
 	return !v.From.After(now) && (v.To.IsZero() || v.To.After(now))
 }
 
@@ -474,11 +474,11 @@ func (s *stack) pickTargets() (targets, error) {
 	if t.mgrUnit == uuid.Nil { // small municipalities: any unit with a manager, any unused person
 		for _, id := range s.unitIDs {
 			u, _ := s.mo.OrgUnit(id)
-			if !slices.ContainsFunc(u.Managers, func(m moclient.Manager) bool { return m.Person != nil && current(m.Validity, now) }) {
+			if !slices.ContainsFunc(u.Managers, func(m model.Manager) bool { return m.Person != nil && current(m.Validity, now) }) {
 				continue
 			}
 			for _, pe := range singles[3:] {
-				if !slices.ContainsFunc(u.Managers, func(m moclient.Manager) bool { return m.Person != nil && *m.Person == pe.person }) {
+				if !slices.ContainsFunc(u.Managers, func(m model.Manager) bool { return m.Person != nil && *m.Person == pe.person }) {
 					t.mgrUnit, t.mgrNewPerson = id, pe.person
 					break
 				}

@@ -34,8 +34,8 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
@@ -123,7 +123,7 @@ type crashRig struct {
 // newCrashRig starts the fakes for units; the gate passes the first passCalls STS calls. With
 // secure, the fake STS requires KOMBIT's security profile and the daemon signs its requests;
 // without, both go without (much cheaper under -race, for tests about something else).
-func newCrashRig(t *testing.T, units []moclient.OrgUnit, passCalls int, secure bool) *crashRig {
+func newCrashRig(t *testing.T, units []model.OrgUnit, passCalls int, secure bool) *crashRig {
 	t.Helper()
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)

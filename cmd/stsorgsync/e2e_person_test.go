@@ -10,6 +10,7 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -136,8 +137,8 @@ func TestPersonEventsReachSTS(t *testing.T) {
 	}
 
 	// A person with an engagement moves to another unit: OS2MO emits an engagement event.
-	var mover moclient.Person
-	var eng moclient.Engagement
+	var mover model.Person
+	var eng model.Engagement
 	for _, p := range data.Persons {
 		if len(p.Engagements) == 1 {
 			mover, eng = p, p.Engagements[0]

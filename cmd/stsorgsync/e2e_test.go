@@ -20,8 +20,8 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
@@ -65,12 +65,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startSlice(t *testing.T, units []moclient.OrgUnit) *slice {
+func startSlice(t *testing.T, units []model.OrgUnit) *slice {
 	t.Helper()
 	return startSliceWith(t, units, sliceOptions{})
 }
 
-func startSliceWith(t *testing.T, units []moclient.OrgUnit, opts sliceOptions) *slice {
+func startSliceWith(t *testing.T, units []model.OrgUnit, opts sliceOptions) *slice {
 	t.Helper()
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)

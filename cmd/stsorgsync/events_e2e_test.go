@@ -25,8 +25,8 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
@@ -202,7 +202,7 @@ type scenario struct {
 func scenarios(d motest.Dataset) []scenario {
 	top := d.Units[0].UUID
 	leaf := d.Units[len(d.Units)-1]
-	var withEng, withAddr []moclient.Person
+	var withEng, withAddr []model.Person
 	for _, p := range d.Persons {
 		if len(p.Engagements) > 0 {
 			withEng = append(withEng, p)
@@ -214,7 +214,7 @@ func scenarios(d motest.Dataset) []scenario {
 			}
 		}
 	}
-	var kle []moclient.Class
+	var kle []model.Class
 	for _, u := range d.Units {
 		for _, k := range u.KLE {
 			kle = append(kle, k.Numbers...)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -19,17 +19,17 @@ import (
 // as the full sync does (it used to end it as a position OS2MO does not have).
 func TestEventPathLeavesKeptUnitsFunctions(t *testing.T) {
 	loc, _ := time.LoadLocation("Europe/Copenhagen")
-	from := moclient.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
-	class := func(key string) moclient.Class {
-		return moclient.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: key}
+	from := model.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
+	class := func(key string) model.Class {
+		return model.Class{UUID: uuid.NewSHA1(uuid.NameSpaceURL, []byte("test:"+key)), UserKey: key, Name: key}
 	}
-	top := moclient.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Validity: from}
-	unit := moclient.OrgUnit{UUID: uuid.New(), Name: "Teknik", UserKey: "T", Parent: &top.UUID, Validity: from}
+	top := model.OrgUnit{UUID: uuid.New(), Name: "Kommune", UserKey: "K", Validity: from}
+	unit := model.OrgUnit{UUID: uuid.New(), Name: "Teknik", UserKey: "T", Parent: &top.UUID, Validity: from}
 	eng := uuid.New()
-	anne := moclient.Person{UUID: uuid.New(), GivenName: "Anne", Surname: "Andersen", UserKey: "anne",
-		Engagements: []moclient.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: class("Ingeniør"),
+	anne := model.Person{UUID: uuid.New(), GivenName: "Anne", Surname: "Andersen", UserKey: "anne",
+		Engagements: []model.Engagement{{UUID: eng, UserKey: "1", OrgUnit: unit.UUID, JobFunction: class("Ingeniør"),
 			EngagementType: class("Ansat"), Validity: from, Start: from.From}}}
-	data := motest.Dataset{Units: []moclient.OrgUnit{top, unit}, Persons: []moclient.Person{anne}}
+	data := motest.Dataset{Units: []model.OrgUnit{top, unit}, Persons: []model.Person{anne}}
 	kept, consultant := uuid.New(), uuid.New()
 	s := startSliceWith(t, nil, sliceOptions{dataset: &data, env: map[string]string{
 		"MO_TOP_UNIT_UUID": top.UUID.String(), "SYNC_KEEP_UUIDS": kept.String()}})

@@ -25,8 +25,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -47,10 +47,10 @@ type municipality struct {
 	// The STS UUIDs held by the "OS2sync UUID" IT users of unit overridden and of Bo.
 	overriddenSTS, boSTS uuid.UUID
 
-	levelIgnored, typeTeam            moclient.Class
-	emailClass, email2Class, mobile   moclient.Class
-	landline, work, home, kle1, kle2  moclient.Class
-	opus                              moclient.Class
+	levelIgnored, typeTeam            model.Class
+	emailClass, email2Class, mobile   model.Class
+	landline, work, home, kle1, kle2  model.Class
+	opus                              model.Class
 	anneCPR, anneNickname, anneTitle3 string
 	afdelingLocation                  string
 }
@@ -59,8 +59,8 @@ func newMunicipality() *municipality {
 	id := func(s string) uuid.UUID {
 		return uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:stsorgsync:test:mapping:"+s))
 	}
-	cls := func(facet, key, name, scope string) moclient.Class {
-		return moclient.Class{UUID: id("class:" + facet + ":" + key), UserKey: key, Name: name, Scope: scope}
+	cls := func(facet, key, name, scope string) model.Class {
+		return model.Class{UUID: id("class:" + facet + ":" + key), UserKey: key, Name: name, Scope: scope}
 	}
 	m := &municipality{
 		top: id("top"), afdeling: id("afdeling"), team: id("team"), med: id("med"), fkUnit: id("fk-unit"),
@@ -87,7 +87,7 @@ func newMunicipality() *municipality {
 	if err != nil {
 		panic(err)
 	}
-	from := moclient.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
+	from := model.Validity{From: time.Date(2020, 1, 1, 0, 0, 0, 0, loc)}
 	public := cls("visibility", "Ekstern", "Må vises eksternt", "PUBLIC")
 	secret := cls("visibility", "Hemmelig", "Hemmelig", "SECRET")
 	line := cls("org_unit_hierarchy", "linjeorg", "Linjeorganisation", "")
@@ -97,11 +97,11 @@ func newMunicipality() *municipality {
 	ad := cls("itsystem", "Active Directory", "Active Directory", "")
 	fk := cls("itsystem", "FK-ORG-UUID", "FK-org uuid", "")
 	os2sync := cls("itsystem", "OS2sync-UUID", "OS2sync UUID", "")
-	addr := func(key string, typ moclient.Class, vis *moclient.Class, value string) moclient.Address {
-		return moclient.Address{UUID: id("address:" + key), Type: typ, Visibility: vis, Value: value, Name: value, Validity: from}
+	addr := func(key string, typ model.Class, vis *model.Class, value string) model.Address {
+		return model.Address{UUID: id("address:" + key), Type: typ, Visibility: vis, Value: value, Name: value, Validity: from}
 	}
-	unit := func(uid uuid.UUID, name string, parent uuid.UUID, hier moclient.Class) moclient.OrgUnit {
-		u := moclient.OrgUnit{UUID: uid, Name: name, UserKey: strings.ToUpper(strings.ReplaceAll(name, " ", "-")),
+	unit := func(uid uuid.UUID, name string, parent uuid.UUID, hier model.Class) model.OrgUnit {
+		u := model.OrgUnit{UUID: uid, Name: name, UserKey: strings.ToUpper(strings.ReplaceAll(name, " ", "-")),
 			Hierarchy: &hier, UnitType: &afdType, Level: &level, Validity: from}
 		if parent != uuid.Nil {
 			u.Parent = &parent
@@ -110,49 +110,49 @@ func newMunicipality() *municipality {
 	}
 	top := unit(m.top, "Kolding Kommune", uuid.Nil, line)
 	afd := unit(m.afdeling, "Teknik og Miljø", m.top, line)
-	afd.Addresses = []moclient.Address{
+	afd.Addresses = []model.Address{
 		addr("afd-email", cls("org_unit_address_type", "EmailUnit", "Email", "EMAIL"), &public, "tm@kolding.dk"),
 		addr("afd-phone", cls("org_unit_address_type", "PhoneUnit", "Telefon", "PHONE"), &public, "76797979"),
 		addr("afd-direct", cls("org_unit_address_type", "PhoneUnit", "Telefon", "PHONE"), &secret, "20000000"),
 		addr("afd-location", cls("org_unit_address_type", "Location", "Lokation", "DAR"), &public, m.afdelingLocation),
 		addr("afd-post", cls("org_unit_address_type", "AddressMailUnit", "Postadresse", "DAR"), &public, "Nytorv 11, 6000 Kolding"),
 	}
-	afd.KLE = []moclient.KLE{
-		{UUID: id("kle-1"), Numbers: []moclient.Class{m.kle1}, Aspects: []moclient.Class{cls("kle_aspect", "Udførende", "Udførende", "")}, Validity: from},
-		{UUID: id("kle-2"), Numbers: []moclient.Class{m.kle2}, Aspects: []moclient.Class{cls("kle_aspect", "Ansvarlig", "Ansvarlig", "")}, Validity: from},
+	afd.KLE = []model.KLE{
+		{UUID: id("kle-1"), Numbers: []model.Class{m.kle1}, Aspects: []model.Class{cls("kle_aspect", "Udførende", "Udførende", "")}, Validity: from},
+		{UUID: id("kle-2"), Numbers: []model.Class{m.kle2}, Aspects: []model.Class{cls("kle_aspect", "Ansvarlig", "Ansvarlig", "")}, Validity: from},
 	}
-	afd.ITUsers = []moclient.ITUser{{UUID: id("afd-opus"), UserKey: "TM", ITSystem: m.opus, Validity: from}}
-	afd.Managers = []moclient.Manager{{UUID: id("afd-manager"), Person: &m.bo, Validity: from}}
+	afd.ITUsers = []model.ITUser{{UUID: id("afd-opus"), UserKey: "TM", ITSystem: m.opus, Validity: from}}
+	afd.Managers = []model.Manager{{UUID: id("afd-manager"), Person: &m.bo, Validity: from}}
 	team := unit(m.team, "Team Vej", m.afdeling, line)
 	team.UnitType = &m.typeTeam
 	med := unit(m.med, "MED-udvalg", m.top, medHier)
 	fkUnit := unit(m.fkUnit, "Arbejdsmiljøgruppe", m.top, medHier)
-	fkUnit.ITUsers = []moclient.ITUser{{UUID: id("fk-unit-account"), UserKey: m.fkUnit.String(), ExternalID: m.fkUnit.String(), ITSystem: fk, Validity: from}}
+	fkUnit.ITUsers = []model.ITUser{{UUID: id("fk-unit-account"), UserKey: m.fkUnit.String(), ExternalID: m.fkUnit.String(), ITSystem: fk, Validity: from}}
 	ignored := unit(m.ignored, "Projektgruppe", m.top, line)
 	ignored.Level = &m.levelIgnored
 	excluded := unit(m.excluded, "Selvejende", m.top, line)
 	excludedChild := unit(m.excludedChild, "Selvejende afdeling", m.excluded, line)
 	overridden := unit(m.overridden, "Borgerservice", m.top, line)
-	overridden.ITUsers = []moclient.ITUser{{UUID: id("overridden-account"), UserKey: m.overriddenSTS.String(), ITSystem: os2sync, Validity: from}}
+	overridden.ITUsers = []model.ITUser{{UUID: id("overridden-account"), UserKey: m.overriddenSTS.String(), ITSystem: os2sync, Validity: from}}
 	overriddenChild := unit(m.overriddenChild, "Pas og kørekort", m.overridden, line)
-	m.data.Units = []moclient.OrgUnit{top, afd, team, med, fkUnit, ignored, excluded, excludedChild, overridden, overriddenChild}
+	m.data.Units = []model.OrgUnit{top, afd, team, med, fkUnit, ignored, excluded, excludedChild, overridden, overriddenChild}
 
-	eng := func(uid, unit uuid.UUID, job string, primary bool) moclient.Engagement {
+	eng := func(uid, unit uuid.UUID, job string, primary bool) model.Engagement {
 		j := cls("engagement_job_function", job, job, "")
-		return moclient.Engagement{UUID: uid, UserKey: uid.String()[:8], OrgUnit: unit, JobFunction: j, Primary: primary,
+		return model.Engagement{UUID: uid, UserKey: uid.String()[:8], OrgUnit: unit, JobFunction: j, Primary: primary,
 			EngagementType: cls("engagement_type", "Ansat", "Ansat", ""), Validity: from, Start: from.From}
 	}
 	e1 := eng(m.anneEng1, m.afdeling, "Ingeniør", true)
 	e1.Extensions[2] = m.anneTitle3
-	anne := moclient.Person{UUID: m.anne, UserKey: "anne", GivenName: "Anne", Surname: "Andersen", CPR: m.anneCPR,
+	anne := model.Person{UUID: m.anne, UserKey: "anne", GivenName: "Anne", Surname: "Andersen", CPR: m.anneCPR,
 		NicknameGivenName: "Annie", NicknameSurname: "Andersen",
-		Engagements: []moclient.Engagement{e1, eng(m.anneEng2, m.team, "Vejarbejder", false), eng(m.anneEng3, m.fkUnit, "Arbejdsmiljørepræsentant", false)},
-		ITUsers: []moclient.ITUser{
+		Engagements: []model.Engagement{e1, eng(m.anneEng2, m.team, "Vejarbejder", false), eng(m.anneEng3, m.fkUnit, "Arbejdsmiljørepræsentant", false)},
+		ITUsers: []model.ITUser{
 			{UUID: id("anne-ad-1"), UserKey: "anan", ExternalID: m.anneGUID1.String(), ITSystem: ad, Validity: from, Engagements: []uuid.UUID{m.anneEng1, m.anneEng2}},
 			{UUID: id("anne-fk-1"), UserKey: m.anneGUID1.String(), ExternalID: m.anneFKUser.String(), ITSystem: fk, Validity: from},
 			{UUID: id("anne-ad-2"), UserKey: "anan2", ExternalID: m.anneGUID2.String(), ITSystem: ad, Validity: from, Engagements: []uuid.UUID{m.anneEng3}},
 		},
-		Addresses: []moclient.Address{
+		Addresses: []model.Address{
 			addr("anne-1-email", m.emailClass, &public, "anan@kolding.dk"),
 			addr("anne-2-email", m.email2Class, nil, "anne.andersen@kolding.dk"),
 			addr("anne-mobile", m.mobile, &public, "20304050"),
@@ -163,22 +163,22 @@ func newMunicipality() *municipality {
 	work := addr("anne-work", m.work, &public, "Havnegade 5, 6000 Kolding")
 	work.Engagement = &m.anneEng1
 	anne.Addresses = append(anne.Addresses, work)
-	bo := moclient.Person{UUID: m.bo, UserKey: "bo", GivenName: "Bo", Surname: "Borg", CPR: "0202802345",
-		Engagements: []moclient.Engagement{eng(m.boEng, m.afdeling, "Afdelingsleder", true)},
-		ITUsers: []moclient.ITUser{
+	bo := model.Person{UUID: m.bo, UserKey: "bo", GivenName: "Bo", Surname: "Borg", CPR: "0202802345",
+		Engagements: []model.Engagement{eng(m.boEng, m.afdeling, "Afdelingsleder", true)},
+		ITUsers: []model.ITUser{
 			{UUID: id("bo-ad"), UserKey: "bobo", ExternalID: m.boGUID.String(), ITSystem: ad, Validity: from},
 			{UUID: id("bo-os2sync"), UserKey: m.boSTS.String(), ITSystem: os2sync, Validity: from},
 		}}
-	carl := moclient.Person{UUID: m.carl, UserKey: "carl", GivenName: "Carl", Surname: "Clausen",
-		Engagements: []moclient.Engagement{eng(m.carlEng, m.overriddenChild, "Borgerservicemedarbejder", true), eng(m.carlMED, m.med, "MED-medlem", false)}}
-	m.data.Persons = []moclient.Person{anne, bo, carl}
+	carl := model.Person{UUID: m.carl, UserKey: "carl", GivenName: "Carl", Surname: "Clausen",
+		Engagements: []model.Engagement{eng(m.carlEng, m.overriddenChild, "Borgerservicemedarbejder", true), eng(m.carlMED, m.med, "MED-medlem", false)}}
+	m.data.Persons = []model.Person{anne, bo, carl}
 	return m
 }
 
 // lowest returns the value of Anne's address of the scope with the lowest UUID (all of hers
 // start on the same day): the one chosen when no class list ranks them.
 func (m *municipality) lowest(scope string) string {
-	var best *moclient.Address
+	var best *model.Address
 	for i, a := range m.data.Persons[0].Addresses {
 		if a.Type.Scope == scope && (best == nil || a.UUID.String() < best.UUID.String()) {
 			best = &m.data.Persons[0].Addresses[i]

@@ -34,6 +34,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient"
@@ -55,8 +56,8 @@ type propWorld struct {
 	pipeline *consumer.Pipeline
 	logger   *slog.Logger
 	// what the generated municipality uses, for changes
-	jobs, addressTypes, visibilities, kleNumbers, kleAspects []moclient.Class
-	adSystem                                                 moclient.Class
+	jobs, addressTypes, visibilities, kleNumbers, kleAspects []model.Class
+	adSystem                                                 model.Class
 	excluded                                                 uuid.UUID
 	ops                                                      []string // the operations applied, in order
 	events                                                   int
@@ -176,8 +177,8 @@ func (w *propWorld) randomSettings(data motest.Dataset) translate.Settings {
 
 // collectClasses notes the classes the generated municipality uses, for changes.
 func (w *propWorld) collectClasses(data motest.Dataset) {
-	add := func(list *[]moclient.Class, c moclient.Class) {
-		if c.UUID != uuid.Nil && !slices.ContainsFunc(*list, func(x moclient.Class) bool { return x.UUID == c.UUID }) {
+	add := func(list *[]model.Class, c model.Class) {
+		if c.UUID != uuid.Nil && !slices.ContainsFunc(*list, func(x model.Class) bool { return x.UUID == c.UUID }) {
 			*list = append(*list, c)
 		}
 	}
@@ -381,8 +382,8 @@ func pick[T any](rng *rand.Rand, list []T) (T, bool) {
 }
 
 // units returns the units in effect now (the top unit last, so callers can leave it out).
-func (w *propWorld) units(withTop bool) []moclient.OrgUnit {
-	var out []moclient.OrgUnit
+func (w *propWorld) units(withTop bool) []model.OrgUnit {
+	var out []model.OrgUnit
 	now := w.clock.Now()
 	for _, id := range w.mo.OrgUnitIDs() {
 		u, ok := w.mo.OrgUnit(id)
@@ -394,8 +395,8 @@ func (w *propWorld) units(withTop bool) []moclient.OrgUnit {
 	return out
 }
 
-func (w *propWorld) persons() []moclient.Person {
-	var out []moclient.Person
+func (w *propWorld) persons() []model.Person {
+	var out []model.Person
 	for _, id := range w.mo.PersonIDs() {
 		if p, ok := w.mo.Person(id); ok {
 			out = append(out, p)
@@ -404,7 +405,7 @@ func (w *propWorld) persons() []moclient.Person {
 	return out
 }
 
-func current(v moclient.Validity, t time.Time) bool {
+func current(v model.Validity, t time.Time) bool {
 	return !t.Before(v.From) && (v.To.IsZero() || t.Before(v.To))
 }
 
@@ -426,7 +427,7 @@ func (w *propWorld) moveUnit() (string, motest.Change, error) {
 	if !ok {
 		return "move unit", motest.Change{}, errSkip
 	}
-	var targets []moclient.OrgUnit
+	var targets []model.OrgUnit
 	for _, t := range w.units(true) {
 		if t.UUID != u.UUID && !slices.Contains(t.Ancestors, u.UUID) && (u.Parent == nil || t.UUID != *u.Parent) {
 			targets = append(targets, t)
@@ -434,7 +435,7 @@ func (w *propWorld) moveUnit() (string, motest.Change, error) {
 	}
 	if w.excluded != uuid.Nil && w.rng.IntN(2) == 0 {
 		if x, ok := w.mo.OrgUnit(w.excluded); ok && x.UUID != u.UUID && !slices.Contains(x.Ancestors, u.UUID) {
-			targets = []moclient.OrgUnit{x}
+			targets = []model.OrgUnit{x}
 		}
 	}
 	t, ok := pick(w.rng, targets)
@@ -466,10 +467,10 @@ func (w *propWorld) createUnit() (string, motest.Change, error) {
 // terminateUnitWithPeople ends every engagement in a leaf unit and the unit itself on the same
 // day (OS2MO refuses to end a unit that still has people).
 func (w *propWorld) terminateUnitWithPeople() (string, motest.Change, error) {
-	var leaves []moclient.OrgUnit
+	var leaves []model.OrgUnit
 	all := w.units(true)
 	for _, u := range all {
-		if u.UUID == w.settings.TopUnit || slices.ContainsFunc(all, func(c moclient.OrgUnit) bool { return c.Parent != nil && *c.Parent == u.UUID }) {
+		if u.UUID == w.settings.TopUnit || slices.ContainsFunc(all, func(c model.OrgUnit) bool { return c.Parent != nil && *c.Parent == u.UUID }) {
 			continue
 		}
 		leaves = append(leaves, u)
@@ -518,13 +519,13 @@ func (w *propWorld) addEngagement() (string, motest.Change, error) {
 		return "add engagement", motest.Change{}, errSkip
 	}
 	today := translate.Day(w.clock.Now())
-	e := moclient.Engagement{UUID: w.newUUID(), UserKey: strconv.Itoa(w.rng.IntN(99999)), OrgUnit: u.UUID, JobFunction: job}
+	e := model.Engagement{UUID: w.newUUID(), UserKey: strconv.Itoa(w.rng.IntN(99999)), OrgUnit: u.UUID, JobFunction: job}
 	kind := "current"
 	switch w.rng.IntN(4) {
 	case 0:
 		e.Validity.From, kind = today.AddDate(0, 0, 1+w.rng.IntN(3)), "future"
 	case 1:
-		e.Validity = moclient.Validity{From: today.AddDate(0, 0, -30), To: today.AddDate(0, 0, -1)}
+		e.Validity = model.Validity{From: today.AddDate(0, 0, -30), To: today.AddDate(0, 0, -1)}
 		kind = "past"
 	default:
 		e.Validity.From = today.AddDate(0, 0, -w.rng.IntN(100))
@@ -539,8 +540,8 @@ func (w *propWorld) addEngagement() (string, motest.Change, error) {
 	return fmt.Sprintf("add %s engagement %s of %s in %s", kind, e.UUID, p.UUID, u.UUID), ch, err
 }
 
-func (w *propWorld) engagements(now bool) []moclient.Engagement {
-	var out []moclient.Engagement
+func (w *propWorld) engagements(now bool) []model.Engagement {
+	var out []model.Engagement
 	today := w.clock.Now()
 	for _, p := range w.persons() {
 		for _, e := range p.Engagements {
@@ -619,20 +620,20 @@ func (w *propWorld) createPerson() (string, motest.Change, error) {
 		return "create person", motest.Change{}, errSkip
 	}
 	today := translate.Day(w.clock.Now())
-	p := moclient.Person{UUID: w.newUUID(), GivenName: "Ny", Surname: fmt.Sprintf("Person %d", w.rng.IntN(1000)),
-		CPR: fmt.Sprintf("01019%05d", w.rng.IntN(99999)), Validity: moclient.Validity{From: today.AddDate(-1, 0, 0)}}
+	p := model.Person{UUID: w.newUUID(), GivenName: "Ny", Surname: fmt.Sprintf("Person %d", w.rng.IntN(1000)),
+		CPR: fmt.Sprintf("01019%05d", w.rng.IntN(99999)), Validity: model.Validity{From: today.AddDate(-1, 0, 0)}}
 	for range w.rng.IntN(3) {
 		u := units[w.rng.IntN(len(units))]
-		e := moclient.Engagement{UUID: w.newUUID(), UserKey: strconv.Itoa(w.rng.IntN(99999)), OrgUnit: u.UUID, JobFunction: job,
-			Validity: moclient.Validity{From: today}}
+		e := model.Engagement{UUID: w.newUUID(), UserKey: strconv.Itoa(w.rng.IntN(99999)), OrgUnit: u.UUID, JobFunction: job,
+			Validity: model.Validity{From: today}}
 		if w.rng.IntN(3) == 0 {
 			e.Validity.From = today.AddDate(0, 0, 2)
 		}
 		p.Engagements = append(p.Engagements, e)
 	}
 	if w.adSystem.UUID != uuid.Nil && w.rng.IntN(4) != 0 {
-		ad := moclient.ITUser{UUID: w.newUUID(), UserKey: fmt.Sprintf("ny%d", w.rng.IntN(10000)), ExternalID: w.newUUID().String(), ITSystem: w.adSystem,
-			Validity: moclient.Validity{From: today}}
+		ad := model.ITUser{UUID: w.newUUID(), UserKey: fmt.Sprintf("ny%d", w.rng.IntN(10000)), ExternalID: w.newUUID().String(), ITSystem: w.adSystem,
+			Validity: model.Validity{From: today}}
 		for _, e := range p.Engagements {
 			if w.rng.IntN(2) == 0 {
 				ad.Engagements = append(ad.Engagements, e.UUID)
@@ -641,7 +642,7 @@ func (w *propWorld) createPerson() (string, motest.Change, error) {
 		p.ITUsers = append(p.ITUsers, ad)
 	}
 	if typ, ok := pick(w.rng, w.addressTypes); ok {
-		a := moclient.Address{UUID: w.newUUID(), Type: typ, Value: "ny@example.org", Name: "ny@example.org", Validity: moclient.Validity{From: today}}
+		a := model.Address{UUID: w.newUUID(), Type: typ, Value: "ny@example.org", Name: "ny@example.org", Validity: model.Validity{From: today}}
 		if v, ok := pick(w.rng, w.visibilities); ok && w.rng.IntN(2) == 0 {
 			a.Visibility = &v
 		}
@@ -652,8 +653,8 @@ func (w *propWorld) createPerson() (string, motest.Change, error) {
 }
 
 // addresses returns the addresses of persons and units in effect now.
-func (w *propWorld) addresses() []moclient.Address {
-	var out []moclient.Address
+func (w *propWorld) addresses() []model.Address {
+	var out []model.Address
 	now := w.clock.Now()
 	for _, p := range w.persons() {
 		for _, a := range p.Addresses {
@@ -694,7 +695,7 @@ func (w *propWorld) addAddress() (string, motest.Change, error) {
 	if !ok || !ok2 {
 		return "add address", motest.Change{}, errSkip
 	}
-	a := moclient.Address{UUID: w.newUUID(), Type: typ, Value: fmt.Sprintf("%08d", w.rng.IntN(1e8)), Validity: moclient.Validity{From: translate.Day(w.clock.Now())}}
+	a := model.Address{UUID: w.newUUID(), Type: typ, Value: fmt.Sprintf("%08d", w.rng.IntN(1e8)), Validity: model.Validity{From: translate.Day(w.clock.Now())}}
 	if len(p.Engagements) > 0 && w.rng.IntN(3) == 0 {
 		a.Engagement = &p.Engagements[0].UUID
 	}
@@ -731,7 +732,7 @@ func (w *propWorld) setManager() (string, motest.Change, error) {
 }
 
 func (w *propWorld) clearManager() (string, motest.Change, error) {
-	var managed []moclient.OrgUnit
+	var managed []model.OrgUnit
 	for _, u := range w.units(true) {
 		if len(u.Managers) > 0 {
 			managed = append(managed, u)
@@ -755,12 +756,12 @@ func (w *propWorld) addKLE() (string, motest.Change, error) {
 	if !ok || !ok2 || !ok3 {
 		return "add KLE", motest.Change{}, errSkip
 	}
-	ch, err := w.mo.AddKLE(context.Background(), u.UUID, []moclient.Class{n}, []moclient.Class{a}, time.Time{})
+	ch, err := w.mo.AddKLE(context.Background(), u.UUID, []model.Class{n}, []model.Class{a}, time.Time{})
 	return fmt.Sprintf("add KLE %s (%s) to %s", n.UserKey, a.Name, u.UUID), ch, err
 }
 
 func (w *propWorld) removeKLE() (string, motest.Change, error) {
-	var kles []moclient.KLE
+	var kles []model.KLE
 	now := w.clock.Now()
 	for _, u := range w.units(true) {
 		for _, k := range u.KLE {
@@ -782,8 +783,8 @@ func (w *propWorld) addADAccount() (string, motest.Change, error) {
 	if !ok || w.adSystem.UUID == uuid.Nil {
 		return "add AD account", motest.Change{}, errSkip
 	}
-	it := moclient.ITUser{UUID: w.newUUID(), UserKey: fmt.Sprintf("ad%d", w.rng.IntN(10000)), ExternalID: w.newUUID().String(),
-		ITSystem: w.adSystem, Validity: moclient.Validity{From: translate.Day(w.clock.Now())}}
+	it := model.ITUser{UUID: w.newUUID(), UserKey: fmt.Sprintf("ad%d", w.rng.IntN(10000)), ExternalID: w.newUUID().String(),
+		ITSystem: w.adSystem, Validity: model.Validity{From: translate.Day(w.clock.Now())}}
 	for _, e := range p.Engagements {
 		if w.rng.IntN(2) == 0 {
 			it.Engagements = append(it.Engagements, e.UUID)
@@ -794,8 +795,8 @@ func (w *propWorld) addADAccount() (string, motest.Change, error) {
 }
 
 // itUsers returns the persons' IT users in effect now.
-func (w *propWorld) itUsers() []moclient.ITUser {
-	var out []moclient.ITUser
+func (w *propWorld) itUsers() []model.ITUser {
+	var out []model.ITUser
 	now := w.clock.Now()
 	for _, p := range w.persons() {
 		for _, it := range p.ITUsers {
@@ -818,7 +819,7 @@ func (w *propWorld) removeITUser() (string, motest.Change, error) {
 
 // relinkADAccount links an AD account to a random subset of its person's engagements.
 func (w *propWorld) relinkADAccount() (string, motest.Change, error) {
-	var ads []moclient.ITUser
+	var ads []model.ITUser
 	for _, it := range w.itUsers() {
 		if it.ITSystem.UUID == w.adSystem.UUID {
 			ads = append(ads, it)
@@ -828,9 +829,9 @@ func (w *propWorld) relinkADAccount() (string, motest.Change, error) {
 	if !ok {
 		return "relink AD account", motest.Change{}, errSkip
 	}
-	var owner moclient.Person
+	var owner model.Person
 	for _, p := range w.persons() {
-		if slices.ContainsFunc(p.ITUsers, func(x moclient.ITUser) bool { return x.UUID == it.UUID }) {
+		if slices.ContainsFunc(p.ITUsers, func(x model.ITUser) bool { return x.UUID == it.UUID }) {
 			owner = p
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // OrgUnitRequest is the body of POST /api/org_unit and the input of [Server.CreateUnit]. Without
@@ -307,7 +307,7 @@ func (s *Server) handleGetPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.CPR = redactCPR(p.CPR)
-	type plain moclient.Person // without the redacting String method, for encoding/json
+	type plain model.Person // without the redacting String method, for encoding/json
 	writeJSON(w, http.StatusOK, plain(p))
 }
 
@@ -324,7 +324,7 @@ func (s *Server) handleCreatePerson(w http.ResponseWriter, r *http.Request) {
 		s.respond(w, 0, Change{}, err)
 		return
 	}
-	p := moclient.Person{UserKey: req.UserKey, GivenName: req.GivenName, Surname: req.Surname, CPR: req.CPR}
+	p := model.Person{UserKey: req.UserKey, GivenName: req.GivenName, Surname: req.Surname, CPR: req.CPR}
 	if req.UUID != nil {
 		p.UUID = *req.UUID
 	}
@@ -343,7 +343,7 @@ func (s *Server) addEngagementHTTP(ctx context.Context, person uuid.UUID, r *htt
 	if req.OrgUnit == nil || req.JobFunction == "" {
 		return Change{}, fmt.Errorf("%w: org_unit and job_function are required", errBadRequest)
 	}
-	e := moclient.Engagement{OrgUnit: *req.OrgUnit, Primary: deref(req.Primary)}
+	e := model.Engagement{OrgUnit: *req.OrgUnit, Primary: deref(req.Primary)}
 	var err error
 	if e.JobFunction, err = s.classRef(req.JobFunction); err != nil {
 		return Change{}, err
@@ -362,7 +362,7 @@ func (s *Server) addEngagementHTTP(ctx context.Context, person uuid.UUID, r *htt
 	for n, v := range ext {
 		e.Extensions[n-1] = v
 	}
-	e.Validity = moclient.Validity{From: deref(req.From), To: deref(req.To)}
+	e.Validity = model.Validity{From: deref(req.From), To: deref(req.To)}
 	return s.AddEngagement(ctx, person, e)
 }
 
@@ -412,7 +412,7 @@ func (s *Server) addAddressHTTP(ctx context.Context, req AddressRequest) (Change
 	if req.Owner == nil || req.AddressType == "" || req.Value == nil {
 		return Change{}, fmt.Errorf("%w: owner, address_type and value are required", errBadRequest)
 	}
-	a := moclient.Address{Value: *req.Value, Name: deref(req.Name), Validity: moclient.Validity{From: deref(req.From)}}
+	a := model.Address{Value: *req.Value, Name: deref(req.Name), Validity: model.Validity{From: deref(req.From)}}
 	var err error
 	if a.Type, err = s.classRef(req.AddressType); err != nil {
 		return Change{}, err
@@ -438,7 +438,7 @@ func (s *Server) changeAddressHTTP(ctx context.Context, id uuid.UUID, r *http.Re
 }
 
 // visibilityRef reads an optional visibility: absent → (nil, false), null → (nil, true).
-func (s *Server) visibilityRef(raw json.RawMessage) (*moclient.Class, bool, error) {
+func (s *Server) visibilityRef(raw json.RawMessage) (*model.Class, bool, error) {
 	if len(raw) == 0 {
 		return nil, false, nil
 	}
@@ -469,8 +469,8 @@ func (s *Server) addITUserHTTP(ctx context.Context, person uuid.UUID, r *http.Re
 	if err != nil {
 		return Change{}, err
 	}
-	return s.AddITUser(ctx, person, moclient.ITUser{UserKey: req.UserKey, ExternalID: req.ExternalID, ITSystem: sys,
-		Engagements: req.links(), Validity: moclient.Validity{From: deref(req.From)}})
+	return s.AddITUser(ctx, person, model.ITUser{UserKey: req.UserKey, ExternalID: req.ExternalID, ITSystem: sys,
+		Engagements: req.links(), Validity: model.Validity{From: deref(req.From)}})
 }
 
 func (s *Server) changeITUserHTTP(ctx context.Context, id uuid.UUID, r *http.Request) (Change, error) {
@@ -506,7 +506,7 @@ func (s *Server) handleBoundaries(w http.ResponseWriter, r *http.Request) {
 }
 
 // classRef finds a class or IT system by UUID or user key.
-func (s *Server) classRef(ref string) (moclient.Class, error) {
+func (s *Server) classRef(ref string) (model.Class, error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		s.mu.RLock()
 		c, ok := s.store.classes[id]
@@ -517,11 +517,11 @@ func (s *Server) classRef(ref string) (moclient.Class, error) {
 	} else if c, ok := s.Class(ref); ok {
 		return c, nil
 	}
-	return moclient.Class{}, fmt.Errorf("class %q: %w", ref, ErrUnknownObject)
+	return model.Class{}, fmt.Errorf("class %q: %w", ref, ErrUnknownObject)
 }
 
-func (s *Server) classRefs(refs []string) ([]moclient.Class, error) {
-	out := make([]moclient.Class, 0, len(refs))
+func (s *Server) classRefs(refs []string) ([]model.Class, error) {
+	out := make([]model.Class, 0, len(refs))
 	for _, r := range refs {
 		c, err := s.classRef(r)
 		if err != nil {

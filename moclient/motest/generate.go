@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // Dataset is a generated organisation, ready for [Server.Load]. Units are ordered parents first.
@@ -17,9 +17,9 @@ type Dataset struct {
 	// Municipality is the municipality's name, e.g. "Kolding"; the top unit is "<Name> Kommune".
 	Municipality string
 	// Units are the organisation units, the top unit first, then by depth.
-	Units []moclient.OrgUnit
+	Units []model.OrgUnit
 	// Persons are the persons with their engagements, IT users and addresses.
-	Persons []moclient.Person
+	Persons []model.Person
 	// Associations are MED committee seats of some persons.
 	Associations []Association
 	// Leaves are leaves of some persons.
@@ -47,7 +47,7 @@ type GenOptions struct {
 
 // UnitAccountSystem is the IT system of the units' accounts that hold their UUIDs in FK
 // Organisation (GenOptions.UnitAccounts): user key "OS2sync", name "OS2sync UUID".
-func UnitAccountSystem() moclient.Class { return genClass("itsystem", "OS2sync", "OS2sync UUID", "") }
+func UnitAccountSystem() model.Class { return genClass("itsystem", "OS2sync", "OS2sync UUID", "") }
 
 // Generate returns GenerateOrg(GenOptions{Seed: seed, Units: units}): units only.
 func Generate(seed int64, units int) Dataset {
@@ -96,19 +96,19 @@ func GenerateOrg(o GenOptions) Dataset {
 }
 
 // Class UUIDs are derived from facet and user key.
-func genClass(facet, userKey, name, scope string) moclient.Class {
+func genClass(facet, userKey, name, scope string) model.Class {
 	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:stsorgsync:fakemo:class:"+facet+":"+userKey))
-	return moclient.Class{UUID: id, UserKey: userKey, Name: name, Scope: scope}
+	return model.Class{UUID: id, UserKey: userKey, Name: name, Scope: scope}
 }
 
 // classSet holds the classes and IT systems the generator uses.
 type classSet struct {
-	visPublic, visInternal, visSecret                                       moclient.Class
-	unitEmail, unitPhone, unitPost, unitContact, unitEAN, unitPNumber       moclient.Class
-	unitWeb, unitOpenHour                                                   moclient.Class
-	personEmail, personMobile, personPhone, personHome                      moclient.Class
-	hierLine, hierSelf, hierMED, engEmployed, engHourly, assocMED, leaveMat moclient.Class
-	itAD, itFK                                                              moclient.Class // IT systems
+	visPublic, visInternal, visSecret                                       model.Class
+	unitEmail, unitPhone, unitPost, unitContact, unitEAN, unitPNumber       model.Class
+	unitWeb, unitOpenHour                                                   model.Class
+	personEmail, personMobile, personPhone, personHome                      model.Class
+	hierLine, hierSelf, hierMED, engEmployed, engHourly, assocMED, leaveMat model.Class
+	itAD, itFK                                                              model.Class // IT systems
 }
 
 func newClassSet() classSet {
@@ -242,11 +242,11 @@ type generator struct {
 	today            time.Time
 	mun, postcode    string
 	domain           string
-	out              []moclient.OrgUnit
+	out              []model.OrgUnit
 	meta             []genUnit
 	names            map[string]int
 	accounts         map[string]int
-	people           []moclient.Person
+	people           []model.Person
 	assocs           []Association
 	leaves           []Leave
 	staff            map[int][]int // unit index → indexes of persons with a current engagement there
@@ -414,10 +414,10 @@ func (g *generator) lineUnit(deps []department, parent, dept, depth int) int {
 	}
 	if (depth == 2 || depth == 3) && g.chance(0.35) {
 		aspect := g.pick(kleAspects())
-		unit.KLE = append(unit.KLE, moclient.KLE{
+		unit.KLE = append(unit.KLE, model.KLE{
 			UUID:     g.uuid(),
-			Numbers:  []moclient.Class{genClass("kle_number", d.kle[0], d.kle[1], "")},
-			Aspects:  []moclient.Class{genClass("kle_aspect", aspect, aspect, "")},
+			Numbers:  []model.Class{genClass("kle_number", d.kle[0], d.kle[1], "")},
+			Aspects:  []model.Class{genClass("kle_aspect", aspect, aspect, "")},
 			Validity: unit.Validity,
 		})
 	}
@@ -434,15 +434,15 @@ func (g *generator) uniqueName(parent uuid.UUID, name string) string {
 }
 
 // unit appends a unit below parent (-1: none) and returns its index.
-func (g *generator) unit(name string, parent, depth int, hier moclient.Class, dept int) int {
+func (g *generator) unit(name string, parent, depth int, hier model.Class, dept int) int {
 	typeName := unitTypeNames()[min(depth, len(unitTypeNames())-1)]
 	unitType := genClass("org_unit_type", typeName, typeName, "")
 	lvl := genClass("org_unit_level", fmt.Sprintf("N%d", depth+1), fmt.Sprintf("Niveau %d", depth+1), "")
 	from := time.Date(2010, 1, 1, 0, 0, 0, 0, g.loc).AddDate(0, 0, depth*30+g.rng.IntN(365))
-	u := moclient.OrgUnit{
+	u := model.OrgUnit{
 		UUID: g.uuid(), Name: name, UserKey: strings.ToUpper(slug(name)),
 		UnitType: &unitType, Level: &lvl, Hierarchy: ptr(hier),
-		Validity: moclient.Validity{From: from},
+		Validity: model.Validity{From: from},
 	}
 	if parent >= 0 {
 		p := g.out[parent]
@@ -464,17 +464,17 @@ func (g *generator) unit(name string, parent, depth int, hier moclient.Class, de
 	return len(g.out) - 1
 }
 
-func (g *generator) addAddress(u *moclient.OrgUnit, typ moclient.Class, vis *moclient.Class, value, name string) {
-	u.Addresses = append(u.Addresses, moclient.Address{UUID: g.uuid(), Type: typ, Visibility: clonePtr(vis), Value: value, Name: name, Validity: u.Validity})
+func (g *generator) addAddress(u *model.OrgUnit, typ model.Class, vis *model.Class, value, name string) {
+	u.Addresses = append(u.Addresses, model.Address{UUID: g.uuid(), Type: typ, Visibility: clonePtr(vis), Value: value, Name: name, Validity: u.Validity})
 }
 
-func (g *generator) addEAN(u *moclient.OrgUnit) {
+func (g *generator) addEAN(u *model.OrgUnit) {
 	ean := g.digits("5798", 12)
 	ean += string(rune('0' + gs1Check(ean)))
 	g.addAddress(u, g.cls.unitEAN, nil, ean, ean)
 }
 
-func (g *generator) addPNumber(u *moclient.OrgUnit) {
+func (g *generator) addPNumber(u *model.OrgUnit) {
 	p := g.digits("10", 10)
 	g.addAddress(u, g.cls.unitPNumber, nil, p, p)
 }
@@ -488,7 +488,7 @@ func (g *generator) dar() (string, string) {
 	return g.uuid().String(), fmt.Sprintf("%s, %s %s", name, g.postcode, g.mun)
 }
 
-func (g *generator) addPostal(u *moclient.OrgUnit, typ moclient.Class) {
+func (g *generator) addPostal(u *model.OrgUnit, typ model.Class) {
 	value, name := g.dar()
 	g.addAddress(u, typ, &g.cls.visPublic, value, name)
 }
@@ -541,7 +541,7 @@ func (g *generator) persons(n int) {
 	deps := departments()
 	medUnits := g.medAt(2)
 	medUnits = append(medUnits, g.medAt(3)...)
-	g.people = make([]moclient.Person, 0, n)
+	g.people = make([]model.Person, 0, n)
 	for range n {
 		g.person(deps, medUnits)
 	}
@@ -560,7 +560,7 @@ func (g *generator) person(deps []department, medUnits []int) {
 	if g.chance(0.08) {
 		surname = g.pick(g.surnames) + "-" + surname
 	}
-	p := moclient.Person{UUID: g.uuid(), GivenName: given, Surname: surname, CPR: g.cpr(female)}
+	p := model.Person{UUID: g.uuid(), GivenName: given, Surname: surname, CPR: g.cpr(female)}
 	p.UserKey = p.UUID.String()
 	if nick, ok := g.nicknames[strings.Fields(given)[0]]; ok && g.chance(0.3) {
 		p.NicknameGivenName, p.NicknameSurname = nick, surname
@@ -584,43 +584,43 @@ func (g *generator) person(deps []department, medUnits []int) {
 		}
 		p.Engagements = append(p.Engagements, e)
 	}
-	since := moclient.Validity{From: first}
+	since := model.Validity{From: first}
 	if g.chance(0.92) {
 		account := g.account(given, surname)
-		ad := moclient.ITUser{UUID: g.uuid(), UserKey: account, ExternalID: g.uuid().String(), ITSystem: g.cls.itAD,
+		ad := model.ITUser{UUID: g.uuid(), UserKey: account, ExternalID: g.uuid().String(), ITSystem: g.cls.itAD,
 			Validity: since, Engagements: []uuid.UUID{p.Engagements[0].UUID}}
 		p.ITUsers = append(p.ITUsers, ad)
 		if g.chance(0.3) {
-			p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: ad.ExternalID, ExternalID: g.uuid().String(),
+			p.ITUsers = append(p.ITUsers, model.ITUser{UUID: g.uuid(), UserKey: ad.ExternalID, ExternalID: g.uuid().String(),
 				ITSystem: g.cls.itFK, Validity: since})
 		}
 		if len(p.Engagements) > 1 && g.chance(0.15) { // a second account for the second job
-			p.ITUsers = append(p.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: g.account(given, surname), ExternalID: g.uuid().String(),
+			p.ITUsers = append(p.ITUsers, model.ITUser{UUID: g.uuid(), UserKey: g.account(given, surname), ExternalID: g.uuid().String(),
 				ITSystem: g.cls.itAD, Validity: since, Engagements: []uuid.UUID{p.Engagements[1].UUID}})
 		}
 		mail := account + "@" + g.domain
-		p.Addresses = append(p.Addresses, moclient.Address{UUID: g.uuid(), Type: g.cls.personEmail, Visibility: ptr(g.cls.visPublic),
+		p.Addresses = append(p.Addresses, model.Address{UUID: g.uuid(), Type: g.cls.personEmail, Visibility: ptr(g.cls.visPublic),
 			Value: mail, Name: mail, Validity: since, ITUser: ptr(ad.UUID)})
 	}
 	if g.chance(0.6) {
-		vis := []moclient.Class{g.cls.visPublic, g.cls.visPublic, g.cls.visInternal, g.cls.visSecret, g.cls.visSecret}[g.rng.IntN(5)]
+		vis := []model.Class{g.cls.visPublic, g.cls.visPublic, g.cls.visInternal, g.cls.visSecret, g.cls.visSecret}[g.rng.IntN(5)]
 		mobile := g.digits([]string{"2", "3", "4", "5", "6"}[g.rng.IntN(5)], 8)
-		p.Addresses = append(p.Addresses, moclient.Address{UUID: g.uuid(), Type: g.cls.personMobile, Visibility: &vis,
+		p.Addresses = append(p.Addresses, model.Address{UUID: g.uuid(), Type: g.cls.personMobile, Visibility: &vis,
 			Value: mobile, Name: mobile, Validity: since, Engagement: ptr(p.Engagements[0].UUID)})
 	}
 	if g.chance(0.3) {
 		phone := g.digits("7", 8)
-		p.Addresses = append(p.Addresses, moclient.Address{UUID: g.uuid(), Type: g.cls.personPhone, Visibility: ptr(g.cls.visPublic),
+		p.Addresses = append(p.Addresses, model.Address{UUID: g.uuid(), Type: g.cls.personPhone, Visibility: ptr(g.cls.visPublic),
 			Value: phone, Name: phone, Validity: since})
 	}
 	if g.chance(0.2) {
 		value, name := g.dar()
-		p.Addresses = append(p.Addresses, moclient.Address{UUID: g.uuid(), Type: g.cls.personHome, Visibility: ptr(g.cls.visSecret),
+		p.Addresses = append(p.Addresses, model.Address{UUID: g.uuid(), Type: g.cls.personHome, Visibility: ptr(g.cls.visSecret),
 			Value: value, Name: name, Validity: since})
 	}
 	if len(medUnits) > 0 && g.chance(0.03) {
 		g.assocs = append(g.assocs, Association{UUID: g.uuid(), Person: p.UUID, OrgUnit: g.out[medUnits[g.rng.IntN(len(medUnits))]].UUID,
-			Type: g.cls.assocMED, Validity: moclient.Validity{From: g.days(g.today, -g.rng.IntN(1500))}})
+			Type: g.cls.assocMED, Validity: model.Validity{From: g.days(g.today, -g.rng.IntN(1500))}})
 	}
 	if g.chance(0.02) {
 		from := g.days(g.today, -100+g.rng.IntN(200))
@@ -628,7 +628,7 @@ func (g *generator) person(deps []department, medUnits []int) {
 			from = p.Engagements[0].Start
 		}
 		g.leaves = append(g.leaves, Leave{UUID: g.uuid(), Person: p.UUID, Engagement: ptr(p.Engagements[0].UUID), Type: g.cls.leaveMat,
-			Validity: moclient.Validity{From: from, To: from.AddDate(0, 10, 0)}})
+			Validity: model.Validity{From: from, To: from.AddDate(0, 10, 0)}})
 	}
 	g.people = append(g.people, p)
 }
@@ -644,7 +644,7 @@ func (g *generator) unitIndex(id uuid.UUID) int {
 	return g.byID[id]
 }
 
-func (g *generator) engagement(deps []department, primary bool) moclient.Engagement {
+func (g *generator) engagement(deps []department, primary bool) model.Engagement {
 	u := g.randomUnit()
 	unit, m := g.out[u], g.meta[u]
 	jobs := g.generalJobs
@@ -653,7 +653,7 @@ func (g *generator) engagement(deps []department, primary bool) moclient.Engagem
 	}
 	job := g.pick(jobs)
 	g.employeeNo++
-	e := moclient.Engagement{UUID: g.uuid(), UserKey: fmt.Sprintf("%05d", g.employeeNo), OrgUnit: unit.UUID,
+	e := model.Engagement{UUID: g.uuid(), UserKey: fmt.Sprintf("%05d", g.employeeNo), OrgUnit: unit.UUID,
 		JobFunction: genClass("engagement_job_function", job, job, ""), EngagementType: g.cls.engEmployed, Primary: primary}
 	if g.chance(0.1) {
 		e.EngagementType = g.cls.engHourly
@@ -716,7 +716,7 @@ func (g *generator) managers() {
 			continue
 		}
 		u := &g.out[i]
-		mgr := moclient.Manager{UUID: g.uuid(), Validity: u.Validity}
+		mgr := model.Manager{UUID: g.uuid(), Validity: u.Validity}
 		if staff := g.staff[i]; len(staff) > 0 && g.chance(0.9) {
 			pi := staff[g.rng.IntN(len(staff))]
 			mgr.Person = ptr(g.people[pi].UUID)
@@ -740,11 +740,11 @@ func (g *generator) unitAccounts() {
 		switch {
 		case m.med:
 			id := g.uuid()
-			u.ITUsers = append(u.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: id.String(), ExternalID: id.String(),
+			u.ITUsers = append(u.ITUsers, model.ITUser{UUID: g.uuid(), UserKey: id.String(), ExternalID: id.String(),
 				ITSystem: g.cls.itFK, Validity: u.Validity})
 		case !m.med && m.depth == 2 && (g.chance(1.0/3) || !moved), u.Hierarchy != nil && u.Hierarchy.UUID == g.cls.hierSelf.UUID:
 			moved = true
-			u.ITUsers = append(u.ITUsers, moclient.ITUser{UUID: g.uuid(), UserKey: g.uuid().String(),
+			u.ITUsers = append(u.ITUsers, model.ITUser{UUID: g.uuid(), UserKey: g.uuid().String(),
 				ITSystem: UnitAccountSystem(), Validity: u.Validity})
 		}
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 func TestGenerateUnits(t *testing.T) {
@@ -99,7 +99,7 @@ func TestGeneratePersons(t *testing.T) {
 	if len(d.Persons) != 3000 {
 		t.Fatalf("%d persons, want 3000", len(d.Persons))
 	}
-	unitOf := map[uuid.UUID]moclient.OrgUnit{}
+	unitOf := map[uuid.UUID]model.OrgUnit{}
 	for _, u := range d.Units {
 		unitOf[u.UUID] = u
 	}

@@ -20,8 +20,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/internal/testclock"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // The GraphQL event system is driven here through the real HTTP GraphQL endpoint with documents
@@ -196,7 +196,7 @@ func (h *evHarness) subjects(listener uuid.UUID) []string {
 	return out
 }
 
-func (h *evHarness) aUnit(t *testing.T) moclient.OrgUnit {
+func (h *evHarness) aUnit(t *testing.T) model.OrgUnit {
 	t.Helper()
 	ids := h.srv.OrgUnitIDs()
 	if len(ids) == 0 {
@@ -297,7 +297,7 @@ func TestChangesGiveEventsToListenersOfTheirRoutingKey(t *testing.T) {
 			return "org_unit", u.UUID
 		}, []string{"units", "units_again"}},
 		{"a new person", func(t *testing.T, h *evHarness) (string, uuid.UUID) {
-			ch, err := h.srv.CreatePerson(ctx, moclient.Person{GivenName: "Ny", Surname: "Person", CPR: "0101011234"})
+			ch, err := h.srv.CreatePerson(ctx, model.Person{GivenName: "Ny", Surname: "Person", CPR: "0101011234"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +308,7 @@ func TestChangesGiveEventsToListenersOfTheirRoutingKey(t *testing.T) {
 			if !ok {
 				t.Fatal("no EmailUnit class")
 			}
-			ch, err := h.srv.AddAddress(ctx, h.aUnit(t).UUID, moclient.Address{Type: typ, Value: "a@b.dk"})
+			ch, err := h.srv.AddAddress(ctx, h.aUnit(t).UUID, model.Address{Type: typ, Value: "a@b.dk"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // TestGraphQLFilters checks the filters and references the fake resolves against the Go view
@@ -28,7 +28,7 @@ func TestGraphQLFilters(t *testing.T) {
 	tok := h.token(t)
 
 	top := d.Units[0]
-	var person moclient.Person // a person with an AD account and a current engagement
+	var person model.Person // a person with an AD account and a current engagement
 	for _, p := range d.Persons {
 		cur, _ := srv.Person(p.UUID)
 		if len(cur.ITUsers) > 0 && len(cur.Engagements) > 0 && cur.Engagements[0].Validity.To.IsZero() && !cur.Engagements[0].Validity.From.After(now) {
@@ -43,7 +43,7 @@ func TestGraphQLFilters(t *testing.T) {
 		}
 	}
 	slices.Sort(children)
-	var managed moclient.OrgUnit
+	var managed model.OrgUnit
 	for _, u := range d.Units {
 		if len(u.Managers) > 0 {
 			managed = u
@@ -130,7 +130,7 @@ func TestGraphQLFilters(t *testing.T) {
 	}
 }
 
-func adAccounts(p moclient.Person) []string {
+func adAccounts(p model.Person) []string {
 	var out []string
 	for _, it := range p.ITUsers {
 		if it.ITSystem.UserKey == "Active Directory" {

@@ -8,13 +8,13 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // ver is one validity of an object: its state d during [val.From, val.To) (zero To: open-ended).
 type ver[T any] struct {
 	id  uuid.UUID
-	val moclient.Validity
+	val model.Validity
 	d   T
 }
 
@@ -25,7 +25,7 @@ type hist[T any] struct {
 	vs []*ver[T]
 }
 
-func newHist[T any](id uuid.UUID, v moclient.Validity, d T) *hist[T] {
+func newHist[T any](id uuid.UUID, v model.Validity, d T) *hist[T] {
 	return &hist[T]{id: id, vs: []*ver[T]{{id: id, val: v, d: d}}}
 }
 
@@ -92,8 +92,8 @@ func (h *hist[T]) change(from time.Time, f func(*T)) error {
 		}
 		changed = true
 		if v.val.From.Before(from) {
-			head := &ver[T]{id: h.id, val: moclient.Validity{From: v.val.From, To: from}, d: v.d}
-			tail := &ver[T]{id: h.id, val: moclient.Validity{From: from, To: v.val.To}, d: v.d}
+			head := &ver[T]{id: h.id, val: model.Validity{From: v.val.From, To: from}, d: v.d}
+			tail := &ver[T]{id: h.id, val: model.Validity{From: from, To: v.val.To}, d: v.d}
 			f(&tail.d)
 			out = append(out, head, tail)
 			continue
@@ -171,7 +171,7 @@ func (t *table[T]) put(h *hist[T]) {
 	}
 	if t.day != nil {
 		for _, v := range h.vs {
-			v.val = moclient.Validity{From: dayOrZero(t.day, v.val.From), To: dayOrZero(t.day, v.val.To)}
+			v.val = model.Validity{From: dayOrZero(t.day, v.val.From), To: dayOrZero(t.day, v.val.To)}
 		}
 	}
 	t.m[h.id] = h
@@ -209,12 +209,12 @@ func compareUUID(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }
 
 // validAt reports whether v contains the instant t ([From, To), zero To open-ended; a zero From,
 // which only persons have, is unbounded).
-func validAt(v moclient.Validity, t time.Time) bool {
+func validAt(v model.Validity, t time.Time) bool {
 	return !t.Before(v.From) && (v.To.IsZero() || t.Before(v.To))
 }
 
 // overlaps reports whether v meets the closed window [from, to]; nil bounds are unbounded.
-func overlaps(v moclient.Validity, from, to *time.Time) bool {
+func overlaps(v model.Validity, from, to *time.Time) bool {
 	if to != nil && v.From.After(*to) {
 		return false
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 type name struct{ n string }
@@ -63,7 +63,7 @@ func TestHistoryChangeAndEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHist(uuid.New(), moclient.Validity{From: day(1)}, name{"A"})
+			h := newHist(uuid.New(), model.Validity{From: day(1)}, name{"A"})
 			err := tt.ops(h)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -80,7 +80,7 @@ func TestHistoryChangeAndEnd(t *testing.T) {
 }
 
 func TestHistoryQueries(t *testing.T) {
-	h := newHist(uuid.New(), moclient.Validity{From: day(1)}, name{"A"})
+	h := newHist(uuid.New(), model.Validity{From: day(1)}, name{"A"})
 	_ = h.change(day(10), func(d *name) { d.n = "B" })
 	_, _ = h.end(day(20))
 	tests := []struct {

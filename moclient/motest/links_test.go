@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // TestITUserEngagementLinks: an IT user links to several engagements of its person, through
@@ -26,28 +26,28 @@ func TestITUserEngagementLinks(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	h := &harness{srv: srv, ts: ts, rec: rec, now: now}
-	top := moclient.OrgUnit{UUID: uuid.New(), Name: "Top", Validity: moclient.Validity{From: now.AddDate(-10, 0, 0)}}
-	fk := moclient.ITUser{UUID: uuid.New(), UserKey: "FK-ORG-UUID", ITSystem: moclient.Class{UUID: uuid.New(), UserKey: "FK-ORG", Name: "FK-ORG"}}
-	top.ITUsers = []moclient.ITUser{fk}
+	top := model.OrgUnit{UUID: uuid.New(), Name: "Top", Validity: model.Validity{From: now.AddDate(-10, 0, 0)}}
+	fk := model.ITUser{UUID: uuid.New(), UserKey: "FK-ORG-UUID", ITSystem: model.Class{UUID: uuid.New(), UserKey: "FK-ORG", Name: "FK-ORG"}}
+	top.ITUsers = []model.ITUser{fk}
 	if err := srv.AddOrgUnit(top); err != nil {
 		t.Fatal(err)
 	}
-	eng := func(v moclient.Validity) moclient.Engagement {
-		return moclient.Engagement{UUID: uuid.New(), OrgUnit: top.UUID, Validity: v}
+	eng := func(v model.Validity) model.Engagement {
+		return model.Engagement{UUID: uuid.New(), OrgUnit: top.UUID, Validity: v}
 	}
-	a := eng(moclient.Validity{From: now.AddDate(-2, 0, 0)})
-	b := eng(moclient.Validity{From: now.AddDate(-1, 0, 0)})
-	later := eng(moclient.Validity{From: now.AddDate(0, 3, 0)})
-	ended := eng(moclient.Validity{From: now.AddDate(-5, 0, 0), To: now.AddDate(-3, 0, 0)})
-	ad := moclient.Class{UUID: uuid.New(), UserKey: "Active Directory", Name: "Active Directory"}
-	linked := moclient.ITUser{UUID: uuid.New(), UserKey: "anje", ITSystem: ad, Engagements: []uuid.UUID{b.UUID, a.UUID, later.UUID, ended.UUID, a.UUID}}
-	unlinked := moclient.ITUser{UUID: uuid.New(), UserKey: "anje2", ITSystem: ad}
-	p := moclient.Person{UUID: uuid.New(), Name: "Anne Jensen", Validity: moclient.Validity{From: now.AddDate(-10, 0, 0)},
-		Engagements: []moclient.Engagement{a, b, later, ended}, ITUsers: []moclient.ITUser{linked, unlinked}}
-	other := eng(moclient.Validity{From: now.AddDate(-1, 0, 0)})
-	q := moclient.Person{UUID: uuid.New(), Name: "Ole Hansen", Validity: moclient.Validity{From: now.AddDate(-10, 0, 0)},
-		Engagements: []moclient.Engagement{other}}
-	for _, x := range []moclient.Person{p, q} {
+	a := eng(model.Validity{From: now.AddDate(-2, 0, 0)})
+	b := eng(model.Validity{From: now.AddDate(-1, 0, 0)})
+	later := eng(model.Validity{From: now.AddDate(0, 3, 0)})
+	ended := eng(model.Validity{From: now.AddDate(-5, 0, 0), To: now.AddDate(-3, 0, 0)})
+	ad := model.Class{UUID: uuid.New(), UserKey: "Active Directory", Name: "Active Directory"}
+	linked := model.ITUser{UUID: uuid.New(), UserKey: "anje", ITSystem: ad, Engagements: []uuid.UUID{b.UUID, a.UUID, later.UUID, ended.UUID, a.UUID}}
+	unlinked := model.ITUser{UUID: uuid.New(), UserKey: "anje2", ITSystem: ad}
+	p := model.Person{UUID: uuid.New(), Name: "Anne Jensen", Validity: model.Validity{From: now.AddDate(-10, 0, 0)},
+		Engagements: []model.Engagement{a, b, later, ended}, ITUsers: []model.ITUser{linked, unlinked}}
+	other := eng(model.Validity{From: now.AddDate(-1, 0, 0)})
+	q := model.Person{UUID: uuid.New(), Name: "Ole Hansen", Validity: model.Validity{From: now.AddDate(-10, 0, 0)},
+		Engagements: []model.Engagement{other}}
+	for _, x := range []model.Person{p, q} {
 		if err := srv.AddPerson(x); err != nil {
 			t.Fatal(err)
 		}

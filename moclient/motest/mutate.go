@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // Change is the outcome of a mutation: the object created or changed, and the events OS2MO emits
@@ -62,7 +62,7 @@ func (s *Server) CreateUnit(ctx context.Context, req OrgUnitRequest) (Change, er
 		if req.Name == "" {
 			return Change{}, errors.New("name is required to create an org unit")
 		}
-		u := moclient.OrgUnit{UUID: uuid.New(), Name: req.Name, UserKey: req.UserKey, Parent: req.Parent}
+		u := model.OrgUnit{UUID: uuid.New(), Name: req.Name, UserKey: req.UserKey, Parent: req.Parent}
 		if req.UUID != nil {
 			u.UUID = *req.UUID
 		}
@@ -185,7 +185,7 @@ func (s *Server) TerminateUnit(ctx context.Context, id uuid.UUID, to time.Time) 
 		if to.Before(h.start()) {
 			return Change{}, fmt.Errorf("org unit %s: end %s is before its start %s", id, to.Format(time.RFC3339), h.start().Format(time.RFC3339))
 		}
-		after := func(v moclient.Validity) bool { return overlaps(v, &to, nil) && !(v.To.Equal(v.From)) }
+		after := func(v model.Validity) bool { return overlaps(v, &to, nil) && !(v.To.Equal(v.From)) }
 		for _, cid := range st.units.sorted {
 			for _, v := range st.units.get(cid).vs {
 				if isID(v.d.parent, id) && after(v.val) {
@@ -243,7 +243,7 @@ func endOwned[T keyed](t *table[T], kind string, ids []uuid.UUID, to time.Time, 
 
 // CreatePerson stores p as [Server.AddPerson] does (a random UUID unless set) and emits "person"
 // and one create event per engagement, IT user and address.
-func (s *Server) CreatePerson(ctx context.Context, p moclient.Person) (Change, error) {
+func (s *Server) CreatePerson(ctx context.Context, p model.Person) (Change, error) {
 	return s.mutate(ctx, "CreatePerson", func(st *store, now time.Time) (Change, error) {
 		if p.UUID == uuid.Nil {
 			p.UUID = uuid.New()
@@ -313,7 +313,7 @@ func (s *Server) TerminatePerson(ctx context.Context, id uuid.UUID, to time.Time
 // AddEngagement adds an engagement of an existing person in an existing unit (a random UUID
 // unless e.UUID is set; Validity.From defaults to now; UserKey to the UUID; job function and
 // engagement type to "Medarbejder" and "Ansat") and emits "engagement".
-func (s *Server) AddEngagement(ctx context.Context, person uuid.UUID, e moclient.Engagement) (Change, error) {
+func (s *Server) AddEngagement(ctx context.Context, person uuid.UUID, e model.Engagement) (Change, error) {
 	return s.mutate(ctx, "AddEngagement", func(st *store, now time.Time) (Change, error) {
 		if e.UUID == uuid.Nil {
 			e.UUID = uuid.New()
@@ -342,7 +342,7 @@ func (s *Server) AddEngagement(ctx context.Context, person uuid.UUID, e moclient
 // Extensions maps 1…10 to the new extension_N value.
 type EngagementChange struct {
 	OrgUnit     *uuid.UUID
-	JobFunction *moclient.Class
+	JobFunction *model.Class
 	Primary     *bool
 	Extensions  map[int]string
 }
@@ -424,13 +424,13 @@ func endOne[T keyed](s *Server, ctx context.Context, op, kind string, id uuid.UU
 type AddressChange struct {
 	Value        *string
 	Name         *string
-	Visibility   *moclient.Class
+	Visibility   *model.Class
 	NoVisibility bool
 }
 
 // AddAddress adds an address to an existing person or unit (owner; a random UUID unless a.UUID is
 // set; Validity.From defaults to now; Name to Value) and emits "address".
-func (s *Server) AddAddress(ctx context.Context, owner uuid.UUID, a moclient.Address) (Change, error) {
+func (s *Server) AddAddress(ctx context.Context, owner uuid.UUID, a model.Address) (Change, error) {
 	return s.mutate(ctx, "AddAddress", func(st *store, now time.Time) (Change, error) {
 		if a.UUID == uuid.Nil {
 			a.UUID = uuid.New()
@@ -528,7 +528,7 @@ func (s *Server) SetManager(ctx context.Context, unit uuid.UUID, person *uuid.UU
 			return Change{UUID: m, Events: []Event{{ObjectType: ObjectManager, UUID: m, Action: ActionEdit, Owners: own, Time: from}}}, nil
 		}
 		id := uuid.New()
-		st.putManager(id, moclient.Validity{From: from}, mgrData{userKey: id.String(), orgUnit: unit, person: clonePtr(person)})
+		st.putManager(id, model.Validity{From: from}, mgrData{userKey: id.String(), orgUnit: unit, person: clonePtr(person)})
 		return Change{UUID: id, Created: true, Events: []Event{{ObjectType: ObjectManager, UUID: id, Action: ActionCreate,
 			Owners: owners(person, &unit), Time: from}}}, nil
 	})
@@ -552,7 +552,7 @@ func (s *Server) ClearManager(ctx context.Context, unit uuid.UUID, to time.Time)
 }
 
 // AddKLE marks unit up with KLE numbers and aspects from "from" onward and emits "kle".
-func (s *Server) AddKLE(ctx context.Context, unit uuid.UUID, numbers, aspects []moclient.Class, from time.Time) (Change, error) {
+func (s *Server) AddKLE(ctx context.Context, unit uuid.UUID, numbers, aspects []model.Class, from time.Time) (Change, error) {
 	return s.mutate(ctx, "AddKLE", func(st *store, now time.Time) (Change, error) {
 		from = st.when(from, now)
 		if st.units.get(unit) == nil {
@@ -566,7 +566,7 @@ func (s *Server) AddKLE(ctx context.Context, unit uuid.UUID, numbers, aspects []
 			return Change{}, err
 		}
 		id := uuid.New()
-		st.kles.put(newHist(id, moclient.Validity{From: from}, kleData{userKey: id.String(), orgUnit: unit, numbers: numbers, aspects: aspects}))
+		st.kles.put(newHist(id, model.Validity{From: from}, kleData{userKey: id.String(), orgUnit: unit, numbers: numbers, aspects: aspects}))
 		st.link(ObjectKLE, &unit, id)
 		return Change{UUID: id, Created: true, Events: []Event{{ObjectType: ObjectKLE, UUID: id, Action: ActionCreate, Owners: unitOwner(unit), Time: from}}}, nil
 	})
@@ -582,7 +582,7 @@ func (s *Server) RemoveKLE(ctx context.Context, id uuid.UUID, to time.Time) (Cha
 // "Active Directory", UserKey the sAMAccountName, ExternalID the objectGUID; a random UUID unless
 // set; Validity.From defaults to now) and emits "ituser". The account is linked to every
 // engagement in it.Engagements (repeats dropped), which must be engagements of the person.
-func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it moclient.ITUser) (Change, error) {
+func (s *Server) AddITUser(ctx context.Context, person uuid.UUID, it model.ITUser) (Change, error) {
 	return s.mutate(ctx, "AddITUser", func(st *store, now time.Time) (Change, error) {
 		if it.UUID == uuid.Nil {
 			it.UUID = uuid.New()
@@ -679,7 +679,7 @@ func (s *Server) RemoveITUser(ctx context.Context, id uuid.UUID, to time.Time) (
 }
 
 // classPtr looks up a class by UUID (nil in, nil out).
-func (st *store) classPtr(id *uuid.UUID) (*moclient.Class, error) {
+func (st *store) classPtr(id *uuid.UUID) (*model.Class, error) {
 	if id == nil {
 		return nil, nil
 	}

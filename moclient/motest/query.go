@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // prepFunc builds the type-specific part of a top-level filter: a predicate on one validity and,
@@ -148,11 +149,11 @@ func resolveEngagements(ex *execution, _ any, args map[string]any) (any, error) 
 
 func resolveAddresses(ex *execution, _ any, args map[string]any) (any, error) {
 	extra := func(filter map[string]any) (func(*ver[addrData]) bool, error) {
-		typ, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *moclient.Class { return &v.d.typ })
+		typ, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *model.Class { return &v.d.typ })
 		if err != nil {
 			return nil, err
 		}
-		vis, err := classFilter("visibility", filter["visibility"], func(v *ver[addrData]) *moclient.Class { return v.d.visibility })
+		vis, err := classFilter("visibility", filter["visibility"], func(v *ver[addrData]) *model.Class { return v.d.visibility })
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // Go values the resolvers pass between levels: *ver[T] for an object in one validity, resp[T]
@@ -26,18 +26,18 @@ type (
 	pageInfo    struct{ next *string }
 	versionInfo struct{}
 	// openValidity is a person's validity (GraphQL OpenValidity: "from" may be null).
-	openValidity moclient.Validity
+	openValidity model.Validity
 )
 
 // newResolvers returns the field resolvers per GraphQL type. Add a type or field here to teach
 // the fake a new query; anything missing is answered with a GraphQL error naming it.
 func newResolvers() map[string]map[string]resolver {
 	classFields := map[string]resolver{
-		"uuid":     func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*moclient.Class).UUID, nil },
-		"user_key": func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*moclient.Class).UserKey, nil },
-		"name":     func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*moclient.Class).Name, nil },
+		"uuid":     func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*model.Class).UUID, nil },
+		"user_key": func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*model.Class).UserKey, nil },
+		"name":     func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*model.Class).Name, nil },
 		"scope": func(_ *execution, p any, _ map[string]any) (any, error) {
-			return nullIfEmpty(p.(*moclient.Class).Scope), nil
+			return nullIfEmpty(p.(*model.Class).Scope), nil
 		},
 	}
 	r := map[string]map[string]resolver{
@@ -90,9 +90,9 @@ func newResolvers() map[string]map[string]resolver {
 				}
 				return out, nil
 			},
-			"unit_type":                unitClass(func(d unitData) *moclient.Class { return d.unitType }),
-			"org_unit_level":           unitClass(func(d unitData) *moclient.Class { return d.level }),
-			"org_unit_hierarchy_model": unitClass(func(d unitData) *moclient.Class { return d.hierarchy }),
+			"unit_type":                unitClass(func(d unitData) *model.Class { return d.unitType }),
+			"org_unit_level":           unitClass(func(d unitData) *model.Class { return d.level }),
+			"org_unit_hierarchy_model": unitClass(func(d unitData) *model.Class { return d.hierarchy }),
 			"addresses":                resolveUnitAddresses,
 			"managers":                 resolveUnitManagers,
 			"kles":                     resolveUnitKLEs,
@@ -123,8 +123,8 @@ func newResolvers() map[string]map[string]resolver {
 			"is_primary":      engField(func(v *ver[engData]) any { return v.d.primary }),
 			"fraction":        engField(func(v *ver[engData]) any { return derefOrNil(v.d.fraction) }),
 			"validity":        engField(func(v *ver[engData]) any { return v.val }),
-			"job_function":    boundClass(func(p any) *moclient.Class { return &p.(*ver[engData]).d.jobFunction }),
-			"engagement_type": boundClass(func(p any) *moclient.Class { return &p.(*ver[engData]).d.engType }),
+			"job_function":    boundClass(func(p any) *model.Class { return &p.(*ver[engData]).d.jobFunction }),
+			"engagement_type": boundClass(func(p any) *model.Class { return &p.(*ver[engData]).d.engType }),
 			"org_unit": func(ex *execution, p any, args map[string]any) (any, error) {
 				return ex.unitList("Engagement.org_unit", args, &p.(*ver[engData]).d.orgUnit)
 			},
@@ -144,8 +144,8 @@ func newResolvers() map[string]map[string]resolver {
 			"value":        addrField(func(v *ver[addrData]) any { return v.d.value }),
 			"name":         addrField(func(v *ver[addrData]) any { return v.d.name }),
 			"validity":     addrField(func(v *ver[addrData]) any { return v.val }),
-			"address_type": boundClass(func(p any) *moclient.Class { return &p.(*ver[addrData]).d.typ }),
-			"visibility":   boundClass(func(p any) *moclient.Class { return p.(*ver[addrData]).d.visibility }),
+			"address_type": boundClass(func(p any) *model.Class { return &p.(*ver[addrData]).d.typ }),
+			"visibility":   boundClass(func(p any) *model.Class { return p.(*ver[addrData]).d.visibility }),
 			"person": func(ex *execution, p any, args map[string]any) (any, error) {
 				return ex.personList("Address.person", args, p.(*ver[addrData]).d.person)
 			},
@@ -164,7 +164,7 @@ func newResolvers() map[string]map[string]resolver {
 				return nullIfEmpty(v.d.externalID)
 			}),
 			"validity": itField(func(v *ver[itData]) any { return v.val }),
-			"itsystem": boundClass(func(p any) *moclient.Class { return &p.(*ver[itData]).d.system }),
+			"itsystem": boundClass(func(p any) *model.Class { return &p.(*ver[itData]).d.system }),
 			"person": func(ex *execution, p any, args map[string]any) (any, error) {
 				return ex.personList("ITUser.person", args, p.(*ver[itData]).d.person)
 			},
@@ -224,7 +224,7 @@ func newResolvers() map[string]map[string]resolver {
 			"uuid":              func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[assocData]).id, nil },
 			"user_key":          func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[assocData]).d.userKey, nil },
 			"validity":          func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[assocData]).val, nil },
-			"association_type":  boundClass(func(p any) *moclient.Class { return &p.(*ver[assocData]).d.typ }),
+			"association_type":  boundClass(func(p any) *model.Class { return &p.(*ver[assocData]).d.typ }),
 			"person_response":   refResp(func(ex *execution, p any) any { return ex.personResp(p.(*ver[assocData]).d.person) }),
 			"org_unit_response": refResp(func(ex *execution, p any) any { return ex.unitResp(p.(*ver[assocData]).d.orgUnit) }),
 		},
@@ -232,16 +232,16 @@ func newResolvers() map[string]map[string]resolver {
 			"uuid":                func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[leaveData]).id, nil },
 			"user_key":            func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[leaveData]).d.userKey, nil },
 			"validity":            func(_ *execution, p any, _ map[string]any) (any, error) { return p.(*ver[leaveData]).val, nil },
-			"leave_type":          boundClass(func(p any) *moclient.Class { return &p.(*ver[leaveData]).d.typ }),
+			"leave_type":          boundClass(func(p any) *model.Class { return &p.(*ver[leaveData]).d.typ }),
 			"person_response":     refResp(func(ex *execution, p any) any { return ex.personResp(p.(*ver[leaveData]).d.person) }),
 			"engagement_response": refResp(func(ex *execution, p any) any { return ex.engRespPtr(p.(*ver[leaveData]).d.engagement) }),
 		},
 		"Class":    classFields,
 		"ITSystem": {"uuid": classFields["uuid"], "user_key": classFields["user_key"], "name": classFields["name"]},
 		"Validity": {
-			"from": func(_ *execution, p any, _ map[string]any) (any, error) { return p.(moclient.Validity).From, nil },
+			"from": func(_ *execution, p any, _ map[string]any) (any, error) { return p.(model.Validity).From, nil },
 			"to": func(ex *execution, p any, _ map[string]any) (any, error) {
-				return timeOrNil(v25To(p.(moclient.Validity).To, ex.s.loc)), nil
+				return timeOrNil(v25To(p.(model.Validity).To, ex.s.loc)), nil
 			},
 		},
 		"OpenValidity": {
@@ -325,12 +325,12 @@ func itField(get func(*ver[itData]) any) resolver {
 	return func(_ *execution, p any, _ map[string]any) (any, error) { return get(p.(*ver[itData])), nil }
 }
 
-func unitClass(get func(unitData) *moclient.Class) resolver {
-	return boundClass(func(p any) *moclient.Class { return get(p.(*ver[unitData]).d) })
+func unitClass(get func(unitData) *model.Class) resolver {
+	return boundClass(func(p any) *model.Class { return get(p.(*ver[unitData]).d) })
 }
 
 // boundClass resolves a class-valued field that takes the (unsupported) filter/limit/cursor args.
-func boundClass(get func(any) *moclient.Class) resolver {
+func boundClass(get func(any) *model.Class) resolver {
 	return func(_ *execution, p any, args map[string]any) (any, error) {
 		if err := noArgs("class reference", args); err != nil {
 			return nil, err
@@ -437,7 +437,7 @@ func resolveUnitAddresses(ex *execution, p any, args map[string]any) (any, error
 	if err != nil {
 		return nil, err
 	}
-	keep, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *moclient.Class { return &v.d.typ })
+	keep, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *model.Class { return &v.d.typ })
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func resolvePersonAddresses(ex *execution, p any, args map[string]any) (any, err
 	if err != nil {
 		return nil, err
 	}
-	keep, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *moclient.Class { return &v.d.typ })
+	keep, err := classFilter("address_type", filter["address_type"], func(v *ver[addrData]) *model.Class { return &v.d.typ })
 	if err != nil {
 		return nil, err
 	}
@@ -600,7 +600,7 @@ func itUserFilter(filter map[string]any) (func(*ver[itData]) bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("itusers filter external_ids: %w", err)
 	}
-	sys, err := classFilter("itsystem", filter["itsystem"], func(v *ver[itData]) *moclient.Class { return &v.d.system })
+	sys, err := classFilter("itsystem", filter["itsystem"], func(v *ver[itData]) *model.Class { return &v.d.system })
 	if err != nil {
 		return nil, err
 	}
@@ -611,7 +611,7 @@ func itUserFilter(filter map[string]any) (func(*ver[itData]) bool, error) {
 
 // classFilter builds a predicate from a ClassFilter/ITSystemFilter input (uuids, user_keys,
 // scope); nil when the filter is absent.
-func classFilter[T any](where string, raw any, get func(*ver[T]) *moclient.Class) (func(*ver[T]) bool, error) {
+func classFilter[T any](where string, raw any, get func(*ver[T]) *model.Class) (func(*ver[T]) bool, error) {
 	f, err := subFilter(where+" filter", raw, "uuids", "user_keys", "scope")
 	if err != nil || raw == nil {
 		return nil, err

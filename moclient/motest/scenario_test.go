@@ -18,8 +18,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // queue is a server-named queue bound with "#" to the os2mo exchange of an isolated vhost.
@@ -113,14 +113,14 @@ func newWorld(t *testing.T, opts motest.PublisherOptions) *world {
 
 // leafWithDetails adds a unit with two addresses, a KLE mark-up and a vacant manager role below
 // the top unit, without events, and returns it.
-func (w *world) leafWithDetails(t *testing.T) moclient.OrgUnit {
+func (w *world) leafWithDetails(t *testing.T) model.OrgUnit {
 	t.Helper()
 	top := w.data.Units[0]
 	email, _ := w.srv.Class("EmailUnit")
-	u := moclient.OrgUnit{UUID: uuid.New(), Name: "Midlertidig Enhed", Parent: &top.UUID, Validity: moclient.Validity{From: w.now.AddDate(-1, 0, 0)},
-		Addresses: []moclient.Address{{UUID: uuid.New(), Type: email, Value: "a@x.dk"}, {UUID: uuid.New(), Type: email, Value: "b@x.dk"}},
-		KLE:       []moclient.KLE{{UUID: uuid.New(), Numbers: []moclient.Class{{UUID: uuid.New(), UserKey: "00.00.00", Name: "X"}}}},
-		Managers:  []moclient.Manager{{UUID: uuid.New()}}}
+	u := model.OrgUnit{UUID: uuid.New(), Name: "Midlertidig Enhed", Parent: &top.UUID, Validity: model.Validity{From: w.now.AddDate(-1, 0, 0)},
+		Addresses: []model.Address{{UUID: uuid.New(), Type: email, Value: "a@x.dk"}, {UUID: uuid.New(), Type: email, Value: "b@x.dk"}},
+		KLE:       []model.KLE{{UUID: uuid.New(), Numbers: []model.Class{{UUID: uuid.New(), UserKey: "00.00.00", Name: "X"}}}},
+		Managers:  []model.Manager{{UUID: uuid.New()}}}
 	if err := w.srv.AddOrgUnit(u); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func (w *world) leafWithDetails(t *testing.T) moclient.OrgUnit {
 
 // aManager returns a generated person (not skip) who manages a unit now and has no association or
 // leave, and the manager roles the person holds now, from the server's current state.
-func (w *world) aManager(t *testing.T, skip uuid.UUID) (moclient.Person, []uuid.UUID) {
+func (w *world) aManager(t *testing.T, skip uuid.UUID) (model.Person, []uuid.UUID) {
 	t.Helper()
 	busy := map[uuid.UUID]bool{skip: true}
 	for _, a := range w.data.Associations {
@@ -154,7 +154,7 @@ func (w *world) aManager(t *testing.T, skip uuid.UUID) (moclient.Person, []uuid.
 		}
 	}
 	t.Fatal("no manager without association or leave in the generated data")
-	return moclient.Person{}, nil
+	return model.Person{}, nil
 }
 
 // must returns a function that fails t on an error and passes the change through.
@@ -179,7 +179,7 @@ func TestMutationsEmitOS2MOEvents(t *testing.T) {
 	p0, _ := w.srv.Person(w.data.Persons[0].UUID)
 	secret, _ := w.srv.Class("Hemmelig")
 	ad, _ := w.srv.Class("Active Directory")
-	jf := moclient.Class{UUID: uuid.New(), UserKey: "Testjob", Name: "Testjob"}
+	jf := model.Class{UUID: uuid.New(), UserKey: "Testjob", Name: "Testjob"}
 	employed, _ := w.srv.Class("Ansat")
 	tests := []struct {
 		name string
@@ -210,7 +210,7 @@ func TestMutationsEmitOS2MOEvents(t *testing.T) {
 			return nil
 		}},
 		{"add engagement", func(t *testing.T) []string {
-			ch := must(t)(w.srv.AddEngagement(ctx, p0.UUID, moclient.Engagement{OrgUnit: dept, JobFunction: jf, EngagementType: employed}))
+			ch := must(t)(w.srv.AddEngagement(ctx, p0.UUID, model.Engagement{OrgUnit: dept, JobFunction: jf, EngagementType: employed}))
 			return []string{ev("engagement", ch.UUID)}
 		}},
 		{"change engagement", func(t *testing.T) []string {
@@ -259,19 +259,19 @@ func TestMutationsEmitOS2MOEvents(t *testing.T) {
 			return sorted(want...)
 		}},
 		{"add and remove KLE", func(t *testing.T) []string {
-			ch := must(t)(w.srv.AddKLE(ctx, dept, []moclient.Class{{UUID: uuid.New(), UserKey: "02.00.00", Name: "Byggeri"}}, nil, time.Time{}))
+			ch := must(t)(w.srv.AddKLE(ctx, dept, []model.Class{{UUID: uuid.New(), UserKey: "02.00.00", Name: "Byggeri"}}, nil, time.Time{}))
 			must(t)(w.srv.RemoveKLE(ctx, ch.UUID, w.now.AddDate(0, 0, 7)))
 			return []string{ev("kle", ch.UUID), ev("kle", ch.UUID)}
 		}},
 		{"add and remove an AD account", func(t *testing.T) []string {
-			ch := must(t)(w.srv.AddITUser(ctx, p0.UUID, moclient.ITUser{ITSystem: ad, UserKey: "nyad", ExternalID: uuid.NewString()}))
+			ch := must(t)(w.srv.AddITUser(ctx, p0.UUID, model.ITUser{ITSystem: ad, UserKey: "nyad", ExternalID: uuid.NewString()}))
 			must(t)(w.srv.RemoveITUser(ctx, ch.UUID, time.Time{}))
 			return []string{ev("ituser", ch.UUID), ev("ituser", ch.UUID)}
 		}},
 		{"create person", func(t *testing.T) []string {
-			p := moclient.Person{GivenName: "Ny", Surname: "Medarbejder", CPR: "0202021234",
-				Engagements: []moclient.Engagement{{UUID: uuid.New(), OrgUnit: dept, JobFunction: jf, EngagementType: employed}},
-				ITUsers:     []moclient.ITUser{{UUID: uuid.New(), UserKey: "nyme", ITSystem: ad}}}
+			p := model.Person{GivenName: "Ny", Surname: "Medarbejder", CPR: "0202021234",
+				Engagements: []model.Engagement{{UUID: uuid.New(), OrgUnit: dept, JobFunction: jf, EngagementType: employed}},
+				ITUsers:     []model.ITUser{{UUID: uuid.New(), UserKey: "nyme", ITSystem: ad}}}
 			ch := must(t)(w.srv.CreatePerson(ctx, p))
 			return sorted(ev("person", ch.UUID), ev("engagement", p.Engagements[0].UUID), ev("ituser", p.ITUsers[0].UUID))
 		}},
@@ -311,7 +311,7 @@ func TestTerminatedPersonIsVacatedManager(t *testing.T) {
 	if err := srv.Load(motest.GenerateOrg(motest.GenOptions{Seed: 4, Units: 40, Persons: 120, Today: time.Now()})); err != nil {
 		t.Fatal(err)
 	}
-	var unit moclient.OrgUnit
+	var unit model.OrgUnit
 	for _, id := range srv.OrgUnitIDs() {
 		if u, _ := srv.OrgUnit(id); len(u.Managers) > 0 && u.Managers[0].Person != nil {
 			unit = u
@@ -404,12 +404,12 @@ func TestBoundaryEvents(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, loc)
 	rec := &recorder{}
 	srv := motest.NewServer(motest.Options{Now: func() time.Time { return now }, Events: rec})
-	top := moclient.OrgUnit{UUID: uuid.New(), Name: "Top", Validity: moclient.Validity{From: now.AddDate(-5, 0, 0)}}
+	top := model.OrgUnit{UUID: uuid.New(), Name: "Top", Validity: model.Validity{From: now.AddDate(-5, 0, 0)}}
 	if err := srv.AddOrgUnit(top); err != nil {
 		t.Fatal(err)
 	}
-	p := moclient.Person{UUID: uuid.New(), Name: "Anna Jensen", Engagements: []moclient.Engagement{{UUID: uuid.New(), OrgUnit: top.UUID,
-		Validity: moclient.Validity{From: now.AddDate(-1, 0, 0)}}}}
+	p := model.Person{UUID: uuid.New(), Name: "Anna Jensen", Engagements: []model.Engagement{{UUID: uuid.New(), OrgUnit: top.UUID,
+		Validity: model.Validity{From: now.AddDate(-1, 0, 0)}}}}
 	if err := srv.AddPerson(p); err != nil {
 		t.Fatal(err)
 	}

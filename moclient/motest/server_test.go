@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 type recorder struct {
@@ -204,7 +204,7 @@ func TestGraphQLExecutor(t *testing.T) {
 	}
 }
 
-func mustUnit(t *testing.T, h *harness, id uuid.UUID) moclient.OrgUnit {
+func mustUnit(t *testing.T, h *harness, id uuid.UUID) model.OrgUnit {
 	t.Helper()
 	u, ok := h.srv.OrgUnit(id)
 	if !ok {
@@ -331,9 +331,9 @@ func TestTokenExpiresWithClock(t *testing.T) {
 func TestStoreRules(t *testing.T) {
 	srv := motest.NewServer(motest.Options{})
 	from := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := moclient.OrgUnit{UUID: uuid.New(), Name: "A", Validity: moclient.Validity{From: from}}
+	a := model.OrgUnit{UUID: uuid.New(), Name: "A", Validity: model.Validity{From: from}}
 	pa := a.UUID
-	b := moclient.OrgUnit{UUID: uuid.New(), Name: "B", Parent: &pa, Validity: moclient.Validity{From: from}}
+	b := model.OrgUnit{UUID: uuid.New(), Name: "B", Parent: &pa, Validity: model.Validity{From: from}}
 	if err := srv.AddOrgUnit(a); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestStoreRules(t *testing.T) {
 	}
 	pb := b.UUID
 	unknown := uuid.New()
-	typ := moclient.Class{UUID: uuid.New(), UserKey: "Team", Name: "Team"}
+	typ := model.Class{UUID: uuid.New(), UserKey: "Team", Name: "Team"}
 	clash := typ
 	clash.Name = "Other"
 	tests := []struct {
@@ -352,19 +352,19 @@ func TestStoreRules(t *testing.T) {
 	}{
 		{"duplicate", func() error { return srv.AddOrgUnit(a) }, "already exists"},
 		{"unknown parent", func() error {
-			return srv.AddOrgUnit(moclient.OrgUnit{UUID: uuid.New(), Name: "C", Parent: &unknown, Validity: a.Validity})
+			return srv.AddOrgUnit(model.OrgUnit{UUID: uuid.New(), Name: "C", Parent: &unknown, Validity: a.Validity})
 		}, "unknown object"},
-		{"no start", func() error { return srv.AddOrgUnit(moclient.OrgUnit{UUID: uuid.New(), Name: "D"}) }, "Validity.From"},
+		{"no start", func() error { return srv.AddOrgUnit(model.OrgUnit{UUID: uuid.New(), Name: "D"}) }, "Validity.From"},
 		{"cycle", func() error { a2 := a; a2.Parent = &pb; return srv.UpdateOrgUnit(a2) }, "below it"},
 		{"update unknown", func() error {
-			return srv.UpdateOrgUnit(moclient.OrgUnit{UUID: unknown, Name: "X", Validity: a.Validity})
+			return srv.UpdateOrgUnit(model.OrgUnit{UUID: unknown, Name: "X", Validity: a.Validity})
 		}, "unknown object"},
 		{"terminate before start", func() error { return srv.TerminateOrgUnit(a.UUID, from.AddDate(0, 0, -1)) }, "before its start"},
 		{"class clash", func() error {
-			if err := srv.AddOrgUnit(moclient.OrgUnit{UUID: uuid.New(), Name: "E", UnitType: &typ, Validity: a.Validity}); err != nil {
+			if err := srv.AddOrgUnit(model.OrgUnit{UUID: uuid.New(), Name: "E", UnitType: &typ, Validity: a.Validity}); err != nil {
 				return err
 			}
-			return srv.AddOrgUnit(moclient.OrgUnit{UUID: uuid.New(), Name: "F", UnitType: &clash, Validity: a.Validity})
+			return srv.AddOrgUnit(model.OrgUnit{UUID: uuid.New(), Name: "F", UnitType: &clash, Validity: a.Validity})
 		}, "elsewhere"},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/model"
 )
 
 // ErrUnknownObject is returned (wrapped) for a UUID the fake does not hold.
@@ -25,7 +25,7 @@ type (
 	unitData struct {
 		name, userKey              string
 		parent                     *uuid.UUID
-		unitType, level, hierarchy *moclient.Class
+		unitType, level, hierarchy *model.Class
 	}
 	personData struct {
 		userKey, givenName, surname, nickGiven, nickSurname, cpr string
@@ -33,7 +33,7 @@ type (
 	engData struct {
 		userKey              string
 		person, orgUnit      uuid.UUID
-		jobFunction, engType moclient.Class
+		jobFunction, engType model.Class
 		primary              bool
 		fraction             *int
 		ext                  [10]string
@@ -41,8 +41,8 @@ type (
 	addrData struct {
 		userKey                             string
 		person, orgUnit, engagement, itUser *uuid.UUID
-		typ                                 moclient.Class
-		visibility                          *moclient.Class
+		typ                                 model.Class
+		visibility                          *model.Class
 		value, name                         string
 	}
 	itData struct {
@@ -51,7 +51,7 @@ type (
 		// engagements are the engagements the account is linked to, distinct, in the order they
 		// were given (OS2MO's engagement_response is the first).
 		engagements []uuid.UUID
-		system      moclient.Class
+		system      model.Class
 	}
 	mgrData struct {
 		userKey string
@@ -61,18 +61,18 @@ type (
 	kleData struct {
 		userKey          string
 		orgUnit          uuid.UUID
-		numbers, aspects []moclient.Class
+		numbers, aspects []model.Class
 	}
 	assocData struct {
 		userKey         string
 		person, orgUnit uuid.UUID
-		typ             moclient.Class
+		typ             model.Class
 	}
 	leaveData struct {
 		userKey    string
 		person     uuid.UUID
 		engagement *uuid.UUID
-		typ        moclient.Class
+		typ        model.Class
 	}
 )
 
@@ -98,8 +98,8 @@ type Association struct {
 	UserKey  string
 	Person   uuid.UUID
 	OrgUnit  uuid.UUID
-	Type     moclient.Class
-	Validity moclient.Validity
+	Type     model.Class
+	Validity model.Validity
 }
 
 // Leave is a person's leave (orlov), optionally of one engagement.
@@ -108,8 +108,8 @@ type Leave struct {
 	UserKey    string
 	Person     uuid.UUID
 	Engagement *uuid.UUID
-	Type       moclient.Class
-	Validity   moclient.Validity
+	Type       model.Class
+	Validity   model.Validity
 }
 
 // linkKey indexes the objects of one type that refer to an owner (a unit or a person).
@@ -121,7 +121,7 @@ type linkKey struct {
 // store is the in-memory organisation. It is not locked itself; Server guards it with its mutex,
 // and every write ends with finish.
 type store struct {
-	classes      map[uuid.UUID]moclient.Class // classes and IT systems, by UUID
+	classes      map[uuid.UUID]model.Class // classes and IT systems, by UUID
 	units        *table[unitData]
 	persons      *table[personData]
 	engagements  *table[engData]
@@ -143,7 +143,7 @@ type store struct {
 // day (date granularity).
 func newStore(day func(time.Time) time.Time) *store {
 	return &store{
-		classes: map[uuid.UUID]moclient.Class{}, units: newTable[unitData](day), persons: newTable[personData](day),
+		classes: map[uuid.UUID]model.Class{}, units: newTable[unitData](day), persons: newTable[personData](day),
 		engagements: newTable[engData](day), addresses: newTable[addrData](day), itusers: newTable[itData](day),
 		managers: newTable[mgrData](day), kles: newTable[kleData](day), associations: newTable[assocData](day),
 		leaves: newTable[leaveData](day), links: map[linkKey][]uuid.UUID{}, day: day,
@@ -198,7 +198,7 @@ func (st *store) linked(kind string, owner uuid.UUID) []uuid.UUID {
 
 // register checks that classes seen before carry the same user key, name and scope, then records
 // them; nil entries are skipped.
-func (st *store) register(op string, owner uuid.UUID, cs ...*moclient.Class) error {
+func (st *store) register(op string, owner uuid.UUID, cs ...*model.Class) error {
 	for _, c := range cs {
 		if c == nil {
 			continue
@@ -241,7 +241,7 @@ func (st *store) ancestors(id uuid.UUID, t time.Time) []uuid.UUID {
 // without a validity get the unit's. Ancestors is ignored (derived from Parent). The classes the
 // unit refers to are registered; a class UUID seen before must carry the same user key, name and
 // scope. A manager's person is not checked (it may be loaded later).
-func (s *Server) AddOrgUnit(u moclient.OrgUnit) error {
+func (s *Server) AddOrgUnit(u model.OrgUnit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.store.finish()
@@ -258,7 +258,7 @@ func (s *Server) AddOrgUnit(u moclient.OrgUnit) error {
 // move, new addresses, …), under the same rules as [Server.AddOrgUnit]; details of the unit that
 // u no longer lists are deleted, and moving a unit below itself is refused. It publishes nothing;
 // see [Server.RenameUnit] and friends for changes with events.
-func (s *Server) UpdateOrgUnit(u moclient.OrgUnit) error {
+func (s *Server) UpdateOrgUnit(u model.OrgUnit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.store.finish()
@@ -285,7 +285,7 @@ func (s *Server) TerminateOrgUnit(id uuid.UUID, to time.Time) error {
 }
 
 // putUnit validates u and stores it with its details, replacing an existing unit's history.
-func (st *store) putUnit(u moclient.OrgUnit, op string, now time.Time) error {
+func (st *store) putUnit(u model.OrgUnit, op string, now time.Time) error {
 	if u.Name == "" {
 		return fmt.Errorf("motest: %s: org unit %s: Name must be set", op, u.UUID)
 	}
@@ -300,7 +300,7 @@ func (st *store) putUnit(u moclient.OrgUnit, op string, now time.Time) error {
 			return fmt.Errorf("motest: %s: org unit %s: parent %s is the unit itself or below it", op, u.UUID, *u.Parent)
 		}
 	}
-	classes := []*moclient.Class{u.UnitType, u.Level, u.Hierarchy}
+	classes := []*model.Class{u.UnitType, u.Level, u.Hierarchy}
 	for i := range u.Addresses {
 		a := &u.Addresses[i]
 		classes = append(classes, &a.Type, a.Visibility)
@@ -411,7 +411,7 @@ func (st *store) deleteDetail(kind string, d uuid.UUID) {
 	}
 }
 
-func (st *store) putAddress(a moclient.Address, owner addrData, def moclient.Validity) {
+func (st *store) putAddress(a model.Address, owner addrData, def model.Validity) {
 	owner.userKey = a.Value
 	owner.typ, owner.visibility = a.Type, clonePtr(a.Visibility)
 	owner.value, owner.name = a.Value, a.Name
@@ -421,7 +421,7 @@ func (st *store) putAddress(a moclient.Address, owner addrData, def moclient.Val
 	st.link(ObjectAddress, owner.person, a.UUID)
 }
 
-func (st *store) putITUser(it moclient.ITUser, owner itData, def moclient.Validity) {
+func (st *store) putITUser(it model.ITUser, owner itData, def model.Validity) {
 	owner.userKey, owner.externalID, owner.system = it.UserKey, it.ExternalID, it.ITSystem
 	owner.engagements = distinct(it.Engagements)
 	st.itusers.put(newHist(it.UUID, defaulted(it.Validity, def), owner))
@@ -454,14 +454,14 @@ func (st *store) linkedEngagements(d itData, from, to *time.Time) []uuid.UUID {
 	return out
 }
 
-func (st *store) putManager(id uuid.UUID, v moclient.Validity, d mgrData) {
+func (st *store) putManager(id uuid.UUID, v model.Validity, d mgrData) {
 	st.managers.put(newHist(id, v, d))
 	st.link(ObjectManager, &d.orgUnit, id)
 	st.link(ObjectManager, d.person, id)
 }
 
 // checkIDs requires a UUID on every detail.
-func checkIDs(op string, owner uuid.UUID, addrs []moclient.Address, mgrs []moclient.Manager, kles []moclient.KLE, its []moclient.ITUser) error {
+func checkIDs(op string, owner uuid.UUID, addrs []model.Address, mgrs []model.Manager, kles []model.KLE, its []model.ITUser) error {
 	for i, a := range addrs {
 		if a.UUID == uuid.Nil {
 			return fmt.Errorf("motest: %s: %s: address %d has no UUID", op, owner, i)
@@ -485,7 +485,7 @@ func checkIDs(op string, owner uuid.UUID, addrs []moclient.Address, mgrs []mocli
 	return nil
 }
 
-func defaulted(v, def moclient.Validity) moclient.Validity {
+func defaulted(v, def model.Validity) model.Validity {
 	if v.From.IsZero() {
 		return def
 	}
@@ -501,14 +501,14 @@ func defaulted(v, def moclient.Validity) moclient.Validity {
 // validity as in OS2MO after an edit. An IT user is linked to every engagement in its Engagements
 // (repeats dropped; the first is what OS2MO's singular engagement_response gives); links are not
 // checked, and one to an engagement the fake does not hold is never answered.
-func (s *Server) AddPerson(p moclient.Person) error {
+func (s *Server) AddPerson(p model.Person) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.store.finish()
 	return s.store.addPerson(p, "AddPerson")
 }
 
-func (st *store) addPerson(p moclient.Person, op string) error {
+func (st *store) addPerson(p model.Person, op string) error {
 	if p.UUID == uuid.Nil {
 		return fmt.Errorf("motest: %s: UUID must be set", op)
 	}
@@ -534,7 +534,7 @@ func (st *store) addPerson(p moclient.Person, op string) error {
 			nickGiven = p.Nickname
 		}
 	}
-	var classes []*moclient.Class
+	var classes []*model.Class
 	for i := range p.Engagements {
 		e := &p.Engagements[i]
 		if e.UUID == uuid.Nil {
@@ -588,16 +588,16 @@ func (st *store) addPerson(p moclient.Person, op string) error {
 
 // defaultEngagementClasses fills a missing job function ("Medarbejder") or engagement type
 // ("Ansat"): OS2MO requires both, and tests rarely care which.
-func defaultEngagementClasses(e *moclient.Engagement) {
-	if e.JobFunction == (moclient.Class{}) {
+func defaultEngagementClasses(e *model.Engagement) {
+	if e.JobFunction == (model.Class{}) {
 		e.JobFunction = genClass("engagement_job_function", "Medarbejder", "Medarbejder", "")
 	}
-	if e.EngagementType == (moclient.Class{}) {
+	if e.EngagementType == (model.Class{}) {
 		e.EngagementType = genClass("engagement_type", "Ansat", "Ansat", "")
 	}
 }
 
-func (st *store) putEngagement(person uuid.UUID, e moclient.Engagement, v moclient.Validity) {
+func (st *store) putEngagement(person uuid.UUID, e model.Engagement, v model.Validity) {
 	d := engData{userKey: e.UserKey, person: person, orgUnit: e.OrgUnit, jobFunction: e.JobFunction, engType: e.EngagementType,
 		primary: e.Primary, fraction: clonePtr(e.Fraction), ext: e.Extensions}
 	if d.userKey == "" {
@@ -605,7 +605,7 @@ func (st *store) putEngagement(person uuid.UUID, e moclient.Engagement, v moclie
 	}
 	h := newHist(e.UUID, v, d)
 	if !e.Start.IsZero() && e.Start.Before(v.From) {
-		h.vs = append([]*ver[engData]{{id: e.UUID, val: moclient.Validity{From: e.Start, To: v.From}, d: d}}, h.vs...)
+		h.vs = append([]*ver[engData]{{id: e.UUID, val: model.Validity{From: e.Start, To: v.From}, d: d}}, h.vs...)
 	}
 	st.engagements.put(h)
 	st.link(ObjectEngagement, &person, e.UUID)
@@ -707,16 +707,16 @@ func (s *Server) Load(d Dataset) error {
 // next or else last state), with Ancestors derived (nearest first), every detail it owns in
 // that detail's state now (or next, or last), and ParentITUsers the IT users of its parent in
 // effect now (as the reader's query reads them). Managers' PersonITUsers are not filled.
-func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
+func (s *Server) OrgUnit(id uuid.UUID) (model.OrgUnit, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, now := s.store, s.opts.Now()
 	h := st.units.get(id)
 	if h == nil {
-		return moclient.OrgUnit{}, false
+		return model.OrgUnit{}, false
 	}
 	v := h.nowOrLast(now)
-	u := moclient.OrgUnit{
+	u := model.OrgUnit{
 		UUID: id, Name: v.d.name, UserKey: v.d.userKey, Parent: clonePtr(v.d.parent), Ancestors: st.ancestors(id, now),
 		UnitType: clonePtr(v.d.unitType), Level: clonePtr(v.d.level), Hierarchy: clonePtr(v.d.hierarchy), Validity: v.val,
 	}
@@ -727,7 +727,7 @@ func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 	}
 	for _, d := range st.linked(ObjectManager, id) {
 		if m := st.managers.get(d).nowOrLast(now); m != nil && m.d.orgUnit == id {
-			mgr := moclient.Manager{UUID: d, Person: clonePtr(m.d.person), Validity: m.val}
+			mgr := model.Manager{UUID: d, Person: clonePtr(m.d.person), Validity: m.val}
 			mgr.PersonGone = m.d.person != nil && st.persons.get(*m.d.person).at(now) == nil
 			u.Managers = append(u.Managers, mgr)
 		}
@@ -737,7 +737,7 @@ func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 		if k == nil || k.d.orgUnit != id {
 			continue
 		}
-		u.KLE = append(u.KLE, moclient.KLE{UUID: d, Numbers: slices.Clone(k.d.numbers), Aspects: slices.Clone(k.d.aspects), Validity: k.val})
+		u.KLE = append(u.KLE, model.KLE{UUID: d, Numbers: slices.Clone(k.d.numbers), Aspects: slices.Clone(k.d.aspects), Validity: k.val})
 	}
 	for _, d := range st.linked(ObjectITUser, id) {
 		if it := st.itusers.get(d).nowOrLast(now); it != nil && isID(it.d.orgUnit, id) {
@@ -752,8 +752,8 @@ func (s *Server) OrgUnit(id uuid.UUID) (moclient.OrgUnit, bool) {
 
 // unitITUsersAt returns the IT users of unit id in effect at t, as OrganisationUnit.itusers
 // answers them; nil when there are none.
-func (st *store) unitITUsersAt(id uuid.UUID, t time.Time) []moclient.ITUser {
-	var out []moclient.ITUser
+func (st *store) unitITUsersAt(id uuid.UUID, t time.Time) []model.ITUser {
+	var out []model.ITUser
 	for _, d := range st.linked(ObjectITUser, id) {
 		if it := st.itusers.get(d).at(t); it != nil && isID(it.d.orgUnit, id) {
 			out = append(out, st.itModel(it))
@@ -764,8 +764,8 @@ func (st *store) unitITUsersAt(id uuid.UUID, t time.Time) []moclient.ITUser {
 
 // unitAddressesAt returns the addresses of unit id in effect at t, as OrganisationUnit.addresses
 // answers them (Started is the current validity's start); nil when there are none.
-func (st *store) unitAddressesAt(id uuid.UUID, t time.Time) []moclient.Address {
-	var out []moclient.Address
+func (st *store) unitAddressesAt(id uuid.UUID, t time.Time) []model.Address {
+	var out []model.Address
 	for _, d := range st.linked(ObjectAddress, id) {
 		if a := st.addresses.get(d).at(t); a != nil && isID(a.d.orgUnit, id) {
 			m := addrModel(a)
@@ -782,16 +782,16 @@ func (st *store) unitAddressesAt(id uuid.UUID, t time.Time) []moclient.Address {
 // with the unit's IT users and addresses in effect now (the reader fills Unit.Addresses only
 // with moclient.Config.EngagementUnitAddresses). An IT user's Engagements are the linked
 // engagements the fake holds, ordered by UUID as the GraphQL API answers them.
-func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
+func (s *Server) Person(id uuid.UUID) (model.Person, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, now := s.store, s.opts.Now()
 	h := st.persons.get(id)
 	if h == nil {
-		return moclient.Person{}, false
+		return model.Person{}, false
 	}
 	v := h.nowOrLast(now)
-	p := moclient.Person{
+	p := model.Person{
 		UUID: id, UserKey: v.d.userKey, Name: v.d.fullName(), GivenName: v.d.givenName, Surname: v.d.surname,
 		Nickname: v.d.nickname(), NicknameGivenName: v.d.nickGiven, NicknameSurname: v.d.nickSurname, CPR: v.d.cpr, Validity: v.val,
 	}
@@ -811,7 +811,7 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 	}
 	for _, d := range st.linked(ObjectManager, id) {
 		if m := st.managers.get(d).at(now); m != nil && isID(m.d.person, id) {
-			p.ManagerRoles = append(p.ManagerRoles, moclient.ManagerRole{UUID: m.id, OrgUnit: m.d.orgUnit,
+			p.ManagerRoles = append(p.ManagerRoles, model.ManagerRole{UUID: m.id, OrgUnit: m.d.orgUnit,
 				Unit: st.unitSummary(m.d.orgUnit, now), Validity: m.val})
 		}
 	}
@@ -825,30 +825,30 @@ func (s *Server) Person(id uuid.UUID) (moclient.Person, bool) {
 
 // unitSummary returns what an engagement or manager role says about its unit at t, or nil when
 // the unit is not in effect then.
-func (st *store) unitSummary(id uuid.UUID, t time.Time) *moclient.UnitSummary {
+func (st *store) unitSummary(id uuid.UUID, t time.Time) *model.UnitSummary {
 	uh := st.units.get(id).at(t)
 	if uh == nil {
 		return nil
 	}
-	return &moclient.UnitSummary{UUID: uh.id, Name: uh.d.name, UserKey: uh.d.userKey, Ancestors: st.ancestors(uh.id, t),
+	return &model.UnitSummary{UUID: uh.id, Name: uh.d.name, UserKey: uh.d.userKey, Ancestors: st.ancestors(uh.id, t),
 		UnitType: clonePtr(uh.d.unitType), Level: clonePtr(uh.d.level), Hierarchy: clonePtr(uh.d.hierarchy),
 		ITUsers: st.unitITUsersAt(uh.id, t), Addresses: st.unitAddressesAt(uh.id, t)}
 }
 
-func addrModel(v *ver[addrData]) moclient.Address {
-	return moclient.Address{UUID: v.id, Type: v.d.typ, Visibility: clonePtr(v.d.visibility), Value: v.d.value, Name: v.d.name,
+func addrModel(v *ver[addrData]) model.Address {
+	return model.Address{UUID: v.id, Type: v.d.typ, Visibility: clonePtr(v.d.visibility), Value: v.d.value, Name: v.d.name,
 		Validity: v.val, Engagement: clonePtr(v.d.engagement), ITUser: clonePtr(v.d.itUser)}
 }
 
 // itModel converts an IT user's validity; Engagements are the linked engagements over all time,
 // as the reader's query asks for them.
-func (st *store) itModel(v *ver[itData]) moclient.ITUser {
-	return moclient.ITUser{UUID: v.id, UserKey: v.d.userKey, ExternalID: v.d.externalID, ITSystem: v.d.system,
+func (st *store) itModel(v *ver[itData]) model.ITUser {
+	return model.ITUser{UUID: v.id, UserKey: v.d.userKey, ExternalID: v.d.externalID, ITSystem: v.d.system,
 		Validity: v.val, Engagements: st.linkedEngagements(v.d, nil, nil)}
 }
 
-func engModel(v *ver[engData]) moclient.Engagement {
-	return moclient.Engagement{UUID: v.id, UserKey: v.d.userKey, OrgUnit: v.d.orgUnit, JobFunction: v.d.jobFunction,
+func engModel(v *ver[engData]) model.Engagement {
+	return model.Engagement{UUID: v.id, UserKey: v.d.userKey, OrgUnit: v.d.orgUnit, JobFunction: v.d.jobFunction,
 		EngagementType: v.d.engType, Primary: v.d.primary, Fraction: clonePtr(v.d.fraction), Extensions: v.d.ext, Validity: v.val}
 }
 
@@ -875,10 +875,10 @@ func (s *Server) PersonIDs() []uuid.UUID {
 
 // Class returns a class (or IT system) the fake knows, by user key; with several of the same user
 // key, the one with the smallest UUID.
-func (s *Server) Class(userKey string) (moclient.Class, bool) {
+func (s *Server) Class(userKey string) (model.Class, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out moclient.Class
+	var out model.Class
 	found := false
 	for _, c := range s.store.classes {
 		if c.UserKey == userKey && (!found || compareUUID(c.UUID, out.UUID) < 0) {

@@ -1,4 +1,10 @@
-package moclient
+// Package model is the source side of the sync: the municipality's organisation as a source
+// system reports it — units, persons, their addresses, engagements, IT users, manager roles, KLE
+// and classes, with validities as instants in Europe/Copenhagen. OS2MO's client (package moclient)
+// fills it today; translate turns it into STS Organisation's registrations without knowing where
+// it came from, so another source can feed the same translation. CPR numbers are redacted in logs
+// and %v output (Person.LogValue, Person.String).
+package model
 
 import (
 	"log/slog"
@@ -193,23 +199,3 @@ func redacted(s string) string {
 	}
 	return "[redacted]"
 }
-
-// Owners are the persons and units an OS2MO object belongs to, over all its validities; see
-// [Client.Owners] for which are filled per object type.
-type Owners struct {
-	Persons  []uuid.UUID // owning persons (employees)
-	OrgUnits []uuid.UUID // owning organisation units
-}
-
-// The OS2MO object types (new-style AMQP routing keys) that [Client.Owners] understands.
-const (
-	ObjectOrgUnit     = "org_unit"
-	ObjectPerson      = "person"
-	ObjectAddress     = "address"
-	ObjectEngagement  = "engagement"
-	ObjectITUser      = "ituser"
-	ObjectManager     = "manager"
-	ObjectKLE         = "kle"
-	ObjectAssociation = "association"
-	ObjectLeave       = "leave"
-)
