@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -46,7 +45,10 @@ type Observer interface {
 // did not finish within Config.ShutdownTimeout; they were requeued.
 var ErrShutdownDeadline = errors.New("shutdown deadline exceeded: in-flight events were cancelled and requeued")
 
-// Consumer consumes OS2MO events and hands them to a Handler.
+// Consumer consumes OS2MO events and hands them to a Handler. Run holds one broker session (the
+// session type: connections, channel, workers) at a time and starts a new one when it is lost; the
+// Consumer keeps what outlives a session: the configuration, the circuit breaker, Ready, the
+// metrics and the current session's publisher.
 type Consumer struct {
 	cfg      Config
 	handler  Handler
@@ -56,7 +58,8 @@ type Consumer struct {
 	deadline atomic.Bool
 	breaker  *breaker
 
-	// pub is the current session's confirm-mode publisher (nil between sessions), for Enqueue.
+	// pub is the current session's confirm-mode publisher (nil between sessions), for Publish and
+	// Enqueue: set by session.open, cleared by session.close.
 	pubMu sync.Mutex
 	pub   *confirmedPublisher
 
@@ -153,241 +156,6 @@ func reconnectDelay(n int, initial, maxWait time.Duration, jitter func(int64) in
 	return nominal - half + time.Duration(jitter(int64(half)+1))
 }
 
-// work is one delivery routed to a worker, with its parse result, and the deliveries of the same
-// event that arrived while it waited in the worker's queue (coalesced into it: they are settled
-// as it is, so none is acknowledged before the work they wait for is done).
-type work struct {
-	d    amqp.Delivery
-	ev   Event
-	err  error
-	key  coalesceKey
-	dups []amqp.Delivery // guarded by pending.mu until the work is taken
-}
-
-// coalesceKey identifies deliveries that ask for the same work.
-type coalesceKey struct {
-	routingKey string
-	id         uuid.UUID
-	force      bool
-}
-
-// pending holds the work waiting in the workers' queues, by event, for coalescing.
-type pending struct {
-	mu    sync.Mutex
-	works map[coalesceKey]*work
-}
-
-// add queues w unless the same event is already waiting, in which case d joins it and add
-// returns false.
-func (p *pending) add(w *work) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if w.err != nil {
-		return true // malformed: never coalesced
-	}
-	if waiting, ok := p.works[w.key]; ok {
-		waiting.dups = append(waiting.dups, w.d)
-		return false
-	}
-	p.works[w.key] = w
-	return true
-}
-
-// take marks w as started: later deliveries of the event are queued anew.
-func (p *pending) take(w *work) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.works[w.key] == w {
-		delete(p.works, w.key)
-	}
-}
-
-// ack acknowledges the delivery and its coalesced duplicates; the first error is returned.
-func (w *work) ack() error {
-	err := w.d.Ack(false)
-	for _, d := range w.dups {
-		if e := d.Ack(false); err == nil {
-			err = e
-		}
-	}
-	return err
-}
-
-// requeue returns the delivery and its coalesced duplicates to the queue.
-func (w *work) requeue() error {
-	err := w.d.Nack(false, true)
-	for _, d := range w.dups {
-		if e := d.Nack(false, true); err == nil {
-			err = e
-		}
-	}
-	return err
-}
-
-// session runs one connection lifetime. It returns when the session is lost (with the cause) or
-// after a graceful shutdown when ctx is cancelled.
-func (c *Consumer) session(ctx context.Context) error {
-	conn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "stsorgsync consumer"}})
-	if err != nil {
-		return fmt.Errorf("connect to broker: %w", err)
-	}
-	defer conn.Close()
-	pubConn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": "stsorgsync dead-letter publisher"}})
-	if err != nil {
-		return fmt.Errorf("connect to broker (publisher): %w", err)
-	}
-	defer pubConn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	if err := DeclareTopology(ch, c.cfg); err != nil {
-		return err
-	}
-	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
-		return fmt.Errorf("set prefetch %d: %w", c.cfg.Prefetch, err)
-	}
-	pub, err := newConfirmedPublisher(pubConn)
-	if err != nil {
-		return err
-	}
-	dl := &deadLetterer{pub: pub, exchange: c.cfg.DeadLetterExchange}
-	c.pubMu.Lock()
-	c.pub = pub
-	c.pubMu.Unlock()
-	defer func() {
-		c.pubMu.Lock()
-		c.pub = nil
-		c.pubMu.Unlock()
-	}()
-	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	pubClosed := pubConn.NotifyClose(make(chan *amqp.Error, 1))
-	cancelled := ch.NotifyCancel(make(chan string, 1))
-	tag := c.cfg.ConsumerTag
-	if tag == "" {
-		tag = "stsorgsync-" + uuid.NewString()
-	}
-	deliveries, err := ch.Consume(c.cfg.Queue, tag, false, false, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("consume from queue %q: %w", c.cfg.Queue, err)
-	}
-	c.ready.Store(true)
-	c.sessions.Add(1)
-	c.log.Info("consuming", "queue", c.cfg.Queue, "workers", c.cfg.Workers, "prefetch", c.cfg.Prefetch)
-
-	// Work runs on a context that shutdown does not cancel at once (in-flight events may finish
-	// within ShutdownTimeout) but that a lost session cancels immediately.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	var draining atomic.Bool
-	queues := make([]chan *work, c.cfg.Workers)
-	waiting := &pending{works: map[coalesceKey]*work{}}
-	var wg sync.WaitGroup
-	for i := range queues {
-		// Each worker's buffer can hold every unacknowledged delivery, so the dispatch loop
-		// never blocks and always keeps draining the delivery channel.
-		queues[i] = make(chan *work, c.cfg.Prefetch)
-		q := queues[i]
-		wg.Go(func() {
-			for w := range q {
-				waiting.take(w)
-				if draining.Load() {
-					c.settle(w, OutcomeRequeued, "", 0, w.requeue())
-					continue
-				}
-				c.process(workCtx, ctx.Done(), dl, w)
-			}
-		})
-	}
-	stopWorkers := func() {
-		for _, q := range queues {
-			close(q)
-		}
-	}
-
-	for {
-		select {
-		case <-ctx.Done():
-			return c.shutdown(ch, tag, deliveries, func(d amqp.Delivery) { c.dispatch(d, queues, waiting) }, stopWorkers, &wg, &draining, cancelWork)
-		case d, ok := <-deliveries:
-			if !ok {
-				cancelWork()
-				stopWorkers()
-				wg.Wait()
-				return errors.New("delivery channel closed")
-			}
-			c.dispatch(d, queues, waiting)
-		case e := <-connClosed:
-			return c.lost(fmt.Errorf("connection closed: %v", e), cancelWork, stopWorkers, &wg)
-		case e := <-chClosed:
-			return c.lost(fmt.Errorf("channel closed: %v", e), cancelWork, stopWorkers, &wg)
-		case e := <-pubClosed:
-			return c.lost(fmt.Errorf("publisher connection closed: %v", e), cancelWork, stopWorkers, &wg)
-		case tag := <-cancelled:
-			return c.lost(fmt.Errorf("broker cancelled consumer %q (queue deleted?)", tag), cancelWork, stopWorkers, &wg)
-		}
-	}
-}
-
-// lost ends a session whose connection or channel is gone: in-flight work is cancelled (its
-// deliveries are requeued by the broker) and the workers are waited for.
-func (c *Consumer) lost(cause error, cancelWork func(), stopWorkers func(), wg *sync.WaitGroup) error {
-	c.ready.Store(false)
-	cancelWork()
-	stopWorkers()
-	wg.Wait()
-	return cause
-}
-
-// shutdown stops consuming, requeues buffered deliveries, and gives in-flight ones until the
-// shutdown timeout before cancelling them.
-func (c *Consumer) shutdown(ch *amqp.Channel, tag string, deliveries <-chan amqp.Delivery, dispatch func(amqp.Delivery), stopWorkers func(), wg *sync.WaitGroup, draining *atomic.Bool, cancelWork func()) error {
-	c.log.Info("shutting down: no new events; finishing in-flight ones", "timeout", c.cfg.ShutdownTimeout.String())
-	c.ready.Store(false)
-	draining.Store(true)
-	if err := ch.Cancel(tag, false); err != nil {
-		c.log.Warn("cancel consumer", "error", err)
-	}
-	// Deliveries already on the wire arrive before the channel closes; route them as usual so
-	// the (draining) workers requeue them.
-	for d := range deliveries {
-		dispatch(d)
-	}
-	stopWorkers()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		c.log.Info("shutdown complete")
-		return nil
-	case <-time.After(c.cfg.ShutdownTimeout):
-		c.deadline.Store(true)
-		c.log.Warn("shutdown timeout reached; cancelling in-flight events (they will be redelivered)")
-		cancelWork()
-	}
-	// Cancelled events normally return at once and nack themselves. One that ignores its context
-	// gets as long again; then it is abandoned: the session's connection is closed on return, so
-	// the broker requeues its delivery, and its late ack or nack fails harmlessly.
-	select {
-	case <-done:
-	case <-time.After(c.cfg.ShutdownTimeout):
-		c.log.Error("in-flight events ignored cancellation; abandoning them (the broker requeues them)")
-	}
-	return ErrShutdownDeadline
-}
-
-// dispatch parses a delivery and queues it for its worker, or coalesces it into the same event
-// already waiting there. Every worker queue can hold all unacknowledged deliveries, so this never
-// blocks.
-func (c *Consumer) dispatch(d amqp.Delivery, queues []chan *work, waiting *pending) {
-	ev, perr := parseDelivery(d)
-	w := &work{d: d, ev: ev, err: perr, key: coalesceKey{d.RoutingKey, ev.UUID, ev.Force}}
-	if waiting.add(w) {
-		queues[c.workerFor(ev, d)] <- w
-	}
-}
-
 // workerFor keys a delivery to a worker by object UUID, so one object's events are processed in
 // order and never concurrently in this process.
 func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
@@ -398,44 +166,6 @@ func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
 		_, _ = h.Write(d.Body)
 	}
 	return int(h.Sum32() % uint32(c.cfg.Workers))
-}
-
-// process handles one delivery and settles it exactly once.
-// stopping is closed when shutdown starts; events waiting for the circuit breaker are then
-// requeued.
-func (c *Consumer) process(ctx context.Context, stopping <-chan struct{}, dl *deadLetterer, w *work) {
-	start := c.cfg.Now()
-	log := c.log.With("routing_key", w.d.RoutingKey, "object", w.ev.UUID.String())
-	if w.err != nil {
-		log.Warn("malformed event; dead-lettering", "error", w.err)
-		c.deadLetter(ctx, dl, w, w.err, 1, start)
-		return
-	}
-	if !c.handles(w.ev.Type) {
-		log.Info("event type not handled; acknowledged")
-		c.settle(w, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.ack())
-		return
-	}
-	attempts, lastErr, err := c.attempt(ctx, stopping, w.ev, log)
-	took := c.cfg.Now().Sub(start)
-	switch {
-	case err == nil:
-		c.settle(w, OutcomeDone, "", took, w.ack())
-	case ctx.Err() != nil, errors.Is(err, errInterrupted):
-		log.Info("event interrupted; requeued", "attempts", attempts)
-		c.settle(w, OutcomeRequeued, "", took, w.requeue())
-	case errors.Is(lastErr, ErrUnhandled):
-		// The queue is bound to a type the handler does not act on (yet): acknowledge it like
-		// an unbound type rather than dead-lettering every such event.
-		log.Info("event type not handled by the handler; acknowledged", "error", lastErr)
-		c.settle(w, OutcomeUnhandled, "", took, w.ack())
-	default:
-		if lastErr == nil {
-			lastErr = err
-		}
-		log.Error("event failed; dead-lettering", "error", lastErr, "attempts", attempts, "class", errorClass(lastErr))
-		c.deadLetter(ctx, dl, w, lastErr, attempts, start)
-	}
 }
 
 // attempt runs the handler with retries until it succeeds, fails permanently, exhausts the retry
@@ -534,22 +264,6 @@ func (c *Consumer) handles(t ObjectType) bool {
 		}
 	}
 	return false
-}
-
-// deadLetter publishes the delivery to the dead-letter exchange with the reason, then acks it. If
-// publishing fails the delivery is requeued instead, so it is never lost.
-func (c *Consumer) deadLetter(ctx context.Context, dl *deadLetterer, w *work, cause error, attempts int, start time.Time) {
-	class := errorClass(cause)
-	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := dl.publish(pubCtx, w.d, cause, class, attempts, c.cfg.Now(), c.cfg.NewID); err != nil {
-		c.log.Error("could not dead-letter event; requeueing it", "routing_key", w.d.RoutingKey, "error", err)
-		c.settle(w, OutcomeRequeued, class, c.cfg.Now().Sub(start), w.requeue())
-		return
-	}
-	// Coalesced duplicates are acknowledged: the dead-lettered event stands for them (a replay
-	// reads OS2MO's state as it is then).
-	c.settle(w, OutcomeDeadLettered, class, c.cfg.Now().Sub(start), w.ack())
 }
 
 // settle records the outcome of w and of each delivery coalesced into it; ackErr is the result
