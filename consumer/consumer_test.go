@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 )
 
@@ -1174,7 +1175,7 @@ func TestWaitingForALeaseUsesNoRetryBudget(t *testing.T) {
 	var calls atomic.Int32
 	r := h.start(handlerFunc(func(context.Context, Event) error {
 		if calls.Add(1) <= 10 { // more than RetryMaxAttempts (4)
-			return busyError{key: "org_unit:x"}
+			return &converge.BusyError{Key: "org_unit:x"}
 		}
 		return nil
 	}))

@@ -14,6 +14,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/reconcile/report"
+	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -97,13 +98,13 @@ func TestGuards(t *testing.T) {
 
 // hookStore calls onAcquire before a lease is taken.
 type hookStore struct {
-	*memStore
+	*state.Memory
 	onAcquire func(key string)
 }
 
-func (h hookStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (reconcile.Lease, error) {
+func (h hookStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (state.Lease, error) {
 	h.onAcquire(key)
-	return h.memStore.AcquireLease(ctx, key, ttl)
+	return h.Memory.AcquireLease(ctx, key, ttl)
 }
 
 // TestEventPathKeepsItsBundles: a bundle whose lease the event path holds, or that the event

@@ -31,7 +31,7 @@ type env struct {
 	sts   *ststest.Server
 	moc   *moclient.Client
 	stsc  *stsclient.Client
-	store *memStore
+	store *state.Memory
 	data  motest.Dataset
 }
 
@@ -139,34 +139,11 @@ func (a *stsAdapter) Apply(ctx context.Context, op translate.Operation) error {
 	return fmt.Errorf("unknown operation %q", op.Op)
 }
 
-// memStore is reconcile.Store over state.Memory.
-type memStore struct{ *state.Memory }
-
-func newMemStore() *memStore {
+// newMemStore returns the in-memory leases and records of these tests (state.Memory implements
+// converge.Store as state.Redis does).
+func newMemStore() *state.Memory {
 	n := 0
-	return &memStore{state.NewMemory(time.Now, func() string { n++; return fmt.Sprint(n) })}
-}
-
-func (m *memStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (reconcile.Lease, error) {
-	l, err := m.Memory.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, state.ErrLeaseHeld) {
-		return nil, fmt.Errorf("%w: %w", reconcile.ErrBusy, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return memLease{l}, nil
-}
-
-type memLease struct{ state.Lease }
-
-func (l memLease) Renew(ctx context.Context, ttl time.Duration) error {
-	if err := l.Lease.Renew(ctx, ttl); errors.Is(err, state.ErrLeaseLost) {
-		return fmt.Errorf("%w: %w", reconcile.ErrLeaseLost, err)
-	} else if err != nil {
-		return err
-	}
-	return nil
+	return state.NewMemory(time.Now, func() string { n++; return fmt.Sprint(n) })
 }
 
 // pendingOps returns the operations still needed to bring STS in line with OS2MO for every unit

@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -51,31 +52,6 @@ type STS interface {
 	ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error)
 	Apply(ctx context.Context, op translate.Operation) error
 }
-
-// Store keeps the per-bundle leases and last-sent records the event path uses (package state,
-// adapted in cmd). The keys are translate.BundleKey values. ForgetSent removes a record before
-// a bundle is written, so that a write failing half-way never leaves a record of the old state.
-type Store interface {
-	// AcquireLease claims key for ttl; an error matching ErrBusy says another worker holds it.
-	AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error)
-	LastSent(ctx context.Context, key string) (string, bool, error)
-	RecordSent(ctx context.Context, key, value string) error
-	ForgetSent(ctx context.Context, key string) error
-}
-
-// Lease is an exclusive, expiring claim on one bundle. Renew fails with an error matching
-// ErrLeaseLost when the lease is gone.
-type Lease interface {
-	Renew(ctx context.Context, ttl time.Duration) error
-	Release(ctx context.Context) error
-}
-
-// ErrBusy is matched (errors.Is) by the error Store.AcquireLease returns when another worker (the
-// event path, or another sync) holds the bundle's lease.
-var ErrBusy = errors.New("bundle is being written by another worker")
-
-// ErrLeaseLost is matched by the error Lease.Renew returns when the lease expired or was taken.
-var ErrLeaseLost = errors.New("bundle lease lost")
 
 // ErrRefused is matched by the error Sync returns when a safety guard stops it before any write:
 // OS2MO returned no units or persons while deactivations were planned, or the planned
@@ -182,10 +158,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Engine runs syncs and verifications. Store is needed by Sync only (Verify never writes).
+// Engine runs syncs and verifications. Store (leases and last-sent records, shared with the event
+// path; *state.Redis) is needed by Sync only (Verify never writes).
 type Engine struct {
 	MO      Source
 	STS     STS
-	Store   Store
+	Store   converge.Store
 	Options Options
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -244,57 +245,61 @@ func hasRelation(o *oio.Object, name oio.RelationName, ref uuid.UUID) bool {
 	return false
 }
 
-// lookup returns what the event path reads for a bundle with these lookups (consumer
-// readBundle): the named objects, the users linked to the person, the functions of the named
-// and found users, and the functions of the units (of the given types, or all).
+// lookup returns what STS holds for a bundle with these lookups: converge.Read over the state
+// (the event path runs the same algorithm over STS itself).
 func (s *stsState) lookup(l translate.Lookups) map[uuid.UUID]*oio.Object {
+	cur, _ := converge.Read(context.Background(), s, l) // the state's Index never fails
+	return cur
+}
+
+// The state is the full sync's converge.Index: its indexes stand in for STS's soeg, its objects
+// for list. An index entry may outlive the relation it was made for, so the relation is checked
+// again (as a soeg template matches it: in any period).
+
+// UsersOfPerson implements converge.Index.
+func (s *stsState) UsersOfPerson(_ context.Context, person uuid.UUID) ([]uuid.UUID, error) {
+	return s.linked(usersByPerson, person, oio.KindBruger, oio.RelTilknyttedePersoner, uuid.Nil), nil
+}
+
+// FunctionsOfUser implements converge.Index.
+func (s *stsState) FunctionsOfUser(_ context.Context, user uuid.UUID) ([]uuid.UUID, error) {
+	return s.linked(funcsByUser, user, oio.KindOrganisationFunktion, oio.RelTilknyttedeBrugere, uuid.Nil), nil
+}
+
+// FunctionsOfUnit implements converge.Index.
+func (s *stsState) FunctionsOfUnit(_ context.Context, unit, typ uuid.UUID) ([]uuid.UUID, error) {
+	return s.linked(funcsByUnit, unit, oio.KindOrganisationFunktion, oio.RelTilknyttedeEnheder, typ), nil
+}
+
+// Objects implements converge.Index.
+func (s *stsState) Objects(_ context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	cur := map[uuid.UUID]*oio.Object{}
-	add := func(kind oio.Kind, id uuid.UUID) {
+	out := make(map[uuid.UUID]*oio.Object, len(ids))
+	for _, id := range ids {
 		if o := s.objectLocked(id); o != nil && o.Kind == kind {
-			cur[id] = o
+			out[id] = o
 		}
 	}
-	for _, r := range l.Read {
-		add(r.Kind, r.UUID)
-	}
-	users := slices.Clone(l.FunctionsOfUsers)
-	if l.UsersOfPerson != uuid.Nil {
-		for _, id := range s.indexed(usersByPerson, l.UsersOfPerson) {
-			if o := s.objectLocked(id); o != nil && o.Kind == oio.KindBruger && hasRelation(o, oio.RelTilknyttedePersoner, l.UsersOfPerson) {
-				cur[id] = o
-				if !slices.Contains(users, id) {
-					users = append(users, id)
-				}
-			}
+	return out, nil
+}
+
+// linked returns the objects of kind the index pick lists under key that have the relation
+// rel → key (and, unless typ is uuid.Nil, Funktionstype typ). It checks the relations on the
+// stored or desired object, not on a planned import (which has the same relations), so that
+// finding an object costs no translation.
+func (s *stsState) linked(pick func(*stsState) map[uuid.UUID][]uuid.UUID, key uuid.UUID, kind oio.Kind, rel oio.RelationName, typ uuid.UUID) []uuid.UUID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []uuid.UUID
+	for _, id := range s.indexed(pick, key) {
+		o := s.indexedAs(id)
+		if o == nil || o.Kind != kind || !hasRelation(o, rel, key) || typ != uuid.Nil && !hasRelation(o, oio.RelFunktionstype, typ) {
+			continue
 		}
+		out = append(out, id)
 	}
-	for _, u := range users {
-		for _, id := range s.indexed(funcsByUser, u) {
-			if _, found := cur[id]; found {
-				continue
-			}
-			if o := s.objectLocked(id); o != nil && o.Kind == oio.KindOrganisationFunktion && hasRelation(o, oio.RelTilknyttedeBrugere, u) {
-				cur[id] = o
-			}
-		}
-	}
-	for _, uf := range l.FunctionsOfUnits {
-		for _, id := range s.indexed(funcsByUnit, uf.Unit) {
-			if _, found := cur[id]; found {
-				continue
-			}
-			o := s.objectLocked(id)
-			if o == nil || o.Kind != oio.KindOrganisationFunktion || !hasRelation(o, oio.RelTilknyttedeEnheder, uf.Unit) {
-				continue
-			}
-			if uf.Types == nil || slices.ContainsFunc(uf.Types, func(t uuid.UUID) bool { return hasRelation(o, oio.RelFunktionstype, t) }) {
-				cur[id] = o
-			}
-		}
-	}
-	return cur
+	return out
 }
 
 // apply records a successful write.

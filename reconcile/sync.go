@@ -13,7 +13,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
+	"github.com/stsorgsync/stsorgsync/converge"
+	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -227,7 +228,9 @@ const (
 	outcomeChanged                 // the event path wrote it meanwhile; left alone
 )
 
-// convergeBundle converges one bundle under its lease (see Sync).
+// convergeBundle converges one bundle under its lease (see Sync) with converge's write protocol:
+// planned against the model of STS, re-planned after a failed write from the bundle's objects
+// read again, the model updated after each write.
 func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, b *bundle) (outcome, error) {
 	record := b.desired.Record().String()
 	before, recorded := snap.sent[b.key]
@@ -236,98 +239,55 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 	if same && len(planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())) == 0 {
 		return outcomeInSync, nil
 	}
-	lease, err := e.Store.AcquireLease(ctx, b.key, o.LeaseTTL)
-	if errors.Is(err, ErrBusy) {
+	w := &converge.Writer{Store: e.Store, STS: e.STS, LeaseTTL: o.LeaseTTL, Attempts: o.Attempts, RetryDelay: o.RetryDelay,
+		NewID: o.NewID, Logger: o.Logger}
+	out := outcomeInSync
+	err := w.Leased(ctx, b.key, func(ctx context.Context) error {
+		now, had, err := e.Store.LastSent(ctx, b.key)
+		if err != nil {
+			return fmt.Errorf("read the last-sent record of %s: %w", b.key, err)
+		}
+		if had != recorded || (had && sumRecord(now) != before) {
+			o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
+			out = outcomeChanged
+			return nil
+		}
+		written, err := w.Write(ctx, converge.Job{
+			Key:                 b.key,
+			Record:              record,
+			RecordOnlyIfWritten: same,
+			HadRecord:           recorded,
+			Plan: func(ctx context.Context, retry bool) ([]translate.Operation, error) {
+				if retry {
+					// What STS holds after a failed write is uncertain: read the bundle's objects again.
+					if err := e.refresh(ctx, o, snap, lookups); err != nil {
+						return nil, err
+					}
+				}
+				return planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now()), nil
+			},
+			Applied: func(ctx context.Context, op translate.Operation) error {
+				if err := snap.sts.apply(op); err != nil {
+					o.Logger.Warn("model of STS out of step; rereading the object", "object", op.Ref().String(), "error", err)
+					return e.refresh(ctx, o, snap, translate.Lookups{Read: []translate.Ref{op.Ref()}})
+				}
+				return nil
+			},
+			Audit: []any{"source", "sync"},
+		})
+		switch {
+		case err != nil:
+		case written > 0:
+			out = outcomeWritten
+		case !same:
+			out = outcomeRecorded
+		}
+		return err
+	})
+	if errors.Is(err, state.ErrLeaseHeld) {
 		return 0, errBundleBusy
 	}
-	if err != nil {
-		return 0, fmt.Errorf("lock %s: %w", b.key, err)
-	}
-	ctx, stop := leasekeep.Keep(ctx, lease, o.LeaseTTL, ErrLeaseLost, o.Logger, b.key)
-	defer func() {
-		lost := context.Cause(ctx) == ErrLeaseLost
-		stop()
-		if !lost {
-			if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
-				o.Logger.Warn("release lease", "bundle", b.key, "error", err)
-			}
-		}
-	}()
-	now, had, err := e.Store.LastSent(ctx, b.key)
-	if err != nil {
-		return 0, fmt.Errorf("read the last-sent record of %s: %w", b.key, err)
-	}
-	if had != recorded || (had && sumRecord(now) != before) {
-		o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
-		return outcomeChanged, nil
-	}
-	wrote, forgotten := false, !recorded
-	delay := o.RetryDelay
-	for attempt := 1; ; attempt++ {
-		ops := planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())
-		if len(ops) > 0 && !forgotten {
-			// A write that fails half-way must not leave a record saying STS is as before.
-			if err := e.Store.ForgetSent(ctx, b.key); err != nil {
-				return 0, fmt.Errorf("clear the last-sent record of %s before writing: %w", b.key, err)
-			}
-			forgotten = true
-		}
-		err = e.write(ctx, o, snap, b, ops)
-		if len(ops) > 0 {
-			wrote = true
-		}
-		if err == nil {
-			break
-		}
-		if attempt >= o.Attempts || !retryable(err) || ctx.Err() != nil {
-			if context.Cause(ctx) == ErrLeaseLost {
-				return 0, fmt.Errorf("%w (writes stopped): %w", ErrLeaseLost, err)
-			}
-			return 0, err
-		}
-		o.Logger.Warn("bundle write failed, retrying", "bundle", b.key, "attempt", attempt, "error", err, "wait", delay)
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay *= 2
-		// What STS holds after a failed write is uncertain: read the bundle's objects again.
-		if err := e.refresh(ctx, o, snap, lookups); err != nil {
-			return 0, err
-		}
-	}
-	if same && !wrote {
-		return outcomeInSync, nil
-	}
-	if err := e.Store.RecordSent(ctx, b.key, record); err != nil {
-		// The writes succeeded; a lost record only costs the event path a full read later.
-		o.Logger.Warn("could not record what was sent", "bundle", b.key, "error", err)
-	}
-	if wrote {
-		return outcomeWritten, nil
-	}
-	return outcomeRecorded, nil
-}
-
-// write performs a bundle's operations in order and records each in the state.
-func (e *Engine) write(ctx context.Context, o Options, snap *snapshot, b *bundle, ops []translate.Operation) error {
-	for _, op := range ops {
-		op.TransactionUUID = o.NewID()
-		if err := e.STS.Apply(ctx, op); err != nil {
-			return fmt.Errorf("%s %s (for %s, transaction %s): %w", op.Op, op.Ref(), b.key, op.TransactionUUID, err)
-		}
-		// The audit line: one per STS write.
-		o.Logger.Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", b.key,
-			"transaction_uuid", op.TransactionUUID.String(), "source", "sync")
-		if err := snap.sts.apply(op); err != nil {
-			o.Logger.Warn("model of STS out of step; rereading the object", "object", op.Ref().String(), "error", err)
-			if err := e.refresh(ctx, o, snap, translate.Lookups{Read: []translate.Ref{op.Ref()}}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return out, err
 }
 
 // refresh reads the objects a bundle's lookups find (and names) again from STS.
@@ -365,11 +325,6 @@ func (s *stsState) remove(id uuid.UUID) {
 	delete(s.objects, id)
 }
 
-// retryable reports whether an error says trying again later may succeed.
-func retryable(err error) bool {
-	var r interface{ Retryable() bool }
-	return errors.As(err, &r) && r.Retryable()
-}
 
 // countingSTS counts the calls made through it.
 type countingSTS struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/moclient"
+	"github.com/stsorgsync/stsorgsync/pipeline"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 )
@@ -140,20 +141,20 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	pipeline := &consumer.Pipeline{
+	handler := &pipeline.Pipeline{
 		MO:       d.mo,
 		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
-		Store:    leaseStore{d.store},
+		Store:    d.store,
 		Settings: cfg.Mapping,
 		Keep:     cfg.SyncKeepUUIDs,
 		LeaseTTL: cfg.LeaseTTL,
 		Logger:   logger.With("component", "pipeline"),
 	}
-	cons, err = consumer.New(consumerConfig(cfg, logger), pipeline, m)
+	cons, err = consumer.New(consumerConfig(cfg, logger), handler, m)
 	if err != nil {
 		return err
 	}
-	pipeline.Cascade = cons // a unit's persons and subtree are queued as events of their own
+	handler.Cascade = cons // a unit's persons and subtree are queued as events of their own
 	checks := readinessChecks(cons.Ready, d)
 	var br *bridge.Bridge
 	if cfg.hasSource(sourceGraphQL) {
@@ -320,33 +321,4 @@ func opsHandler(m *metrics, checks []readinessCheck, pprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	}
 	return mux
-}
-
-// leaseStore adapts package state to the consumer's Store: a lease held by another worker is
-// reported as consumer.ErrObjectBusy.
-type leaseStore struct{ *state.Redis }
-
-// AcquireLease implements consumer.Store.
-func (s leaseStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (consumer.Lease, error) {
-	lease, err := s.Redis.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, state.ErrLeaseHeld) {
-		return nil, fmt.Errorf("%w: %w", consumer.ErrObjectBusy, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return stateLease{lease}, nil
-}
-
-// stateLease adapts a state.Lease to consumer.Lease: a lost lease is reported as
-// consumer.ErrLeaseLost.
-type stateLease struct{ state.Lease }
-
-// Renew implements consumer.Lease.
-func (l stateLease) Renew(ctx context.Context, ttl time.Duration) error {
-	err := l.Lease.Renew(ctx, ttl)
-	if errors.Is(err, state.ErrLeaseLost) {
-		return fmt.Errorf("%w: %w", consumer.ErrLeaseLost, err)
-	}
-	return err
 }

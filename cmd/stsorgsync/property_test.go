@@ -35,6 +35,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/model"
+	"github.com/stsorgsync/stsorgsync/pipeline"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient"
@@ -53,7 +54,7 @@ type propWorld struct {
 	store    *state.Redis
 	moc      *moclient.Client
 	settings translate.Settings
-	pipeline *consumer.Pipeline
+	pipeline *pipeline.Pipeline
 	logger   *slog.Logger
 	// what the generated municipality uses, for changes
 	jobs, addressTypes, visibilities, kleNumbers, kleAspects []model.Class
@@ -147,7 +148,7 @@ func newPropWorld(t *testing.T, seed int64, redisAddr, prefix string, verbose bo
 		t.Fatal(err)
 	}
 	w.settings = w.randomSettings(data)
-	w.pipeline = &consumer.Pipeline{MO: w.moc, STS: w.writer, Store: leaseStore{w.store}, Settings: w.settings,
+	w.pipeline = &pipeline.Pipeline{MO: w.moc, STS: w.writer, Store: w.store, Settings: w.settings,
 		LeaseTTL: 30 * time.Second, Now: clock.Now, Logger: w.logger}
 	return w
 }
@@ -293,7 +294,7 @@ func cmpOr(a, b string) string {
 // engine is a full sync or verify over the case's clients, store and clock.
 func (w *propWorld) engine() *reconcile.Engine {
 	many := 1 << 20
-	return &reconcile.Engine{MO: w.moc, STS: w.writer, Store: syncStore{w.store}, Options: reconcile.Options{
+	return &reconcile.Engine{MO: w.moc, STS: w.writer, Store: w.store, Options: reconcile.Options{
 		Settings: w.settings, CVR: "29189846", Concurrency: 4, MaxDeactivations: &many, LeaseTTL: 30 * time.Second,
 		RetryDelay: time.Millisecond, Now: w.clock.Now, Logger: w.logger}}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stsorgsync/stsorgsync/reconcile"
-	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
 
@@ -24,7 +23,7 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 	return &reconcile.Engine{
 		MO:    d.mo,
 		STS:   &stsWriter{client: d.sts, observe: observe, now: time.Now},
-		Store: syncStore{d.store},
+		Store: d.store,
 		Options: reconcile.Options{
 			Settings:             cfg.Mapping,
 			CVR:                  cfg.STSCVR,
@@ -48,33 +47,6 @@ func (w *stsWriter) HierarchyPage(ctx context.Context, first, max int) (*oio.Hie
 		return nil, markUnavailable(err)
 	}
 	return h, nil
-}
-
-// syncStore adapts package state to reconcile.Store: a lease held by another worker is
-// reconcile.ErrBusy, a lost one reconcile.ErrLeaseLost.
-type syncStore struct{ *state.Redis }
-
-// AcquireLease implements reconcile.Store.
-func (s syncStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (reconcile.Lease, error) {
-	lease, err := s.Redis.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, state.ErrLeaseHeld) {
-		return nil, fmt.Errorf("%w: %w", reconcile.ErrBusy, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return syncLease{lease}, nil
-}
-
-type syncLease struct{ state.Lease }
-
-// Renew implements reconcile.Lease.
-func (l syncLease) Renew(ctx context.Context, ttl time.Duration) error {
-	err := l.Lease.Renew(ctx, ttl)
-	if errors.Is(err, state.ErrLeaseLost) {
-		return fmt.Errorf("%w: %w", reconcile.ErrLeaseLost, err)
-	}
-	return err
 }
 
 // isTerminal reports whether w is a character device (a terminal).

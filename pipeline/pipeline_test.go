@@ -1,16 +1,20 @@
-package consumer
+package pipeline
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/model"
+	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
 )
@@ -23,10 +27,12 @@ type fakeLease struct {
 	lostAfter int32
 }
 
+func (l *fakeLease) Key() string { return "" }
+
 func (l *fakeLease) Renew(context.Context, time.Duration) error {
 	n := l.renewals.Add(1)
 	if l.lostAfter > 0 && n > l.lostAfter {
-		return errors.Join(errors.New("state: renew"), ErrLeaseLost)
+		return state.ErrLeaseLost
 	}
 	return nil
 }
@@ -39,7 +45,7 @@ func (l *fakeLease) Release(context.Context) error {
 // fakeStore hands out one lease and keeps no hashes.
 type fakeStore struct{ lease *fakeLease }
 
-func (s fakeStore) AcquireLease(context.Context, string, time.Duration) (Lease, error) {
+func (s fakeStore) AcquireLease(context.Context, string, time.Duration) (state.Lease, error) {
 	return s.lease, nil
 }
 func (fakeStore) Peek(context.Context, string) (string, bool, bool, error) {
@@ -105,7 +111,7 @@ func TestPipelineRenewsLease(t *testing.T) {
 			p := &Pipeline{MO: slowFetcher{took: 300 * time.Millisecond}, STS: noSTS{t}, Store: fakeStore{lease},
 				LeaseTTL: 60 * time.Millisecond, Logger: testLogger(t)}
 			start := time.Now()
-			err := p.Handle(context.Background(), Event{Type: TypeOrgUnit, UUID: uuid.New()})
+			err := p.Handle(context.Background(), consumer.Event{Type: consumer.TypeOrgUnit, UUID: uuid.New()})
 			took := time.Since(start)
 			if !tt.wantErr {
 				if err != nil {
@@ -119,7 +125,8 @@ func TestPipelineRenewsLease(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrLeaseLost) || !retryable(err) || isUnavailable(err) {
+			var lost *converge.LeaseLostError
+			if !errors.Is(err, state.ErrLeaseLost) || !errors.As(err, &lost) || !lost.Retryable() {
 				t.Fatalf("Handle = %v; want a retryable ErrLeaseLost", err)
 			}
 			if took > 200*time.Millisecond {
@@ -130,4 +137,9 @@ func TestPipelineRenewsLease(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testLogger logs to the test's output at debug level.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -1,18 +1,22 @@
-package consumer
+// Package pipeline is the event path's handler: it resolves an OS2MO change event (from package
+// consumer) to the units and persons it concerns (its bundles), reads each from OS2MO, translates
+// it, skips it when its last-sent record says STS already has it, and otherwise converges it with
+// package converge — the same lease, read and write protocol as the full sync — queueing a unit's
+// persons and subtree as events of their own when its change cascades to them.
+package pipeline
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
+	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -32,76 +36,18 @@ type Fetcher interface {
 	Subtree(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error)
 }
 
-// STS reads and writes STS Organisation objects. ReadMany returns the current registrations of
-// the objects of one kind that exist and are not passivated (missing ones are absent, so they
-// are (re)created with importer); it reads them in bulk, not one call per object. Search returns
-// the UUIDs of every object matching a template (all pages).
+// STS reads and writes STS Organisation objects: bulk reads and searches (converge.STS, for the
+// bundle's reads) and writes (converge.Applier).
 type STS interface {
-	ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error)
-	Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, error)
-	Apply(ctx context.Context, op translate.Operation) error
+	converge.STS
+	converge.Applier
 }
 
 // Enqueuer queues work items as events of this integration (durably, confirmed by the broker),
-// for the units and persons a unit's change cascades to.
+// for the units and persons a unit's change cascades to. *consumer.Consumer implements it.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, typ ObjectType, ids []uuid.UUID, cause string) error
+	Enqueue(ctx context.Context, typ consumer.ObjectType, ids []uuid.UUID, cause string) error
 }
-
-// Lease is an exclusive, expiring claim on one object, so that no two workers (in this process
-// or another replica) write it at once.
-type Lease interface {
-	// Renew extends the lease to ttl from now. An error matching ErrLeaseLost says the lease
-	// expired or was taken over; other errors are treated as passing trouble.
-	Renew(ctx context.Context, ttl time.Duration) error
-	Release(ctx context.Context) error
-}
-
-// ErrLeaseLost is matched (errors.Is) by the error Lease.Renew returns when the lease is gone.
-// The pipeline then cancels the object's work and returns a retryable error wrapping it.
-var ErrLeaseLost = errors.New("object lease lost")
-
-// ErrObjectBusy is matched (errors.Is) by the error Store.AcquireLease returns when another
-// worker holds the object's lease.
-var ErrObjectBusy = errors.New("object is being written by another worker")
-
-// Store keeps per-object leases and last-sent records (package state, adapted in cmd). Peek
-// returns the record and whether another worker holds the object's lease in one round trip;
-// ForgetSent removes the record (before a write, so that a write that fails half-way is never
-// mistaken for the recorded state).
-type Store interface {
-	AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error)
-	Peek(ctx context.Context, key string) (record string, ok, leased bool, err error)
-	LastSent(ctx context.Context, key string) (string, bool, error)
-	RecordSent(ctx context.Context, key, hash string) error
-	ForgetSent(ctx context.Context, key string) error
-}
-
-// busyError says another worker (probably another replica) holds the object's lease; retrying
-// later is right.
-type busyError struct{ key string }
-
-func (e busyError) Error() string {
-	return fmt.Sprintf("object %s is being written by another worker", e.key)
-}
-func (e busyError) Retryable() bool { return true }
-
-// Busy says the object is locked by another worker: waiting for the lease is not a failure, so
-// the consumer does not count it against the retry budget.
-func (e busyError) Busy() bool { return true }
-
-// leaseLostError says the object's lease was lost mid-work and the work was cancelled; it is
-// retryable (the next attempt takes the lease again) whatever the cancelled work returned.
-type leaseLostError struct {
-	key   string
-	cause error
-}
-
-func (e leaseLostError) Error() string {
-	return fmt.Sprintf("%s: %v; work cancelled (%v)", e.key, ErrLeaseLost, e.cause)
-}
-func (e leaseLostError) Unwrap() error   { return ErrLeaseLost }
-func (e leaseLostError) Retryable() bool { return true }
 
 // Pipeline is the Handler that brings STS Organisation in line with OS2MO. An event is resolved
 // to work items (OS2MO units and persons); each is converged under its lease:
@@ -114,7 +60,7 @@ func (e leaseLostError) Retryable() bool { return true }
 type Pipeline struct {
 	MO       Fetcher
 	STS      STS
-	Store    Store
+	Store    converge.Store
 	Settings translate.Settings
 	// Cascade queues the persons and subtree a unit's change affects. nil converges them inline,
 	// in the same Handle call (for one-shot use and tests).
@@ -135,14 +81,14 @@ type Pipeline struct {
 
 // workItem is one OS2MO unit or person to converge.
 type workItem struct {
-	typ ObjectType // TypeOrgUnit or TypePerson
+	typ consumer.ObjectType // consumer.TypeOrgUnit or consumer.TypePerson
 	id  uuid.UUID
 }
 
 // Handle implements Handler: it resolves the event to the units and persons it concerns and
 // converges each, stopping at the first error (the event is then retried as a whole; items
 // already converged are skipped by their record).
-func (p *Pipeline) Handle(ctx context.Context, ev Event) error {
+func (p *Pipeline) Handle(ctx context.Context, ev consumer.Event) error {
 	items, err := p.workItems(ctx, ev)
 	if err != nil {
 		return err
@@ -157,19 +103,19 @@ func (p *Pipeline) Handle(ctx context.Context, ev Event) error {
 
 // workItems resolves an event to work items: a unit or person event is its own item; a legacy
 // event names its owner; any other type is looked up in OS2MO (Owners).
-func (p *Pipeline) workItems(ctx context.Context, ev Event) ([]workItem, error) {
+func (p *Pipeline) workItems(ctx context.Context, ev consumer.Event) ([]workItem, error) {
 	switch {
 	case ev.Legacy && ev.Service == "employee":
-		return []workItem{{TypePerson, ev.UUID}}, nil
+		return []workItem{{consumer.TypePerson, ev.UUID}}, nil
 	case ev.Legacy:
-		return []workItem{{TypeOrgUnit, ev.UUID}}, nil
-	case ev.Type == TypeOrgUnit || ev.Type == TypePerson:
+		return []workItem{{consumer.TypeOrgUnit, ev.UUID}}, nil
+	case ev.Type == consumer.TypeOrgUnit || ev.Type == consumer.TypePerson:
 		return []workItem{{ev.Type, ev.UUID}}, nil
 	}
 	owners, err := p.MO.Owners(ctx, string(ev.Type), ev.UUID)
 	switch {
 	case errors.Is(err, moclient.ErrUnsupportedObjectType):
-		return nil, fmt.Errorf("%w: %s", ErrUnhandled, ev.Type)
+		return nil, fmt.Errorf("%w: %s", consumer.ErrUnhandled, ev.Type)
 	case errors.Is(err, moclient.ErrNotFound):
 		p.log().Info("object unknown to OS2MO; nothing to do", "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
 		return nil, nil
@@ -178,10 +124,10 @@ func (p *Pipeline) workItems(ctx context.Context, ev Event) ([]workItem, error) 
 	}
 	items := make([]workItem, 0, len(owners.OrgUnits)+len(owners.Persons))
 	for _, id := range owners.OrgUnits {
-		items = append(items, workItem{TypeOrgUnit, id})
+		items = append(items, workItem{consumer.TypeOrgUnit, id})
 	}
 	for _, id := range owners.Persons {
-		items = append(items, workItem{TypePerson, id})
+		items = append(items, workItem{consumer.TypePerson, id})
 	}
 	return items, nil
 }
@@ -208,7 +154,7 @@ func (p *Pipeline) log() *slog.Logger {
 // the lease later reads OS2MO later still and cannot write an older state. Otherwise it takes the
 // lease and converges; the translation made before the lease is reused only if the record is
 // still the one peeked at (no write happened in between), else OS2MO is read again.
-func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
+func (p *Pipeline) sync(ctx context.Context, ev consumer.Event, it workItem) error {
 	key := translate.BundleKey(string(it.typ), it.id)
 	var early *translation
 	if !ev.Force {
@@ -229,35 +175,12 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 			early = &tr
 		}
 	}
-	ttl := p.LeaseTTL
-	if ttl == 0 {
-		ttl = 2 * time.Minute
-	}
-	lease, err := p.Store.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, ErrObjectBusy) {
-		return busyError{key}
-	}
-	if err != nil {
-		return fmt.Errorf("lock %s: %w", key, err)
-	}
-	// leased ends with the lease (stopRenewing); the inline cascade below runs after it, on ctx.
-	leased, stopRenewing := leasekeep.Keep(ctx, lease, ttl, ErrLeaseLost, p.log(), key)
 	var cascade []workItem
-	func() {
-		defer func() {
-			stopRenewing()
-			if context.Cause(leased) == ErrLeaseLost {
-				return // not ours any more
-			}
-			if err := lease.Release(context.WithoutCancel(leased)); err != nil {
-				p.log().Warn("release lease", "key", key, "error", err)
-			}
-		}()
+	err := p.writer().Leased(ctx, key, func(leased context.Context) error {
+		var err error
 		cascade, err = p.syncLeased(leased, ev, key, it, early)
-		if err != nil && context.Cause(leased) == ErrLeaseLost {
-			err = leaseLostError{key: key, cause: err}
-		}
-	}()
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -269,6 +192,12 @@ func (p *Pipeline) sync(ctx context.Context, ev Event, it workItem) error {
 		}
 	}
 	return nil
+}
+
+// writer is the converge.Writer of the pipeline's bundles. Its Attempts is 1: a failed write
+// fails the event, which the consumer retries as a whole (reading OS2MO and STS again).
+func (p *Pipeline) writer() *converge.Writer {
+	return &converge.Writer{Store: p.Store, STS: p.STS, LeaseTTL: p.LeaseTTL, NewID: p.NewID, Logger: p.log()}
 }
 
 // translation is what STS should hold for one work item, with its record (hashed once), and,
@@ -283,8 +212,8 @@ type translation struct {
 // (the OrganisationEnhed, its Adresse objects, its manager and Henvendelsessted functions; or
 // the person's Bruger objects, their addresses and position functions, the STS Person). found is
 // false when OS2MO does not know the object (nothing to do).
-func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workItem) (tr translation, found bool, err error) {
-	if it.typ == TypePerson {
+func (p *Pipeline) translate(ctx context.Context, ev consumer.Event, key string, it workItem) (tr translation, found bool, err error) {
+	if it.typ == consumer.TypePerson {
 		var person *model.Person
 		person, err = p.MO.Person(ctx, it.id)
 		switch {
@@ -317,7 +246,7 @@ func (p *Pipeline) translate(ctx context.Context, ev Event, key string, it workI
 // syncLeased converges one work item; the caller holds its lease. early is the translation made
 // before the lease was taken, or nil. It returns the cascade to run inline when the Pipeline has
 // no Enqueuer.
-func (p *Pipeline) syncLeased(ctx context.Context, ev Event, key string, it workItem, early *translation) ([]workItem, error) {
+func (p *Pipeline) syncLeased(ctx context.Context, ev consumer.Event, key string, it workItem, early *translation) ([]workItem, error) {
 	last, ok, err := p.Store.LastSent(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read last-sent record of %s: %w", key, err)
@@ -331,16 +260,16 @@ func (p *Pipeline) syncLeased(ctx context.Context, ev Event, key string, it work
 			return nil, err
 		}
 	}
-	return p.converge(ctx, ev, key, it, tr, last, ok)
+	return p.writeBundle(ctx, ev, key, it, tr, last, ok)
 }
 
-// converge writes what changed in the bundle since its last-sent record (last, if ok). With a
+// writeBundle writes what changed in the bundle since its last-sent record (last, if ok). With a
 // valid record (and no Force) it reads and plans only the changed objects
 // (translate.Desired.Since); without one (first write, lost Redis, a forced replay) it reads the
 // whole bundle, including the users and functions STS links to the person or unit (which retires
 // objects written with other UUIDs, e.g. by OS2sync), and plans it all. The record is removed
 // before the first write and kept again only after every write succeeded.
-func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workItem, tr translation, last string, ok bool) ([]workItem, error) {
+func (p *Pipeline) writeBundle(ctx context.Context, ev consumer.Event, key string, it workItem, tr translation, last string, ok bool) ([]workItem, error) {
 	desired, record := tr.desired, tr.record
 	for _, pr := range desired.Problems {
 		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
@@ -361,11 +290,12 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 	}
 	plan := desired
 	var current map[uuid.UUID]*oio.Object
+	idx := converge.LiveIndex{STS: p.STS}
 	if incremental {
 		plan = desired.Since(prev, record)
-		current, err = p.readRefs(ctx, plan.Refs())
+		current, err = converge.ReadRefs(ctx, idx, plan.Refs())
 	} else {
-		current, err = p.readBundle(ctx, desired.Lookups())
+		current, err = converge.Read(ctx, idx, desired.Lookups())
 	}
 	if err != nil {
 		return nil, err
@@ -374,22 +304,22 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 	if err != nil {
 		return nil, err
 	}
-	ops := translate.PlanAll(p.Settings, plan, current, p.now())
-	if ops, err = p.leaveKept(ctx, key, plan, current, ops); err != nil {
+	_, err = p.writer().Write(ctx, converge.Job{
+		Key:       key,
+		Record:    record.String(),
+		HadRecord: ok,
+		Plan: func(ctx context.Context, _ bool) ([]translate.Operation, error) {
+			ops := translate.PlanAll(p.Settings, plan, current, p.now())
+			ops, err := p.leaveKept(ctx, key, plan, current, ops)
+			if err == nil && len(ops) == 0 {
+				p.log().Info("STS already up to date", "object", key, "routing_key", ev.RoutingKey)
+			}
+			return ops, err
+		},
+		Audit: []any{"routing_key", ev.RoutingKey, "event_object", ev.UUID.String()},
+	})
+	if err != nil {
 		return nil, err
-	}
-	if len(ops) > 0 && ok {
-		// A write that fails half-way must not leave a record saying STS is as before.
-		if err := p.Store.ForgetSent(ctx, key); err != nil {
-			return nil, fmt.Errorf("clear last-sent record of %s before writing: %w", key, err)
-		}
-	}
-	if err := p.apply(ctx, ev, key, ops); err != nil {
-		return nil, err
-	}
-	if err := p.Store.RecordSent(ctx, key, record.String()); err != nil {
-		// The writes succeeded; a lost record only costs reads next time.
-		p.log().Warn("could not record what was sent", "object", key, "error", err)
 	}
 	return cascade, nil
 }
@@ -399,7 +329,7 @@ func (p *Pipeline) converge(ctx context.Context, ev Event, key string, it workIt
 // converged inline. It is done before the writes, so a retry after a failed write still cascades.
 func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan translate.Desired, current map[uuid.UUID]*oio.Object) ([]workItem, error) {
 	unit := plan.UnitUUID() // the unit's UUID in STS
-	if it.typ != TypeOrgUnit || unit == uuid.Nil {
+	if it.typ != consumer.TypeOrgUnit || unit == uuid.Nil {
 		return nil, nil
 	}
 	var c translate.Cascade
@@ -432,9 +362,9 @@ func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan tr
 	p.log().Info("unit change cascades", "object", key, "persons", len(persons), "subtree_units", len(subtree))
 	if p.Cascade != nil {
 		for _, q := range []struct {
-			typ ObjectType
+			typ consumer.ObjectType
 			ids []uuid.UUID
-		}{{TypeOrgUnit, subtree}, {TypePerson, persons}} {
+		}{{consumer.TypeOrgUnit, subtree}, {consumer.TypePerson, persons}} {
 			if len(q.ids) == 0 {
 				continue
 			}
@@ -446,10 +376,10 @@ func (p *Pipeline) cascade(ctx context.Context, key string, it workItem, plan tr
 	}
 	var items []workItem
 	for _, id := range subtree {
-		items = append(items, workItem{TypeOrgUnit, id})
+		items = append(items, workItem{consumer.TypeOrgUnit, id})
 	}
 	for _, id := range persons {
-		items = append(items, workItem{TypePerson, id})
+		items = append(items, workItem{consumer.TypePerson, id})
 	}
 	return items, nil
 }
@@ -530,7 +460,7 @@ func (p *Pipeline) keptUnits(ctx context.Context, units []uuid.UUID, today time.
 		if len(ask) == 0 {
 			break
 		}
-		objs, err := p.readByKind(ctx, map[oio.Kind][]uuid.UUID{oio.KindOrganisationEnhed: ask})
+		objs, err := converge.Objects(ctx, converge.LiveIndex{STS: p.STS}, map[oio.Kind][]uuid.UUID{oio.KindOrganisationEnhed: ask})
 		if err != nil {
 			return nil, err
 		}
@@ -554,98 +484,4 @@ func (p *Pipeline) keptUnits(ctx context.Context, units []uuid.UUID, today time.
 		}
 	}
 	return out, nil
-}
-
-// readRefs reads the named objects from STS with one bulk read per kind.
-func (p *Pipeline) readRefs(ctx context.Context, refs []translate.Ref) (map[uuid.UUID]*oio.Object, error) {
-	byKind := map[oio.Kind][]uuid.UUID{}
-	for _, ref := range refs {
-		byKind[ref.Kind] = append(byKind[ref.Kind], ref.UUID)
-	}
-	return p.readByKind(ctx, byKind)
-}
-
-func (p *Pipeline) readByKind(ctx context.Context, byKind map[oio.Kind][]uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
-	kinds := slices.Sorted(maps.Keys(byKind))
-	current := map[uuid.UUID]*oio.Object{}
-	for _, kind := range kinds {
-		ids := slices.Compact(slices.SortedFunc(slices.Values(byKind[kind]), func(a, b uuid.UUID) int {
-			return strings.Compare(a.String(), b.String())
-		}))
-		objs, err := p.STS.ReadMany(ctx, kind, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read %d %s object(s) from STS: %w", len(ids), kind, err)
-		}
-		maps.Copy(current, objs)
-	}
-	return current, nil
-}
-
-// readBundle fulfils a bundle's Lookups: it searches for the users linked to the person, the
-// functions of those users and the manager/Henvendelsessted functions of the unit, then reads
-// them with the named objects, one bulk read per kind.
-func (p *Pipeline) readBundle(ctx context.Context, l translate.Lookups) (map[uuid.UUID]*oio.Object, error) {
-	byKind := map[oio.Kind][]uuid.UUID{}
-	for _, ref := range l.Read {
-		byKind[ref.Kind] = append(byKind[ref.Kind], ref.UUID)
-	}
-	search := func(kind oio.Kind, rels ...oio.Relation) ([]uuid.UUID, error) {
-		ids, err := p.STS.Search(ctx, oio.SoegInput{Kind: kind, Relationer: rels})
-		if err != nil {
-			return nil, fmt.Errorf("search STS for %s by %s: %w", kind, rels[0].Name, err)
-		}
-		byKind[kind] = append(byKind[kind], ids...)
-		return ids, nil
-	}
-	users := slices.Clone(l.FunctionsOfUsers)
-	if l.UsersOfPerson != uuid.Nil {
-		ids, err := search(oio.KindBruger, oio.Relation{Name: oio.RelTilknyttedePersoner, Ref: l.UsersOfPerson})
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if !slices.Contains(users, id) {
-				users = append(users, id)
-			}
-		}
-	}
-	for _, u := range users {
-		if _, err := search(oio.KindOrganisationFunktion, oio.Relation{Name: oio.RelTilknyttedeBrugere, Ref: u}); err != nil {
-			return nil, err
-		}
-	}
-	for _, uf := range l.FunctionsOfUnits {
-		unit := oio.Relation{Name: oio.RelTilknyttedeEnheder, Ref: uf.Unit}
-		if uf.Types == nil {
-			if _, err := search(oio.KindOrganisationFunktion, unit); err != nil {
-				return nil, err
-			}
-		}
-		for _, typ := range uf.Types {
-			if _, err := search(oio.KindOrganisationFunktion, unit, oio.Relation{Name: oio.RelFunktionstype, Ref: typ}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return p.readByKind(ctx, byKind)
-}
-
-func (p *Pipeline) apply(ctx context.Context, ev Event, key string, ops []translate.Operation) error {
-	if len(ops) == 0 {
-		p.log().Info("STS already up to date", "object", key, "routing_key", ev.RoutingKey)
-	}
-	newID := p.NewID
-	if newID == nil {
-		newID = uuid.New
-	}
-	for _, op := range ops {
-		op.TransactionUUID = newID()
-		if err := p.STS.Apply(ctx, op); err != nil {
-			return fmt.Errorf("%s %s (for %s, transaction %s): %w", op.Op, op.Ref(), key, op.TransactionUUID, err)
-		}
-		// The audit line: one per STS write.
-		p.log().Info("sts write", "object", op.Ref().String(), "operation", string(op.Op), "for", key,
-			"transaction_uuid", op.TransactionUUID.String(), "routing_key", ev.RoutingKey, "event_object", ev.UUID.String())
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package consumer
+package pipeline
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/state"
@@ -18,24 +20,20 @@ import (
 	"github.com/stsorgsync/stsorgsync/translate"
 )
 
-// memStore adapts state.Memory to Store, counting lease acquisitions; onAcquire, if set, runs
-// before each acquisition (to play another worker writing in between).
+// memStore is state.Memory counting lease acquisitions; onAcquire, if set, runs before each
+// acquisition (to play another worker writing in between).
 type memStore struct {
 	*state.Memory
 	acquired  atomic.Int32
 	onAcquire func()
 }
 
-func (s *memStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
+func (s *memStore) AcquireLease(ctx context.Context, key string, ttl time.Duration) (state.Lease, error) {
 	if s.onAcquire != nil {
 		s.onAcquire()
 	}
 	s.acquired.Add(1)
-	l, err := s.Memory.AcquireLease(ctx, key, ttl)
-	if errors.Is(err, state.ErrLeaseHeld) {
-		return nil, fmt.Errorf("%w: %w", ErrObjectBusy, err)
-	}
-	return l, err
+	return s.Memory.AcquireLease(ctx, key, ttl)
 }
 
 // unitFetcher serves one OS2MO unit whose name can change, counting reads.
@@ -177,7 +175,7 @@ func TestPeekBeforeLease(t *testing.T) {
 			sts := &memSTS{objects: map[uuid.UUID]*oio.Object{}}
 			p := &Pipeline{MO: mo, STS: sts, Store: store, Settings: translate.Settings{Organisation: org, TopUnit: unitID},
 				Now: func() time.Time { return now }, Logger: testLogger(t)}
-			ev := Event{Type: TypeOrgUnit, UUID: unitID}
+			ev := consumer.Event{Type: consumer.TypeOrgUnit, UUID: unitID}
 			if err := p.Handle(t.Context(), ev); err != nil {
 				t.Fatalf("first sync: %v", err)
 			}
@@ -195,7 +193,7 @@ func TestPeekBeforeLease(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Handle = %v, want error %v", err, tt.wantErr)
 			}
-			if tt.wantErr && tt.wantMOReads == 0 && !isBusy(err) {
+			if tt.wantErr && tt.wantMOReads == 0 && !errors.As(err, new(*converge.BusyError)) {
 				t.Errorf("Handle = %v; want a busy error", err)
 			}
 			if got := store.acquired.Load(); int(got) != tt.wantLeases {
