@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,69 +16,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
 )
 
-// rabbitAPI is RabbitMQ's management API (vhosts, bindings).
-type rabbitAPI struct {
-	base       string // without credentials
-	user, pass string
-	client     *http.Client
-}
-
-func newRabbitAPI(raw string) (*rabbitAPI, error) {
-	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("management API URL: %w", err)
-	}
-	user := u.User.Username()
-	pass, _ := u.User.Password()
-	u.User = nil
-	return &rabbitAPI{base: u.String(), user: user, pass: pass, client: &http.Client{Timeout: 15 * time.Second}}, nil
-}
-
-func (a *rabbitAPI) call(ctx context.Context, method, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth(a.user, a.pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("RabbitMQ management API %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("RabbitMQ management API %s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-// createVHost creates vhost and gives user every permission on it.
-func (a *rabbitAPI) createVHost(ctx context.Context, vhost, user string) error {
-	if err := a.call(ctx, http.MethodPut, "/api/vhosts/"+url.PathEscape(vhost), "", nil); err != nil {
-		return err
-	}
-	return a.call(ctx, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+url.PathEscape(user),
-		`{"configure":".*","write":".*","read":".*"}`, nil)
-}
-
-func (a *rabbitAPI) deleteVHost(ctx context.Context, vhost string) error {
-	return a.call(ctx, http.MethodDelete, "/api/vhosts/"+url.PathEscape(vhost), "", nil)
-}
-
-// boundKeys returns the routing keys (topic patterns) binding queue to exchange source.
-func (a *rabbitAPI) boundKeys(ctx context.Context, vhost, queue, source string) ([]string, error) {
+// boundKeys returns the routing keys (topic patterns) binding queue to exchange source in vhost,
+// from RabbitMQ's management API at api.
+func boundKeys(api, vhost, queue, source string) ([]string, error) {
 	var bindings []struct {
 		Source     string `json:"source"`
 		RoutingKey string `json:"routing_key"`
 	}
-	if err := a.call(ctx, http.MethodGet, "/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue)+"/bindings", "", &bindings); err != nil {
-		return nil, err
+	if _, err := testenv.ManagementAt(api, http.MethodGet, "/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue)+"/bindings", "", &bindings); err != nil {
+		return nil, fmt.Errorf("RabbitMQ management API: %w", err)
 	}
 	var out []string
 	for _, b := range bindings {
@@ -90,12 +39,12 @@ func (a *rabbitAPI) boundKeys(ctx context.Context, vhost, queue, source string) 
 	return out, nil
 }
 
-// version returns RabbitMQ's version.
-func (a *rabbitAPI) version(ctx context.Context) string {
+// rabbitVersion returns the version of RabbitMQ behind the management API at api.
+func rabbitVersion(api string) string {
 	var o struct {
 		Version string `json:"rabbitmq_version"`
 	}
-	if err := a.call(ctx, http.MethodGet, "/api/overview", "", &o); err != nil {
+	if _, err := testenv.ManagementAt(api, http.MethodGet, "/api/overview", "", &o); err != nil {
 		return "unknown"
 	}
 	return o.Version

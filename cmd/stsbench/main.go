@@ -3,7 +3,8 @@
 // stsorgsync binary (as subprocesses), runs the Go micro-benchmarks, prints one Markdown table and
 // writes the figures to bench/results.json.
 //
-// Scenarios (phases for -only in brackets):
+// Scenarios (phases for -only in brackets; each phase is a row of phaseTable in phases.go, which
+// says on which stack it runs and what it needs from the others, and `stsbench -h` lists them):
 //
 //  1. call economy [economy]: STS calls by operation for single changes made through the fake
 //     OS2MO's mutation API (rename unit, change a unit's e-mail, move an employee, add a second
@@ -59,6 +60,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -66,7 +68,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +75,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
 
@@ -101,15 +103,14 @@ type config struct {
 	fullLatency                time.Duration
 	fullDriverVerify           bool
 	fullSecurity               bool
+	// phases are the phases -only selected (plan adds what they need).
 	phases                     map[string]bool
 	driverProfile              string
 	amqpURL, apiURL, redisAddr string
 }
 
-var allPhases = []string{"load", "economy", "noop", "latency", "scale", "bridge", "profile", "fullsync", "micro"}
-
 // fullIsMain reports whether the full-sync phase would repeat the main stack's initial load:
-// same size, and the main stack runs (bench-full).
+// same size, and the load phase was selected (bench-full).
 func (c config) fullIsMain() bool {
 	return c.phases["load"] && c.fullUnits == c.units && c.fullPersons == c.persons
 }
@@ -149,7 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.fullSecurity, "full-security", false, "run the full-sync phase with KOMBIT's WS-Security profile (with -security); off by default: signing every call would not fit make bench's budget (the main stack's load is signed)")
 	fs.BoolVar(&c.fullDriverVerify, "full-driver-verify", true, "in the full-sync phase, also re-plan every bundle in the driver after the first sync (besides stsorgsync verify)")
 	fs.StringVar(&c.driverProfile, "driver-cpuprofile", "", "write a CPU profile of the driver (the fakes) to this file")
-	only := fs.String("only", strings.Join(allPhases, ","), "phases to run: "+strings.Join(allPhases, ","))
+	only := fs.String("only", strings.Join(phaseNames(), ","), "phases to run, comma-separated:"+phaseHelp())
 	fs.StringVar(&c.amqpURL, "amqp-url", envOr("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL without vhost [TEST_AMQP_URL]")
 	fs.StringVar(&c.apiURL, "rabbitmq-api", envOr("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), "RabbitMQ management API [TEST_RABBITMQ_API]")
 	fs.StringVar(&c.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address [TEST_REDIS_ADDR]")
@@ -169,8 +170,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.phases = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(allPhases, p) {
-			return c, fmt.Errorf("-only: unknown phase %q (phases: %s)", p, strings.Join(allPhases, ","))
+		if _, ok := phaseByName(p); !ok {
+			return c, fmt.Errorf("-only: unknown phase %q (phases: %s)%s", p, strings.Join(phaseNames(), ","), phaseHelp())
 		}
 		c.phases[p] = true
 	}
@@ -276,78 +277,10 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	}
 	defer cleanup()
 	res.Machine = describeMachine(ctx, e)
-	stsOpts := stsOptions(cfg.latency, cfg.capN)
-	mainPhases := cfg.phases["load"] || cfg.phases["economy"] || cfg.phases["noop"] || cfg.phases["latency"] || cfg.phases["bridge"] ||
-		(cfg.phases["scale"] && slices.ContainsFunc(cfg.scale, func(n int) bool { return n > 1 }))
-	phase := func(name string) func() {
-		t0 := time.Now()
-		return func() { res.PhaseSeconds = append(res.PhaseSeconds, phaseTime{name, time.Since(t0).Seconds()}) }
-	}
-
-	if mainPhases {
-		done := phase("main stack (load, economy, noop, latency, scale-out storms, GraphQL bridge)")
-		if err := mainStack(ctx, cfg, e, stsOpts, res); err != nil {
-			return nil, err
-		}
-		done()
-	}
-	if cfg.phases["scale"] {
-		done := phase("scale-out initial loads")
-		if res.Figures.ScaleOut == nil {
-			res.Figures.ScaleOut = &scaleFigures{}
-		}
-		for _, n := range cfg.scale {
-			// The 1-process load is profiled (HTTP_PPROF): the event path's CPU for an initial load.
-			want := profileWant{load: n == 1 && cfg.phases["profile"] && res.Figures.Profile.load() == nil}
-			log.Info("scale-out: initial load (event path)", "processes", n, "units", cfg.scaleUnits, "persons", cfg.scalePersons, "cpu_profile", want.load)
-			l, p, err := oneLoad(ctx, cfg, e, stsOpts, fmt.Sprintf("scale%d", n), n, want)
-			if err != nil {
-				return nil, fmt.Errorf("scale-out initial load with %d processes: %w", n, err)
-			}
-			res.Figures.Profile = res.Figures.Profile.merge(p)
-			res.Figures.ScaleOut.Loads = append(res.Figures.ScaleOut.Loads, l)
-		}
-		done()
-	}
-	if cfg.phases["profile"] && (res.Figures.Profile.load() == nil || res.Figures.Profile.noop() == nil) {
-		done := phase("profile")
-		want := profileWant{load: res.Figures.Profile.load() == nil, noop: res.Figures.Profile.noop() == nil}
-		log.Info("CPU profile of the daemon (HTTP_PPROF)", "units", cfg.scaleUnits, "persons", cfg.scalePersons, "load", want.load, "noop", want.noop)
-		_, p, err := oneLoad(ctx, cfg, e, stsOpts, "profile", 1, want)
-		if err != nil {
-			return nil, fmt.Errorf("profile run: %w", err)
-		}
-		res.Figures.Profile = res.Figures.Profile.merge(p)
-		done()
-	}
-	if cfg.phases["fullsync"] {
-		switch {
-		case cfg.fullIsMain():
-			res.Notes = append(res.Notes, fmt.Sprintf("The full-sync phase was not run apart: its size (%s units / %s persons) is the main stack's, whose initial load is that sync (at the real STS profile); its second sync and verify are in the full-sync rows.",
-				num(cfg.fullUnits), num(cfg.fullPersons)))
-		default:
-			done := phase("full sync")
-			ratio := 0.0
-			if l := res.Figures.InitialLoad; l != nil && l.Path == pathSync && cfg.latency > 0 {
-				ratio = l.RatioToLimit
-			}
-			fs, err := fullSync(ctx, cfg, e, ratio)
-			if err != nil {
-				return nil, err
-			}
-			res.Figures.FullSync = fs
-			done()
-		}
-	}
-	if cfg.phases["micro"] {
-		done := phase("micro-benchmarks")
-		log.Info("micro-benchmarks", "benchtime", cfg.benchtime)
-		m, err := runMicro(ctx, cfg.goBin, cfg.benchtime, stderr)
-		if err != nil {
-			return nil, err
-		}
-		res.Figures.Micro = m
-		done()
+	r := &runner{cfg: cfg, e: e, log: log, stderr: stderr, stsOpts: stsOptions(cfg.latency, cfg.capN), res: res,
+		runs: plan(cfg), handled: map[string]bool{}}
+	if err := r.runAll(ctx); err != nil {
+		return nil, err
 	}
 	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key.",
 		"The CPU profiles come from the stsorgsync binary itself (HTTP_PPROF=true: net/http/pprof on HTTP_LISTEN), fetched in 5 s slices over the measured span and merged by pprof.")
@@ -361,241 +294,15 @@ func stsOptions(latency time.Duration, capN int) ststest.Options {
 	return ststest.Options{Latency: latency, MaxConcurrent: capN}
 }
 
+// phaseList returns the phases in m in the table's order.
 func phaseList(m map[string]bool) []string {
 	var out []string
-	for _, p := range allPhases {
+	for _, p := range phaseNames() {
 		if m[p] {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-// mainStack runs the initial load (`stsorgsync sync`), the call economy, the no-op storm, the
-// latency and the scale-out storms on one stack of the full size.
-func mainStack(ctx context.Context, cfg config, e *env, stsOpts ststest.Options, res *results) error {
-	log := e.log
-	log.Info("main stack: generating the municipality and starting the fakes", "units", cfg.units, "persons", cfg.persons)
-	t0 := time.Now()
-	s, err := e.newStack(ctx, stackOptions{name: "main", units: cfg.units, persons: cfg.persons, seed: cfg.seed, sts: stsOpts, watchWrites: true})
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	res.Figures.MainGenerateSeconds = time.Since(t0).Seconds()
-	log.Info("initial load: stsorgsync sync into the empty fake STS", "units", cfg.units, "persons", cfg.persons,
-		"sts_latency", cfg.latency, "sts_cap", cfg.capN, "generate_s", f1(res.Figures.MainGenerateSeconds))
-	load, err := s.syncLoad(ctx, cfg.loadTimeout, true, true)
-	if err != nil {
-		return err
-	}
-	res.Figures.InitialLoad = &load
-	log.Info("initial load done", "wall", secs(load.WallSeconds), "calls", load.Calls.Total, "objects", load.ObjectsTotal,
-		"ratio_to_limit", f2(load.RatioToLimit), "peak_rss_mb", f1(load.PeakRSSMB), "verified", load.Verified)
-	if cfg.phases["fullsync"] && cfg.fullIsMain() {
-		// bench-full: this load is the Copenhagen-sized sync; add the second sync.
-		log.Info("full sync: second sync on the main stack")
-		second, err := s.syncRun(ctx, cfg.loadTimeout)
-		if err != nil {
-			return fmt.Errorf("second sync: %w", err)
-		}
-		res.Figures.FullSync = &fullSyncFigures{Units: cfg.units, Persons: cfg.persons, LatencyMs: ms(cfg.latency), MaxConcurrent: cfg.capN,
-			OnMainStack: true, Security: cfg.security, GenerateSeconds: res.Figures.MainGenerateSeconds, Second: &second, Verify: load.Verify,
-			ProjectedLatencyMs: ms(cfg.latency), ProjectedCap: cfg.capN, ProjectedSeconds: load.LimitSeconds,
-			SecondProjectedSeconds: limitSeconds(second.Calls.Total, cfg.latency, cfg.capN)}
-		if st, err := readProcStats(os.Getpid()); err == nil {
-			res.Figures.FullSync.DriverPeakRSSMB = float64(st.peakKB) / 1024
-		}
-		log.Info("second sync done", "wall", secs(second.WallSeconds), "calls", second.Calls.Total, "writes", second.Calls.Writes)
-	}
-
-	if err := s.startDaemons(ctx, 1); err != nil {
-		return err
-	}
-	handled := map[string]bool{}
-	if cfg.phases["economy"] || cfg.phases["latency"] {
-		log.Info("call economy")
-		econ, err := s.economy(ctx)
-		if err != nil {
-			return err
-		}
-		res.Figures.Economy = econ
-		for _, r := range econ {
-			handled[r.Name] = r.Status == "ok"
-		}
-	}
-	stormEvents, stormType := s.stormEvents(load.PersonsHandled, 0)
-	if cfg.phases["noop"] {
-		var capt *capture
-		if cfg.phases["profile"] {
-			if !s.daemons[0].hasPprof() {
-				return fmt.Errorf("%s does not serve /debug/pprof/ although HTTP_PPROF=true", s.daemons[0].name)
-			}
-			capt = startCapture(ctx, s.daemons[0], e.logDir, "noop")
-		}
-		log.Info("no-op storm", "events", len(stormEvents), "type", stormType, "cpu_profile", capt != nil)
-		st, err := s.storm(ctx, stormEvents, stormType)
-		if capt != nil {
-			files, cerr := capt.stop()
-			if err == nil {
-				if cerr != nil {
-					return fmt.Errorf("CPU profile of the no-op storm: %w", cerr)
-				}
-				p := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during the measured no-op storm",
-					What:  fmt.Sprintf("no-op storm of %s %s events after the sync-made load of %s units / %s persons, 1 process", num(st.Events), st.EventType, num(cfg.units), num(cfg.persons)),
-					Files: files, WallSeconds: st.WallSeconds, Events: st.Events, EventsPerSecond: st.EventsPerSecond, DaemonCPUSeconds: st.DaemonCPUSeconds}
-				if err := p.tops(ctx, cfg.goBin); err != nil {
-					return err
-				}
-				res.Figures.Profile = res.Figures.Profile.merge(&profileResult{NoOp: p})
-				st.Profiled = true
-			}
-		}
-		if err != nil {
-			return err
-		}
-		nf := &noopFigures{Storm: &st, BarePrefetch: 16}
-		if cfg.workers > 0 {
-			nf.BarePrefetch = 2 * cfg.workers
-		}
-		log.Info("bare amqp091-go consumer", "events", len(stormEvents))
-		rate, took, err := bareConsumerRate(ctx, s.amqpURL, len(stormEvents), nf.BarePrefetch)
-		if err != nil {
-			return fmt.Errorf("bare consumer: %w", err)
-		}
-		nf.BareRate, nf.BareEvents, nf.BareSeconds = rate, len(stormEvents), took.Seconds()
-		res.Figures.NoOp = nf
-		log.Info("no-op storm done", "events_per_s", f1(st.EventsPerSecond), "sts_calls", st.Calls.Total, "bare_per_s", f1(rate))
-	}
-	if cfg.phases["latency"] {
-		kinds, skipped := s.latencyKinds(handled)
-		if len(kinds) == 0 {
-			return fmt.Errorf("latency: the daemon consumes none of the changes (rename unit, change a unit's email, move an employee)")
-		}
-		log.Info("latency", "rate", cfg.rate, "duration", cfg.duration, "kinds", len(kinds))
-		lat, err := s.latency(ctx, cfg.rate, cfg.duration, kinds)
-		if err != nil {
-			return err
-		}
-		lat.NotMeasured = strings.Join(skipped, ", ")
-		res.Figures.Latency = &lat
-		log.Info("latency done", "p50_ms", lat.P50ms, "p95_ms", lat.P95ms, "p99_ms", lat.P99ms)
-	}
-	if cfg.phases["scale"] {
-		sc := &scaleFigures{}
-		res.Figures.ScaleOut = sc
-		if res.Figures.NoOp != nil && res.Figures.NoOp.Storm != nil {
-			sc.Storms = append(sc.Storms, *res.Figures.NoOp.Storm)
-		}
-		for _, n := range cfg.scale {
-			if n == 1 && len(sc.Storms) > 0 {
-				continue // measured above
-			}
-			if n < len(s.daemons) {
-				return fmt.Errorf("-scale: process counts must increase, got %v", cfg.scale)
-			}
-			if err := s.startDaemons(ctx, n-len(s.daemons)); err != nil {
-				return err
-			}
-			log.Info("scale-out: no-op storm", "processes", len(s.daemons), "events", len(stormEvents))
-			st, err := s.storm(ctx, stormEvents, stormType)
-			if err != nil {
-				return fmt.Errorf("scale-out storm with %d processes: %w", n, err)
-			}
-			sc.Storms = append(sc.Storms, st)
-		}
-	}
-	if cfg.phases["bridge"] {
-		// Last: the daemons are replaced by one taking OS2MO's GraphQL events (EVENT_SOURCE=graphql,
-		// default poll interval and parallelism), so that the same no-op storm and latency mix run
-		// through the bridge.
-		log.Info("GraphQL event bridge: one daemon with EVENT_SOURCE=graphql")
-		if err := s.replaceDaemons(ctx, 1, "graphql"); err != nil {
-			return err
-		}
-		bf := &bridgeFigures{PollInterval: "2s (default)", Parallelism: 4}
-		res.Figures.Bridge = bf
-		st, err := s.storm(ctx, stormEvents, stormType)
-		if err != nil {
-			return fmt.Errorf("no-op storm through the bridge: %w", err)
-		}
-		bf.Storm = &st
-		log.Info("no-op storm through the bridge done", "events_per_s", f1(st.EventsPerSecond), "sts_calls", st.Calls.Total)
-		if kinds, skipped := s.latencyKinds(handled); len(kinds) > 0 {
-			lat, err := s.latency(ctx, cfg.rate, cfg.duration, kinds)
-			if err != nil {
-				return fmt.Errorf("latency through the bridge: %w", err)
-			}
-			lat.NotMeasured = strings.Join(skipped, ", ")
-			bf.Latency = &lat
-			log.Info("latency through the bridge done", "p50_ms", lat.P50ms, "p95_ms", lat.P95ms, "p99_ms", lat.P99ms)
-		}
-	}
-	return nil
-}
-
-// profileWant says what oneLoad profiles: the initial load, and a no-op storm after it.
-type profileWant struct{ load, noop bool }
-
-// oneLoad runs an event-driven initial load on a fresh stack of the scale size with n daemons.
-// With want.load it records the daemon's CPU profile over HTTP (HTTP_PPROF) during the load;
-// with want.noop it then runs a no-op storm (at least 2,000 events) and profiles that.
-func oneLoad(ctx context.Context, cfg config, e *env, stsOpts ststest.Options, name string, n int, want profileWant) (loadResult, *profileResult, error) {
-	s, err := e.newStack(ctx, stackOptions{name: name, units: cfg.scaleUnits, persons: cfg.scalePersons, seed: cfg.seed, sts: stsOpts, watchWrites: true})
-	if err != nil {
-		return loadResult{}, nil, err
-	}
-	defer s.close()
-	if err := s.startDaemons(ctx, n); err != nil {
-		return loadResult{}, nil, err
-	}
-	if (want.load || want.noop) && !s.daemons[0].hasPprof() {
-		return loadResult{}, nil, fmt.Errorf("%s does not serve /debug/pprof/ although HTTP_PPROF=true", s.daemons[0].name)
-	}
-	var capt *capture
-	if want.load {
-		capt = startCapture(ctx, s.daemons[0], e.logDir, "load")
-	}
-	l, err := s.initialLoad(ctx, cfg.loadTimeout)
-	var p *profileResult
-	if capt != nil {
-		files, cerr := capt.stop()
-		if err != nil {
-			return l, nil, err
-		}
-		if cerr != nil {
-			return l, nil, fmt.Errorf("CPU profile of the initial load: %w", cerr)
-		}
-		l.Profiled = true
-		cp := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during the measured load",
-			What:  fmt.Sprintf("initial load (event path) of %s units / %s persons, %d process", num(l.Units), num(l.Persons), n),
-			Files: files, WallSeconds: l.WallSeconds, Events: l.EventsConsumed, EventsPerSecond: l.EventsPerSecond, DaemonCPUSeconds: l.DaemonCPUSeconds}
-		if err := cp.tops(ctx, cfg.goBin); err != nil {
-			return l, nil, err
-		}
-		p = &profileResult{Load: cp}
-	}
-	if err != nil || !want.noop {
-		return l, p, err
-	}
-	events, typ := s.stormEvents(l.PersonsHandled, max(2000, 4*len(s.persIDs)))
-	e.log.Info("profiled no-op storm", "events", len(events), "type", typ)
-	capt = startCapture(ctx, s.daemons[0], e.logDir, "noop")
-	st, err := s.storm(ctx, events, typ)
-	files, cerr := capt.stop()
-	if err != nil {
-		return l, p, fmt.Errorf("profiled no-op storm: %w", err)
-	}
-	if cerr != nil {
-		return l, p, fmt.Errorf("CPU profile of the no-op storm: %w", cerr)
-	}
-	cp := &cpuProfile{Source: "the daemon's /debug/pprof/profile (HTTP_PPROF), during a no-op storm after the event-driven load",
-		What:  fmt.Sprintf("no-op storm of %s %s events after an event-driven load of %s units / %s persons, 1 process", num(st.Events), typ, num(l.Units), num(l.Persons)),
-		Files: files, WallSeconds: st.WallSeconds, Events: st.Events, EventsPerSecond: st.EventsPerSecond, DaemonCPUSeconds: st.DaemonCPUSeconds}
-	if err := cp.tops(ctx, cfg.goBin); err != nil {
-		return l, p, err
-	}
-	return l, p.merge(&profileResult{NoOp: cp}), nil
 }
 
 // newEnv checks the servers and the binaries and prepares the shared certificates.
@@ -605,10 +312,6 @@ func newEnv(ctx context.Context, cfg config, log *slog.Logger) (*env, func(), er
 		return nil, nil, fmt.Errorf("-amqp-url: %w", err)
 	}
 	base.Path = ""
-	api, err := newRabbitAPI(cfg.apiURL)
-	if err != nil {
-		return nil, nil, err
-	}
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
@@ -633,14 +336,14 @@ func newEnv(ctx context.Context, cfg config, log *slog.Logger) (*env, func(), er
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	e := &env{amqpBase: base, api: api, rdb: rdb, redisAddr: cfg.redisAddr, daemonBin: daemonBin, daemonArg: []string{"run"},
+	e := &env{amqpBase: base, api: cfg.apiURL, rdb: rdb, redisAddr: cfg.redisAddr, daemonBin: daemonBin, daemonArg: []string{"run"},
 		logDir: cfg.logDir, runID: hex.EncodeToString(b), secDir: secDir, security: cfg.security,
 		workers: cfg.workers, log: log}
 	cleanup := func() {
 		_ = os.RemoveAll(secDir)
 		_ = rdb.Close()
 	}
-	if _, err := api.boundKeys(ctx, "/", "none", "none"); err != nil && !strings.Contains(err.Error(), "HTTP 404") {
+	if status, err := testenv.ManagementAt(cfg.apiURL, http.MethodGet, "/api/queues/%2F/none/bindings", "", nil); err != nil && status != http.StatusNotFound {
 		cleanup()
 		return nil, nil, fmt.Errorf("RabbitMQ management API: %w (make services)", err)
 	}
@@ -696,7 +399,7 @@ func describeMachine(ctx context.Context, e *env) machine {
 			}
 		}
 	}
-	m.RabbitMQ = e.api.version(ctx)
+	m.RabbitMQ = rabbitVersion(e.api)
 	m.Redis = redisVersion(ctx, e.rdb)
 	m.LoadAvgStart = loadAvg()
 	return m

@@ -135,7 +135,7 @@ func countBound(keys []string, events []event) int {
 // event is settled and STS converged.
 func (s *stack) initialLoad(ctx context.Context, timeout time.Duration) (loadResult, error) {
 	r := loadResult{Path: pathEvents, Processes: len(s.daemons), Units: len(s.unitIDs), Persons: len(s.persIDs)}
-	keys, err := s.boundKeys(ctx)
+	keys, err := s.boundKeys()
 	if err != nil {
 		return r, err
 	}
@@ -238,7 +238,7 @@ func (s *stack) stormEvents(personsHandled bool, n int) ([]event, string) {
 // when the daemons bridge it) and measures until the daemons settled them.
 func (s *stack) storm(ctx context.Context, events []event, typ string) (stormResult, error) {
 	r := stormResult{Processes: len(s.daemons), EventType: typ}
-	keys, err := s.boundKeys(ctx)
+	keys, err := s.boundKeys()
 	if err != nil {
 		return r, err
 	}
@@ -564,7 +564,7 @@ func (s *stack) economy(ctx context.Context) ([]economyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.boundKeys(ctx)
+	keys, err := s.boundKeys()
 	if err != nil {
 		return nil, err
 	}

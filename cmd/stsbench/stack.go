@@ -39,6 +39,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/stsclient"
@@ -62,7 +63,7 @@ const (
 // env is the driver's environment: servers, binaries, shared certificates.
 type env struct {
 	amqpBase  *url.URL // without vhost
-	api       *rabbitAPI
+	api       string   // RabbitMQ's management API, with credentials (-rabbitmq-api)
 	rdb       *redis.Client
 	redisAddr string
 	daemonBin string   // the stsorgsync binary
@@ -127,7 +128,7 @@ func (e *env) newStack(ctx context.Context, o stackOptions) (*stack, error) {
 		}
 	}()
 	s.vhost = "stsbench-" + e.runID + "-" + o.name
-	if err := e.api.createVHost(ctx, s.vhost, e.amqpBase.User.Username()); err != nil {
+	if err := testenv.CreateVHostAt(e.api, s.vhost, e.amqpBase.User.Username()); err != nil {
 		s.vhost = ""
 		return nil, fmt.Errorf("creating RabbitMQ vhost: %w", err)
 	}
@@ -204,7 +205,7 @@ func (s *stack) close() {
 		_ = srv.Close()
 	}
 	if s.vhost != "" {
-		if err := s.e.api.deleteVHost(ctx, s.vhost); err != nil {
+		if err := testenv.DeleteVHostAt(s.e.api, s.vhost); err != nil {
 			s.e.log.Warn("could not delete vhost", "vhost", s.vhost, "error", err)
 		}
 	}
@@ -507,8 +508,8 @@ func (s *stack) queueReady() (int, error) {
 }
 
 // boundKeys returns the routing keys the daemons' queue is bound with.
-func (s *stack) boundKeys(ctx context.Context) ([]string, error) {
-	return s.e.api.boundKeys(ctx, s.vhost, daemonQ, daemonEx)
+func (s *stack) boundKeys() ([]string, error) {
+	return boundKeys(s.e.api, s.vhost, daemonQ, daemonEx)
 }
 
 // errNotSettled says events did not settle in time.

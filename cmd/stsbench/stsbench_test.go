@@ -229,3 +229,100 @@ func TestFullSyncRows(t *testing.T) {
 		}
 	}
 }
+
+func TestPhaseTable(t *testing.T) {
+	// results.json's parameters.phases and -only's default list the phases in this order.
+	if got, want := strings.Join(phaseNames(), ","), "load,economy,noop,latency,scale,bridge,profile,fullsync,micro"; got != want {
+		t.Errorf("phases %s, want %s", got, want)
+	}
+	seen := map[string]int{}
+	for i, p := range phaseTable {
+		if _, dup := seen[p.name]; dup || p.name == "" || strings.ContainsAny(p.name, ", ") {
+			t.Errorf("phase %d: bad or repeated name %q", i, p.name)
+		}
+		seen[p.name] = i
+		if p.desc == "" || strings.ContainsAny(p.desc, "\n`") {
+			t.Errorf("%s: the description must be one line without back quotes: %q", p.name, p.desc)
+		}
+		if p.run == nil {
+			t.Errorf("%s: no run function", p.name)
+		}
+		if (p.stack == stackMain) != (p.wall == "") {
+			t.Errorf("%s on the %s: wall label %q (the main stack's phases are timed together, the others each)", p.name, p.stack, p.wall)
+		}
+		needs := p.needs
+		if p.onMain != nil {
+			if p.stack == stackMain || p.onMain.run == nil || p.onMain.brings == nil {
+				t.Errorf("%s: incomplete main-stack part", p.name)
+			}
+			needs = append(slices.Clone(needs), p.onMain.needs...)
+			if !slices.Contains(p.onMain.needs, "load") {
+				t.Errorf("%s: its main-stack part does not need load, which sets the main stack up", p.name)
+			}
+		}
+		if p.stack == stackMain && p.name != "load" && !slices.Contains(p.needs, "load") {
+			t.Errorf("%s on the main stack does not need load, which sets the stack up", p.name)
+		}
+		for _, n := range append(slices.Clone(needs), p.after...) {
+			if j, ok := seen[n]; !ok || j >= i {
+				t.Errorf("%s needs or follows %q, which is not a phase before it in the table", p.name, n)
+			}
+		}
+	}
+	if p, _ := phaseByName("load"); p.stack != stackMain || len(p.needs) > 0 {
+		t.Error("load must set the main stack up and need nothing")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	for _, tc := range []struct {
+		only, scale string
+		want        string // the phases that run, in the table's order
+		mainStack   bool
+	}{
+		{"load", "1,2,4", "load", true},
+		{"latency", "1,2,4", "load,economy,latency", true},
+		{"bridge", "1,2,4", "load,bridge", true},
+		{"scale", "1,2,4", "load,scale", true},
+		{"scale", "1", "scale", false},
+		{"scale,profile", "1", "scale,profile", false},
+		{"profile", "1,2,4", "profile", false},
+		{"fullsync", "1,2,4", "fullsync", false},
+		{"micro", "1,2,4", "micro", false},
+		{"load,economy,noop,latency,scale,bridge,profile,fullsync,micro", "1,2,4", "load,economy,noop,latency,scale,bridge,profile,fullsync,micro", true},
+	} {
+		cfg, err := parseFlags([]string{"-only", tc.only, "-scale", tc.scale}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &runner{cfg: cfg, runs: plan(cfg)}
+		if got := strings.Join(phaseList(r.runs), ","); got != tc.want {
+			t.Errorf("-only %s -scale %s runs %s, want %s", tc.only, tc.scale, got, tc.want)
+		}
+		if got := r.mainStackUp(); got != tc.mainStack {
+			t.Errorf("-only %s -scale %s: main stack up %v, want %v", tc.only, tc.scale, got, tc.mainStack)
+		}
+		if got := strings.Join(phaseList(cfg.phases), ","); got != tc.only {
+			t.Errorf("-only %s: selected %s (results.json's parameters.phases)", tc.only, got)
+		}
+	}
+}
+
+func TestOnlyHelpAndErrors(t *testing.T) {
+	var help strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &help); err == nil {
+		t.Fatal("-h: no flag.ErrHelp")
+	}
+	_, err := parseFlags([]string{"-only", "load,bogus"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `unknown phase "bogus"`) {
+		t.Fatalf("-only load,bogus: %v", err)
+	}
+	for _, p := range phaseTable {
+		if !strings.Contains(help.String(), p.desc) || !strings.Contains(err.Error(), "  "+p.name) || !strings.Contains(err.Error(), p.desc) {
+			t.Errorf("phase %s is missing from -only's help or error", p.name)
+		}
+	}
+	if !strings.Contains(help.String(), "  -only string\n") {
+		t.Errorf("-only's argument is not called string (a back quote in the help?):\n%s", help.String())
+	}
+}

@@ -5,6 +5,11 @@
 // When a server is unreachable the test is skipped with instructions, except when the
 // environment variable CI is "true": then it fails, so CI can never pass by skipping.
 //
+// Management and ManagementAt call RabbitMQ's management API, for tests that inspect or change
+// the broker (ManagementAt also for a node a test started itself); CreateVHostAt and DeleteVHostAt
+// make and remove a vhost through it as AMQP does, for callers that are not a test, such as the
+// benchmark driver (cmd/stsbench). These return errors; they neither skip nor fail a test.
+//
 // Settings: TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/), TEST_RABBITMQ_API
 // (default http://guest:guest@127.0.0.1:15672), TEST_REDIS_ADDR (default 127.0.0.1:6379).
 package testenv
@@ -91,12 +96,12 @@ func AMQP(t testing.TB) *Broker {
 	}
 	vhost := UniqueName("test-")
 	user := base.User.Username()
-	if err := mgmt(http.MethodPut, "/api/vhosts/"+vhost, ""); err != nil {
+	api := managementAPI()
+	if _, err := ManagementAt(api, http.MethodPut, vhostPath(vhost), "", nil); err != nil {
 		unavailable(t, "RabbitMQ", fmt.Errorf("management API: %w", err))
 	}
-	t.Cleanup(func() { _ = mgmt(http.MethodDelete, "/api/vhosts/"+vhost, "") })
-	if err := mgmt(http.MethodPut, "/api/permissions/"+vhost+"/"+url.PathEscape(user),
-		`{"configure":".*","write":".*","read":".*"}`); err != nil {
+	t.Cleanup(func() { _ = DeleteVHostAt(api, vhost) })
+	if err := grantAt(api, vhost, user); err != nil {
 		t.Fatalf("grant permissions on vhost %s: %v", vhost, err)
 	}
 	u := *base
@@ -104,20 +109,42 @@ func AMQP(t testing.TB) *Broker {
 	return &Broker{URL: u.String(), VHost: vhost}
 }
 
-// mgmt sends body to the management API; a DELETE of something already gone is no error.
-func mgmt(method, path, body string) error {
-	status, err := Management(method, path, body, nil)
-	if method == http.MethodDelete && status == http.StatusNotFound {
+// CreateVHostAt creates vhost through the management API at api (as ManagementAt) and grants
+// user every permission on it (configure, write and read).
+func CreateVHostAt(api, vhost, user string) error {
+	if _, err := ManagementAt(api, http.MethodPut, vhostPath(vhost), "", nil); err != nil {
+		return err
+	}
+	return grantAt(api, vhost, user)
+}
+
+// DeleteVHostAt deletes vhost, and everything in it, through the management API at api (as
+// ManagementAt); a vhost that is already gone is no error.
+func DeleteVHostAt(api, vhost string) error {
+	status, err := ManagementAt(api, http.MethodDelete, vhostPath(vhost), "", nil)
+	if status == http.StatusNotFound {
 		return nil
 	}
 	return err
 }
 
+// grantAt gives user every permission on vhost.
+func grantAt(api, vhost, user string) error {
+	_, err := ManagementAt(api, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+url.PathEscape(user),
+		`{"configure":".*","write":".*","read":".*"}`, nil)
+	return err
+}
+
+func vhostPath(vhost string) string { return "/api/vhosts/" + url.PathEscape(vhost) }
+
+// managementAPI is TEST_RABBITMQ_API or its default.
+func managementAPI() string { return env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672") }
+
 // Management calls RabbitMQ's management API (TEST_RABBITMQ_API) at path with body (may be
 // empty) and decodes a JSON answer into out (if not nil). It returns the HTTP status (0 when the
 // API did not answer) and an error for anything but a 2xx answer that decodes.
 func Management(method, path, body string, out any) (int, error) {
-	return ManagementAt(env("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), method, path, body, out)
+	return ManagementAt(managementAPI(), method, path, body, out)
 }
 
 // ManagementAt is Management for the management API at api (a base URL with the credentials,
