@@ -54,7 +54,7 @@ type Enqueuer interface {
 // fetch → translate → compare with the last-sent record (skip) → read the changed objects from
 // STS → plan → forget the record → write → record.
 //
-// An item with a record whose lease is free is first checked without the lease (see sync): the
+// An item with a record whose lease is free is first checked without the lease (see handleItem): the
 // record is read, then OS2MO; if they agree the item is done with no lease, which is what makes
 // a refresh storm cheap.
 type Pipeline struct {
@@ -94,7 +94,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev consumer.Event) error {
 		return err
 	}
 	for _, it := range items {
-		if err := p.sync(ctx, ev, it); err != nil {
+		if err := p.handleItem(ctx, ev, it); err != nil {
 			return err
 		}
 	}
@@ -146,7 +146,7 @@ func (p *Pipeline) log() *slog.Logger {
 	return p.Logger
 }
 
-// sync converges one work item under its lease.
+// handleItem converges one work item under its lease.
 //
 // Unless the event is forced, it first peeks at the item's record and lease. With a record and
 // no lease held, it reads OS2MO and, if the translation's hash equals the record's, is done: the
@@ -154,7 +154,7 @@ func (p *Pipeline) log() *slog.Logger {
 // the lease later reads OS2MO later still and cannot write an older state. Otherwise it takes the
 // lease and converges; the translation made before the lease is reused only if the record is
 // still the one peeked at (no write happened in between), else OS2MO is read again.
-func (p *Pipeline) sync(ctx context.Context, ev consumer.Event, it workItem) error {
+func (p *Pipeline) handleItem(ctx context.Context, ev consumer.Event, it workItem) error {
 	key := translate.BundleKey(string(it.typ), it.id)
 	var early *translation
 	if !ev.Force {
@@ -178,7 +178,7 @@ func (p *Pipeline) sync(ctx context.Context, ev consumer.Event, it workItem) err
 	var cascade []workItem
 	err := p.writer().Leased(ctx, key, func(leased context.Context) error {
 		var err error
-		cascade, err = p.syncLeased(leased, ev, key, it, early)
+		cascade, err = p.handleLeased(leased, ev, key, it, early)
 		return err
 	})
 	if err != nil {
@@ -187,7 +187,7 @@ func (p *Pipeline) sync(ctx context.Context, ev consumer.Event, it workItem) err
 	// Without an Enqueuer the cascade runs here, after the lease is released (the cascaded
 	// items take their own leases; a unit's subtree never includes the unit itself).
 	for _, c := range cascade {
-		if err := p.sync(ctx, ev, c); err != nil {
+		if err := p.handleItem(ctx, ev, c); err != nil {
 			return fmt.Errorf("cascade of %s: %w", key, err)
 		}
 	}
@@ -243,10 +243,10 @@ func (p *Pipeline) translate(ctx context.Context, ev consumer.Event, key string,
 	return tr, true, nil
 }
 
-// syncLeased converges one work item; the caller holds its lease. early is the translation made
+// handleLeased converges one work item; the caller holds its lease. early is the translation made
 // before the lease was taken, or nil. It returns the cascade to run inline when the Pipeline has
 // no Enqueuer.
-func (p *Pipeline) syncLeased(ctx context.Context, ev consumer.Event, key string, it workItem, early *translation) ([]workItem, error) {
+func (p *Pipeline) handleLeased(ctx context.Context, ev consumer.Event, key string, it workItem, early *translation) ([]workItem, error) {
 	last, ok, err := p.Store.LastSent(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read last-sent record of %s: %w", key, err)

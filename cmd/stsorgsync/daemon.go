@@ -143,7 +143,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	defer d.close()
 	handler := &pipeline.Pipeline{
 		MO:       d.mo,
-		STS:      &stsWriter{client: d.sts, observe: m.stsCall, now: time.Now},
+		STS:      &stsService{client: d.sts, observe: m.stsCall, now: time.Now},
 		Store:    d.store,
 		Settings: cfg.Mapping,
 		Keep:     cfg.SyncKeepUUIDs,

@@ -50,7 +50,7 @@ type propWorld struct {
 	loc      *time.Location
 	mo       *motest.Server
 	sts      *stsclient.Client
-	writer   *stsWriter
+	writer   *stsService
 	store    *state.Redis
 	moc      *moclient.Client
 	settings translate.Settings
@@ -142,7 +142,7 @@ func newPropWorld(t *testing.T, seed int64, redisAddr, prefix string, verbose bo
 	if w.sts, err = stsclient.New(stsclient.Config{BaseURL: stsSrv.URL, HTTPClient: stsSrv.Client()}); err != nil {
 		t.Fatal(err)
 	}
-	w.writer = &stsWriter{client: w.sts, observe: func(string, string, string, time.Duration) {}, now: clock.Now}
+	w.writer = &stsService{client: w.sts, observe: func(string, string, string, time.Duration) {}, now: clock.Now}
 	rdb := redisClient(t, redisAddr)
 	if w.store, err = state.NewRedis(rdb, state.RedisOptions{Prefix: prefix, Token: uuid.NewString}); err != nil {
 		t.Fatal(err)

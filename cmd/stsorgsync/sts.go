@@ -13,8 +13,9 @@ import (
 	"github.com/stsorgsync/stsorgsync/translate"
 )
 
-// stsWriter adapts stsclient.Client to consumer.STS and counts every call.
-type stsWriter struct {
+// stsService is STS Organisation as the daemon uses it: stsclient.Client with every call counted
+// (metrics); it serves pipeline.STS and reconcile.STS.
+type stsService struct {
 	client  *stsclient.Client
 	observe func(kind, operation, result string, took time.Duration)
 	now     func() time.Time
@@ -22,7 +23,7 @@ type stsWriter struct {
 
 // ReadMany reads the objects of one kind in bulk (list, chunked by the client) and returns the
 // ones that exist and are not passivated or deleted; the others are (re)created with importer.
-func (w *stsWriter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
+func (w *stsService) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	start := w.now()
 	objs, err := w.client.List(ctx, kind, ids)
 	w.observe(string(kind), string(oio.OpList), resultOf(err), w.now().Sub(start))
@@ -38,7 +39,7 @@ func (w *stsWriter) ReadMany(ctx context.Context, kind oio.Kind, ids []uuid.UUID
 }
 
 // Search returns every object matching the template (soeg, all pages).
-func (w *stsWriter) Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, error) {
+func (w *stsService) Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, error) {
 	start := w.now()
 	ids, err := w.client.SearchAll(ctx, in, stsclient.DefaultSearchPageSize)
 	w.observe(string(in.Kind), string(oio.OpSoeg), resultOf(err), w.now().Sub(start))
@@ -49,7 +50,7 @@ func (w *stsWriter) Search(ctx context.Context, in oio.SoegInput) ([]uuid.UUID, 
 }
 
 // Apply performs one planned operation.
-func (w *stsWriter) Apply(ctx context.Context, op translate.Operation) error {
+func (w *stsService) Apply(ctx context.Context, op translate.Operation) error {
 	start := w.now()
 	if op.TransactionUUID != uuid.Nil {
 		ctx = stsclient.WithTransactionUUID(ctx, op.TransactionUUID)

@@ -22,7 +22,7 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 	}
 	return &reconcile.Engine{
 		MO:    d.mo,
-		STS:   &stsWriter{client: d.sts, observe: observe, now: time.Now},
+		STS:   &stsService{client: d.sts, observe: observe, now: time.Now},
 		Store: d.store,
 		Options: reconcile.Options{
 			Settings:             cfg.Mapping,
@@ -39,7 +39,7 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 
 // HierarchyPage reads one page of the municipality's hierarchy (fremsoegobjekthierarki), for
 // reconcile.STS.
-func (w *stsWriter) HierarchyPage(ctx context.Context, first, max int) (*oio.Hierarchy, error) {
+func (w *stsService) HierarchyPage(ctx context.Context, first, max int) (*oio.Hierarchy, error) {
 	start := w.now()
 	h, err := w.client.SearchHierarchy(ctx, &oio.HierarchyInput{First: first, Max: max})
 	w.observe(string(oio.KindOrganisationSystem), string(oio.OpFremsoegObjekthierarki), resultOf(err), w.now().Sub(start))
