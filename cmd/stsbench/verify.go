@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -20,9 +21,9 @@ import (
 var allKinds = []oio.Kind{oio.KindOrganisation, oio.KindOrganisationEnhed, oio.KindOrganisationFunktion,
 	oio.KindBruger, oio.KindPerson, oio.KindAdresse, oio.KindItSystem}
 
-// stsIndex is a snapshot of everything the fake STS holds, indexed as the consumer reads it
-// (translate.Desired.Lookups): by UUID, the users of a person, the functions of a user and of a
-// unit.
+// stsIndex is a snapshot of everything the fake STS holds, read from its memory (not over HTTP)
+// and indexed as converge.Index: by UUID, the users of a person, the functions of a user and of a
+// unit. converge.Read over it reads a bundle exactly as the daemon's event path reads STS.
 type stsIndex struct {
 	byID          map[uuid.UUID]*oio.Object
 	usersOfPerson map[uuid.UUID][]uuid.UUID
@@ -51,40 +52,46 @@ func (s *stack) index() *stsIndex {
 	return ix
 }
 
-// current returns what the consumer reads for d (translate.Desired.Lookups): the named objects,
-// the users of the person, and the functions of those users and of the units (all types; PlanAll
-// only acts on the ones that concern it).
-func (ix *stsIndex) current(d translate.Desired) map[uuid.UUID]*oio.Object {
-	l := d.Lookups()
+// current returns what the daemon reads for d (converge.Read of d's lookups).
+func (ix *stsIndex) current(ctx context.Context, d translate.Desired) (map[uuid.UUID]*oio.Object, error) {
+	return converge.Read(ctx, ix, d.Lookups())
+}
+
+// UsersOfPerson implements converge.Index.
+func (ix *stsIndex) UsersOfPerson(_ context.Context, person uuid.UUID) ([]uuid.UUID, error) {
+	return ix.usersOfPerson[person], nil
+}
+
+// FunctionsOfUser implements converge.Index.
+func (ix *stsIndex) FunctionsOfUser(_ context.Context, user uuid.UUID) ([]uuid.UUID, error) {
+	return ix.funcsOfUser[user], nil
+}
+
+// FunctionsOfUnit implements converge.Index.
+func (ix *stsIndex) FunctionsOfUnit(_ context.Context, unit, typ uuid.UUID) ([]uuid.UUID, error) {
+	if typ == uuid.Nil {
+		return ix.funcsOfUnit[unit], nil
+	}
+	var out []uuid.UUID
+	for _, id := range ix.funcsOfUnit[unit] {
+		if o := ix.byID[id]; o != nil && slices.ContainsFunc(o.Registration.Relationer, func(r oio.Relation) bool {
+			return r.Name == oio.RelFunktionstype && r.Ref == typ
+		}) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Objects implements converge.Index: the objects that exist (not passivated), as list returns them.
+func (ix *stsIndex) Objects(_ context.Context, kind oio.Kind, ids []uuid.UUID) (map[uuid.UUID]*oio.Object, error) {
 	out := map[uuid.UUID]*oio.Object{}
-	add := func(id uuid.UUID) {
-		if o := ix.byID[id]; o != nil {
+	for _, id := range ids {
+		if o := ix.byID[id]; o != nil && o.Kind == kind && o.Exists() {
 			out[id] = o
 		}
 	}
-	for _, r := range l.Read {
-		if o := ix.byID[r.UUID]; o != nil && o.Kind == r.Kind {
-			out[r.UUID] = o
-		}
-	}
-	users := slices.Clone(l.FunctionsOfUsers)
-	if l.UsersOfPerson != uuid.Nil {
-		for _, u := range ix.usersOfPerson[l.UsersOfPerson] {
-			add(u)
-			users = append(users, u)
-		}
-	}
-	for _, u := range users {
-		for _, f := range ix.funcsOfUser[u] {
-			add(f)
-		}
-	}
-	for _, uf := range l.FunctionsOfUnits {
-		for _, f := range ix.funcsOfUnit[uf.Unit] {
-			add(f)
-		}
-	}
-	return out
+	return out, nil
 }
 
 // snapshot returns the latest registration of every object the fake holds.
@@ -183,7 +190,14 @@ func (s *stack) verify(ctx context.Context, kind bundleKind, ids []uuid.UUID) er
 				if !ok {
 					continue
 				}
-				ops := translate.PlanAll(settings, d, ix.current(d), time.Now())
+				cur, err := ix.current(ctx, d)
+				if err != nil {
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+					continue
+				}
+				ops := translate.PlanAll(settings, d, cur, time.Now())
 				if len(ops) == 0 {
 					continue
 				}
