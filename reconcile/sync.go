@@ -325,7 +325,6 @@ func (s *stsState) remove(id uuid.UUID) {
 	delete(s.objects, id)
 }
 
-
 // countingSTS counts the calls made through it.
 type countingSTS struct {
 	STS
