@@ -483,6 +483,7 @@ func TestPollingFollowsActivity(t *testing.T) {
 	r := newRig(t)
 	r.cfg.PollInterval = 4 * time.Second
 	r.cfg.RoutingKeys = []string{"org_unit"}
+	r.cfg.Parallelism = 1 // the poller alone: every empty poll is one of its waits
 	stop := r.start()
 	// The first poll after the start found nothing: the next is PollInterval later.
 	first := r.rename(0, "Første")

@@ -36,6 +36,9 @@ type waiter[T any] struct {
 // or the error of its batch (or its own, when OS2MO's answer for it was unusable). It returns
 // early, with ctx's cause, when ctx ends; the batch goes on for the others.
 func (c *coalescer[T]) get(ctx context.Context, id uuid.UUID) (*T, bool, error) {
+	if ctx.Err() != nil {
+		return nil, false, context.Cause(ctx) // ended already: ask OS2MO nothing
+	}
 	w := &waiter[T]{id: id, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, w)
