@@ -283,7 +283,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 	}
 	b.log.Info("bridging OS2MO's GraphQL events into the work queue", "listeners", len(listeners),
-		"fetchers_per_listener", b.cfg.Parallelism, "poll_interval", b.cfg.PollInterval.String())
+		"fetchers_per_listener", b.cfg.Parallelism, "poll_interval", b.cfg.PollInterval)
 	wg.Wait()
 	return nil
 }
@@ -315,7 +315,7 @@ func (b *Bridge) declare(ctx context.Context) (map[string]uuid.UUID, error) {
 					"else use EVENT_SOURCE=amqp", userKey, b.cfg.Namespace, key, err)
 			}
 			d := wait.NextBackOff()
-			b.log.Error("declaring an OS2MO event listener failed; retrying", "routing_key", key, "error", err, "retry_in", d.String())
+			b.log.Error("declaring an OS2MO event listener failed; retrying", "routing_key", key, "error", err, "retry_in", d)
 			if !sleep(ctx, d) {
 				return nil, nil
 			}
@@ -405,7 +405,7 @@ func (l *listener) poll(ctx context.Context) {
 			l.b.cfg.Observer.BridgeError(l.key, StageFetch)
 			l.b.setFailing(l.key, err)
 			d := wait.NextBackOff()
-			l.b.log.Warn("fetching OS2MO events failed; retrying", "routing_key", l.key, "error", err, "retry_in", d.String())
+			l.b.log.Warn("fetching OS2MO events failed; retrying", "routing_key", l.key, "error", err, "retry_in", d)
 			if !sleep(ctx, d) {
 				return
 			}

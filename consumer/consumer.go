@@ -128,7 +128,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		attempt++
 		c.reconnects.Add(1)
 		wait := reconnectDelay(attempt, reconnectInitial, c.cfg.ReconnectMax, rand.Int64N)
-		c.log.Warn("amqp session ended; reconnecting", "error", err, "attempt", attempt, "retry_in", wait.String())
+		c.log.Warn("amqp session ended; reconnecting", "error", err, "attempt", attempt, "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -225,7 +225,7 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 		if next == backoff.Stop {
 			return attempts, lastErr, lastErr
 		}
-		log.Warn("transient failure; retrying", "error", lastErr, "attempt", attempts, "retry_in", next.String())
+		log.Warn("transient failure; retrying", "error", lastErr, "attempt", attempts, "retry_in", next)
 		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():

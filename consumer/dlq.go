@@ -530,7 +530,11 @@ func (q *DLQ) Replay(ctx context.Context, opts ReplayOptions) (ReplaySummary, er
 				return false, err
 			}
 			sum.Failed++
-			q.log.Warn("could not replay message; it stays in the dead-letter queue", "routing_key", m.RoutingKey, "object", m.Object.String(), "error", err)
+			attrs := []any{"routing_key", m.RoutingKey, "message_id", m.MessageID, "error", err}
+			if m.Object != uuid.Nil {
+				attrs = append(attrs, "object", m.Object.String())
+			}
+			q.log.Warn("could not replay message; it stays in the dead-letter queue", attrs...)
 			report(m, err)
 			return more, nil
 		}

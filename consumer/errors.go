@@ -23,6 +23,13 @@ func retryable(err error) bool {
 	return true
 }
 
+// DeadLetterClasses returns every error class a dead-lettered event can carry (DeadLetter.Class):
+// ours (malformed, permanent, retries-exhausted), the broker's own dead-letter reasons with "_"
+// written "-" (delivery-limit, rejected, expired, maxlen), and unknown when none is recorded.
+func DeadLetterClasses() []string {
+	return []string{"malformed", "permanent", "retries-exhausted", "delivery-limit", "rejected", "expired", "maxlen", "unknown"}
+}
+
 // errorClass names the kind of failure for the dead-letter headers and metrics.
 func errorClass(err error) string {
 	switch {

@@ -274,7 +274,7 @@ func (s *session) lost(cause error) error {
 // shutdown ends the session gracefully: it stops consuming (requeueing what no worker has
 // started) and drains the workers.
 func (s *session) shutdown() error {
-	s.c.log.Info("shutting down: no new events; finishing in-flight ones", "timeout", s.c.cfg.ShutdownTimeout.String())
+	s.c.log.Info("shutting down: no new events; finishing in-flight ones", "timeout", s.c.cfg.ShutdownTimeout)
 	s.c.ready.Store(false)
 	s.stopConsuming()
 	return s.drain()
@@ -351,12 +351,14 @@ func (c *Consumer) setPublisher(pub *confirmedPublisher) {
 func (s *session) process(w *work) {
 	c := s.c
 	start := c.cfg.Now()
-	log := c.log.With("routing_key", w.d.RoutingKey, "object", w.ev.UUID.String())
+	log := c.log.With("routing_key", w.d.RoutingKey)
 	if w.err != nil {
-		log.Warn("malformed event; dead-lettering", "error", w.err)
+		// No object: the body named none that could be read.
+		log.Warn("malformed event; dead-lettering", "message_id", w.d.MessageId, "body_bytes", len(w.d.Body), "error", w.err)
 		s.deadLetter(w, w.err, 1, start)
 		return
 	}
+	log = log.With("object", w.ev.UUID.String())
 	if !c.handles(w.ev.Type) {
 		log.Info("event type not handled; acknowledged")
 		c.settle(w, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.ack())

@@ -139,7 +139,7 @@ func (w *Writer) Write(ctx context.Context, j Job) (written int, err error) {
 		if next == backoff.Stop || !retryable(err) || ctx.Err() != nil {
 			return written, err
 		}
-		w.log().Warn("bundle write failed, retrying", "object", j.Key, "attempt", attempt, "error", err, "wait", next.String())
+		w.log().Warn("bundle write failed, retrying", "object", j.Key, "attempt", attempt, "error", err, "wait", next)
 		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():

@@ -1,20 +1,25 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
 )
 
-// ProgressPrinter shows Progress on a writer (standard error): on a terminal as one line redrawn
-// in place (a bar, done/total, rate and ETA), otherwise as a plain line every Interval. It is safe
-// for concurrent use. LogWriter returns a writer for log lines that keeps them from mixing with
-// the bar.
+// ProgressPrinter shows Progress: on a terminal as one line redrawn in place (a bar, done/total,
+// rate and ETA; NewProgressPrinter), otherwise as a structured log record every interval
+// (NewProgressLog), so a log that is not a terminal holds log records only. It is safe for
+// concurrent use. LogWriter returns a writer for log lines that keeps them from mixing with the
+// bar.
 type ProgressPrinter struct {
 	w        io.Writer
 	terminal bool
+	log      *slog.Logger // set: progress goes to this logger as records
 	now      func() time.Time
 	interval time.Duration
 
@@ -39,8 +44,25 @@ func NewProgressPrinter(w io.Writer, terminal bool, now func() time.Time, interv
 	return &ProgressPrinter{w: w, terminal: terminal, now: now, interval: interval}
 }
 
+// NewProgressLog returns a printer that logs progress to logger as "progress" records (phase,
+// done, total, rate_per_second, eta_seconds or took_seconds) every interval (0: 5 s) and at the
+// end of each phase. now is the clock (nil: time.Now).
+func NewProgressLog(logger *slog.Logger, now func() time.Time, interval time.Duration) *ProgressPrinter {
+	pp := NewProgressPrinter(io.Discard, false, now, interval)
+	pp.log = logger
+	return pp
+}
+
 // Update shows p if enough time has passed since the last update, or the phase changed or ended.
 func (pp *ProgressPrinter) Update(p Progress) {
+	if attrs := pp.update(p); attrs != nil {
+		pp.log.LogAttrs(context.Background(), slog.LevelInfo, "progress", attrs...)
+	}
+}
+
+// update draws p, or returns the attributes of the record to log (outside the lock: the logger
+// may write through LogWriter).
+func (pp *ProgressPrinter) update(p Progress) []slog.Attr {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	now := pp.now()
@@ -57,19 +79,44 @@ func (pp *ProgressPrinter) Update(p Progress) {
 		every = 100 * time.Millisecond
 	}
 	if !finished && !pp.last.IsZero() && now.Sub(pp.last) < every {
-		return
+		return nil
 	}
 	if finished && pp.lastShown == p && !pp.last.IsZero() {
-		return
+		return nil
 	}
 	pp.last, pp.lastShown = now, p
+	if pp.log != nil {
+		return pp.attrs(p, now)
+	}
 	line := pp.line(p, now)
 	if pp.terminal {
 		fmt.Fprintf(pp.w, "\r%s\x1b[K", line)
 		pp.drawn = true
-		return
+		return nil
 	}
 	fmt.Fprintln(pp.w, line)
+	return nil
+}
+
+// attrs are the attributes of a progress record.
+func (pp *ProgressPrinter) attrs(p Progress, now time.Time) []slog.Attr {
+	elapsed := now.Sub(pp.started)
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(p.Done) / elapsed.Seconds()
+	}
+	attrs := []slog.Attr{slog.String("phase", p.Phase), slog.Int("done", p.Done)}
+	if p.Total > 0 {
+		attrs = append(attrs, slog.Int("total", p.Total))
+	}
+	attrs = append(attrs, slog.Float64("rate_per_second", math.Round(rate*10)/10))
+	switch {
+	case p.Total > 0 && p.Done >= p.Total:
+		attrs = append(attrs, slog.Float64("took_seconds", elapsed.Round(time.Millisecond).Seconds()))
+	case p.Total > 0 && rate > 0:
+		attrs = append(attrs, slog.Float64("eta_seconds", math.Round(float64(p.Total-p.Done)/rate)))
+	}
+	return attrs
 }
 
 // Finish ends the bar's line on a terminal.

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,39 @@ func TestProgressLogLinesDoNotMixWithTheBar(t *testing.T) {
 		"\rsync         [######..................] 1/4  0/s\x1b[K\n"
 	if got := out.String(); got != want {
 		t.Errorf("output\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestProgressLog: without a terminal, progress is a structured record every interval and at
+// the end of a phase, never a plain line.
+func TestProgressLog(t *testing.T) {
+	var out strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	pp := reconcile.NewProgressLog(logger, clock.now, 5*time.Second)
+	for _, s := range []struct {
+		after time.Duration
+		p     reconcile.Progress
+	}{
+		{0, reconcile.Progress{Phase: "sync", Done: 0, Total: 1000}},
+		{time.Second, reconcile.Progress{Phase: "sync", Done: 100, Total: 1000}}, // too soon
+		{5 * time.Second, reconcile.Progress{Phase: "sync", Done: 500, Total: 1000}},
+		{5 * time.Second, reconcile.Progress{Phase: "sync", Done: 1000, Total: 1000}},
+	} {
+		clock.t = clock.t.Add(s.after)
+		pp.Update(s.p)
+	}
+	pp.Finish()
+	want := `{"level":"INFO","msg":"progress","phase":"sync","done":0,"total":1000,"rate_per_second":0}
+{"level":"INFO","msg":"progress","phase":"sync","done":500,"total":1000,"rate_per_second":83.3,"eta_seconds":6}
+{"level":"INFO","msg":"progress","phase":"sync","done":1000,"total":1000,"rate_per_second":90.9,"took_seconds":11}
+`
+	if got := out.String(); got != want {
+		t.Errorf("records\n got %s\nwant %s", got, want)
 	}
 }

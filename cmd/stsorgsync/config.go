@@ -623,7 +623,7 @@ func loadSettings(getenv func(string) string, file string, use func(setting) boo
 	fileValues := map[string]string{}
 	if file != "" {
 		var err error
-		if fileValues, err = readEnvFile(file); err != nil {
+		if fileValues, err = readConfigFile(file); err != nil {
 			return Config{}, err
 		}
 	}
@@ -721,15 +721,53 @@ func (c Config) validateAMQP() error {
 	return errors.Join(errs...)
 }
 
+// readConfigFile reads the --config file (readEnvFile) and refuses a key that is not a setting
+// (or, for a secret, its NAME_FILE), naming the line and the nearest setting: a misspelt key
+// would otherwise be ignored and its default used.
+func readConfigFile(path string) (map[string]string, error) {
+	values, lines, err := parseEnvFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var known []string
+	for _, s := range settings() {
+		known = append(known, s.Name)
+		if s.Secret {
+			known = append(known, s.Name+"_FILE")
+		}
+	}
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		if slices.Contains(known, k) {
+			continue
+		}
+		hint := ""
+		if c := closest(k, known); c != "" {
+			hint = "; did you mean " + c + "?"
+		}
+		errs = append(errs, fmt.Errorf("config file %s line %d: unknown setting %s%s (`stsorgsync settings` lists them all)", path, lines[k], k, hint))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return values, nil
+}
+
 // readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are ignored, and a
 // value may be wrapped in single or double quotes.
 func readEnvFile(path string) (map[string]string, error) {
+	values, _, err := parseEnvFile(path)
+	return values, err
+}
+
+// parseEnvFile is readEnvFile that also returns the line of each key.
+func parseEnvFile(path string) (values map[string]string, lines map[string]int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
+		return nil, nil, fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
-	values := map[string]string{}
+	values, lines = map[string]string{}, map[string]int{}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -739,18 +777,18 @@ func readEnvFile(path string) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(strings.TrimPrefix(k, "export "))
 		if !ok || k == "" {
-			return nil, fmt.Errorf("config file %s line %d: expected KEY=VALUE, got %q", path, n, line)
+			return nil, nil, fmt.Errorf("config file %s line %d: expected KEY=VALUE (the line is not shown: it may hold a secret)", path, n)
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
-		values[k] = v
+		values[k], lines[k] = v, n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	return values, nil
+	return values, lines, nil
 }
 
 // redactURL hides the password of a URL for logs and error messages.

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,94 +14,137 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/spf13/cobra"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
 )
 
-const dlqUsage = `usage: stsorgsync [--config FILE] dlq list
-       stsorgsync [--config FILE] dlq export [--out FILE]
-       stsorgsync [--config FILE] dlq replay [--dry-run] [--limit N] [--rate N/s] [--routing-key KEY]
-                  [--object UUID] [--class CLASS] [--older-than AGE] [--newer-than AGE] [--force]
-
-  list    count the dead-lettered events by error class and routing key, with their ages
-  export  write every dead-lettered event as one JSON object per line
-  replay  re-publish matching events to AMQP_EXCHANGE with their original routing key and remove
-          them from the dead-letter queue once the broker has confirmed them
-
-Every command leaves the messages it does not replay in the dead-letter queue.`
-
-// dlqRequest is a parsed `dlq` command line.
-type dlqRequest struct {
-	cmd    string // list, export or replay
-	out    string // export: output file ("" = standard output)
-	replay consumer.ReplayOptions
+func (a *app) dlqCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dlq",
+		Short: "Inspect, export and replay the dead-letter queue",
+		Long: `Work on the dead-letter queue (AMQP_DLQ): list counts the dead-lettered events by error class and
+routing key, export writes them as JSON lines, replay re-publishes the matching ones to
+AMQP_EXCHANGE and removes them from the queue once the broker has confirmed them. Every command
+leaves the messages it does not replay in the queue. Reads only LOG_LEVEL and the AMQP_ settings.`,
+		Example: `  stsorgsync dlq list
+  stsorgsync dlq replay --dry-run --class permanent --older-than 1h`,
+		Args: unknownCommand,
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("missing command: list, export or replay")
+		},
+	}
+	cmd.AddCommand(a.dlqListCommand(), a.dlqExportCommand(), a.dlqReplayCommand())
+	return cmd
 }
 
-// parseDLQArgs parses the arguments after `dlq`.
-func parseDLQArgs(args []string, stderr io.Writer) (dlqRequest, error) {
-	if len(args) == 0 {
-		return dlqRequest{}, errors.New("missing command: list, export or replay")
+func (a *app) dlqListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "Count the dead-lettered events by error class and routing key, with their ages",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return a.withDLQ("list", func(dlq *consumer.DLQ) error { return dlqList(a.ctx, dlq, a.stdout) })
+		},
 	}
-	req := dlqRequest{cmd: args[0]}
-	switch req.cmd {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stderr, dlqUsage)
-		return req, flag.ErrHelp
+}
+
+func (a *app) dlqExportCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:     "export",
+		Short:   "Write every dead-lettered event as one JSON object per line; they stay in the queue",
+		Example: "  stsorgsync dlq export --out dlq.jsonl",
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return a.withDLQ("export", func(dlq *consumer.DLQ) error { return dlqExport(a.ctx, dlq, out, a.stdout, a.stderr) })
+		},
 	}
-	fs := flag.NewFlagSet("dlq "+req.cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, dlqUsage); fs.PrintDefaults() }
-	var rate, object, olderThan, newerThan string
-	switch req.cmd {
-	case "list":
-	case "export":
-		fs.StringVar(&req.out, "out", "", "write to this file instead of standard output")
-	case "replay":
-		o := &req.replay
-		fs.BoolVar(&o.DryRun, "dry-run", false, "show what would be replayed; change nothing")
-		fs.IntVar(&o.Limit, "limit", 0, "replay at most this many events (0: all that match)")
-		fs.StringVar(&rate, "rate", "", "at most this many events per second: N, N/s, N/m or N/h (default: unlimited)")
-		fs.StringVar(&o.Filter.RoutingKey, "routing-key", "", "only events with this original routing key (object type), e.g. org_unit")
-		fs.StringVar(&object, "object", "", "only events about the object with this UUID")
-		fs.StringVar(&o.Filter.Class, "class", "", "only events of this error class: malformed, permanent, retries-exhausted, delivery-limit")
-		fs.StringVar(&olderThan, "older-than", "", "only events dead-lettered at least this long ago, e.g. 30m, 12h, 7d")
-		fs.StringVar(&newerThan, "newer-than", "", "only events dead-lettered at most this long ago")
-		fs.BoolVar(&o.Force, "force", false, "write each object even if its last-sent hash says it is unchanged")
-	default:
-		return req, fmt.Errorf("unknown command %q: want list, export or replay", req.cmd)
+	cmd.Flags().StringVar(&out, "out", "", "write to `FILE` instead of standard output")
+	_ = cmd.MarkFlagFilename("out", "jsonl", "json")
+	return cmd
+}
+
+// replayFlags are the flags of `dlq replay` as given; replayOptions checks and converts them.
+type replayFlags struct {
+	opts                               consumer.ReplayOptions
+	rate, object, olderThan, newerThan string
+	class, routingKey                  string
+}
+
+func (a *app) dlqReplayCommand() *cobra.Command {
+	f := &replayFlags{}
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Re-publish matching dead-lettered events and remove them once the broker has confirmed them",
+		Long: `Re-publish the matching dead-lettered events to AMQP_EXCHANGE with their original routing key, and
+remove each from the dead-letter queue once the broker has confirmed it. Events that do not match,
+or could not be replayed, stay in the queue. Exit 1 if any matching event could not be replayed.`,
+		Example: `  stsorgsync dlq replay --dry-run --class permanent --older-than 1h
+  stsorgsync dlq replay --class permanent --routing-key org_unit --limit 100 --rate 10/s
+  stsorgsync dlq replay --object 89cba575-d106-4732-87ab-45c09ac56874 --force`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			opts, err := f.replayOptions()
+			if err != nil {
+				return err
+			}
+			return a.withDLQ("replay", func(dlq *consumer.DLQ) error { return dlqReplay(a.ctx, dlq, opts, a.stdout) })
+		},
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return req, fmt.Errorf("dlq %s: %w", req.cmd, err)
-	}
-	if fs.NArg() > 0 {
-		return req, fmt.Errorf("dlq %s: unexpected argument %q", req.cmd, fs.Arg(0))
-	}
-	if req.cmd != "replay" {
-		return req, nil
-	}
+	fl := cmd.Flags()
+	o := &f.opts
+	fl.BoolVar(&o.DryRun, "dry-run", false, "show what would be replayed; change nothing")
+	fl.IntVar(&o.Limit, "limit", 0, "replay at most `N` events (0: all that match)")
+	fl.StringVar(&f.rate, "rate", "", "at most this many events per second: N, N/s, N/m or N/h (default: unlimited)")
+	fl.StringVar(&f.routingKey, "routing-key", "", "only events with this original routing key (object type): "+strings.Join(objectTypes(), ", "))
+	fl.StringVar(&f.object, "object", "", "only events about the object with this `UUID`")
+	fl.StringVar(&f.class, "class", "", "only events of this error class: "+strings.Join(consumer.DeadLetterClasses(), ", "))
+	fl.StringVar(&f.olderThan, "older-than", "", "only events dead-lettered at least this long ago, e.g. 30m, 12h, 7d")
+	fl.StringVar(&f.newerThan, "newer-than", "", "only events dead-lettered at most this long ago")
+	fl.BoolVar(&o.Force, "force", false, "write each object even if its last-sent hash says it is unchanged")
+	_ = cmd.RegisterFlagCompletionFunc("class", cobra.FixedCompletions(consumer.DeadLetterClasses(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("routing-key", cobra.FixedCompletions(objectTypes(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// replayOptions checks the replay flags and converts them; every problem is reported at once.
+func (f *replayFlags) replayOptions() (consumer.ReplayOptions, error) {
 	var errs []error
-	o := &req.replay
+	o := f.opts
 	if o.Limit < 0 {
 		errs = append(errs, fmt.Errorf("--limit must not be negative, got %d", o.Limit))
 	}
-	if rate != "" {
-		r, err := parseRate(rate)
+	if f.rate != "" {
+		r, err := parseRate(f.rate)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--rate: %w", err))
 		}
 		o.Rate = r
 	}
-	if object != "" {
-		id, err := uuid.Parse(object)
-		if err != nil || len(object) != 36 {
-			errs = append(errs, fmt.Errorf("--object: expected a UUID, got %q", object))
+	if f.class != "" {
+		if !slices.Contains(consumer.DeadLetterClasses(), f.class) {
+			errs = append(errs, fmt.Errorf("--class: unknown error class %q%s; want one of %s", f.class, didYouMean(f.class, consumer.DeadLetterClasses()), strings.Join(consumer.DeadLetterClasses(), ", ")))
+		}
+		o.Filter.Class = f.class
+	}
+	if f.routingKey != "" {
+		if !slices.Contains(objectTypes(), f.routingKey) {
+			errs = append(errs, fmt.Errorf("--routing-key: unknown object type %q%s; want one of %s", f.routingKey, didYouMean(f.routingKey, objectTypes()), strings.Join(objectTypes(), ", ")))
+		}
+		o.Filter.RoutingKey = f.routingKey
+	}
+	if f.object != "" {
+		id, err := uuid.Parse(f.object)
+		if err != nil || len(f.object) != 36 {
+			errs = append(errs, fmt.Errorf("--object: expected a UUID, got %q", f.object))
 		}
 		o.Filter.Object = id
 	}
 	for _, a := range []struct {
 		flag, v string
 		dst     *time.Duration
-	}{{"--older-than", olderThan, &o.Filter.OlderThan}, {"--newer-than", newerThan, &o.Filter.NewerThan}} {
+	}{{"--older-than", f.olderThan, &o.Filter.OlderThan}, {"--newer-than", f.newerThan, &o.Filter.NewerThan}} {
 		if a.v == "" {
 			continue
 		}
@@ -111,10 +154,18 @@ func parseDLQArgs(args []string, stderr io.Writer) (dlqRequest, error) {
 		}
 		*a.dst = d
 	}
-	if f := o.Filter; f.OlderThan > 0 && f.NewerThan > 0 && f.NewerThan <= f.OlderThan {
-		errs = append(errs, fmt.Errorf("--newer-than (%s) must be longer than --older-than (%s), or nothing matches", f.NewerThan, f.OlderThan))
+	if flt := o.Filter; flt.OlderThan > 0 && flt.NewerThan > 0 && flt.NewerThan <= flt.OlderThan {
+		errs = append(errs, fmt.Errorf("--newer-than (%s) must be longer than --older-than (%s), or nothing matches", flt.NewerThan, flt.OlderThan))
 	}
-	return req, errors.Join(errs...)
+	return o, errors.Join(errs...)
+}
+
+// didYouMean returns " (did you mean X?)" for the candidate nearest s, or "".
+func didYouMean(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
 }
 
 // parseRate parses "N", "N/s", "N/m" or "N/h" (N may have decimals) into events per second.
@@ -142,56 +193,37 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// runDLQ runs `stsorgsync dlq …`: it parses the command line (usage errors exit exitConfig), then
-// loads the configuration with load (loadDLQConfig: LOG_LEVEL and the AMQP_ settings; an invalid
-// one exits exitConfig), connects to RabbitMQ and works on AMQP_DLQ. It exits
-// exitFailure if the broker cannot be used or, for replay, if any matching event could not be
-// replayed.
-func runDLQ(ctx context.Context, args []string, load func() (Config, error), stdout, stderr io.Writer) int {
-	req, err := parseDLQArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
+// withDLQ loads what `dlq` needs (LOG_LEVEL and the AMQP_ settings; a fault exits exitConfig),
+// connects to RabbitMQ and runs do on AMQP_DLQ. It exits exitFailure if the broker cannot be used
+// or do fails.
+func (a *app) withDLQ(name string, do func(*consumer.DLQ) error) error {
+	cfg, err := loadDLQConfig(a.getenv, a.configFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: %v\n%s\n", err, dlqUsage)
-		return exitConfig
+		return a.invalidConfiguration(err)
 	}
-	cfg, err := load()
-	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: invalid configuration:\n%s\nRun `stsorgsync settings` for every setting and its meaning.\n", indent(err.Error()))
-		return exitConfig
-	}
-	logger := newLogger(stderr, cfg.LogLevel)
+	logger := newLogger(a.stderr, cfg.LogLevel)
 	conn, err := amqp.DialConfig(cfg.AMQPURL, amqp.Config{
 		Heartbeat:  10 * time.Second,
 		Dial:       amqp.DefaultDial(15 * time.Second),
 		Properties: amqp.Table{"connection_name": "stsorgsync dlq"},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURL(cfg.AMQPURL), err)
-		return exitFailure
+		fmt.Fprintf(a.stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURL(cfg.AMQPURL), err)
+		return exitCode(exitFailure)
 	}
 	defer conn.Close()
 	dlq, err := consumer.NewDLQ(conn, consumer.Config{
 		Exchange: cfg.AMQPExchange, DeadLetterQueue: cfg.AMQPDLQ, Logger: logger, Now: time.Now,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(a.stderr, "stsorgsync: %v\n", err)
+		return exitCode(exitFailure)
 	}
-	switch req.cmd {
-	case "list":
-		err = dlqList(ctx, dlq, stdout)
-	case "export":
-		err = dlqExport(ctx, dlq, req.out, stdout, stderr)
-	default:
-		err = dlqReplay(ctx, dlq, req.replay, stdout)
+	if err := do(dlq); err != nil {
+		fmt.Fprintf(a.stderr, "stsorgsync: dlq %s: %v\n", name, err)
+		return exitCode(exitFailure)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync: dlq %s: %v\n", req.cmd, err)
-		return exitFailure
-	}
-	return exitOK
+	return nil
 }
 
 // dlqList prints the DLQ's messages grouped by class and routing key.

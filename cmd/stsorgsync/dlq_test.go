@@ -17,6 +17,18 @@ import (
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 )
 
+// recordingGetenv returns a getenv over env and a flag set once any setting is read (the
+// --config default, STSORGSYNC_CONFIG, does not count).
+func recordingGetenv(env map[string]string) (func(string) string, *bool) {
+	loaded := new(bool)
+	return func(k string) string {
+		if k != "STSORGSYNC_CONFIG" {
+			*loaded = true
+		}
+		return env[k]
+	}, loaded
+}
+
 // TestDLQUsage: usage errors exit 2 before any configuration is loaded or broker contacted.
 func TestDLQUsage(t *testing.T) {
 	t.Parallel()
@@ -28,8 +40,12 @@ func TestDLQUsage(t *testing.T) {
 		{"no command", nil, "missing command"},
 		{"unknown command", []string{"purge"}, `unknown command "purge"`},
 		{"extra argument", []string{"list", "now"}, `unexpected argument "now"`},
-		{"unknown flag", []string{"list", "--dry-run"}, "flag provided but not defined"},
-		{"export without file", []string{"export", "--out"}, "flag needs an argument"},
+		{"unknown flag", []string{"list", "--dry-run"}, "unknown flag: --dry-run"},
+		{"misspelt flag", []string{"replay", "--dryrun"}, "did you mean --dry-run?"},
+		{"export without file", []string{"export", "--out"}, "flag needs an argument: --out"},
+		{"unknown class", []string{"replay", "--class", "bogus"}, `--class: unknown error class "bogus"; want one of malformed, permanent`},
+		{"misspelt class", []string{"replay", "--class", "retries-exhaustd"}, `did you mean "retries-exhausted"?`},
+		{"unknown routing key", []string{"replay", "--routing-key", "orgunit"}, `--routing-key: unknown object type "orgunit" (did you mean "org_unit"?)`},
 		{"negative limit", []string{"replay", "--limit", "-1"}, "--limit"},
 		{"bad rate", []string{"replay", "--rate", "fast"}, "--rate"},
 		{"zero rate", []string{"replay", "--rate", "0/s"}, "--rate"},
@@ -42,24 +58,24 @@ func TestDLQUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			loaded := false
-			code := runDLQ(t.Context(), tt.args, func() (Config, error) { loaded = true; return Config{}, nil }, &stdout, &stderr)
+			getenv, loaded := recordingGetenv(validEnv())
+			code := run(t.Context(), append([]string{"dlq"}, tt.args...), getenv, &stdout, &stderr)
 			if code != exitConfig {
 				t.Errorf("exit %d; want %d", code, exitConfig)
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr does not mention %q:\n%s", tt.want, stderr.String())
 			}
-			if loaded {
+			if *loaded {
 				t.Error("the configuration was loaded despite a usage error")
 			}
 		})
 	}
 	t.Run("help", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		loaded := false
-		if code := runDLQ(t.Context(), []string{"replay", "--help"}, func() (Config, error) { loaded = true; return Config{}, nil }, &stdout, &stderr); code != exitOK || loaded {
-			t.Errorf("replay --help: exit %d, configuration loaded %v; want exit 0 without loading it", code, loaded)
+		getenv, loaded := recordingGetenv(validEnv())
+		if code := run(t.Context(), []string{"dlq", "replay", "--help"}, getenv, &stdout, &stderr); code != exitOK || *loaded {
+			t.Errorf("replay --help: exit %d, configuration loaded %v; want exit 0 without loading it", code, *loaded)
 		}
 	})
 

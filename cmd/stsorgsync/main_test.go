@@ -324,6 +324,10 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	}
 }
 
+// TestSecuritySetupErrorsStopStartup: a certificate fault (a missing, unreadable or not-PKCS#12
+// file, a wrong password, a bad PEM or CA bundle) is a configuration error classified the same
+// by every command that builds the clients: exit 2 and the same report naming the setting, each
+// path once, no secret.
 func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
 	good := writeSecurityFiles(t, sts, "http://sts.invalid", "29189846")
@@ -339,13 +343,14 @@ func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 		name   string
 		change map[string]string
 		want   []string
+		path   string // printed exactly once
 	}{
-		{"missing p12", map[string]string{"STS_P12_FILE": filepath.Join(dir, "missing.p12")}, []string{"STS_P12_FILE", "missing.p12", "unreadable"}},
-		{"wrong password", map[string]string{"STS_P12_PASSWORD_FILE": wrongPassword}, []string{"STS_P12_FILE", "wrong PKCS#12 password", "STS_P12_PASSWORD"}},
-		{"p12 is not PKCS#12", map[string]string{"STS_P12_FILE": notPEM}, []string{"STS_P12_FILE", "not a PKCS#12"}},
-		{"STS certificate not PEM", map[string]string{"STS_TOKEN_CERT_FILE": notPEM}, []string{"STS_TOKEN_CERT_FILE"}},
-		{"service certificate missing", map[string]string{"STS_SERVICE_CERT_FILE": filepath.Join(dir, "nope.pem")}, []string{"STS_SERVICE_CERT_FILE"}},
-		{"CA bundle not PEM", map[string]string{"STS_CA_FILE": notPEM}, []string{"STS_CA_FILE", "no PEM"}},
+		{"missing p12", map[string]string{"STS_P12_FILE": filepath.Join(dir, "missing.p12")}, []string{"STS_P12_FILE", "unreadable"}, filepath.Join(dir, "missing.p12")},
+		{"wrong password", map[string]string{"STS_P12_PASSWORD_FILE": wrongPassword}, []string{"STS_P12_FILE", "wrong PKCS#12 password", "STS_P12_PASSWORD"}, good["STS_P12_FILE"]},
+		{"p12 is not PKCS#12", map[string]string{"STS_P12_FILE": notPEM}, []string{"STS_P12_FILE", "not a PKCS#12"}, notPEM},
+		{"STS certificate not PEM", map[string]string{"STS_TOKEN_CERT_FILE": notPEM}, []string{"STS_TOKEN_CERT_FILE"}, ""},
+		{"service certificate missing", map[string]string{"STS_SERVICE_CERT_FILE": filepath.Join(dir, "nope.pem")}, []string{"STS_SERVICE_CERT_FILE"}, ""},
+		{"CA bundle not PEM", map[string]string{"STS_CA_FILE": notPEM}, []string{"STS_CA_FILE", "no PEM"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,18 +362,37 @@ func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 				env[k] = v
 			}
 			env["HTTP_LISTEN"] = "127.0.0.1:0"
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), []string{"run"}, getenvOf(env), &stdout, &stderr)
-			if code != exitConfig {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitConfig, stderr.String())
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("stderr does not mention %q:\n%s", w, stderr.String())
+			reports := map[string]string{}
+			for _, command := range []string{"check", "run", "sync", "verify"} {
+				var stdout, stderr bytes.Buffer
+				code := run(context.Background(), []string{command}, getenvOf(env), &stdout, &stderr)
+				if code != exitConfig {
+					t.Errorf("%s: exit code %d, want %d; stderr:\n%s", command, code, exitConfig, stderr.String())
+				}
+				_, report, ok := strings.Cut(stderr.String(), "stsorgsync: invalid configuration:\n")
+				if !ok {
+					t.Errorf("%s: no configuration report on stderr:\n%s", command, stderr.String())
+				}
+				reports[command] = report
+				for _, w := range tt.want {
+					if !strings.Contains(report, w) {
+						t.Errorf("%s: report does not mention %q:\n%s", command, w, report)
+					}
+				}
+				if tt.path != "" && strings.Count(report, tt.path) != 1 {
+					t.Errorf("%s: report names %s %d times, want once:\n%s", command, tt.path, strings.Count(report, tt.path), report)
+				}
+				if strings.Contains(stderr.String()+stdout.String(), "correct horse") {
+					t.Errorf("%s: the p12 password was printed", command)
+				}
+				if strings.Contains(stdout.String(), "configuration: ok") {
+					t.Errorf("%s: says the configuration is ok:\n%s", command, stdout.String())
 				}
 			}
-			if strings.Contains(stderr.String(), "correct horse") {
-				t.Error("the p12 password was printed")
+			for command, report := range reports {
+				if report != reports["check"] {
+					t.Errorf("%s reports the fault differently from check:\n%s\nvs\n%s", command, report, reports["check"])
+				}
 			}
 		})
 	}
@@ -400,46 +424,5 @@ func TestReadmeDocumentsEveryMetric(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("gathered only %d stsorgsync_ metrics, want all 10", n)
-	}
-}
-
-// TestHelpNeedsNoConfiguration: every command's --help prints its usage and exits 0 without any
-// configuration, and never runs the command (with a valid configuration `run --help` must not
-// start the daemon); an unexpected argument is refused with exit 2.
-func TestHelpNeedsNoConfiguration(t *testing.T) {
-	tests := []struct {
-		args []string
-		env  map[string]string
-		want string
-		code int
-	}{
-		{[]string{"run", "--help"}, nil, "usage: stsorgsync [--config FILE] run", exitOK},
-		{[]string{"check", "-h"}, nil, "usage: stsorgsync [--config FILE] check", exitOK},
-		{[]string{"sync", "--help"}, nil, "--dry-run", exitOK},
-		{[]string{"verify", "--help"}, nil, "--json", exitOK},
-		{[]string{"dlq", "--help"}, nil, "stsorgsync [--config FILE] dlq list", exitOK},
-		{[]string{"dlq", "replay", "--help"}, nil, "--dry-run", exitOK},
-		{[]string{"healthcheck", "--help"}, nil, "-ready", exitOK},
-		// With a valid configuration (the daemon would start and listen): help only.
-		{[]string{"run", "--help"}, validEnv(), "usage: stsorgsync [--config FILE] run", exitOK},
-		{[]string{"sync", "--help"}, validEnv(), "--max-deactivations", exitOK},
-		// Arguments a command does not take are refused, not ignored.
-		{[]string{"run", "now"}, validEnv(), `unexpected argument "now"`, exitConfig},
-		{[]string{"check", "--verbose"}, nil, "flag provided but not defined: -verbose", exitConfig},
-		{[]string{"verify", "report.html"}, nil, `unexpected argument "report.html"`, exitConfig},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			code := run(ctx, tt.args, getenvOf(tt.env), &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
-			}
-			if out := stdout.String() + stderr.String(); !strings.Contains(out, tt.want) || strings.Contains(out, "invalid configuration") {
-				t.Errorf("output does not show %q (or complains about the configuration):\n%s", tt.want, out)
-			}
-		})
 	}
 }

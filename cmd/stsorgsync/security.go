@@ -68,7 +68,7 @@ func newSTSSecurity(cfg Config, httpClient *http.Client, logger *slog.Logger, no
 		if errors.Is(err, stsclient.ErrWrongPassword) {
 			hint = " (check STS_P12_PASSWORD or STS_P12_PASSWORD_FILE)"
 		}
-		return stsSecurity{}, configError{fmt.Errorf("STS_P12_FILE %s: %w%s", cfg.STSP12File, err, hint)}
+		return stsSecurity{}, configError{fmt.Errorf("STS_P12_FILE: %w%s", err, hint)}
 	}
 	if creds.ExpiresWithin(now, certificateWarning) {
 		logger.Warn("the organisation certificate expires soon; renew it and replace STS_P12_FILE",

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -59,103 +60,130 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// progressLog returns the logger and the progress display of sync and verify: on a terminal a
+// redrawn bar with the log lines above it; otherwise JSON log records only (progress too).
+func progressLog(stderr io.Writer, level string) (*slog.Logger, *reconcile.ProgressPrinter) {
+	if isTerminal(stderr) {
+		pp := reconcile.NewProgressPrinter(stderr, true, time.Now, 5*time.Second)
+		return newLogger(pp.LogWriter(), level), pp
+	}
+	logger := newLogger(stderr, level)
+	return logger, reconcile.NewProgressLog(logger, time.Now, 5*time.Second)
+}
+
+// failed reports a command's failure: a JSON record, and on a terminal also a plain last line.
+func failed(stderr io.Writer, logger *slog.Logger, name string, err error) {
+	logger.Error(name+" failed", "error", err)
+	if isTerminal(stderr) {
+		fmt.Fprintf(stderr, "stsorgsync %s: %v\n", name, err)
+	}
+}
+
 // syncFlags are the flags of `stsorgsync sync`.
 type syncFlags struct {
 	dryRun, adopt    bool
-	maxDeactivations int
-	// orphans replaces SYNC_ORPHANS when set.
-	orphans *reconcile.OrphanPolicy
+	maxDeactivations int // used when set on the command line
+	maxSet           bool
+	orphans          string // replaces SYNC_ORPHANS when set
 }
 
-// parseSyncFlags parses `sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans POLICY]`
-// without the configuration (so --help works without one). The error is flag.ErrHelp after
-// --help, or another one already reported on stderr.
-func parseSyncFlags(args []string, stderr io.Writer) (*syncFlags, error) {
+func (a *app) syncCommand() *cobra.Command {
 	f := &syncFlags{}
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
-	fs.BoolVar(&f.adopt, "adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
-	fs.IntVar(&f.maxDeactivations, "max-deactivations", -1, "deactivate at most N units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
-	fs.Func("orphans", "what to do with orphans this run: deactivate, report, or per kind such as units=report,users=deactivate (replaces SYNC_ORPHANS)", func(v string) error {
-		p, err := reconcile.ParseOrphanPolicy(v)
-		f.orphans = &p
-		return err
-	})
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] sync [--dry-run] [--adopt] [--max-deactivations N] [--orphans deactivate|report]")
-		fmt.Fprintln(stderr, "\nBring all of STS Organisation in line with OS2MO. Flags:")
-		fs.PrintDefaults()
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Bring all of STS Organisation in line with OS2MO",
+		Long: `Read every unit and person of OS2MO and the municipality's hierarchy in STS Organisation, plan the
+writes that bring STS in line, check the plan against the guards (SYNC_MAX_DEACTIVATION_PERCENT or
+--max-deactivations), and write it, sharing leases and last-sent records with a running daemon.
+The plan summary and the result go to stdout; logs (and progress, when stderr is not a terminal)
+go to stderr as JSON lines. Exit 0 when STS was brought in line (or the dry run planned), 1 when a
+guard refused the plan or a bundle failed, 2 for a usage or configuration error.`,
+		Example: `  stsorgsync sync --dry-run --adopt        # print the plan, write nothing
+  stsorgsync sync --max-deactivations 500  # allow up to 500 deactivations this run
+  stsorgsync sync --orphans units=report,users=deactivate`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.maxSet = cmd.Flags().Changed("max-deactivations")
+			if f.maxSet && f.maxDeactivations < 0 {
+				return fmt.Errorf("invalid argument %d for --max-deactivations: must not be negative", f.maxDeactivations)
+			}
+			var orphans *reconcile.OrphanPolicy
+			if f.orphans != "" {
+				p, err := reconcile.ParseOrphanPolicy(f.orphans)
+				if err != nil {
+					return fmt.Errorf("invalid argument %q for --orphans: %w", f.orphans, err)
+				}
+				orphans = &p
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			if orphans != nil {
+				cfg.SyncOrphans = *orphans
+			}
+			return exitWith(a.runSync(f, cfg))
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "stsorgsync sync: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return nil, errors.New("unexpected argument")
-	}
-	return f, nil
+	fl := cmd.Flags()
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan (writes per kind and one line per write) and write nothing")
+	fl.BoolVar(&f.adopt, "adopt", false, "also list every object written by another tool (OS2sync) that the sync ends or takes over")
+	fl.IntVar(&f.maxDeactivations, "max-deactivations", 0, "deactivate at most `N` units and users (replaces SYNC_MAX_DEACTIVATION_PERCENT); the sync refuses a plan with more")
+	fl.StringVar(&f.orphans, "orphans", "", "what to do with orphans this run: deactivate, report, or per kind such as units=report,users=deactivate (replaces SYNC_ORPHANS)")
+	_ = cmd.RegisterFlagCompletionFunc("orphans", cobra.FixedCompletions([]string{"deactivate", "report", "units=report,users=deactivate", "units=deactivate,users=report"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }
 
 // runSync is `stsorgsync sync`: the plan summary (with the orphans left active, and with
 // --dry-run one line per write and the kept orphans too) on stdout, progress and logs on stderr.
 // Exit 0 when STS was brought in line (or the dry run planned), 1 when a guard refused or a
-// bundle failed.
-func runSync(ctx context.Context, f *syncFlags, cfg Config, stdout, stderr io.Writer) int {
-	dryRun, adopt, maxDeactivations := &f.dryRun, &f.adopt, &f.maxDeactivations
-	orphans := cfg.SyncOrphans
-	if f.orphans != nil {
-		orphans = *f.orphans
-	}
-	progress := reconcile.NewProgressPrinter(stderr, isTerminal(stderr), time.Now, 5*time.Second)
+// bundle failed, 2 when the certificates are not usable.
+func (a *app) runSync(f *syncFlags, cfg Config) int {
+	stdout := a.stdout
+	logger, progress := progressLog(a.stderr, cfg.LogLevel)
 	defer progress.Finish()
-	logger := newLogger(progress.LogWriter(), cfg.LogLevel)
-	d, err := newDeps(cfg, logger, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync sync: %v\n", err)
-		return exitFailure
+	d, code := a.openDeps("sync", cfg, logger, exitFailure)
+	if d == nil {
+		return code
 	}
 	defer d.close()
 	eng := newEngine(cfg, d, logger, nil)
-	eng.Options.DryRun = *dryRun
-	eng.Options.Adopt = *adopt
+	eng.Options.DryRun = f.dryRun
+	eng.Options.Adopt = f.adopt
 	eng.Options.Progress = progress.Update
-	eng.Options.Orphans = orphans
-	if *maxDeactivations >= 0 {
-		eng.Options.MaxDeactivations = maxDeactivations
+	if f.maxSet {
+		eng.Options.MaxDeactivations = &f.maxDeactivations
 	}
-	res, err := eng.Sync(ctx)
+	res, err := eng.Sync(a.ctx)
 	progress.Finish()
 	if res != nil && res.Plan != nil {
 		_ = res.Plan.WriteSummary(stdout)
 		switch {
-		case *dryRun:
+		case f.dryRun:
 			fmt.Fprintln(stdout)
-			_ = res.Plan.WriteOps(stdout, *adopt)
-		case *adopt && !res.Plan.Adoption.Empty():
+			_ = res.Plan.WriteOps(stdout, f.adopt)
+		case f.adopt && !res.Plan.Adoption.Empty():
 			fmt.Fprintln(stdout, "Adopted:")
 			_ = res.Plan.WriteAdoption(stdout)
 		}
 		// The orphans left active: reported ones always (to review), kept ones with --dry-run.
-		if res.Plan.OrphansReported > 0 || (*dryRun && res.Plan.KeptUnits+res.Plan.KeptUsers > 0) {
+		if res.Plan.OrphansReported > 0 || (f.dryRun && res.Plan.KeptUnits+res.Plan.KeptUsers > 0) {
 			fmt.Fprintln(stdout, "Orphans left active:")
-			_ = res.Plan.WriteOrphans(stdout, *dryRun)
+			_ = res.Plan.WriteOrphans(stdout, f.dryRun)
 		}
 	}
-	if res != nil && res.Plan != nil && !*dryRun && !errors.Is(err, reconcile.ErrRefused) {
+	if res != nil && res.Plan != nil && !f.dryRun && !errors.Is(err, reconcile.ErrRefused) {
 		_ = res.WriteSummary(stdout)
 	}
 	if err != nil {
-		logger.Error("sync failed", "error", err)
-		fmt.Fprintf(stderr, "stsorgsync sync: %v\n", err)
+		failed(a.stderr, logger, "sync", err)
 		return exitFailure
 	}
 	if res.Plan != nil && !res.Plan.Adoption.Empty() {
-		logger.Info("sync adopted data written by other tools", "adoption", res.Plan.Adoption.String(), "dry_run", *dryRun)
+		logger.Info("sync adopted data written by other tools", "adoption", res.Plan.Adoption.String(), "dry_run", f.dryRun)
 	}
-	logger.Info("sync done", "dry_run", *dryRun, "converged", res.Converged, "in_sync", res.InSync,
-		"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes, "took", res.Took.String())
+	logger.Info("sync done", "dry_run", f.dryRun, "converged", res.Converged, "in_sync", res.InSync,
+		"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes, "took", res.Took)
 	return exitOK
 }
 
@@ -170,7 +198,7 @@ func scheduleSync(ctx context.Context, interval time.Duration, eng *reconcile.En
 			return
 		case <-t.C:
 		}
-		logger.Info("scheduled sync starting", "interval", interval.String())
+		logger.Info("scheduled sync starting", "interval", interval)
 		res, err := eng.Sync(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -181,7 +209,7 @@ func scheduleSync(ctx context.Context, interval time.Duration, eng *reconcile.En
 			logger.Info("scheduled sync done", "converged", res.Converged, "in_sync", res.InSync,
 				"left_to_event_path", res.Busy+res.Changed, "sts_reads", res.Reads, "sts_writes", res.Writes,
 				"orphans", res.Plan.Orphans, "orphans_reported", res.Plan.OrphansReported,
-				"kept_units", res.Plan.KeptUnits, "kept_users", res.Plan.KeptUsers, "took", res.Took.String())
+				"kept_units", res.Plan.KeptUnits, "kept_users", res.Plan.KeptUsers, "took", res.Took)
 		}
 	}
 }

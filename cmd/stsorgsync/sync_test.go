@@ -440,3 +440,46 @@ func TestSyncOrphanSettings(t *testing.T) {
 		t.Errorf("verify table: exit %d\n%s", code, out)
 	}
 }
+
+// TestSyncAndVerifyStderrIsJSONLines: when stderr is not a terminal, everything sync and verify
+// write there is a JSON log record, progress included, with durations as numbers of seconds;
+// their reports go to stdout.
+func TestSyncAndVerifyStderrIsJSONLines(t *testing.T) {
+	data := motest.GenerateOrg(motest.GenOptions{Seed: 12, Units: 10, Persons: 30, Today: time.Now()})
+	e := newSyncEnv(t, data)
+	e.env["LOG_LEVEL"] = "info"
+	for _, args := range [][]string{{"sync"}, {"verify"}, {"sync", "--dry-run"}} {
+		code, out, errOut := e.run(t, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+		if out == "" {
+			t.Errorf("%v: no report on stdout", args)
+		}
+		msgs := map[string]int{}
+		for i, line := range strings.Split(strings.TrimRight(errOut, "\n"), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%v: stderr line %d is not JSON (%v): %q", args, i+1, err, line)
+			}
+			msg, _ := rec["msg"].(string)
+			msgs[msg]++
+			for k, v := range rec {
+				if k == "took" || k == "interval" || k == "wait" {
+					t.Errorf("%v: duration %q without unit: %v", args, k, v)
+				}
+				if strings.HasSuffix(k, "_seconds") {
+					if _, ok := v.(float64); !ok {
+						t.Errorf("%v: %s = %v is not a number", args, k, v)
+					}
+				}
+				if v == "00000000-0000-0000-0000-000000000000" {
+					t.Errorf("%v: %s is the zero UUID: %s", args, k, line)
+				}
+			}
+		}
+		if msgs["progress"] == 0 {
+			t.Errorf("%v: no progress record on stderr: %v", args, msgs)
+		}
+	}
+}

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"time"
 
-	"github.com/stsorgsync/stsorgsync/reconcile"
+	"github.com/spf13/cobra"
+
 	"github.com/stsorgsync/stsorgsync/reconcile/report"
 )
 
@@ -30,71 +27,69 @@ type verifyFlags struct {
 	htmlFile string
 }
 
-// parseVerifyFlags parses `verify [--json] [--html FILE]` without the configuration (so --help
-// works without one). The error is flag.ErrHelp after --help, or another one already reported on
-// stderr.
-func parseVerifyFlags(args []string, stderr io.Writer) (*verifyFlags, error) {
+func (a *app) verifyCommand() *cobra.Command {
 	f := &verifyFlags{}
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&f.asJSON, "json", false, "write the report as JSON (for monitoring) instead of a table")
-	fs.StringVar(&f.htmlFile, "html", "", "also write the report as a self-contained HTML page to `FILE`")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stsorgsync [--config FILE] verify [--json] [--html FILE]")
-		fmt.Fprintln(stderr, "\nCompare STS Organisation with OS2MO without writing: exit 0 in sync, 1 drift, 2 error. Flags:")
-		fs.PrintDefaults()
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Compare STS Organisation with OS2MO without writing (exit 0 in sync, 1 drift, 2 error)",
+		Long: `Compare what STS Organisation holds with what OS2MO says it should hold, without writing anything.
+The report (every difference, by kind and field) goes to stdout as a table, or as JSON with --json;
+--html also writes it as a self-contained page. Logs (and progress, when stderr is not a terminal)
+go to stderr as JSON lines. Exit 0 in sync, 1 drift, 2 any error (usage and configuration too), so
+it can run from cron or a monitoring check.`,
+		Example: `  stsorgsync verify --html report.html
+  stsorgsync verify --json > drift.json`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			return exitWith(a.runVerify(f, cfg))
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "stsorgsync verify: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return nil, errors.New("unexpected argument")
-	}
-	return f, nil
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "write the report as JSON (for monitoring) instead of a table")
+	cmd.Flags().StringVar(&f.htmlFile, "html", "", "also write the report as a self-contained HTML page to `FILE`")
+	_ = cmd.MarkFlagFilename("html", "html")
+	return cmd
 }
 
 // runVerify is `stsorgsync verify`: a read-only comparison of OS2MO and STS Organisation. The
 // report goes to stdout as a table (or JSON with --json), and with --html also to FILE as a
 // self-contained page. Exit 0 in sync, 1 drift, 2 error.
-func runVerify(ctx context.Context, f *verifyFlags, cfg Config, stdout, stderr io.Writer) int {
-	asJSON, htmlFile := &f.asJSON, &f.htmlFile
-	progress := reconcile.NewProgressPrinter(stderr, isTerminal(stderr), time.Now, 5*time.Second)
+func (a *app) runVerify(f *verifyFlags, cfg Config) int {
+	logger, progress := progressLog(a.stderr, cfg.LogLevel)
 	defer progress.Finish()
-	logger := newLogger(progress.LogWriter(), cfg.LogLevel)
-	d, err := newDeps(cfg, logger, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "stsorgsync verify: %v\n", err)
-		return exitError
+	d, code := a.openDeps("verify", cfg, logger, exitError)
+	if d == nil {
+		return code
 	}
 	defer d.close()
 	eng := newEngine(cfg, d, logger, nil)
 	eng.Options.Progress = progress.Update
-	r, err := eng.Verify(ctx)
+	r, err := eng.Verify(a.ctx)
 	progress.Finish()
 	if err != nil {
-		logger.Error("verify failed", "error", err)
-		fmt.Fprintf(stderr, "stsorgsync verify: %v\n", err)
+		failed(a.stderr, logger, "verify", err)
 		return exitError
 	}
-	return writeReport(r, *asJSON, *htmlFile, stdout, stderr)
+	return writeReport(r, f.asJSON, f.htmlFile, a.stdout, logger)
 }
 
 // writeReport renders r and returns the exit code: exitInSync, exitDrift, or exitError when a
 // rendering could not be written.
-func writeReport(r *report.Report, asJSON bool, htmlFile string, stdout, stderr io.Writer) int {
+func writeReport(r *report.Report, asJSON bool, htmlFile string, stdout io.Writer, logger *slog.Logger) int {
 	var write renderer = report.WriteTable
 	if asJSON {
 		write = report.WriteJSON
 	}
 	if err := write(stdout, r); err != nil {
-		fmt.Fprintf(stderr, "stsorgsync verify: %v\n", err)
+		logger.Error("verify could not write its report", "error", err)
 		return exitError
 	}
 	if htmlFile != "" {
 		if err := writeFile(htmlFile, r, report.WriteHTML); err != nil {
-			fmt.Fprintf(stderr, "stsorgsync verify: --html %s: %v\n", htmlFile, err)
+			logger.Error("verify could not write the HTML report (--html)", "file", htmlFile, "error", err)
 			return exitError
 		}
 	}
