@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,5 +181,28 @@ func TestLogDurationsAreSeconds(t *testing.T) {
 	}
 	if rec["took_seconds"] != 2.7 || rec["wait_seconds"] != 1.0 || rec["count"] != 3.0 || rec["took"] != nil {
 		t.Errorf("record %v: want took_seconds 2.7, wait_seconds 1, count 3", rec)
+	}
+}
+
+// TestHealthcheckReadsTheConfigFile: `healthcheck --ready` probes the HTTP_LISTEN of the --config
+// file (the environment still wins), not the default address.
+func TestHealthcheckReadsTheConfigFile(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "stsorgsync.env")
+	if err := os.WriteFile(file, []byte("HTTP_LISTEN="+srv.Listener.Addr().String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"--config", file, "healthcheck", "--ready"}, getenvOf(nil), &stdout, &stderr); code != exitOK {
+		t.Errorf("healthcheck --ready with HTTP_LISTEN from the file: exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if code := run(t.Context(), []string{"--config", file, "healthcheck", "--ready"}, getenvOf(map[string]string{"HTTP_LISTEN": "127.0.0.1:1"}), &stdout, &stderr); code != exitFailure {
+		t.Errorf("healthcheck with HTTP_LISTEN from the environment (nothing listens): exit %d, want %d", code, exitFailure)
 	}
 }
