@@ -6,6 +6,7 @@ package consumer
 // and observes the outcome through a recording Observer, the queues and the management API.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,6 +118,24 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent writers (a logger shared by goroutines).
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // harness is one consumer running against its own vhost, plus a connection of the test's own
 // for publishing (on a confirm-mode channel) and inspecting queues.
 type harness struct {
@@ -133,7 +152,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	broker := testenv.AMQP(t)
 	cfg.URL = broker.URL
-	cfg.Logger = testLogger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
 	cfg.Now = func() time.Time { return testClock }
 	conn, err := amqp.Dial(broker.URL)
 	if err != nil {
@@ -410,7 +431,8 @@ func TestMalformedEventsAreDeadLetteredAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, Config{})
+			var logs lockedBuffer
+			h := newHarness(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			var calls counter
 			r := h.start(calls.wrap(func(context.Context, Event) error { return nil }))
 			h.publishRaw("os2mo", "org_unit", tt.msg)
@@ -425,6 +447,10 @@ func TestMalformedEventsAreDeadLetteredAtOnce(t *testing.T) {
 			}
 			if n := calls.n.Load(); n != 0 {
 				t.Errorf("handler called %d times for a malformed event; want 0", n)
+			}
+			// The log says what arrived, without a made-up object.
+			if l := logs.String(); !strings.Contains(l, `"msg":"malformed event; dead-lettering"`) || strings.Contains(l, uuid.Nil.String()) {
+				t.Errorf("log should report the malformed event without the zero UUID:\n%s", l)
 			}
 			if n := h.depth("stsorgsync"); n != 0 {
 				t.Errorf("queue holds %d messages; want 0 (the malformed event acked)", n)
