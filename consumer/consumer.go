@@ -13,6 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
 // Handler processes one event. It must be idempotent: events are delivered at least once.
@@ -61,7 +62,7 @@ type Consumer struct {
 	// pub is the current session's confirm-mode publisher (nil between sessions), for Publish and
 	// Enqueue: set by session.open, cleared by session.close.
 	pubMu sync.Mutex
-	pub   *confirmedPublisher
+	pub   *amqppub.Publisher
 
 	inFlight   atomic.Int64
 	retries    atomic.Uint64

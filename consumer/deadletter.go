@@ -6,6 +6,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
 // Dead-letter headers set on every event the consumer dead-letters itself (never "x-" headers,
@@ -25,7 +26,7 @@ const maxErrorHeader = 2000
 // deadLetterer publishes to the dead-letter exchange with publisher confirms and mandatory
 // routing, one message at a time.
 type deadLetterer struct {
-	pub      *confirmedPublisher
+	pub      *amqppub.Publisher
 	exchange string
 }
 
@@ -57,7 +58,7 @@ func (p *deadLetterer) publish(ctx context.Context, d amqp.Delivery, cause error
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,
 		MessageId: msgID, Timestamp: d.Timestamp, Type: d.Type, AppId: d.AppId, Body: d.Body,
 	}
-	if err := p.pub.publish(ctx, p.exchange, d.RoutingKey, pub); err != nil {
+	if err := p.pub.Publish(ctx, p.exchange, d.RoutingKey, pub); err != nil {
 		return fmt.Errorf("dead-letter: %w", err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
 // Headers set on events replayed from the dead-letter queue.
@@ -488,13 +489,13 @@ func (q *DLQ) Replay(ctx context.Context, opts ReplayOptions) (ReplaySummary, er
 	if err := q.checkExchange(); err != nil {
 		return sum, err
 	}
-	var pub *confirmedPublisher
+	var pub *amqppub.Publisher
 	if !opts.DryRun {
 		var err error
-		if pub, err = newConfirmedPublisher(q.conn); err != nil {
+		if pub, err = amqppub.New(q.conn); err != nil {
 			return sum, err
 		}
-		defer pub.close()
+		defer pub.Close()
 	}
 	report := func(m DeadLetter, err error) {
 		if opts.Report != nil {
@@ -524,8 +525,8 @@ func (q *DLQ) Replay(ctx context.Context, opts ReplayOptions) (ReplaySummary, er
 			}
 		}
 		last = time.Now()
-		if err := pub.publish(ctx, q.exchange, m.RoutingKey, replayMessage(d, m, opts.Force, q.now())); err != nil {
-			var perr publishRefused
+		if err := pub.Publish(ctx, q.exchange, m.RoutingKey, replayMessage(d, m, opts.Force, q.now())); err != nil {
+			var perr amqppub.Refused
 			if !errors.As(err, &perr) {
 				return false, err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
 // session is one broker session of a Consumer: its two connections (one consuming, one
@@ -44,7 +45,7 @@ type session struct {
 	// Set by open.
 	conn, pubConn *amqp.Connection
 	ch            *amqp.Channel
-	pub           *confirmedPublisher
+	pub           *amqppub.Publisher
 	dl            *deadLetterer
 	connClosed    <-chan *amqp.Error // the consuming connection closed
 	chClosed      <-chan *amqp.Error // the consuming channel closed
@@ -116,7 +117,7 @@ func (s *session) open() error {
 	if err := s.ch.Qos(cfg.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("set prefetch %d: %w", cfg.Prefetch, err)
 	}
-	pub, err := newConfirmedPublisher(pubConn)
+	pub, err := amqppub.New(pubConn)
 	if err != nil {
 		return err
 	}
@@ -340,7 +341,7 @@ func (s *session) close() {
 }
 
 // setPublisher makes pub the publisher of Publish and Enqueue (nil: no session).
-func (c *Consumer) setPublisher(pub *confirmedPublisher) {
+func (c *Consumer) setPublisher(pub *amqppub.Publisher) {
 	c.pubMu.Lock()
 	c.pub = pub
 	c.pubMu.Unlock()
