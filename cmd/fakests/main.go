@@ -25,6 +25,12 @@
 //	-client-cvr        CVR in that certificate's subject, default 11111111 [FAKESTS_CLIENT_CVR]
 //	-entity-id         STS entity id (Issuer of assertions), default ststest.DefaultEntityID [FAKESTS_ENTITY_ID]
 //	-agreements        service agreements CVR=rw|r[,…]; default: every CVR may read and write [FAKESTS_AGREEMENTS]
+//	-organisation      UUID of the municipality's Organisation object, created at start as a
+//	                   municipality's STS Organisation holds it (stsorgsync check reads it;
+//	                   STS_ORGANISATION_UUID); it owns the objects that belong to it, so writes
+//	                   with another CVR's token are refused and fremsoegobjekthierarki lists them
+//	                   for its CVR's token only. Default: none [FAKESTS_ORGANISATION]
+//	-organisation-cvr  the Organisation's CVR number, default -client-cvr [FAKESTS_ORGANISATION_CVR]
 //	-debug             log every SOAP call
 //	-healthcheck       probe /healthz of a fakests on -listen and exit 0 or 1 (container health checks)
 //
@@ -50,6 +56,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
 	"github.com/stsorgsync/stsorgsync/stsclient"
@@ -84,6 +92,8 @@ type config struct {
 	clientCVR     string
 	entityID      string
 	agreements    map[string]ststest.Access
+	organisation  uuid.UUID // uuid.Nil: none
+	orgCVR        string
 	debug         bool
 	healthcheck   bool
 }
@@ -124,7 +134,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 		return def
 	}
-	var latency, tail, errorRate, outages, maxConc, seed, agreements string
+	var latency, tail, errorRate, outages, maxConc, seed, agreements, organisation string
 	var errs []error
 	securityDefault, err := strconv.ParseBool(env("FAKESTS_SECURITY", "false"))
 	if err != nil {
@@ -145,6 +155,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.clientCVR, "client-cvr", env("FAKESTS_CLIENT_CVR", "11111111"), "CVR of the client certificate [FAKESTS_CLIENT_CVR]")
 	fs.StringVar(&c.entityID, "entity-id", env("FAKESTS_ENTITY_ID", ststest.DefaultEntityID), "STS entity id [FAKESTS_ENTITY_ID]")
 	fs.StringVar(&agreements, "agreements", env("FAKESTS_AGREEMENTS", ""), "service agreements CVR=rw|r[,...] [FAKESTS_AGREEMENTS]")
+	fs.StringVar(&organisation, "organisation", env("FAKESTS_ORGANISATION", ""), "UUID of the municipality's Organisation object, created at start [FAKESTS_ORGANISATION]")
+	fs.StringVar(&c.orgCVR, "organisation-cvr", env("FAKESTS_ORGANISATION_CVR", ""), "CVR of that Organisation, default -client-cvr [FAKESTS_ORGANISATION_CVR]")
 	fs.BoolVar(&c.debug, "debug", false, "log every SOAP call")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakests listening on -listen and exit 0 (healthy) or 1")
 	fs.Usage = func() {
@@ -202,6 +214,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 			}
 		}
 	}
+	if organisation != "" {
+		if c.organisation, err = uuid.Parse(organisation); err != nil || c.organisation == uuid.Nil {
+			errs = append(errs, fmt.Errorf("-organisation must be a UUID, got %q", organisation))
+		}
+		if c.orgCVR == "" {
+			c.orgCVR = c.clientCVR
+		}
+		if _, err := strconv.ParseUint(c.orgCVR, 10, 64); err != nil || len(c.orgCVR) != 8 {
+			errs = append(errs, fmt.Errorf("-organisation-cvr must be 8 digits, got %q", c.orgCVR))
+		}
+	} else if c.orgCVR != "" {
+		errs = append(errs, errors.New("-organisation-cvr needs -organisation"))
+	}
 	if c.clientP12 != "" && c.pkiDir == "" {
 		errs = append(errs, errors.New("-write-client-p12 needs -pki-dir (the certificate must outlive this process)"))
 	}
@@ -234,6 +259,9 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	opts := ststest.Options{Latency: cfg.latency, LatencyTail: cfg.latencyTail, ErrorRate: cfg.errorRate,
 		MaxConcurrent: cfg.maxConcurrent, Seed: cfg.seed, Logger: log, RequireSecurity: cfg.security,
 		EntityID: cfg.entityID, Agreements: cfg.agreements}
+	if cfg.organisation != uuid.Nil {
+		opts.Organisations = []ststest.Organisation{{UUID: cfg.organisation, CVR: cfg.orgCVR}}
+	}
 	started := time.Now()
 	for _, o := range cfg.outages {
 		opts.Outages = append(opts.Outages, ststest.Outage{From: started.Add(o.start), To: started.Add(o.start + o.length)})
@@ -271,7 +299,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	log.Info("fakests listening", slog.String("addr", ln.Addr().String()), slog.Duration("latency", cfg.latency),
 		slog.Duration("latency_tail", cfg.latencyTail), slog.Float64("error_rate", cfg.errorRate),
 		slog.Int("outages", len(cfg.outages)), slog.Int("max_concurrent", cfg.maxConcurrent),
-		slog.Bool("security", cfg.security), slog.String("entity_id", cfg.entityID), slog.String("sts_path", ststest.STSPath))
+		slog.Bool("security", cfg.security), slog.String("entity_id", cfg.entityID), slog.String("sts_path", ststest.STSPath),
+		slog.String("organisation", orgAttr(cfg)))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -290,6 +319,14 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	log.Info("fakests stopped", slog.Int("calls", fake.TotalCalls()), slog.Int("tokens", fake.TokensIssued()))
 	return 0
+}
+
+// orgAttr describes the Organisation created at start for the log: "UUID (CVR n)", or "".
+func orgAttr(cfg config) string {
+	if cfg.organisation == uuid.Nil {
+		return ""
+	}
+	return cfg.organisation.String() + " (CVR " + cfg.orgCVR + ")"
 }
 
 // writeClientP12 writes the client PKCS#12 unless the file exists.

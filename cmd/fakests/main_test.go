@@ -66,6 +66,18 @@ func TestParseFlags(t *testing.T) {
 				c.listen, c.latency, c.latencyTail, c.maxConcurrent, c.seed, c.debug = ":1", time.Second, 200*time.Millisecond, 4, 7, true
 				c.pkiDir, c.clientP12, c.clientCVR = "/tmp/pki", "/tmp/pki/c.p12", "29189846"
 			}), ""},
+		{"organisation with the client's CVR", []string{"-organisation", "3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11", "-client-cvr", "29189846"}, nil,
+			base(func(c *config) {
+				c.organisation, c.orgCVR, c.clientCVR = uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), "29189846", "29189846"
+			}), ""},
+		{"organisation from env with its own CVR", nil, map[string]string{"FAKESTS_ORGANISATION": "3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11",
+			"FAKESTS_ORGANISATION_CVR": "12345678"},
+			base(func(c *config) {
+				c.organisation, c.orgCVR = uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), "12345678"
+			}), ""},
+		{"bad organisation", []string{"-organisation", "kommunen"}, nil, config{}, "-organisation must be a UUID"},
+		{"bad organisation CVR", []string{"-organisation", "3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11", "-organisation-cvr", "1234"}, nil, config{}, "8 digits"},
+		{"organisation CVR alone", []string{"-organisation-cvr", "12345678"}, nil, config{}, "needs -organisation"},
 		{"bad env latency", nil, map[string]string{"FAKESTS_LATENCY": "soon"}, config{}, "-latency"},
 		{"negative latency", []string{"-latency", "-1s"}, nil, config{}, "non-negative duration"},
 		{"bad error rate", []string{"-error-rate", "2"}, nil, config{}, "between 0 and 1"},
@@ -161,12 +173,13 @@ func TestSecureDemo(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	p12 := filepath.Join(dir, "client.p12")
+	org := uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11")
 	env := map[string]string{"FAKESTS_CLIENT_P12_PASSWORD": "demo-secret"}
 	logs := &syncBuffer{}
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- runWith(ctx, []string{"-listen", "127.0.0.1:0", "-security", "-pki-dir", dir, "-write-client-p12", p12},
+		done <- runWith(ctx, []string{"-listen", "127.0.0.1:0", "-security", "-pki-dir", dir, "-write-client-p12", p12, "-organisation", org.String()},
 			func(k string) string { return env[k] }, logs, func(addr string) { addrc <- addr })
 	}()
 	var addr string
@@ -207,6 +220,10 @@ func TestSecureDemo(t *testing.T) {
 	if _, err := client.Read(t.Context(), oio.KindBruger, uuid.New()); !errors.Is(err, stsclient.ErrNotFound) {
 		t.Fatalf("Read: %v, want ErrNotFound", err)
 	}
+	// The municipality's Organisation is there from the start, as `stsorgsync check` expects.
+	if o, err := client.Read(t.Context(), oio.KindOrganisation, org); err != nil || o.Registration.Egenskaber[0].BrugervendtNoegle != "11111111" {
+		t.Errorf("laes organisation: %+v, %v", o, err)
+	}
 	// An unsecured client is refused.
 	plain, _ := stsclient.New(stsclient.Config{BaseURL: base})
 	var fe *stsclient.FaultError
@@ -220,7 +237,8 @@ func TestSecureDemo(t *testing.T) {
 	if strings.Contains(logs.String(), "demo-secret") {
 		t.Error("the password reached the logs")
 	}
-	for _, want := range []string{`"msg":"client p12 written"`, `"default_password":false`, `"security":true`, `"tokens":1`} {
+	for _, want := range []string{`"msg":"client p12 written"`, `"default_password":false`, `"security":true`, `"tokens":1`,
+		`"organisation":"3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11 (CVR 11111111)"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}

@@ -11,7 +11,8 @@
 // hits → 44, list of only unknown UUIDs → 44. Every registration of every object is kept; laes
 // returns the latest, list the latest of each known object asked for (unknown ones are left
 // out), ret replaces each list it sends, soeg matches templates against the latest
-// registrations of active objects.
+// registrations of active objects. The fake starts empty but for the municipalities' Organisation
+// objects of Options.Organisations, which the real service holds before any integration writes.
 //
 // OrganisationSystem: POST /organisation/organisationsystem/6/ answers fremsoegobjekthierarki
 // with the organisations, units, functions, users and IT systems of the caller's municipality
@@ -163,6 +164,12 @@ type Options struct {
 	// Organisations not listed are not checked; without RequireSecurity (no CVR) nothing is.
 	// The map must not be changed after NewServer.
 	OrganisationCVR map[uuid.UUID]string
+	// Organisations are the municipalities' Organisation objects NewServer creates, as STS
+	// Organisation holds them before any integration writes (laes organisation, the
+	// Organisationer of fremsoegobjekthierarki). Each is owned by its CVR as if OrganisationCVR
+	// named it (an entry there for the same UUID wins). NewServer panics if one is invalid
+	// (Organisation.Object reports why).
+	Organisations []Organisation
 }
 
 // Failure makes matching SOAP calls fail before any business logic runs. Kind and Operation
@@ -218,7 +225,7 @@ type record struct {
 
 func (r *record) latest() *oio.Registration { return &r.history[len(r.history)-1] }
 
-// NewServer returns an empty fake.
+// NewServer returns a fake holding only the Organisation objects of Options.Organisations.
 func NewServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -249,6 +256,19 @@ func NewServer(opts Options) *Server {
 		switches: faultSwitches{latency: opts.Latency, latencyTail: opts.LatencyTail, errorRate: opts.ErrorRate}}
 	if opts.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opts.MaxConcurrent)
+	}
+	if len(opts.Organisations) > 0 {
+		owners := make(map[uuid.UUID]string, len(opts.OrganisationCVR)+len(opts.Organisations))
+		for _, org := range opts.Organisations {
+			obj, err := org.Object(opts.Now())
+			if err != nil {
+				panic("ststest: " + err.Error())
+			}
+			s.appendRegistration(obj.Kind, obj.UUID, obj.Registration)
+			owners[org.UUID] = org.CVR
+		}
+		maps.Copy(owners, opts.OrganisationCVR)
+		s.opts.OrganisationCVR = owners
 	}
 	return s
 }
