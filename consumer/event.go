@@ -50,6 +50,10 @@ type Event struct {
 	// Force is set on an event replayed with `stsorgsync dlq replay --force` (header HeaderForce):
 	// the object is to be written even if its last-sent hash says it is unchanged.
 	Force bool
+	// ID is the message id of the delivery ("" if it had none); Replayed is set on an event
+	// replayed from the dead-letter queue. The audit trail records both.
+	ID       string
+	Replayed bool
 }
 
 // parseDelivery parses a delivery with ParseEvent and sets Force from its HeaderForce header.
@@ -57,6 +61,8 @@ func parseDelivery(d amqp.Delivery) (Event, error) {
 	ev, err := ParseEvent(d.RoutingKey, d.Body)
 	if err == nil {
 		ev.Force = forced(d.Headers)
+		ev.ID = d.MessageId
+		ev.Replayed = headerInt(d.Headers[HeaderReplayed]) > 0
 	}
 	return ev, err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/internal/testclock"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
@@ -198,15 +199,19 @@ func TestWrite(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			sts := &fakeSTS{fail: tt.fail}
-			sts.onApply = func(translate.Operation) {
+			trail := &memTrail{}
+			sts.onApply = func(op translate.Operation) {
 				if _, ok, _ := store.LastSent(context.Background(), key); ok {
 					t.Error("a write was made while the old record was still kept")
+				}
+				if r := trail.find(op.TransactionUUID, audit.PhaseIntent); r == nil || r.Bundle != key || r.Object != op.Object.UUID || r.Source.Kind != "test" {
+					t.Errorf("write %s made without its intent record in the trail (found %+v)", op.TransactionUUID, r)
 				}
 			}
 			ids := 0
 			w := &converge.Writer{Store: store, STS: sts, Attempts: tt.attempts, RetryDelay: time.Millisecond,
-				NewID:  func() uuid.UUID { ids++; return uuid.NewSHA1(uuid.Nil, []byte(fmt.Sprint(ids))) },
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+				NewID: func() uuid.UUID { ids++; return uuid.NewSHA1(uuid.Nil, []byte(fmt.Sprint(ids))) },
+				Trail: trail, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 			plans, retries := 0, 0
 			var applied []translate.Operation
 			written, err := w.Write(t.Context(), converge.Job{
@@ -222,7 +227,7 @@ func TestWrite(t *testing.T) {
 					return ops(tt.planned), nil
 				},
 				Applied: func(_ context.Context, op translate.Operation) error { applied = append(applied, op); return nil },
-				Audit:   []any{"source", "test"},
+				Source:  audit.Source{Kind: "test"},
 			})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Write = %v; want error %v", err, tt.wantErr)
@@ -238,7 +243,7 @@ func TestWrite(t *testing.T) {
 				t.Errorf("record after Write = %q; want %q", got, tt.wantRecord)
 			}
 			// One audit line per accepted write, naming its TransactionUUID.
-			var audit int
+			var lines int
 			for line := range strings.Lines(logs.String()) {
 				var rec map[string]any
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -247,13 +252,27 @@ func TestWrite(t *testing.T) {
 				if rec["msg"] != "sts write" {
 					continue
 				}
-				audit++
+				lines++
 				if rec["for"] != key || rec["source"] != "test" || rec["transaction_uuid"] == "" {
 					t.Errorf("audit line %v lacks the bundle, the source or the transaction", rec)
 				}
 			}
-			if audit != tt.wantWritten {
-				t.Errorf("%d audit lines; want one per write (%d)", audit, tt.wantWritten)
+			if lines != tt.wantWritten {
+				t.Errorf("%d audit lines; want one per write (%d)", lines, tt.wantWritten)
+			}
+			// Every attempt has an intent before it and an outcome after it, with STS's result.
+			if n := len(trail.phase(audit.PhaseIntent)); n != sts.calls {
+				t.Errorf("%d intent records; want one per STS call (%d)", n, sts.calls)
+			}
+			outcomes := trail.phase(audit.PhaseOutcome)
+			accepted := 0
+			for _, r := range outcomes {
+				if r.Result == "ok" {
+					accepted++
+				}
+			}
+			if len(outcomes) != sts.calls || accepted != tt.wantWritten {
+				t.Errorf("%d outcome records, %d ok; want %d, %d ok", len(outcomes), accepted, sts.calls, tt.wantWritten)
 			}
 			for i, op := range sts.applied {
 				if op.TransactionUUID == uuid.Nil || i > 0 && op.TransactionUUID == sts.applied[i-1].TransactionUUID {
@@ -265,3 +284,64 @@ func TestWrite(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// memTrail is an audit trail in memory; with fail set, every append fails.
+type memTrail struct {
+	mu   sync.Mutex
+	recs []audit.Record
+	fail error
+}
+
+func (m *memTrail) Append(_ context.Context, recs ...audit.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.recs = append(m.recs, recs...)
+	return nil
+}
+
+func (m *memTrail) find(txn uuid.UUID, p audit.Phase) *audit.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.recs {
+		if m.recs[i].TransactionUUID == txn && m.recs[i].Phase == p {
+			return &m.recs[i]
+		}
+	}
+	return nil
+}
+
+func (m *memTrail) phase(p audit.Phase) []audit.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []audit.Record
+	for _, r := range m.recs {
+		if r.Phase == p {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestNoWriteWithoutItsIntentRecord: when the trail cannot be written, no STS write is made and
+// the error is retryable (the event is retried; nothing is lost).
+func TestNoWriteWithoutItsIntentRecord(t *testing.T) {
+	t.Parallel()
+	store := state.NewMemory(time.Now, uuid.NewString)
+	sts := &fakeSTS{}
+	trail := &memTrail{fail: &audit.AppendError{Stream: "stsorgsync.audit", Err: errors.New("connection refused")}}
+	w := &converge.Writer{Store: store, STS: sts, Trail: trail, Logger: discard()}
+	written, err := w.Write(t.Context(), converge.Job{
+		Key: "unit:" + uuid.NewString(), Record: "new",
+		Plan: func(context.Context, bool) ([]translate.Operation, error) { return ops(2), nil },
+	})
+	var r interface{ Retryable() bool }
+	if err == nil || !errors.As(err, &r) || !r.Retryable() || !strings.Contains(err.Error(), "audit trail") {
+		t.Errorf("Write = %v; want a retryable error naming the audit trail", err)
+	}
+	if written != 0 || sts.calls != 0 {
+		t.Errorf("written %d, STS called %d times; want none without the intent record", written, sts.calls)
+	}
+}

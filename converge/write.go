@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/internal/leasekeep"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -18,6 +19,11 @@ import (
 // Applier performs one planned write to STS Organisation.
 type Applier interface {
 	Apply(ctx context.Context, op translate.Operation) error
+}
+
+// Trail is the durable audit trail (audit.Stream): Append returns once the records are stored.
+type Trail interface {
+	Append(ctx context.Context, recs ...audit.Record) error
 }
 
 // Writer converges bundles: it takes their leases and writes them with the one protocol (see the
@@ -34,8 +40,20 @@ type Writer struct {
 	RetryDelay time.Duration
 	// NewID returns each write's TransactionUUID (default uuid.New).
 	NewID func() uuid.UUID
+	// Trail, if set, receives an intent record before each write (the write is not made unless
+	// it is stored) and an outcome record after it.
+	Trail Trail
+	// Now is the clock of the trail's records (default time.Now).
+	Now func() time.Time
 	// Logger receives the audit lines and lease trouble (default slog.Default()).
 	Logger *slog.Logger
+}
+
+func (w *Writer) now() time.Time {
+	if w.Now == nil {
+		return time.Now()
+	}
+	return w.Now()
 }
 
 func (w *Writer) leaseTTL() time.Duration {
@@ -96,8 +114,8 @@ type Job struct {
 	Plan func(ctx context.Context, retry bool) ([]translate.Operation, error)
 	// Applied, if set, is told of each write STS accepted (the full sync updates its model of STS).
 	Applied func(ctx context.Context, op translate.Operation) error
-	// Audit are extra attributes of the audit line (e.g. the event, or "source", "sync").
-	Audit []any
+	// Source is what made the writes, for the audit trail's records and the audit line.
+	Source audit.Source
 }
 
 // Write plans the job's writes and makes them: the record is forgotten before the first write,
@@ -157,20 +175,48 @@ func (w *Writer) Write(ctx context.Context, j Job) (written int, err error) {
 	return written, nil
 }
 
-// apply makes ops in order, one audit line each, and tells j.Applied of each.
+// apply makes ops in order, one audit line each, and tells j.Applied of each. With a Trail, each
+// write's intent record is stored before the write (together with the previous write's outcome:
+// one round trip), and the last outcome after the last write. A write whose intent cannot be
+// stored is not made (a retryable error). A lost outcome is logged, not an error: the write has
+// its intent record, and an intent without an outcome tells the reader to ask KOMBIT by its
+// transaction UUID.
 func (w *Writer) apply(ctx context.Context, j Job, ops []translate.Operation) (int, error) {
 	newID := w.NewID
 	if newID == nil {
 		newID = uuid.New
 	}
+	var pending []audit.Record // the previous write's outcome, not yet stored
+	defer func() {
+		if len(pending) > 0 && w.Trail != nil {
+			if err := w.Trail.Append(context.WithoutCancel(ctx), pending...); err != nil {
+				w.log().Warn("the outcome of an STS write was not recorded in the audit trail; its intent record stands", "object", pending[0].Kind+":"+pending[0].Object.String(), "transaction_uuid", pending[0].TransactionUUID.String(), "error", err)
+			}
+		}
+	}()
 	for i, op := range ops {
 		op.TransactionUUID = newID()
-		if err := w.STS.Apply(ctx, op); err != nil {
+		var intent audit.Record
+		if w.Trail != nil {
+			intent = audit.Intent(w.now(), j.Source, j.Key, string(op.Op), op.TransactionUUID, op.Before, op.Object)
+			if err := w.Trail.Append(ctx, append(pending, intent)...); err != nil {
+				return i, fmt.Errorf("%s %s (for %s) not written: %w", op.Op, op.Ref(), j.Key, err)
+			}
+			pending = nil
+		}
+		err := w.STS.Apply(ctx, op)
+		if w.Trail != nil {
+			pending = []audit.Record{audit.Outcome(w.now(), intent, statusKode(err), err)}
+		}
+		if err != nil {
 			return i, fmt.Errorf("%s %s (for %s, transaction %s): %w", op.Op, op.Ref(), j.Key, op.TransactionUUID, err)
 		}
 		// The audit line: one per STS write.
-		attrs := append([]any{"object", op.Ref().String(), "operation", string(op.Op), "for", j.Key,
-			"transaction_uuid", op.TransactionUUID.String()}, j.Audit...)
+		attrs := []any{"object", op.Ref().String(), "operation", string(op.Op), "for", j.Key,
+			"transaction_uuid", op.TransactionUUID.String(), "source", j.Source.Kind}
+		if j.Source.RoutingKey != "" {
+			attrs = append(attrs, "routing_key", j.Source.RoutingKey, "event_object", j.Source.Object)
+		}
 		w.log().Info("sts write", attrs...)
 		if j.Applied != nil {
 			if err := j.Applied(ctx, op); err != nil {
@@ -179,6 +225,15 @@ func (w *Writer) apply(ctx context.Context, j Job, ops []translate.Operation) (i
 		}
 	}
 	return len(ops), nil
+}
+
+// statusKode returns the StatusKode STS answered with err, or 0.
+func statusKode(err error) int {
+	var s interface{ StatusKode() int }
+	if errors.As(err, &s) {
+		return s.StatusKode()
+	}
+	return 0
 }
 
 // retryable reports whether an error says trying again later may succeed.

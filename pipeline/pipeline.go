@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/moclient"
@@ -75,7 +76,9 @@ type Pipeline struct {
 	Now      func() time.Time
 	// NewID returns the TransactionUUID of each STS write, logged in its audit line (default
 	// uuid.New).
-	NewID  func() uuid.UUID
+	NewID func() uuid.UUID
+	// Trail, if set, is the audit trail every STS write is recorded in before it is made.
+	Trail  converge.Trail
 	Logger *slog.Logger
 }
 
@@ -197,7 +200,16 @@ func (p *Pipeline) handleItem(ctx context.Context, ev consumer.Event, it workIte
 // writer is the converge.Writer of the pipeline's bundles. Its Attempts is 1: a failed write
 // fails the event, which the consumer retries as a whole (reading OS2MO and STS again).
 func (p *Pipeline) writer() *converge.Writer {
-	return &converge.Writer{Store: p.Store, STS: p.STS, LeaseTTL: p.LeaseTTL, NewID: p.NewID, Logger: p.log()}
+	return &converge.Writer{Store: p.Store, STS: p.STS, LeaseTTL: p.LeaseTTL, NewID: p.NewID, Trail: p.Trail, Now: p.Now, Logger: p.log()}
+}
+
+// eventSource is the audit trail's source of writes made for ev.
+func eventSource(ev consumer.Event) audit.Source {
+	kind := audit.SourceEvent
+	if ev.Replayed {
+		kind = audit.SourceReplay
+	}
+	return audit.Source{Kind: kind, EventID: ev.ID, RoutingKey: ev.RoutingKey, Object: ev.UUID.String()}
 }
 
 // translation is what STS should hold for one work item, with its record (hashed once), and,
@@ -316,7 +328,7 @@ func (p *Pipeline) writeBundle(ctx context.Context, ev consumer.Event, key strin
 			}
 			return ops, err
 		},
-		Audit: []any{"routing_key", ev.RoutingKey, "event_object", ev.UUID.String()},
+		Source: eventSource(ev),
 	})
 	if err != nil {
 		return nil, err

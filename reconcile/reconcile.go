@@ -161,8 +161,10 @@ func (o Options) withDefaults() Options {
 // Engine runs syncs and verifications. Store (leases and last-sent records, shared with the event
 // path; *state.Redis) is needed by Sync only (Verify never writes).
 type Engine struct {
-	MO      Source
-	STS     STS
-	Store   converge.Store
+	MO    Source
+	STS   STS
+	Store converge.Store
+	// Trail, if set, is the audit trail every STS write is recorded in before it is made.
+	Trail   converge.Trail
 	Options Options
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/converge"
 	"github.com/stsorgsync/stsorgsync/state"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -240,7 +241,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 		return outcomeInSync, nil
 	}
 	w := &converge.Writer{Store: e.Store, STS: e.STS, LeaseTTL: o.LeaseTTL, Attempts: o.Attempts, RetryDelay: o.RetryDelay,
-		NewID: o.NewID, Logger: o.Logger}
+		NewID: o.NewID, Trail: e.Trail, Now: o.Now, Logger: o.Logger}
 	out := outcomeInSync
 	err := w.Leased(ctx, b.key, func(ctx context.Context) error {
 		now, had, err := e.Store.LastSent(ctx, b.key)
@@ -273,7 +274,7 @@ func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, 
 				}
 				return nil
 			},
-			Audit: []any{"source", "sync"},
+			Source: audit.Source{Kind: audit.SourceSync},
 		})
 		switch {
 		case err != nil:

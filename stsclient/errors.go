@@ -132,3 +132,7 @@ func IsRetryable(err error) bool {
 	var r interface{ Retryable() bool }
 	return errors.As(err, &r) && r.Retryable()
 }
+
+// StatusKode returns the StatusKode STS answered (for callers that see only an error, such as
+// the audit trail).
+func (e *StatusError) StatusKode() int { return e.Code }

@@ -40,7 +40,7 @@ func Deactivate(s Settings, current *oio.Object, now time.Time) []Operation {
 	if sameEntries(reg, cur) {
 		return nil
 	}
-	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}}}
+	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}, Before: current}}
 }
 
 // endReferences plans ending, today, the relations of current that point at one of the targets
@@ -66,5 +66,5 @@ func endReferences(s Settings, current *oio.Object, targets map[uuid.UUID]bool, 
 	if sameEntries(reg, cur) {
 		return nil
 	}
-	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}}}
+	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: current.Kind, UUID: current.UUID, Registration: reg}, Before: current}}
 }

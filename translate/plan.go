@@ -28,6 +28,9 @@ type Operation struct {
 	// (and logged in the audit line), so a write can be found in KOMBIT's logs. Planning leaves it
 	// zero.
 	TransactionUUID uuid.UUID
+	// Before is what STS held when the operation was planned (nil for a new object): the audit
+	// trail records what the write changes and a digest of both.
+	Before *oio.Object
 }
 
 // Ref returns the object the operation writes.
@@ -71,7 +74,7 @@ func plan(s Settings, desired oio.Object, current *oio.Object, now time.Time, si
 		reg.Egenskaber = slices.Clone(reg.Egenskaber)
 		reg.Gyldighed = slices.Clone(reg.Gyldighed)
 		SortRelations(desired.Kind, reg.Relationer)
-		return []Operation{{Op: OpImport, Object: oio.Object{Kind: desired.Kind, UUID: desired.UUID, Registration: reg}}}
+		return []Operation{{Op: OpImport, Object: oio.Object{Kind: desired.Kind, UUID: desired.UUID, Registration: reg}, Before: current}}
 	}
 	today := Day(now)
 	cur := current.Registration
@@ -86,7 +89,7 @@ func plan(s Settings, desired oio.Object, current *oio.Object, now time.Time, si
 	if sameEntries(merged, cur) {
 		return nil
 	}
-	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: desired.Kind, UUID: desired.UUID, Registration: merged}}}
+	return []Operation{{Op: OpUpdate, Object: oio.Object{Kind: desired.Kind, UUID: desired.UUID, Registration: merged}, Before: current}}
 }
 
 // carryOver fills attribute values the sync does not write from the current entry in effect

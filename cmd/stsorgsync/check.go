@@ -25,6 +25,7 @@ func check(ctx context.Context, cfg Config, d *deps, out io.Writer) int {
 	checks := []probe{
 		{"RabbitMQ " + redactURL(cfg.AMQPURL), func(ctx context.Context) error { return pingAMQP(ctx, cfg.AMQPURL) }},
 		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
+		{"audit trail (stream " + cfg.AuditStream + ", retention " + cfg.AuditRetention + ")", d.trail.Ping},
 		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
 	}
 	if cfg.hasSource(sourceGraphQL) {

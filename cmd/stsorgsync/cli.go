@@ -93,7 +93,7 @@ lists every setting. Exit codes: 0 ok, 1 failure (verify: drift), 2 usage or con
 	root.SetFlagErrorFunc(suggestFlag)
 	root.AddCommand(
 		a.runCommand(), a.checkCommand(), a.syncCommand(), a.verifyCommand(), a.dlqCommand(),
-		a.settingsCommand(), a.healthcheckCommand(), a.versionCommand(),
+		a.auditCommand(), a.settingsCommand(), a.healthcheckCommand(), a.versionCommand(),
 	)
 	root.SetHelpCommand(helpCommand())
 	// cobra's completion command, made strict: `completion` alone or with an unknown shell is a
@@ -244,7 +244,7 @@ func (a *app) invalidConfiguration(err error) exitCode {
 // exit code: a configuration fault is reported by invalidConfiguration (exitConfig), anything
 // else is logged and becomes failCode.
 func (a *app) openDeps(name string, cfg Config, logger *slog.Logger, failCode int) (d *deps, code int) {
-	d, err := newDeps(cfg, logger, nil)
+	d, err := newDeps(cfg, logger, observers{})
 	switch {
 	case err == nil:
 		return d, exitOK

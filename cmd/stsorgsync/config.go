@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stsorgsync/stsorgsync/audit"
+
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
@@ -37,12 +39,16 @@ type Config struct {
 	EventRetryMax       time.Duration
 	EventListenerPrefix string
 
-	AMQPURL           string
-	AMQPMOExchange    string
-	AMQPExchange      string
-	AMQPQueue         string
-	AMQPDLX           string
-	AMQPDLQ           string
+	AMQPURL        string
+	AMQPMOExchange string
+	AMQPExchange   string
+	AMQPQueue      string
+	AMQPDLX        string
+	AMQPDLQ        string
+	// AuditStream, AuditRetention (x-max-age) and AuditMaxBytes configure the audit trail.
+	AuditStream       string
+	AuditRetention    string
+	AuditMaxBytes     int64
 	AMQPPrefetch      int
 	AMQPDeliveryLimit int
 	AMQPRoutingKeys   []string
@@ -357,6 +363,12 @@ func (s setting) usedByDLQ() bool {
 	return s.Name == "LOG_LEVEL" || strings.HasPrefix(s.Name, "AMQP_")
 }
 
+// usedByAudit reports whether `stsorgsync audit` reads the setting: LOG_LEVEL, AMQP_URL and the
+// AUDIT_ settings.
+func (s setting) usedByAudit() bool {
+	return s.Name == "LOG_LEVEL" || s.Name == "AMQP_URL" || strings.HasPrefix(s.Name, "AUDIT_")
+}
+
 // settings is the single source of truth for configuration: loading, validation, `stsorgsync
 // settings` and the README table all come from it.
 func settings() []setting {
@@ -412,6 +424,20 @@ func settings() []setting {
 		{Name: "AMQP_QUEUE", Default: "stsorgsync", Help: "Durable quorum queue the daemon consumes.", parse: str(func(c *Config) *string { return &c.AMQPQueue })},
 		{Name: "AMQP_DLX", Default: "stsorgsync.dlx", Help: "Dead-letter exchange (fanout) for events that could not be written.", parse: str(func(c *Config) *string { return &c.AMQPDLX })},
 		{Name: "AMQP_DLQ", Default: "stsorgsync.dlq", Help: "Dead-letter queue; inspect and replay it with `stsorgsync dlq`.", parse: str(func(c *Config) *string { return &c.AMQPDLQ })},
+		{Name: "AUDIT_STREAM", Default: "stsorgsync.audit", Help: "RabbitMQ stream (on AMQP_URL's broker) holding the audit trail: one record before every STS write (it is not made unless the record is stored) and one with its result, read with `stsorgsync audit`. Never holds a CPR number.", parse: func(c *Config, v string) error {
+			c.AuditStream = v
+			return nil
+		}},
+		{Name: "AUDIT_RETENTION", Default: "5Y", Help: "How long the audit trail keeps records (the stream's x-max-age): a number and Y, M, D, h, m or s, e.g. 5Y or 400D. Fixed when the stream is first declared; change it later with a RabbitMQ policy (OPERATIONS.md).", parse: func(c *Config, v string) error {
+			r, err := audit.ParseRetention(v)
+			c.AuditRetention = r
+			return err
+		}},
+		{Name: "AUDIT_MAX_BYTES", Default: "20GB", Help: "Size limit of the audit trail (the stream's x-max-length-bytes; the oldest segments go first): bytes, or with KB, MB, GB or TB; 0 for none. A record is about 1 KB. Fixed when the stream is first declared, like AUDIT_RETENTION.", parse: func(c *Config, v string) error {
+			n, err := audit.ParseBytes(v)
+			c.AuditMaxBytes = n
+			return err
+		}},
 		{Name: "AMQP_PREFETCH", Default: "0", Help: "Unacknowledged deliveries the broker sends ahead; 0 means 2 × WORKERS.", parse: integer(0, func(c *Config) *int { return &c.AMQPPrefetch })},
 		{Name: "AMQP_DELIVERY_LIMIT", Default: "20", Help: "Quorum queue x-delivery-limit: after this many redeliveries (crashes) the broker dead-letters a message.", parse: integer(1, func(c *Config) *int { return &c.AMQPDeliveryLimit })},
 		{Name: "AMQP_ROUTING_KEYS", Default: strings.Join(consumer.DefaultRoutingKeys(), ","), Help: "Comma-separated object types (routing keys) whose events AMQP_QUEUE is bound to: " + strings.Join(requiredObjectTypes(), " and ") + " (required: a unit's change queues events of both), and any of " + strings.Join(optionalObjectTypes(), ", ") + ". The default is every type this version acts on. A type left out later stays bound until the binding is deleted in RabbitMQ's management UI; its events are then acknowledged without action.", parse: routingKeys},
@@ -705,6 +731,9 @@ func (c Config) validateAMQP() error {
 	var errs []error
 	if c.AMQPQueue == c.AMQPDLQ {
 		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
+	}
+	if c.AuditStream != "" && (c.AuditStream == c.AMQPQueue || c.AuditStream == c.AMQPDLQ) {
+		errs = append(errs, errors.New("AUDIT_STREAM must differ from AMQP_QUEUE and AMQP_DLQ"))
 	}
 	var missing []string
 	for _, t := range requiredObjectTypes() {

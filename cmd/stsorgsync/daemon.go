@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
 	"github.com/stsorgsync/stsorgsync/moclient"
@@ -32,13 +33,20 @@ type deps struct {
 	store *state.Redis
 	mo    *moclient.Client
 	sts   *stsclient.Client
+	// trail is the audit trail every STS write is recorded in (AUDIT_STREAM).
+	trail *audit.Stream
 	// stsToken obtains (or reuses) the STS token; nil when STS_SECURITY is false.
 	stsToken func(context.Context) error
 }
 
-// newDeps builds the clients from cfg. observeMO, if not nil, is told of every HTTP request to
-// OS2MO (moclient.Config.Observe).
-func newDeps(cfg Config, logger *slog.Logger, observeMO func(operation, result string, took time.Duration)) (*deps, error) {
+// observers are told of the clients' work for the metrics; nil fields are not told.
+type observers struct {
+	mo    func(operation, result string, took time.Duration) // moclient.Config.Observe
+	audit func(records int, err error)                       // audit.StreamConfig.Observe
+}
+
+// newDeps builds the clients from cfg.
+func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(cfg.RedisURL), err)
@@ -63,7 +71,7 @@ func newDeps(cfg Config, logger *slog.Logger, observeMO func(operation, result s
 		ClientSecret:   cfg.MOClientSecret,
 		Timeout:        cfg.MOTimeout,
 		Logger:         logger.With("component", "moclient"),
-		Observe:        observeMO,
+		Observe:        obs.mo,
 		// A user's location may come from its engagement's unit (EMPLOYEE_ENGAGEMENT_ADDRESS).
 		EngagementUnitAddresses: len(cfg.Mapping.EngagementAddressTypes) > 0,
 	})
@@ -92,10 +100,21 @@ func newDeps(cfg Config, logger *slog.Logger, observeMO func(operation, result s
 		_ = rdb.Close()
 		return nil, fmt.Errorf("STS client: %w", err)
 	}
-	return &deps{redis: rdb, store: store, mo: mo, sts: sts, stsToken: sec.token}, nil
+	trail, err := audit.NewStream(audit.StreamConfig{
+		URL: cfg.AMQPURL, Name: cfg.AuditStream, MaxAge: cfg.AuditRetention, MaxBytes: cfg.AuditMaxBytes,
+		Observe: obs.audit, Logger: logger.With("component", "audit"),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("audit trail: %w", err)
+	}
+	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, stsToken: sec.token}, nil
 }
 
-func (d *deps) close() { _ = d.redis.Close() }
+func (d *deps) close() {
+	_ = d.trail.Close()
+	_ = d.redis.Close()
+}
 
 func consumerConfig(cfg Config, logger *slog.Logger) consumer.Config {
 	breakerThreshold := cfg.BreakerThreshold
@@ -136,7 +155,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		return cons
 	})
-	d, err := newDeps(cfg, logger, m.moRequest)
+	d, err := newDeps(cfg, logger, observers{mo: m.moRequest, audit: m.auditAppend})
 	if err != nil {
 		return err
 	}
@@ -148,6 +167,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Settings: cfg.Mapping,
 		Keep:     cfg.SyncKeepUUIDs,
 		LeaseTTL: cfg.LeaseTTL,
+		Trail:    d.trail,
 		Logger:   logger.With("component", "pipeline"),
 	}
 	cons, err = consumer.New(consumerConfig(cfg, logger), handler, m)
@@ -279,6 +299,7 @@ func readinessChecks(consumerReady func() bool, d *deps) []readinessCheck {
 			return nil
 		}},
 		{"Redis", d.store.Ping},
+		{"audit trail", d.trail.Ping},
 	}
 	if d.stsToken != nil {
 		checks = append(checks, readinessCheck{"STS token", d.stsToken})

@@ -22,6 +22,8 @@ type metrics struct {
 	moDuration    *prometheus.HistogramVec
 	bridgeSteps   *prometheus.CounterVec
 	bridgeErrors  *prometheus.CounterVec
+	auditRecords  prometheus.Counter
+	auditFailures prometheus.Counter
 	// moOperations are the operation label values of the MO metrics (moclient.Operations);
 	// anything else is counted as "other", so the label stays bounded.
 	moOperations map[string]bool
@@ -90,6 +92,14 @@ func newMetrics(stats func() consumerStats) *metrics {
 			Name: "stsorgsync_mo_event_errors_total",
 			Help: "Failures of the GraphQL event bridge by type and stage: declare (a listener, at start), fetch (OS2MO unreachable or refusing), publish (RabbitMQ; the event stays in OS2MO), acknowledge (the event is offered again later, a harmless duplicate).",
 		}, []string{"type", "stage"}),
+		auditRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stsorgsync_audit_records_total",
+			Help: "Records appended to the audit trail (AUDIT_STREAM) and confirmed by RabbitMQ: an intent before each STS write and an outcome after it.",
+		}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stsorgsync_audit_append_failures_total",
+			Help: "Appends to the audit trail that failed. A failed intent stops its STS write (the event is retried); a failed outcome leaves the write with its intent record alone.",
+		}),
 		moOperations: map[string]bool{},
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -170,7 +180,7 @@ func newMetrics(stats func() consumerStats) *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, m.bridgeSteps, m.bridgeErrors, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
+	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, m.bridgeSteps, m.bridgeErrors, m.auditRecords, m.auditFailures, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -194,6 +204,15 @@ func (m *metrics) moRequest(operation, result string, took time.Duration) {
 	}
 	m.moRequests.WithLabelValues(operation, result).Inc()
 	m.moDuration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// auditAppend records one append to the audit trail (audit.StreamConfig.Observe).
+func (m *metrics) auditAppend(records int, err error) {
+	if err != nil {
+		m.auditFailures.Inc()
+		return
+	}
+	m.auditRecords.Add(float64(records))
 }
 
 // BridgeStep implements bridge.Observer.

@@ -25,6 +25,7 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 		MO:    d.mo,
 		STS:   &stsService{client: d.sts, observe: observe, now: time.Now},
 		Store: d.store,
+		Trail: d.trail,
 		Options: reconcile.Options{
 			Settings:             cfg.Mapping,
 			CVR:                  cfg.STSCVR,

@@ -34,6 +34,7 @@ type syncEnv struct {
 func newSyncEnv(t *testing.T, data motest.Dataset) *syncEnv {
 	t.Helper()
 	rdb, prefix := testenv.Redis(t)
+	broker := testenv.AMQP(t) // the audit trail's stream
 	mo := motest.NewServer(motest.Options{})
 	if err := mo.Load(data); err != nil {
 		t.Fatalf("load dataset: %v", err)
@@ -47,6 +48,7 @@ func newSyncEnv(t *testing.T, data motest.Dataset) *syncEnv {
 	e.env = map[string]string{
 		"REDIS_URL":             "redis://" + rdb.Options().Addr + "/0",
 		"REDIS_KEY_PREFIX":      prefix,
+		"AMQP_URL":              broker.URL,
 		"MO_URL":                moSrv.URL,
 		"MO_AUTH_SERVER":        moSrv.URL + "/auth",
 		"MO_CLIENT_ID":          motest.DefaultClientID,
