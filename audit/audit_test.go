@@ -70,7 +70,7 @@ func TestDiff(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("Diff =\n %s\nwant\n %s", got, tt.want)
 			}
-			rec := audit.Intent(now, audit.Source{Kind: audit.SourceEvent}, "unit:"+unit.String(), "ret", uuid.New(), tt.before, tt.after)
+			rec := audit.Intent(now, audit.Source{Kind: audit.SourceEvent}, "org_unit:"+unit.String(), "ret", uuid.New(), tt.before, tt.after)
 			if tt.mustNotContain != "" && strings.Contains(fmt.Sprintf("%+v", rec), tt.mustNotContain) {
 				t.Errorf("the intent record holds the CPR number: %+v", rec)
 			}
@@ -148,7 +148,7 @@ func TestStreamAppendAndRead(t *testing.T) {
 	person := uuid.New()
 	var recs []audit.Record
 	for i := range 6 {
-		bundle := "unit:" + unit.String()
+		bundle := "org_unit:" + unit.String()
 		if i%2 == 1 {
 			bundle = "person:" + person.String()
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // Phase says whether a record precedes a write or reports its result.
@@ -63,7 +64,7 @@ type Record struct {
 	Phase Phase     `json:"phase"`
 	// Source is what made the write.
 	Source Source `json:"source"`
-	// Bundle is the OS2MO unit or person whose bundle the write belongs to ("unit:<uuid>",
+	// Bundle is the OS2MO unit or person whose bundle the write belongs to ("org_unit:<uuid>",
 	// "person:<uuid>"; translate.BundleKey).
 	Bundle string `json:"bundle"`
 	// Kind and Object name the STS object written; Operation is importer, ret or passiver.
@@ -86,8 +87,8 @@ type Record struct {
 }
 
 // Unit and Person return the OS2MO unit or person of the record's bundle, or uuid.Nil.
-func (r Record) Unit() uuid.UUID   { return bundleID(r.Bundle, "unit") }
-func (r Record) Person() uuid.UUID { return bundleID(r.Bundle, "person") }
+func (r Record) Unit() uuid.UUID   { return bundleID(r.Bundle, translate.BundleUnit) }
+func (r Record) Person() uuid.UUID { return bundleID(r.Bundle, translate.BundlePerson) }
 
 func bundleID(bundle, typ string) uuid.UUID {
 	t, id, ok := strings.Cut(bundle, ":")

@@ -212,6 +212,12 @@ type mappingRig struct {
 
 func newMappingRig(t *testing.T, m *municipality, settings map[string]string) *mappingRig {
 	t.Helper()
+	return newMappingRigWith(t, m, settings, ststest.Options{RequireSecurity: true})
+}
+
+// newMappingRigWith is newMappingRig with the fake STS's options (RequireSecurity should stay on).
+func newMappingRigWith(t *testing.T, m *municipality, settings map[string]string, stsOpts ststest.Options) *mappingRig {
+	t.Helper()
 	broker := testenv.AMQP(t)
 	rdb, prefix := testenv.Redis(t)
 	mo := motest.NewServer(motest.Options{})
@@ -220,7 +226,7 @@ func newMappingRig(t *testing.T, m *municipality, settings map[string]string) *m
 	}
 	moSrv := httptest.NewServer(mo.Handler())
 	t.Cleanup(moSrv.Close)
-	sts := ststest.NewServer(ststest.Options{RequireSecurity: true})
+	sts := ststest.NewServer(stsOpts)
 	stsSrv := httptest.NewServer(sts.Handler())
 	t.Cleanup(stsSrv.Close)
 	r := &mappingRig{m: m, mo: mo, sts: sts, org: uuid.MustParse("3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11"), bin: buildDaemon(t),

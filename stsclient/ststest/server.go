@@ -110,6 +110,9 @@ type Outage struct {
 
 // Options configures a Server. The zero value is a fast, insecure, reliable fake.
 type Options struct {
+	// OnWrite, if set, is called after a write (importer, ret, passiver) was accepted and stored,
+	// before its answer is sent: a test can stop the client at the worst moment.
+	OnWrite func(Write)
 	// Latency delays every Organisation SOAP response (not the STS or the inspection
 	// endpoints).
 	Latency time.Duration
@@ -211,6 +214,21 @@ type Server struct {
 
 	writing          map[objectKey]int // importer/ret calls in flight per object
 	concurrentWrites int
+	writes           []Write // accepted writes, in order
+}
+
+// Write is a write the fake accepted (StatusKode 20), with the RequestHeader's TransactionUUID.
+type Write struct {
+	Kind            oio.Kind
+	Operation       oio.Operation
+	TransactionUUID string
+}
+
+// Writes returns the writes the fake accepted, in order.
+func (s *Server) Writes() []Write {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.writes)
 }
 
 type objectKey struct {

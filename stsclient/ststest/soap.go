@@ -129,6 +129,15 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 			s.writeFault(w, reply, soap.Fault{Code: soap.CodeReceiver, Reason: err.Error()})
 			return
 		}
+		if ret, err := oio.UnmarshalStandardRetur(out); err == nil && writeOperation(op) && ret.StatusKode == oio.StatusOK {
+			wr := Write{Kind: kind, Operation: op, TransactionUUID: in.TransactionUUID}
+			s.mu.Lock()
+			s.writes = append(s.writes, wr)
+			s.mu.Unlock()
+			if s.opts.OnWrite != nil {
+				s.opts.OnWrite(wr)
+			}
+		}
 	}
 	resp := soap.New(reply, out)
 	if s.opts.RequireSecurity {
