@@ -237,3 +237,26 @@ func TestStreamAppendFailsWithoutBroker(t *testing.T) {
 		t.Errorf("Append = %v; want a retryable AppendError", err)
 	}
 }
+
+// BenchmarkStreamAppend measures one intent+outcome append (one round trip) from 8 writers at once,
+// as the daemon's workers make them.
+func BenchmarkStreamAppend(b *testing.B) {
+	broker := testenv.AMQP(b)
+	s, err := audit.NewStream(audit.StreamConfig{URL: broker.URL, Name: "stsorgsync.audit", MaxAge: "1D"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	in := audit.Intent(now, audit.Source{Kind: audit.SourceEvent, RoutingKey: "org_unit"}, "org_unit:"+unit.String(), "ret", uuid.New(), nil, object(oio.KindOrganisationEnhed, "unit", "", uuid.New()))
+	out := audit.Outcome(now, in, 0, nil)
+	b.SetParallelism(4) // × GOMAXPROCS (2) = 8 writers
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Append(context.Background(), out, in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -35,15 +36,21 @@ type StreamConfig struct {
 	Logger *slog.Logger
 }
 
+// publishers is how many confirm-mode channels a Stream appends on at once: one channel waits for
+// each confirm in turn, so the workers' appends would queue behind each other on one.
+const publishers = 4
+
 // Stream appends records to a RabbitMQ stream queue over a connection of its own, one confirmed
-// publish per record, and declares the stream (with its retention) when it connects. A failed
-// append drops the connection; the next one dials again. It is safe for concurrent use.
+// batch per Append on one of its channels, and declares the stream (with its retention) when it
+// connects. A failed append drops the connection; the next one dials again. It is safe for
+// concurrent use.
 type Stream struct {
 	cfg StreamConfig
 
-	mu   sync.Mutex
+	mu   sync.RWMutex // connect and drop hold it for writing, appends for reading
 	conn *amqp.Connection
-	pub  *amqppub.Publisher
+	pubs []*amqppub.Publisher
+	next atomic.Uint64
 }
 
 // NewStream returns a Stream; it connects on first use (Append or Ping).
@@ -84,9 +91,10 @@ func (s *Stream) Arguments() amqp.Table {
 	return args
 }
 
-// connect dials, declares the stream and opens the confirm-mode publisher; s.mu is held.
+// connect dials, declares the stream and opens the confirm-mode publishers; s.mu is held for
+// writing.
 func (s *Stream) connect(ctx context.Context) error {
-	if s.pub != nil {
+	if s.conn != nil {
 		return nil
 	}
 	dl, hasDeadline := ctx.Deadline()
@@ -105,12 +113,14 @@ func (s *Stream) connect(ctx context.Context) error {
 		_ = conn.Close()
 		return err
 	}
-	pub, err := amqppub.New(conn)
-	if err != nil {
-		_ = conn.Close()
-		return err
+	pubs := make([]*amqppub.Publisher, publishers)
+	for i := range pubs {
+		if pubs[i], err = amqppub.New(conn); err != nil {
+			_ = conn.Close()
+			return err
+		}
 	}
-	s.conn, s.pub = conn, pub
+	s.conn, s.pubs = conn, pubs
 	return nil
 }
 
@@ -132,12 +142,38 @@ func declare(conn *amqp.Connection, name string, args amqp.Table) error {
 	return nil
 }
 
-// drop closes the connection after a failure; s.mu is held.
+// drop closes the connection after a failure; s.mu is held for writing.
 func (s *Stream) drop() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
-	s.conn, s.pub = nil, nil
+	s.conn, s.pubs = nil, nil
+}
+
+// publisher returns a publisher of the live connection (connecting first if there is none) and
+// the connection it belongs to.
+func (s *Stream) publisher(ctx context.Context) (*amqppub.Publisher, *amqp.Connection, error) {
+	s.mu.RLock()
+	if s.conn != nil {
+		defer s.mu.RUnlock()
+		return s.pubs[s.next.Add(1)%publishers], s.conn, nil
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.connect(ctx); err != nil {
+		return nil, nil, err
+	}
+	return s.pubs[s.next.Add(1)%publishers], s.conn, nil
+}
+
+// failed drops conn after a failed append, unless another append has already replaced it.
+func (s *Stream) failed(conn *amqp.Connection) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == conn {
+		s.drop()
+	}
 }
 
 // Append stores recs in the stream, in order, and returns once the broker has confirmed every
@@ -152,9 +188,8 @@ func (s *Stream) Append(ctx context.Context, recs ...Record) error {
 }
 
 func (s *Stream) append(ctx context.Context, recs []Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.connect(ctx); err != nil {
+	pub, conn, err := s.publisher(ctx)
+	if err != nil {
 		return &AppendError{Stream: s.cfg.Name, Err: err}
 	}
 	msgs := make([]amqp.Publishing, len(recs))
@@ -169,8 +204,8 @@ func (s *Stream) append(ctx context.Context, recs []Record) error {
 		}
 	}
 	// One round trip for the batch (an outcome and the next write's intent travel together).
-	if _, err := s.pub.PublishBatch(ctx, "", s.cfg.Name, msgs); err != nil {
-		s.drop()
+	if _, err := pub.PublishBatch(ctx, "", s.cfg.Name, msgs); err != nil {
+		s.failed(conn)
 		s.log().Warn("audit trail append failed; reconnecting on the next write", "stream", s.cfg.Name, "error", err)
 		return &AppendError{Stream: s.cfg.Name, Err: err}
 	}
