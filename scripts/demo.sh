@@ -10,12 +10,19 @@
 # STS. With DEMO_SOURCE=amqp fakemo publishes one AMQP event per seeded unit and person to the
 # os2mo exchange and the daemon loads everything from those events. Either way the script prints
 # the units in the fake STS Organisation and what the daemon did, runs `stsorgsync verify` (it
-# must find STS in sync with OS2MO), then stops everything and exits 0.
+# must find STS in sync with OS2MO) and a short summary, then stops everything and exits 0.
+#
+# stsorgsync's settings for the stack are written to .demo/stsorgsync.env (mode 0600; it holds
+# the demo's passwords): the daemon runs with exactly that file, and the CLI can be pointed at the
+# running stack with it (DEMO_KEEP=1), e.g. `bin/stsorgsync --config .demo/stsorgsync.env check`.
+# Settings in the caller's environment are cleared first (they would take precedence over the
+# file); the mapping settings come from DEMO_ENV.
 #
 # Each run gets its own RabbitMQ vhost and Redis key prefix, both removed at the end, so the
 # demo never touches the tests' or another run's queues and keys. Logs: .demo/*.log.
 #
-#   DEMO_KEEP=1      keep everything running after the check, until Ctrl-C
+#   DEMO_KEEP=1      keep everything running after the check, until Ctrl-C (or SIGTERM)
+#   DEMO_DIR=.demo   directory of the logs, the settings file and the fake's certificates
 #   DEMO_UNITS=40    units fakemo generates;  DEMO_SEED=1  its generator seed
 #   DEMO_PERSONS=120 persons fakemo generates (with engagements, AD accounts, addresses)
 #   DEMO_ENV=scripts/demo.env   mapping settings added to stsorgsync's configuration
@@ -31,7 +38,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 bin=$root/bin
-logs=$root/.demo
+logs=${DEMO_DIR:-$root/.demo}
+logs=$(mkdir -p "$logs" && cd "$logs" && pwd)
+shown=${logs#"$root"/} # $logs as printed: relative to the repository when inside it
 
 keep=${DEMO_KEEP:-0}
 units=${DEMO_UNITS:-40}
@@ -45,7 +54,8 @@ amqp_base=${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 api=${TEST_RABBITMQ_API:-http://guest:guest@127.0.0.1:15672}
 api=${api%/}
 redis_addr=${TEST_REDIS_ADDR:-127.0.0.1:6379}
-org_uuid=3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11
+org_uuid=3b0d2b7f-6c2f-4c8e-9a55-2f6b8f1c0a11 # the municipality's Organisation in STS
+cvr=29189846
 mo_client_id=dipex                                  # motest.DefaultClientID
 mo_client_secret=603f1c82-d012-4d04-9382-dbe659c533fb # motest.DefaultClientSecret
 
@@ -109,7 +119,7 @@ cleanup() {
 		printf 'demo: stsorgsync exited with code %s, want 0 (see %s/stsorgsync.log)\n' "$sts_rc" "$logs" >&2
 		rc=1
 	fi
-	if [[ -n $sts_rc ]]; then say "stopped (stsorgsync exit code $sts_rc); logs in ${logs#"$root"/}/"; fi
+	if [[ -n $sts_rc ]]; then say "stopped (stsorgsync exit code $sts_rc); logs in $shown/"; fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -136,14 +146,14 @@ wait_until() {
 	until "$@" >/dev/null 2>&1; do
 		if ! kill -0 "${pid[$name]}" 2>/dev/null; then
 			tail -n 20 "$logs/$name.log" >&2
-			fail "$name exited while waiting for $what (log: .demo/$name.log)"
+			fail "$name exited while waiting for $what (log: $shown/$name.log)"
 		fi
-		((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for $what (logs: .demo/)"
+		((SECONDS < deadline)) || fail "timed out after ${secs}s waiting for $what (logs: $shown/)"
 		sleep 0.2
 	done
 }
 
-# start NAME ENV... -- ARGS...: run bin/NAME in the background, stderr+stdout to .demo/NAME.log.
+# start NAME ENV... -- ARGS...: run bin/NAME in the background, stderr+stdout to $logs/NAME.log.
 start() {
 	local name=$1
 	shift
@@ -159,6 +169,14 @@ start() {
 say "building bin/stsorgsync bin/fakemo bin/fakests"
 mkdir -p "$bin" "$logs"
 go build -ldflags "-X main.version=demo" -o "$bin/" ./cmd/stsorgsync ./cmd/fakemo ./cmd/fakests
+
+# stsorgsync reads its environment before the --config file: clear the caller's stsorgsync
+# settings (and their NAME_FILE forms), so that the demo runs with exactly the settings file
+# (an STS_BASE_URL or AMQP_URL left in a shell must not point the demo at a real service).
+# shellcheck disable=SC2016 # the backquotes are sed's, not the shell's
+mapfile -t setting_names < <("$bin/stsorgsync" settings | sed -nE 's/^\| `([A-Z][A-Z0-9_]*)`.*/\1/p')
+((${#setting_names[@]} > 0)) || fail "bin/stsorgsync settings listed no settings"
+for name in "${setting_names[@]}"; do unset "$name" "${name}_FILE"; done
 
 run_id=$(date +%s)-$$
 vhost=stsorgsync-demo-$run_id
@@ -179,18 +197,26 @@ mo_addr=127.0.0.1:$(free_port "${DEMO_MO_PORT:-15000}")
 # --- 2. fake STS, then the daemon ---------------------------------------------------------------
 # The fake STS runs with KOMBIT's security profile: it creates its own CA, token-service and
 # service certificates in $pki and issues the daemon an organisation certificate (client.p12).
+# The municipality's Organisation object is there from the start, as in a municipality's STS
+# Organisation (`stsorgsync check` reads it; the daemon writes units and users belonging to it).
 pki=$(mktemp -d "$logs/pki.XXXXXX")
 p12_password=demo-$RANDOM$RANDOM
 start fakests FAKESTS_CLIENT_P12_PASSWORD="$p12_password" -- -listen "$sts_addr" -security \
-	-pki-dir "$pki" -write-client-p12 "$pki/client.p12" -client-cvr 29189846
+	-pki-dir "$pki" -write-client-p12 "$pki/client.p12" -client-cvr "$cvr" -organisation "$org_uuid"
 wait_until 15 "fakests on $sts_addr" fakests curl -fsS -m 2 "http://$sts_addr/healthz"
 say "fakests listening on http://$sts_addr (WS-Security required; certificates in ${pki#"$root"/})"
 
-# stsorgsync's whole configuration in one file, so the CLI can be pointed at the running stack
-# (`bin/stsorgsync --config .demo/stsorgsync.env verify`): the stack's settings, then DEMO_ENV's.
+# stsorgsync's whole configuration in one file, which the daemon runs with and the CLI can be
+# pointed at (`bin/stsorgsync --config .demo/stsorgsync.env verify`): the stack's settings, then
+# DEMO_ENV's. Only settings (`stsorgsync settings`); created readable by the owner alone (the
+# umask, so it never exists with wider permissions), removed when the demo stops.
 config=$logs/stsorgsync.env
+rm -f "$config"
+saved_umask=$(umask)
+umask 077
 {
-	echo "# written by scripts/demo.sh for this run; removed at the end"
+	echo "# stsorgsync's settings for the stack scripts/demo.sh started $(date '+%F %T'); removed when it stops."
+	echo "# Use: bin/stsorgsync --config ${config#"$root"/} check   (settings in the environment take precedence)"
 	echo "LOG_LEVEL=info"
 	echo "HTTP_LISTEN=$http_addr"
 	echo "AMQP_URL=$amqp_url"
@@ -202,7 +228,7 @@ config=$logs/stsorgsync.env
 	echo "MO_CLIENT_ID=$mo_client_id"
 	echo "MO_CLIENT_SECRET=$mo_client_secret"
 	echo "STS_BASE_URL=http://$sts_addr"
-	echo "STS_CVR=29189846"
+	echo "STS_CVR=$cvr"
 	echo "STS_ORGANISATION_UUID=$org_uuid"
 	echo "STS_P12_FILE=$pki/client.p12"
 	echo "STS_P12_PASSWORD=$p12_password"
@@ -216,7 +242,8 @@ config=$logs/stsorgsync.env
 		grep -v '^[[:space:]]*\(#\|$\)' "$demo_env"
 	fi
 } >"$config"
-chmod 600 "$config"
+umask "$saved_umask"
+
 # fakemo_start [ARGS...]: the fake OS2MO with the seeded municipality.
 fakemo_start() {
 	start fakemo FAKEMO_CLIENT_ID="$mo_client_id" FAKEMO_CLIENT_SECRET="$mo_client_secret" "$@" -- \
@@ -240,10 +267,10 @@ wait_settled() {
 	local what=$1 started=$SECONDS
 	shift
 	until [[ $(settled) -ge $("$@") ]]; do
-		kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: .demo/stsorgsync.log)"
+		kill -0 "${pid[stsorgsync]}" 2>/dev/null || fail "stsorgsync exited (log: $shown/stsorgsync.log)"
 		if ((SECONDS - started >= timeout_s)); then
 			tail -n 20 "$logs/stsorgsync.log" >&2
-			fail "after ${timeout_s}s $(settled) of $("$@") events settled waiting for $what; STS has $(units_in_sts) units (logs: .demo/)"
+			fail "after ${timeout_s}s $(settled) of $("$@") events settled waiting for $what; STS has $(units_in_sts) units (logs: $shown/)"
 		fi
 		sleep 0.5
 	done
@@ -269,7 +296,7 @@ else
 	stsorgsync_start
 	say "OS2MO event listeners: $(curl -fsS -m 5 "http://$mo_addr/api/events" | jq -r '[.listeners[].user_key] | join(", ")')"
 	"$bin/stsorgsync" --config "$config" sync >"$logs/sync.txt" 2>"$logs/sync.log" ||
-		{ tail -n 20 "$logs/sync.log" >&2; fail "stsorgsync sync (the initial load) failed (logs: .demo/sync.*)"; }
+		{ tail -n 20 "$logs/sync.log" >&2; fail "stsorgsync sync (the initial load) failed (logs: $shown/sync.*)"; }
 	say "initial load by stsorgsync sync: $(units_in_sts) units and $(users_in_sts) users in STS Organisation"
 
 	# --- 4. changes in OS2MO arrive through its GraphQL events --------------------------------------
@@ -316,35 +343,78 @@ curl -fsS "http://$sts_addr/_inspect/objects/organisationenhed" | jq -r '
 	| (transpose | map(map(length) | max)) as $w
 	| .[] | [to_entries[] | .value + " " * ($w[.key] - (.value | length))] | join("  ")
 	| sub(" +$"; "")'
-echo
-say "fake STS calls: $(curl -fsS "http://$sts_addr/_inspect/calls" | jq -c .)"
-say "stsorgsync metrics:"
-curl -fsS "http://$http_addr/metrics" | grep -E '^stsorgsync_(events_total|sts_calls_total|mo_events_total|consumer_ready|build_info)' | grep -v ' 0$' | sed 's/^/  /'
-echo
-
 # --- 6. verify: STS Organisation must match OS2MO under the demo's settings -------------------------
 verify_rc=0
 "$bin/stsorgsync" --config "$config" verify >"$logs/verify.txt" 2>"$logs/verify.log" || verify_rc=$?
 if ((verify_rc != 0)); then
 	head -n 40 "$logs/verify.txt" >&2
 	tail -n 5 "$logs/verify.log" >&2
-	fail "stsorgsync verify exited $verify_rc, want 0: STS Organisation differs from OS2MO (report: .demo/verify.txt)"
+	fail "stsorgsync verify exited $verify_rc, want 0: STS Organisation differs from OS2MO (report: $shown/verify.txt)"
 fi
-say "stsorgsync verify: $(head -n 1 "$logs/verify.txt")"
+
+# --- 7. summary: what arrived, what it cost, what is left (read from the stack, not assumed) ------
+count_in_sts() { curl -fsS -m 5 "http://$sts_addr/_inspect/objects/$1" | jq length; }
+# metric_by NAME LABEL: "value label-value" per label value of the counter NAME, summed, largest first.
+metric_by() {
+	curl -fsS -m 5 "http://$http_addr/metrics" | awk -v name="$1" -v label="$2" '
+		index($0, name "{") == 1 && match($0, label "=\"[^\"]*\"") {
+			v = substr($0, RSTART + length(label) + 2, RLENGTH - length(label) - 3); n[v] += $NF
+		}
+		END { for (v in n) if (n[v] > 0) printf "%d %s\n", n[v], v }' | sort -rn
+}
+# joined: "a 1, b 2" from lines "1 a" / "2 b".
+joined() { awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
+sts_calls=$(curl -fsS -m 5 "http://$sts_addr/_inspect/calls")
+events_done=$(metric_by stsorgsync_events_total outcome)
+# dlq list's first line: "... is empty", or the number of messages (a table of them follows).
+if dlq=$("$bin/stsorgsync" --config "$config" dlq list 2>"$logs/dlq.log"); then
+	dlq=${dlq%%$'\n'*}
+else
+	dlq="could not be read (log: $shown/dlq.log)"
+fi
+say "summary"
+printf '  %-24s %s units, %s users, %s functions, %s persons, %s addresses, and the municipality'"'"'s Organisation\n' \
+	"fake STS Organisation" "$(count_in_sts organisationenhed)" "$(count_in_sts bruger)" \
+	"$(count_in_sts organisationfunktion)" "$(count_in_sts person)" "$(count_in_sts adresse)"
+callers="sync, daemon and verify"
+if [[ $source == amqp ]]; then callers="daemon and verify"; fi
+printf '  %-24s %s SOAP calls (%s): %s\n' "calls to the fake STS" "$(jq .total <<<"$sts_calls")" "$callers" \
+	"$(jq -r '.calls | to_entries | group_by(.key | split("/")[1])
+		| map({n: (map(.value) | add), op: (.[0].key | split("/")[1])}) | sort_by(-.n) | .[] | "\(.n) \(.op)"' <<<"$sts_calls" | joined)"
+cascades=$(metric_sum '^stsorgsync_cascade_events_total ')
+printf '  %-24s %s settled (%s)%s\n' "events (daemon)" "$(awk '{ n += $1 } END { print n + 0 }' <<<"$events_done")" \
+	"$(joined <<<"$events_done")" "$(if ((cascades > 0)); then echo ", $cascades of them queued by the daemon (a changed unit's subtree and persons)"; fi)"
+if [[ $source == graphql ]]; then
+	mo_events=$(metric_by stsorgsync_mo_events_total step)
+	mo_step() { awk -v s="$1" '$2 == s { n = $1 } END { print n + 0 }' <<<"$mo_events"; }
+	printf '  %-24s fetched %s, published %s, acknowledged %s; %s pending in OS2MO\n' "OS2MO GraphQL events" \
+		"$(mo_step fetched)" "$(mo_step published)" "$(mo_step acknowledged)" "$(curl -fsS -m 5 "http://$mo_addr/api/events" | jq '[.listeners[].pending] | add')"
+fi
+printf '  %-24s %s\n' "dead letters" "$dlq" "verify" "$(head -n 1 "$logs/verify.txt")"
 if [[ -n $demo_env ]]; then
 	say "mapping settings from ${demo_env#"$root"/}: $(grep -v '^[[:space:]]*\(#\|$\)' "$demo_env" | cut -d= -f1 | paste -sd, - | sed 's/,/, /g')"
 fi
 echo
 
+# --- 8. how to use the stack ----------------------------------------------------------------------
+cli="${bin#"$root"/}/stsorgsync --config ${config#"$root"/}"
+usage() {
+	printf '  %s check                      # can it reach RabbitMQ, Redis, OS2MO and STS?\n' "$cli"
+	printf '  %s verify --html report.html  # STS against OS2MO, as a report\n' "$cli"
+	printf '  %s dlq list                   # the dead-letter queue\n' "$cli"
+}
 if [[ $keep == 1 ]]; then
-	say "DEMO_KEEP=1: running until Ctrl-C."
-	say "  fakests: http://$sts_addr/_inspect/objects/organisationenhed   fakemo: http://$mo_addr/graphql/v25"
-	say "  stsorgsync: http://$http_addr/metrics   RabbitMQ vhost: $vhost   logs: .demo/"
-	say "  the CLI against this stack: bin/stsorgsync --config ${config#"$root"/} verify   (or sync --dry-run, dlq list, check)"
+	say "stsorgsync's settings: ${config#"$root"/} (mode 0600: it holds the demo's passwords). The CLI against the stack:"
+	usage
+	say "fakests http://$sts_addr/_inspect/objects/organisationenhed   fakemo http://$mo_addr/graphql/v25"
+	say "stsorgsync http://$http_addr/metrics   RabbitMQ vhost $vhost   logs $shown/"
+	# The last line (TestDemoStackPassesCheck waits for it).
+	say "the stack keeps running (DEMO_KEEP=1); Ctrl-C (or kill -TERM $$) stops it and removes its vhost, Redis keys and settings file."
 	# wait returns at once when a trapped signal arrives; the trap then cleans up.
 	rc=0
 	wait "${pid[stsorgsync]}" || rc=$?
 	unset "pid[stsorgsync]"
-	fail "stsorgsync exited on its own with code $rc (log: .demo/stsorgsync.log)"
+	fail "stsorgsync exited on its own with code $rc (log: $shown/stsorgsync.log)"
 fi
-say "demo passed; stopping"
+say "passed; stopping the stack. \`DEMO_KEEP=1 make demo\` keeps it running, with stsorgsync's settings in ${config#"$root"/} for the CLI:"
+usage
