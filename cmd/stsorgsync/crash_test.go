@@ -2,7 +2,9 @@ package main
 
 // Crash tests (issue 6, "Done when"): the RabbitMQ node restarted while 1,000 events stream
 // through the daemon, and the daemon's process killed with SIGKILL mid-stream and started again.
-// Both run against the real RabbitMQ and Redis and the fakes. A gate in front of the fake STS
+// Both run against a real RabbitMQ and Redis and the fakes: the broker restart against a RabbitMQ
+// node of the test's own (internal/chaosenv; the machine's node is never stopped), the process
+// kill against a vhost of the machine's node. A gate in front of the fake STS
 // lets a fixed number of calls through and then holds every further one, so the moment of the
 // crash is fixed by the test, not by timing: some events are done, others are in flight (their
 // worker waits in STS) or still queued.
@@ -11,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -33,15 +34,13 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/chaosenv"
 	"github.com/stsorgsync/stsorgsync/internal/testenv"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
 )
-
-// brokerRestartEnv enables TestBrokerRestartMidStream, which stops the shared RabbitMQ node.
-const brokerRestartEnv = "STSORGSYNC_BROKER_RESTART_TEST"
 
 // stsGate sits in front of the fake STS. It passes the first limit Organisation SOAP calls and
 // then holds every further one until Open is called (it then passes them on) or the caller hangs
@@ -118,14 +117,26 @@ type crashRig struct {
 	queue  string
 	dlq    string
 	ids    []uuid.UUID
+
+	// mgmt calls the management API of the node holding broker's vhost.
+	mgmt func(method, path, body string, out any) (int, error)
 }
 
 // newCrashRig starts the fakes for units; the gate passes the first passCalls STS calls. With
 // secure, the fake STS requires KOMBIT's security profile and the daemon signs its requests;
-// without, both go without (much cheaper under -race, for tests about something else).
-func newCrashRig(t *testing.T, units []model.OrgUnit, passCalls int, secure bool) *crashRig {
+// without, both go without (much cheaper under -race, for tests about something else). The rig's
+// vhost is on own, a RabbitMQ node the test started, or with own nil on the machine's node
+// (testenv).
+func newCrashRig(t *testing.T, units []model.OrgUnit, passCalls int, secure bool, own *chaosenv.Broker) *crashRig {
 	t.Helper()
-	broker := testenv.AMQP(t)
+	var broker *testenv.Broker
+	mgmt := testenv.Management
+	if own != nil {
+		amqpURL, vhost := own.AddVHost(t)
+		broker, mgmt = &testenv.Broker{URL: amqpURL, VHost: vhost}, own.Management
+	} else {
+		broker = testenv.AMQP(t)
+	}
 	rdb, prefix := testenv.Redis(t)
 	mo := motest.NewServer(motest.Options{})
 	var ids []uuid.UUID
@@ -143,7 +154,7 @@ func newCrashRig(t *testing.T, units []model.OrgUnit, passCalls int, secure bool
 	t.Cleanup(stsSrv.Close)
 	t.Cleanup(gate.Open) // runs first: Close waits for held calls
 	r := &crashRig{
-		broker: broker, mo: mo, sts: sts, gate: gate, ids: ids,
+		broker: broker, mgmt: mgmt, mo: mo, sts: sts, gate: gate, ids: ids,
 		queue: testenv.UniqueName("stsorgsync.crash."),
 	}
 	r.dlq = r.queue + ".dlq"
@@ -236,7 +247,7 @@ func (r *crashRig) waitConverged(t *testing.T, d time.Duration) {
 func (r *crashRig) waitQueueEmpty(t *testing.T) {
 	t.Helper()
 	waitFor(t, 60*time.Second, "the work queue to be empty", func() bool {
-		q, ok := queueInfo(t, r.broker.VHost, r.queue)
+		q, ok := r.queueInfo()
 		return ok && q.Messages != nil && *q.Messages == 0 && q.Ready != nil && *q.Ready == 0 && q.Unacked != nil && *q.Unacked == 0
 	})
 }
@@ -259,85 +270,24 @@ type rabbitQueue struct {
 	Unacked  *int `json:"messages_unacknowledged"`
 }
 
-// rabbitGet GETs path from the management API into out; it reports false if the API does not
-// answer 200 (for example while the node restarts).
-func rabbitGet(path string, out any) bool {
-	status, err := testenv.Management(http.MethodGet, path, "", out)
-	return err == nil && status == http.StatusOK
-}
-
-// queueInfo reads a queue's message counts from the management API.
-func queueInfo(t *testing.T, vhost, queue string) (rabbitQueue, bool) {
-	t.Helper()
+// queueInfo reads the work queue's message counts from the management API; it reports false if
+// the API does not answer 200 (for example while the node restarts).
+func (r *crashRig) queueInfo() (rabbitQueue, bool) {
 	var q rabbitQueue
-	ok := rabbitGet("/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(queue), &q)
-	return q, ok
+	status, err := r.mgmt(http.MethodGet, "/api/queues/"+url.PathEscape(r.broker.VHost)+"/"+url.PathEscape(r.queue), "", &q)
+	return q, err == nil && status == http.StatusOK
 }
 
-// brokerUp reports whether the broker accepts AMQP connections to the vhost and its management
-// API answers.
-func brokerUp(t *testing.T, amqpURL string) bool {
-	t.Helper()
+// brokerUp reports whether the broker accepts AMQP connections to amqpURL's vhost and the
+// management API that mgmt calls answers.
+func brokerUp(amqpURL string, mgmt func(method, path, body string, out any) (int, error)) bool {
 	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Dial: amqp.DefaultDial(3 * time.Second)})
 	if err != nil {
 		return false
 	}
 	_ = conn.Close()
-	return rabbitGet("/api/overview", nil)
-}
-
-// rabbitmqctl runs rabbitmqctl (RABBITMQCTL, else from PATH, else the Debian locations) with
-// args.
-func rabbitmqctl(args ...string) error {
-	path := os.Getenv("RABBITMQCTL")
-	if path == "" {
-		path, _ = exec.LookPath("rabbitmqctl")
-	}
-	for _, p := range []string{"/usr/sbin/rabbitmqctl", "/usr/lib/rabbitmq/bin/rabbitmqctl"} {
-		if path != "" {
-			break
-		}
-		if _, err := os.Stat(p); err == nil {
-			path = p
-		}
-	}
-	if path == "" {
-		return errors.New("rabbitmqctl not found (set RABBITMQCTL)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("rabbitmqctl %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-// requireBrokerControl makes sure rabbitmqctl can stop and start the test broker: it must be
-// local (or RABBITMQCTL set to a command that controls it) and rabbitmqctl must reach the node
-// (root or the rabbitmq user). Otherwise the test is skipped, or fails under CI=true.
-func requireBrokerControl(t *testing.T) {
-	t.Helper()
-	unusable := t.Skipf
-	if os.Getenv("CI") == "true" {
-		unusable = t.Fatalf
-	}
-	if os.Getenv("RABBITMQCTL") == "" {
-		raw := os.Getenv("TEST_AMQP_URL")
-		if raw == "" {
-			raw = "amqp://guest:guest@127.0.0.1:5672/"
-		}
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatalf("TEST_AMQP_URL: %v", err)
-		}
-		if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
-			unusable("TEST_AMQP_URL points to %s, which the local rabbitmqctl cannot restart; set RABBITMQCTL to a command that controls that node", h)
-		}
-	}
-	if err := rabbitmqctl("status"); err != nil {
-		unusable("cannot control the RabbitMQ node (run as root or the rabbitmq user, or set RABBITMQCTL): %v", err)
-	}
+	status, err := mgmt(http.MethodGet, "/api/overview", "", nil)
+	return err == nil && status == http.StatusOK
 }
 
 // TestBrokerRestartMidStream: the RabbitMQ node stops (rabbitmqctl stop_app) while the daemon
@@ -345,14 +295,13 @@ func requireBrokerControl(t *testing.T) {
 // The daemon reconnects by itself; no event is lost (every unit reaches STS), the queue ends
 // empty and nothing is dead-lettered.
 //
-// Stopping the node breaks every other test using RabbitMQ at that moment, so the test runs only
-// with STSORGSYNC_BROKER_RESTART_TEST=1, alone (`make test` runs it after the other tests).
+// The node is the test's own (internal/chaosenv: its own node name, ports and data directory,
+// started and killed by the test), so the test runs with the others; the machine's RabbitMQ is
+// never stopped. Without rabbitmq-server installed it is skipped, or fails under CI=true.
 func TestBrokerRestartMidStream(t *testing.T) {
-	if os.Getenv(brokerRestartEnv) != "1" {
-		t.Skipf("stops and restarts the shared RabbitMQ node, which breaks tests running in parallel; "+
-			"run it alone with %s=1 (make test does, after the other tests)", brokerRestartEnv)
-	}
-	requireBrokerControl(t)
+	broker := chaosenv.StartBroker(t)
+	broker.RequireCtl(t)
+	t.Logf("RabbitMQ node of the test's own: %s (amqp %d, management %d)", broker.Node, broker.AMQPPort, broker.APIPort)
 	const total, firstHalf = 1000, 500
 	// One event per unit, so that every event has an effect of its own in STS. To keep 1,000
 	// imports within a minute or two under -race on two cores, the units are bare roots
@@ -366,7 +315,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	// A unit takes at least two STS calls (a read and the importer): 300 calls serve at most
 	// 150 units, far fewer than the first half, so the node stops with events done, in flight
 	// and queued.
-	rig := newCrashRig(t, units, 300, false)
+	rig := newCrashRig(t, units, 300, false, broker)
 	env := maps.Clone(rig.env)
 	env["HTTP_LISTEN"] = freeAddr(t)
 	cfg, err := loadConfig(getenvOf(env), "")
@@ -394,20 +343,16 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		t.Fatalf("%d units in STS when the broker stops, want some but not all of %d", n, firstHalf)
 	}
 	reconnects := metricAt(t, ops, "stsorgsync_amqp_reconnects_total ")
-	t.Logf("stopping RabbitMQ: %d units in STS, %d events held in flight", rig.unitsDone(), rig.gate.Held())
+	t.Logf("stopping RabbitMQ %s: %d units in STS, %d events held in flight", broker.Node, rig.unitsDone(), rig.gate.Held())
 
-	t.Cleanup(func() { restoreBroker(t, rig.broker.URL) }) // even if the test fails from here on
-	if err := rabbitmqctl("stop_app"); err != nil {
-		t.Fatal(err)
-	}
+	// The node is killed when the test ends, even if it fails while the application is stopped.
+	broker.StopApp(t)
 	waitFor(t, 30*time.Second, "daemon unready while the broker is down", func() bool {
 		return httpStatus(ops+"/readyz") != http.StatusOK
 	})
 	time.Sleep(3 * time.Second) // the daemon's reconnect attempts fail for a while
-	if err := rabbitmqctl("start_app"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 90*time.Second, "RabbitMQ back", func() bool { return brokerUp(t, rig.broker.URL) })
+	broker.StartApp(t)          // waits until it answers AMQP and the management API
+	waitFor(t, 90*time.Second, "RabbitMQ back", func() bool { return brokerUp(rig.broker.URL, rig.mgmt) })
 	rig.gate.Open()
 	waitFor(t, 60*time.Second, "daemon ready again", func() bool { return httpStatus(ops+"/readyz") == http.StatusOK })
 
@@ -426,24 +371,6 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		metricAt(t, ops, `stsorgsync_events_total{class="",outcome="coalesced"`)
 	if settled < total {
 		t.Errorf("%v events done or coalesced, want at least %d", settled, total)
-	}
-}
-
-// restoreBroker starts the RabbitMQ application (a no-op if it runs) and waits until it accepts
-// AMQP connections to amqpURL's vhost and its management API answers. It reports failures
-// without stopping, so it can run as a cleanup.
-func restoreBroker(t *testing.T, amqpURL string) {
-	t.Helper()
-	if err := rabbitmqctl("start_app"); err != nil {
-		t.Errorf("restore RabbitMQ: %v", err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for !brokerUp(t, amqpURL) {
-		if time.Now().After(deadline) {
-			t.Errorf("RabbitMQ does not accept connections 2 minutes after start_app; run `make services` or `rabbitmqctl start_app`")
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -590,7 +517,7 @@ func TestConsumerKilledMidStream(t *testing.T) {
 	data := motest.Generate(17, units)
 	// A unit takes at least two STS calls (a read and the importer): 150 calls leave most units
 	// undone.
-	rig := newCrashRig(t, data.Units, 150, true)
+	rig := newCrashRig(t, data.Units, 150, true, nil)
 	first := rig.startProcess(t, bin, "first")
 	pub := rig.publisher(t)
 	rig.publish(t, pub, rig.ids)
@@ -603,7 +530,7 @@ func TestConsumerKilledMidStream(t *testing.T) {
 	held := rig.gate.Held()
 	first.kill(t)
 	t.Logf("killed the first process with %d units in STS and %d events held in flight", done, held)
-	if q, ok := queueInfo(t, rig.broker.VHost, rig.queue); ok && q.Messages != nil {
+	if q, ok := rig.queueInfo(); ok && q.Messages != nil {
 		t.Logf("work queue after the kill (sampled by the management API): %d messages", *q.Messages)
 	}
 	rig.gate.Open()

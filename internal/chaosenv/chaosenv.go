@@ -8,7 +8,9 @@
 // temporary directory; it runs the rabbitmq-server script of the installation directly (not the
 // Debian wrapper, which would switch to the rabbitmq user and its cookie) in a process group of
 // its own. Kill sends SIGKILL to that process group only; Start boots the node again on the same
-// data directory, so durable exchanges, quorum queues and their messages survive. Redis likewise
+// data directory, so durable exchanges, quorum queues and their messages survive. StopApp and
+// StartApp stop and start the RabbitMQ application of this node only (rabbitmqctl -n with the
+// node's own cookie), as an operator's clean restart does. Redis likewise
 // runs on its own port and directory, with an append-only file so that a killed server restarts
 // with its data. Both are killed and their directories removed when the test ends.
 //
@@ -306,18 +308,66 @@ func (b *Broker) Start(t testing.TB) {
 	}
 	b.proc = proc
 	b.mu.Unlock()
+	b.waitUp(t, proc, "start")
+}
+
+// waitUp waits until the node answers AMQP and the management API, for at most StartTimeout; it
+// fails the test if the node's process exits meanwhile.
+func (b *Broker) waitUp(t testing.TB, proc *process, what string) {
+	t.Helper()
 	deadline := time.Now().Add(StartTimeout)
 	for !b.Up() {
 		if proc.exited() {
 			b.dumpLog(t)
-			t.Fatalf("chaos broker %s exited while starting: %v", b.Node, proc.err)
+			t.Fatalf("chaos broker %s exited after %s: %v", b.Node, what, proc.err)
 		}
 		if time.Now().After(deadline) {
 			b.dumpLog(t)
-			t.Fatalf("chaos broker %s does not answer %s after start", b.Node, StartTimeout)
+			t.Fatalf("chaos broker %s does not answer %s after %s", b.Node, StartTimeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// RequireCtl skips the test, or fails it under CI=true, if rabbitmqctl was not found next to
+// rabbitmq-server (nor named by CHAOS_RABBITMQCTL): StopApp, StartApp, Ctl and
+// SetConsumerTimeout need it. A test calls it before it starts work that needs them.
+func (b *Broker) RequireCtl(t testing.TB) {
+	t.Helper()
+	if b.ctl == "" {
+		unusable(t, "chaos broker %s: rabbitmqctl not found next to %s (set CHAOS_RABBITMQCTL)", b.Node, b.server)
+	}
+}
+
+// StopApp stops the RabbitMQ application on the node (rabbitmqctl stop_app), as an operator's
+// restart does: a clean stop that closes every client connection; the node's Erlang VM keeps
+// running on its data directory, and the AMQP and management ports stop answering until StartApp.
+func (b *Broker) StopApp(t testing.TB) {
+	t.Helper()
+	b.RequireCtl(t)
+	if _, err := b.Ctl("stop_app"); err != nil {
+		b.dumpLog(t)
+		t.Fatalf("chaos broker %s: %v", b.Node, err)
+	}
+}
+
+// StartApp starts the RabbitMQ application again after StopApp (rabbitmqctl start_app; a no-op
+// if it runs), on the same ports and data directory, and waits until the node answers AMQP and
+// the management API.
+func (b *Broker) StartApp(t testing.TB) {
+	t.Helper()
+	b.RequireCtl(t)
+	b.mu.Lock()
+	proc := b.proc
+	b.mu.Unlock()
+	if proc == nil || proc.exited() {
+		t.Fatalf("chaos broker %s does not run; Start it", b.Node)
+	}
+	if _, err := b.Ctl("start_app"); err != nil {
+		b.dumpLog(t)
+		t.Fatalf("chaos broker %s: %v", b.Node, err)
+	}
+	b.waitUp(t, proc, "start_app")
 }
 
 // Up reports whether the node accepts AMQP connections and its management API answers.

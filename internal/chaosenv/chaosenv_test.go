@@ -25,35 +25,7 @@ func TestBrokerSurvivesKill(t *testing.T) {
 		}
 	}
 	url, vhost := b.AddVHost(t)
-	publish := func() {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ch.QueueDeclare("q", true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}); err != nil {
-			t.Fatal(err)
-		}
-		// A quorum queue's Ra member persists its metadata a moment after the declaration; a node
-		// killed within that moment may not elect the queue's leader again (real deployments
-		// declare their queues long before any crash), so the test waits for it.
-		time.Sleep(2 * time.Second)
-		if err := ch.Confirm(false); err != nil {
-			t.Fatal(err)
-		}
-		dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), "", "q", true, false, amqp.Publishing{Body: []byte("kept")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := dc.WaitContext(t.Context()); !ok || err != nil {
-			t.Fatalf("not confirmed: %v %v", ok, err)
-		}
-	}
-	publish()
+	publishKept(t, url)
 
 	b.Kill(t)
 	if b.Up() {
@@ -61,10 +33,87 @@ func TestBrokerSurvivesKill(t *testing.T) {
 	}
 	b.Start(t)
 
+	getKept(t, url)
+	var vhosts []struct{ Name string }
+	if _, err := b.Management(http.MethodGet, "/api/vhosts", "", &vhosts); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range vhosts {
+		found = found || v.Name == vhost
+	}
+	if !found {
+		t.Errorf("vhost %s gone after the restart: %v", vhost, vhosts)
+	}
+	out, err := b.Ctl("status")
+	if err != nil || !strings.Contains(out, b.Node) {
+		t.Errorf("rabbitmqctl status of the chaos node: %v\n%s", err, out)
+	}
+}
+
+// TestBrokerSurvivesStopApp: StopApp stops the test's own node's application (it no longer
+// answers, its Erlang VM keeps running) and StartApp brings it back on the same ports, with a
+// confirmed message of a quorum queue still there.
+func TestBrokerSurvivesStopApp(t *testing.T) {
+	b := chaosenv.StartBroker(t)
+	b.RequireCtl(t)
+	url, _ := b.AddVHost(t)
+	publishKept(t, url)
+
+	b.StopApp(t)
+	if b.Up() {
+		t.Fatal("the node answers after stop_app")
+	}
+	if out, err := b.Ctl("eval", "node()."); err != nil || !strings.Contains(out, b.Node) {
+		t.Errorf("rabbitmqctl eval on the stopped node (its VM should still run): %v\n%s", err, out)
+	}
+	b.StartApp(t)
+	if !b.Up() {
+		t.Fatal("the node does not answer after start_app")
+	}
+	getKept(t, url)
+}
+
+// publishKept declares the durable quorum queue q in the vhost of url and publishes the message
+// "kept" to it, waiting for the broker's confirmation.
+func publishKept(t *testing.T, url string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare("q", true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}); err != nil {
+		t.Fatal(err)
+	}
+	// A quorum queue's Ra member persists its metadata a moment after the declaration; a node
+	// killed within that moment may not elect the queue's leader again (real deployments
+	// declare their queues long before any crash), so the test waits for it.
+	time.Sleep(2 * time.Second)
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), "", "q", true, false, amqp.Publishing{Body: []byte("kept")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dc.WaitContext(t.Context()); !ok || err != nil {
+		t.Fatalf("not confirmed: %v %v", ok, err)
+	}
+}
+
+// getKept takes the message publishKept left in q, waiting up to 30 s for the queue (its leader
+// is elected a moment after the node is up).
+func getKept(t *testing.T, url string) {
+	t.Helper()
 	var d amqp.Delivery
 	var ok bool
 	deadline := time.Now().Add(30 * time.Second)
-	for !ok { // the quorum queue elects its leader a moment after the node is up
+	for !ok {
 		conn, err := amqp.Dial(url)
 		if err == nil {
 			ch, cerr := conn.Channel()
@@ -82,21 +131,6 @@ func TestBrokerSurvivesKill(t *testing.T) {
 	}
 	if string(d.Body) != "kept" {
 		t.Errorf("body %q", d.Body)
-	}
-	var vhosts []struct{ Name string }
-	if _, err := b.Management(http.MethodGet, "/api/vhosts", "", &vhosts); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, v := range vhosts {
-		found = found || v.Name == vhost
-	}
-	if !found {
-		t.Errorf("vhost %s gone after the restart: %v", vhost, vhosts)
-	}
-	out, err := b.Ctl("status")
-	if err != nil || !strings.Contains(out, b.Node) {
-		t.Errorf("rabbitmqctl status of the chaos node: %v\n%s", err, out)
 	}
 }
 
