@@ -97,14 +97,14 @@ or could not be replayed, stay in the queue. Exit 1 if any matching event could 
 	fl.BoolVar(&o.DryRun, "dry-run", false, "show what would be replayed; change nothing")
 	fl.IntVar(&o.Limit, "limit", 0, "replay at most `N` events (0: all that match)")
 	fl.StringVar(&f.rate, "rate", "", "at most this many events per second: N, N/s, N/m or N/h (default: unlimited)")
-	fl.StringVar(&f.routingKey, "routing-key", "", "only events with this original routing key (object type): "+strings.Join(objectTypes(), ", "))
+	fl.StringVar(&f.routingKey, "routing-key", "", "only events with this original routing key: an OS2MO object type ("+strings.Join(moObjectTypes(), ", ")+") or a legacy <service>.<type>.<action>")
 	fl.StringVar(&f.object, "object", "", "only events about the object with this `UUID`")
 	fl.StringVar(&f.class, "class", "", "only events of this error class: "+strings.Join(consumer.DeadLetterClasses(), ", "))
 	fl.StringVar(&f.olderThan, "older-than", "", "only events dead-lettered at least this long ago, e.g. 30m, 12h, 7d")
 	fl.StringVar(&f.newerThan, "newer-than", "", "only events dead-lettered at most this long ago")
 	fl.BoolVar(&o.Force, "force", false, "write each object even if its last-sent hash says it is unchanged")
 	_ = cmd.RegisterFlagCompletionFunc("class", cobra.FixedCompletions(consumer.DeadLetterClasses(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("routing-key", cobra.FixedCompletions(objectTypes(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("routing-key", cobra.FixedCompletions(moObjectTypes(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -129,8 +129,8 @@ func (f *replayFlags) replayOptions() (consumer.ReplayOptions, error) {
 		o.Filter.Class = f.class
 	}
 	if f.routingKey != "" {
-		if !slices.Contains(objectTypes(), f.routingKey) {
-			errs = append(errs, fmt.Errorf("--routing-key: unknown object type %q%s; want one of %s", f.routingKey, didYouMean(f.routingKey, objectTypes()), strings.Join(objectTypes(), ", ")))
+		if !moRoutingKey(f.routingKey) {
+			errs = append(errs, fmt.Errorf("--routing-key: %q is not an OS2MO routing key%s; want an object type (%s) or a legacy key <service>.<type>.<action>", f.routingKey, didYouMean(f.routingKey, moObjectTypes()), strings.Join(moObjectTypes(), ", ")))
 		}
 		o.Filter.RoutingKey = f.routingKey
 	}
@@ -158,6 +158,23 @@ func (f *replayFlags) replayOptions() (consumer.ReplayOptions, error) {
 		errs = append(errs, fmt.Errorf("--newer-than (%s) must be longer than --older-than (%s), or nothing matches", flt.NewerThan, flt.OlderThan))
 	}
 	return o, errors.Join(errs...)
+}
+
+// moObjectTypes returns every object type OS2MO publishes events for: those stsorgsync acts on
+// (objectTypes) and the others, whose events reach a dead-letter queue only if a binding for
+// them was made by hand.
+func moObjectTypes() []string {
+	return append(objectTypes(), "class", "facet", "itsystem", "owner", "related_unit", "rolebinding")
+}
+
+// moRoutingKey reports whether k is a routing key OS2MO publishes: an object type, or the legacy
+// <service>.<type>.<action> form with a known type.
+func moRoutingKey(k string) bool {
+	if slices.Contains(moObjectTypes(), k) {
+		return true
+	}
+	parts := strings.Split(k, ".")
+	return len(parts) == 3 && (parts[0] == "employee" || parts[0] == "org_unit") && slices.Contains(moObjectTypes(), parts[1]) && parts[2] != ""
 }
 
 // didYouMean returns " (did you mean X?)" for the candidate nearest s, or "".
