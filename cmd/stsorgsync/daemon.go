@@ -37,6 +37,9 @@ type deps struct {
 	trail *audit.Stream
 	// stsToken obtains (or reuses) the STS token; nil when STS_SECURITY is false.
 	stsToken func(context.Context) error
+	// certificates are the organisation certificate and KOMBIT's certificates loaded (none when
+	// STS_SECURITY is false), for the expiry metric.
+	certificates []loadedCertificate
 }
 
 // observers are told of the clients' work for the metrics; nil fields are not told.
@@ -108,7 +111,7 @@ func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("audit trail: %w", err)
 	}
-	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, stsToken: sec.token}, nil
+	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, stsToken: sec.token, certificates: sec.certificates}, nil
 }
 
 func (d *deps) close() {
@@ -160,6 +163,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer d.close()
+	m.certificates(d.certificates)
 	handler := &pipeline.Pipeline{
 		MO:       d.mo,
 		STS:      &stsService{client: d.sts, observe: m.stsCall, now: time.Now},

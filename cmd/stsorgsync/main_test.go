@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -407,6 +409,7 @@ func TestReadmeDocumentsEveryMetric(t *testing.T) {
 	// Vectors appear in Gather only with a sample.
 	m.stsCall("organisationenhed", "list", "ok", time.Millisecond)
 	m.Delivery(consumer.Event{Type: consumer.TypeOrgUnit}, consumer.OutcomeDone, "", time.Millisecond)
+	m.certificates([]loadedCertificate{{certOrganisation, &x509.Certificate{SerialNumber: big.NewInt(1), NotAfter: time.Now()}}})
 	families, err := m.registry.Gather()
 	if err != nil {
 		t.Fatal(err)

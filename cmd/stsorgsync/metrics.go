@@ -24,6 +24,7 @@ type metrics struct {
 	bridgeErrors  *prometheus.CounterVec
 	auditRecords  prometheus.Counter
 	auditFailures prometheus.Counter
+	certExpiry    *prometheus.GaugeVec
 	// moOperations are the operation label values of the MO metrics (moclient.Operations);
 	// anything else is counted as "other", so the label stays bounded.
 	moOperations map[string]bool
@@ -100,6 +101,10 @@ func newMetrics(stats func() consumerStats) *metrics {
 			Name: "stsorgsync_audit_append_failures_total",
 			Help: "Appends to the audit trail that failed. A failed intent stops its STS write (the event is retried); a failed outcome leaves the write with its intent record alone.",
 		}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "stsorgsync_certificate_expiry_timestamp_seconds",
+			Help: "When a certificate the daemon loaded at start expires (its NotAfter, Unix time), one series per certificate: certificate is organisation (STS_P12_FILE), token_service (each in STS_TOKEN_CERT_FILE) or service (each in STS_SERVICE_CERT_FILE); serial (hexadecimal, as openssl x509 -serial prints it) and subject identify it.",
+		}, []string{"certificate", "serial", "subject"}),
 		moOperations: map[string]bool{},
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -180,7 +185,7 @@ func newMetrics(stats func() consumerStats) *metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, m.bridgeSteps, m.bridgeErrors, m.auditRecords, m.auditFailures, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
+	m.registry.MustRegister(m.events, m.eventDuration, m.stsCalls, m.stsDuration, m.moRequests, m.moDuration, m.bridgeSteps, m.bridgeErrors, m.auditRecords, m.auditFailures, m.certExpiry, readyGauge, circuitGauge, inFlight, retries, reconnects, cascaded, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -213,6 +218,13 @@ func (m *metrics) auditAppend(records int, err error) {
 		return
 	}
 	m.auditRecords.Add(float64(records))
+}
+
+// certificates sets the expiry of each certificate loaded (stsorgsync_certificate_expiry_timestamp_seconds).
+func (m *metrics) certificates(certs []loadedCertificate) {
+	for _, c := range certs {
+		m.certExpiry.WithLabelValues(c.role, serialHex(c.cert), c.cert.Subject.String()).Set(float64(c.cert.NotAfter.Unix()))
+	}
 }
 
 // BridgeStep implements bridge.Observer.

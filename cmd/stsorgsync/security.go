@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/stsorgsync/stsorgsync/stsclient"
@@ -53,6 +54,53 @@ func stsHTTPClient(cfg Config) (*http.Client, error) {
 type stsSecurity struct {
 	security stsclient.Security
 	token    func(context.Context) error // nil when security is off
+	// certificates are the certificates loaded, for the expiry metric.
+	certificates []loadedCertificate
+}
+
+// The roles of the certificates the daemon loads: the label certificate of
+// stsorgsync_certificate_expiry_timestamp_seconds.
+const (
+	certOrganisation = "organisation"  // STS_P12_FILE: the municipality's FOCES/OCES3 certificate
+	certTokenService = "token_service" // STS_TOKEN_CERT_FILE: KOMBIT's token service (ADG_*)
+	certService      = "service"       // STS_SERVICE_CERT_FILE: STS Organisation (ORG_*)
+)
+
+// loadedCertificate is a certificate the daemon loaded and what it is for.
+type loadedCertificate struct {
+	role string // certOrganisation, certTokenService or certService
+	cert *x509.Certificate
+}
+
+// serialHex returns a certificate's serial number as openssl x509 -serial prints it: upper-case
+// hexadecimal with an even number of digits.
+func serialHex(c *x509.Certificate) string {
+	s := strings.ToUpper(c.SerialNumber.Text(16))
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
+}
+
+// warnKOMBITExpiry logs what an operator must act on among KOMBIT's certificates in a file
+// (setting names it): a certificate that has expired (harmless once KOMBIT signs with its
+// successor, which the same file must then hold), and a file whose certificates all expire
+// within certificateWarning (KOMBIT's next certificate is missing from it).
+func warnKOMBITExpiry(logger *slog.Logger, setting string, certs []*x509.Certificate, now time.Time) {
+	var last *x509.Certificate
+	for _, c := range certs {
+		if now.After(c.NotAfter) {
+			logger.Warn("a certificate in "+setting+" has expired; remove it once KOMBIT signs with its successor",
+				"subject", c.Subject.String(), "serial", serialHex(c), "not_after", c.NotAfter)
+		}
+		if last == nil || c.NotAfter.After(last.NotAfter) {
+			last = c
+		}
+	}
+	if last != nil && !last.NotAfter.After(now.Add(certificateWarning)) {
+		logger.Warn("every certificate in "+setting+" expires within 30 days; add KOMBIT's next certificate to the file (OPERATIONS.md: certificates)",
+			"subject", last.Subject.String(), "serial", serialHex(last), "not_after", last.NotAfter)
+	}
 }
 
 // newSTSSecurity loads the organisation certificate and the trusted certificates and builds the
@@ -76,14 +124,23 @@ func newSTSSecurity(cfg Config, httpClient *http.Client, logger *slog.Logger, no
 	} else {
 		logger.Info("organisation certificate loaded", "certificate", creds)
 	}
+	loaded := []loadedCertificate{{certOrganisation, creds.Certificate}}
 	stsCerts, err := stsclient.LoadCertificates(cfg.STSTokenCertFile)
 	if err != nil {
 		return stsSecurity{}, configError{fmt.Errorf("STS_TOKEN_CERT_FILE: %w", err)}
+	}
+	warnKOMBITExpiry(logger, "STS_TOKEN_CERT_FILE", stsCerts, now)
+	for _, c := range stsCerts {
+		loaded = append(loaded, loadedCertificate{certTokenService, c})
 	}
 	var serviceCerts []*x509.Certificate
 	if cfg.STSVerifyResponses {
 		if serviceCerts, err = stsclient.LoadCertificates(cfg.STSServiceCertFile); err != nil {
 			return stsSecurity{}, configError{fmt.Errorf("STS_SERVICE_CERT_FILE: %w", err)}
+		}
+		warnKOMBITExpiry(logger, "STS_SERVICE_CERT_FILE", serviceCerts, now)
+		for _, c := range serviceCerts {
+			loaded = append(loaded, loadedCertificate{certService, c})
 		}
 	} else {
 		logger.Warn("STS_VERIFY_RESPONSES is false: responses from STS Organisation are not signature-checked")
@@ -115,5 +172,6 @@ func newSTSSecurity(cfg Config, httpClient *http.Client, logger *slog.Logger, no
 			_, err := tokens.Token(ctx, cfg.STSCVR)
 			return err
 		},
+		certificates: loaded,
 	}, nil
 }
