@@ -16,7 +16,7 @@ COMPOSE := $(shell if command -v docker-compose >/dev/null 2>&1; then echo docke
 	elif docker compose version >/dev/null 2>&1; then echo docker compose; fi)
 SHELL_SCRIPTS := scripts/*.sh .ci/run
 
-.PHONY: help build services test chaos lint fmt-check vet staticcheck shellcheck demo bench bench-full compose-config clean
+.PHONY: help build services test chaos operations-check lint fmt-check vet staticcheck shellcheck demo bench bench-full compose-config clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -49,6 +49,13 @@ chaos: ## chaos scenarios against the real binary (own RabbitMQ node and Redis, 
 	@rc=0; CI=$${CI:-true} STSORGSYNC_CHAOS_TEST=1 STSORGSYNC_CHAOS_REPORT=$(CHAOS_REPORT) \
 		$(GO) test -race -count=1 -timeout 30m -run '^TestChaos$$' ./cmd/stsorgsync/ || rc=$$?; \
 	if [[ -f $(CHAOS_REPORT) ]]; then echo; cat $(CHAOS_REPORT); fi; exit $$rc
+
+# Every shell command OPERATIONS.md shows, run against a stack like make demo's (the tests'
+# RabbitMQ vhost and Redis key prefix, the fakes, the daemon binary): about 30 s, so not part of
+# make test. Its RabbitMQ commands need rabbitmqctl and rabbitmqadmin reaching the node (root or
+# its Erlang cookie); CI=false lets them skip.
+operations-check: services ## run every shell command of OPERATIONS.md against a demo-like stack (TestOperationsCommands)
+	CI=$${CI:-true} STSORGSYNC_OPERATIONS_TEST=1 $(GO) test -count=1 -timeout 10m -run '^TestOperationsCommands$$' ./cmd/stsorgsync/
 
 lint: fmt-check vet staticcheck shellcheck ## gofmt, go vet, staticcheck and shellcheck
 
