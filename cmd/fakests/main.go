@@ -31,6 +31,11 @@
 //	                   with another CVR's token are refused and fremsoegobjekthierarki lists them
 //	                   for its CVR's token only. Default: none [FAKESTS_ORGANISATION]
 //	-organisation-cvr  the Organisation's CVR number, default -client-cvr [FAKESTS_ORGANISATION_CVR]
+//	-load              start holding the objects of a `stsorgsync export` file (package stsexport),
+//	                   each as its latest registration; the file is checked whole (header, counts,
+//	                   every object as the schema allows) and a bad one stops the start (exit 1).
+//	                   Without -organisation, the export's Organisation is owned by the export's
+//	                   CVR as -organisation would make it [FAKESTS_LOAD]
 //	-debug             log every SOAP call
 //	-healthcheck       probe /healthz of a fakests on -listen and exit 0 or 1 (container health checks)
 //
@@ -61,7 +66,9 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/internal/healthprobe"
 	"github.com/stsorgsync/stsorgsync/stsclient"
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
+	"github.com/stsorgsync/stsorgsync/stsexport"
 )
 
 func main() { os.Exit(run()) }
@@ -94,6 +101,7 @@ type config struct {
 	agreements    map[string]ststest.Access
 	organisation  uuid.UUID // uuid.Nil: none
 	orgCVR        string
+	load          string // an export file to load at start; "": none
 	debug         bool
 	healthcheck   bool
 }
@@ -157,6 +165,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&agreements, "agreements", env("FAKESTS_AGREEMENTS", ""), "service agreements CVR=rw|r[,...] [FAKESTS_AGREEMENTS]")
 	fs.StringVar(&organisation, "organisation", env("FAKESTS_ORGANISATION", ""), "UUID of the municipality's Organisation object, created at start [FAKESTS_ORGANISATION]")
 	fs.StringVar(&c.orgCVR, "organisation-cvr", env("FAKESTS_ORGANISATION_CVR", ""), "CVR of that Organisation, default -client-cvr [FAKESTS_ORGANISATION_CVR]")
+	fs.StringVar(&c.load, "load", env("FAKESTS_LOAD", ""), "start holding the objects of this stsorgsync export `FILE` [FAKESTS_LOAD]")
 	fs.BoolVar(&c.debug, "debug", false, "log every SOAP call")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe /healthz of a fakests listening on -listen and exit 0 (healthy) or 1")
 	fs.Usage = func() {
@@ -283,7 +292,28 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 
+	var export *loadedExport
+	if cfg.load != "" {
+		if export, err = readExport(cfg.load); err != nil {
+			log.Error("load", slog.String("file", cfg.load), slog.Any("error", err))
+			return 1
+		}
+		h := export.header
+		if cfg.organisation == uuid.Nil && h.Organisation != uuid.Nil && h.CVR != "" {
+			opts.OrganisationCVR = map[uuid.UUID]string{h.Organisation: h.CVR}
+		}
+	}
 	fake := ststest.NewServer(opts)
+	if export != nil {
+		if err := fake.Load(export.objects); err != nil {
+			log.Error("load", slog.String("file", cfg.load), slog.Any("error", err))
+			return 1
+		}
+		h := export.header
+		log.Info("fakests loaded an export", slog.String("file", cfg.load), slog.Time("exported_at", h.ExportedAt),
+			slog.String("cvr", h.CVR), slog.String("organisation", h.Organisation.String()), slog.Int("objects", len(export.objects)),
+			slog.Any("counts", h.Counts), slog.String("cpr", h.CPR))
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		log.Error("listen", slog.String("addr", cfg.listen), slog.Any("error", err))
@@ -350,4 +380,24 @@ func writeClientP12(pki *ststest.PKI, cfg config, getenv func(string) string, lo
 	log.Info("client p12 written", slog.String("path", cfg.clientP12), slog.String("cvr", cfg.clientCVR),
 		slog.String("subject", id.Certificate.Subject.String()), slog.Bool("default_password", defaulted))
 	return nil
+}
+
+// loadedExport is an export file read for -load.
+type loadedExport struct {
+	header  stsexport.Header
+	objects []*oio.Object
+}
+
+// readExport reads and checks a `stsorgsync export` file.
+func readExport(path string) (*loadedExport, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h, objs, err := stsexport.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return &loadedExport{header: h, objects: objs}, nil
 }

@@ -92,7 +92,7 @@ lists every setting. Exit codes: 0 ok, 1 failure (verify: drift), 2 usage or con
 	_ = root.MarkPersistentFlagFilename("config", "env", "conf", "")
 	root.SetFlagErrorFunc(suggestFlag)
 	root.AddCommand(
-		a.runCommand(), a.checkCommand(), a.syncCommand(), a.verifyCommand(), a.dlqCommand(),
+		a.runCommand(), a.checkCommand(), a.syncCommand(), a.verifyCommand(), a.exportCommand(), a.dlqCommand(),
 		a.auditCommand(), a.settingsCommand(), a.healthcheckCommand(), a.versionCommand(),
 	)
 	root.SetHelpCommand(helpCommand())
