@@ -209,6 +209,19 @@ func TestStreamAppendAndRead(t *testing.T) {
 		t.Errorf("stream %s arguments %v; want a stream with x-max-age 5Y and x-max-length-bytes 20e9", q.Type, q.Arguments)
 	}
 
+	// The stream removed under a running writer: Ping (readiness) and Append fail, so no STS write
+	// would be made; the next append declares it again.
+	if _, err := testenv.Management(http.MethodDelete, "/api/queues/"+url.PathEscape(broker.VHost)+"/stsorgsync.audit", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	var perr *audit.AppendError
+	if err := s.Ping(ctx); !errors.As(err, &perr) {
+		t.Errorf("Ping without the stream = %v; want an AppendError (readiness fails)", err)
+	}
+	if err := s.Append(ctx, recs[0]); err != nil {
+		t.Errorf("Append after Ping reconnected: %v; want the stream declared again", err)
+	}
+
 	// Another retention than the stream was declared with: a clear error, nothing appended.
 	other, err := audit.NewStream(audit.StreamConfig{URL: broker.URL, Name: "stsorgsync.audit", MaxAge: "1D"})
 	if err != nil {
