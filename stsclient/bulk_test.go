@@ -159,6 +159,29 @@ func TestSearchHierarchy(t *testing.T) {
 			t.Errorf("SearchHierarchyAll = %+v, %v", all, err)
 		}
 	})
+	t.Run("a write between pages is seen", func(t *testing.T) {
+		// The fake keeps a query's sorted hits between pages; a stored registration must end that.
+		count := func() int {
+			t.Helper()
+			all, err := client.SearchHierarchyAll(t.Context(), oio.HierarchyInput{}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(all.OrganisationEnheder)
+		}
+		before := count()
+		added := numbered(5)[4]
+		fake.Put(added)
+		if n := count(); n != before+1 {
+			t.Errorf("after a new unit: %d units; want %d", n, before+1)
+		}
+		gone := *added
+		gone.Registration.Livscyklus = oio.LivscyklusPassiveret
+		fake.Put(&gone)
+		if n := count(); n != before {
+			t.Errorf("after passivating it: %d units; want %d", n, before)
+		}
+	})
 	t.Run("status 44 is an empty hierarchy, others are errors", func(t *testing.T) {
 		fake.FailNext(ststest.Failure{Operation: oio.OpFremsoegObjekthierarki, StatusKode: oio.StatusNotFound})
 		h, err := client.SearchHierarchy(t.Context(), &oio.HierarchyInput{})
@@ -267,5 +290,23 @@ func TestSearchHierarchyLargeSecured(t *testing.T) {
 	}
 	if n := e.fake.Calls()["organisationenhed/list"]; n != 2 {
 		t.Errorf("%d list calls, want 2 (DefaultMaxListIDs 100)", n)
+	}
+}
+
+// BenchmarkSearchHierarchyPage reads one page of 500 from a fake holding 50,000 units, as a full
+// sync pages through a municipality's hierarchy.
+func BenchmarkSearchHierarchyPage(b *testing.B) {
+	fake, client, _ := setup(b, ststest.Options{}, nil)
+	for i := range 50000 {
+		u := unit()
+		u.UUID = uuid.MustParse(fmt.Sprintf("77777777-0000-4000-8000-%012d", i))
+		u.Registration.Livscyklus = oio.LivscyklusImporteret
+		fake.Put(u)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := client.SearchHierarchy(b.Context(), &oio.HierarchyInput{First: (i * 500) % 50000, Max: 500}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

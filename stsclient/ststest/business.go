@@ -3,7 +3,9 @@ package ststest
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -340,6 +342,47 @@ func (s *Server) list(k oio.Kind, payload *etree.Element) (*etree.Element, error
 // users and IT systems by Tilhoerer; functions by TilknyttedeOrganisationer); without a CVR or
 // without Options.OrganisationCVR every object is in scope. A page past the end has empty
 // lists and StatusKode 20. Interessefaellesskaber is always empty (not modelled).
+// hierarchyHits returns, per hierarchy kind, the UUIDs (sorted) of the active objects in scope
+// that match in's filter, from the cache while no registration was stored since it was made for
+// the same scope and filter. It requires s.mu.
+func (s *Server) hierarchyHits(in *oio.HierarchyInput, scope map[uuid.UUID]bool) map[oio.Kind][]uuid.UUID {
+	var key strings.Builder
+	if scope == nil {
+		key.WriteString("all") // nil: every organisation; empty: none
+	}
+	for _, org := range slices.SortedFunc(maps.Keys(scope), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+		key.WriteString(org.String())
+	}
+	for _, kind := range oio.HierarchyKinds() {
+		if tmpl, ok := in.Egenskaber[kind]; ok {
+			fmt.Fprintf(&key, "|%s:%#v", kind, tmpl)
+		}
+	}
+	if c := s.hierarchy; c.hits != nil && c.gen == s.gen && c.key == key.String() {
+		return c.hits
+	}
+	hits := map[oio.Kind][]uuid.UUID{}
+	for objKey, r := range s.objects {
+		kind := objKey.kind
+		if !slices.Contains(oio.HierarchyKinds(), kind) {
+			continue
+		}
+		reg := r.latest()
+		if !active(reg) || !inScope(scope, kind, objKey.id, reg) {
+			continue
+		}
+		if tmpl, filtered := in.Egenskaber[kind]; filtered && !slices.ContainsFunc(reg.Egenskaber, func(e oio.Egenskab) bool { return egenskabMatches(e, tmpl) }) {
+			continue
+		}
+		hits[kind] = append(hits[kind], objKey.id)
+	}
+	for _, ids := range hits {
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) // = by UUID string
+	}
+	s.hierarchy = hierarchyCache{gen: s.gen, key: key.String(), hits: hits}
+	return hits
+}
+
 func (s *Server) fremsoeg(payload *etree.Element, who *caller) (*etree.Element, error) {
 	k, op := oio.KindOrganisationSystem, oio.OpFremsoegObjekthierarki
 	in, err := oio.UnmarshalHierarchyInput(payload)
@@ -361,25 +404,15 @@ func (s *Server) fremsoeg(payload *etree.Element, who *caller) (*etree.Element, 
 	}
 	h := &oio.Hierarchy{}
 	s.mu.Lock()
+	hits := s.hierarchyHits(in, scope)
 	for _, kind := range oio.HierarchyKinds() {
-		tmpl, filtered := in.Egenskaber[kind]
-		var hits []*oio.Object
-		for key, r := range s.objects {
-			reg := r.latest()
-			if key.kind != kind || !active(reg) || !inScope(scope, kind, key.id, reg) {
-				continue
-			}
-			if filtered && !slices.ContainsFunc(reg.Egenskaber, func(e oio.Egenskab) bool { return egenskabMatches(e, tmpl) }) {
-				continue
-			}
-			hits = append(hits, &oio.Object{Kind: kind, UUID: key.id, Registration: *reg})
+		ids := hits[kind]
+		if in.First >= len(ids) {
+			continue
 		}
-		slices.SortFunc(hits, func(a, b *oio.Object) int { return bytes.Compare(a.UUID[:], b.UUID[:]) }) // = by UUID string
-		if in.First < len(hits) {
-			for _, o := range hits[in.First:min(len(hits), in.First+limit)] {
-				o.Registration = cloneRegistration(o.Registration)
-				_ = h.Add(o) // kind is a hierarchy kind
-			}
+		for _, id := range ids[in.First:min(len(ids), in.First+limit)] {
+			reg := s.objects[objectKey{kind, id}].latest()
+			_ = h.Add(&oio.Object{Kind: kind, UUID: id, Registration: cloneRegistration(*reg)}) // kind is a hierarchy kind
 		}
 	}
 	s.mu.Unlock()

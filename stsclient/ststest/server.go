@@ -215,6 +215,18 @@ type Server struct {
 	writing          map[objectKey]int // importer/ret calls in flight per object
 	concurrentWrites int
 	writes           []Write // accepted writes, in order
+
+	gen       uint64         // incremented by every stored registration
+	hierarchy hierarchyCache // fremsoegobjekthierarki's sorted hits, valid while gen is unchanged
+}
+
+// hierarchyCache holds, per hierarchy kind, the UUIDs (sorted) that one fremsoegobjekthierarki
+// query (scope and filter: key) matched at generation gen, so that paging through them does not
+// scan and sort every stored object again for each page.
+type hierarchyCache struct {
+	gen  uint64
+	key  string
+	hits map[oio.Kind][]uuid.UUID
 }
 
 // Write is a write the fake accepted (StatusKode 20), with the RequestHeader's TransactionUUID.
@@ -469,6 +481,7 @@ func (s *Server) appendRegistration(k oio.Kind, id uuid.UUID, reg oio.Registrati
 		s.objects[key] = r
 	}
 	r.history = append(r.history, reg)
+	s.gen++
 }
 
 func cloneRegistration(r oio.Registration) oio.Registration {
