@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -92,68 +90,24 @@ func (e *Engine) ReadManaged(ctx context.Context) (*Managed, error) {
 		"users", len(m.Objects[oio.KindBruger]), "functions", len(m.Objects[oio.KindOrganisationFunktion]),
 		"other_organisations", m.OtherOrganisations, "took", o.Now().Sub(m.ReadAt).Round(time.Millisecond))
 
-	got, unresolved, err := readKinds(ctx, o, calls, refs)
-	if err != nil {
+	// The same bulk read the sync makes; objects land in the snapshot's state.
+	if err := reader.readObjects(ctx, o, snap, refs); err != nil {
 		return nil, err
 	}
-	m.Unresolved = unresolved
-	if len(refs[oio.KindOrganisation]) > 0 && len(got[oio.KindOrganisation]) == 0 {
-		m.Unresolved-- // not a reference; Objects simply has no Organisation
+	for _, kind := range slices.Sorted(maps.Keys(refs)) {
+		for _, id := range unique(refs[kind]) {
+			if obj := snap.sts.get(id); obj != nil && obj.Kind == kind {
+				m.Objects[kind] = append(m.Objects[kind], obj)
+			} else if kind != oio.KindOrganisation {
+				m.Unresolved++ // a reference STS does not hold; a missing Organisation is simply absent
+			}
+		}
 	}
-	maps.Copy(m.Objects, got)
 	for _, objs := range m.Objects {
 		slices.SortFunc(objs, func(a, b *oio.Object) int { return compareUUID(a.UUID, b.UUID) })
 	}
 	m.Calls = int(calls.n.Load())
 	return m, nil
-}
-
-// readKinds reads the objects of each kind (unique UUIDs) in chunks of o.ListChunk,
-// o.Concurrency calls at once, and returns those STS holds (not passivated) and how many it does
-// not.
-func readKinds(ctx context.Context, o Options, sts STS, want map[oio.Kind][]uuid.UUID) (map[oio.Kind][]*oio.Object, int, error) {
-	type job struct {
-		kind oio.Kind
-		ids  []uuid.UUID
-	}
-	var jobs []job
-	total := 0
-	for _, kind := range slices.Sorted(maps.Keys(want)) {
-		ids := unique(want[kind])
-		slices.SortFunc(ids, compareUUID)
-		total += len(ids)
-		for chunk := range slices.Chunk(ids, o.ListChunk) {
-			jobs = append(jobs, job{kind, chunk})
-		}
-	}
-	var mu sync.Mutex
-	out := map[oio.Kind][]*oio.Object{}
-	found := 0
-	var done atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.Concurrency)
-	for _, j := range jobs {
-		g.Go(func() error {
-			objs, err := sts.ReadMany(gctx, j.kind, j.ids)
-			if err != nil {
-				return fmt.Errorf("read %d %s objects from STS: %w", len(j.ids), j.kind, err)
-			}
-			mu.Lock()
-			for _, id := range j.ids {
-				if obj := objs[id]; obj != nil && obj.Exists() && obj.Kind == j.kind {
-					out[j.kind] = append(out[j.kind], obj)
-					found++
-				}
-			}
-			mu.Unlock()
-			o.Progress(Progress{Phase: "STS objects", Done: int(done.Add(int64(len(j.ids)))), Total: total})
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, 0, err
-	}
-	return out, total - found, nil
 }
 
 // readOnlySTS counts the reads made through it and refuses writes (ReadManaged makes none).
