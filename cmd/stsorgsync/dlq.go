@@ -1,11 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ func (a *app) dlqListCommand() *cobra.Command {
 		Short: "Count the dead-lettered events by error class and routing key, with their ages",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return a.withDLQ("list", func(dlq *consumer.DLQ) error { return dlqList(a.ctx, dlq, a.stdout) })
+			return a.withDLQ("list", func(dlq *consumer.DLQ, _ *slog.Logger) error { return dlqList(a.ctx, dlq, a.stdout) })
 		},
 	}
 }
@@ -57,7 +58,9 @@ func (a *app) dlqExportCommand() *cobra.Command {
 		Example: "  stsorgsync dlq export --out dlq.jsonl",
 		Args:    noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return a.withDLQ("export", func(dlq *consumer.DLQ) error { return dlqExport(a.ctx, dlq, out, a.stdout, a.stderr) })
+			return a.withDLQ("export", func(dlq *consumer.DLQ, logger *slog.Logger) error {
+				return dlqExport(a.ctx, dlq, out, a.stdout, logger)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write to `FILE` instead of standard output")
@@ -89,7 +92,7 @@ or could not be replayed, stay in the queue. Exit 1 if any matching event could 
 			if err != nil {
 				return err
 			}
-			return a.withDLQ("replay", func(dlq *consumer.DLQ) error { return dlqReplay(a.ctx, dlq, opts, a.stdout) })
+			return a.withDLQ("replay", func(dlq *consumer.DLQ, _ *slog.Logger) error { return dlqReplay(a.ctx, dlq, opts, a.stdout) })
 		},
 	}
 	fl := cmd.Flags()
@@ -213,7 +216,7 @@ func parseAge(s string) (time.Duration, error) {
 // withDLQ loads what `dlq` needs (LOG_LEVEL and the AMQP_ settings; a fault exits exitConfig),
 // connects to RabbitMQ and runs do on AMQP_DLQ. It exits exitFailure if the broker cannot be used
 // or do fails.
-func (a *app) withDLQ(name string, do func(*consumer.DLQ) error) error {
+func (a *app) withDLQ(name string, do func(*consumer.DLQ, *slog.Logger) error) error {
 	cfg, err := loadDLQConfig(a.getenv, a.configFile)
 	if err != nil {
 		return a.invalidConfiguration(err)
@@ -236,7 +239,7 @@ func (a *app) withDLQ(name string, do func(*consumer.DLQ) error) error {
 		fmt.Fprintf(a.stderr, "stsorgsync: %v\n", err)
 		return exitCode(exitFailure)
 	}
-	if err := do(dlq); err != nil {
+	if err := do(dlq, logger); err != nil {
 		fmt.Fprintf(a.stderr, "stsorgsync: dlq %s: %v\n", name, err)
 		return exitCode(exitFailure)
 	}
@@ -263,22 +266,22 @@ func dlqList(ctx context.Context, dlq *consumer.DLQ, out io.Writer) error {
 }
 
 // dlqExport writes the DLQ as JSON lines to path, or to standard output if path is empty.
-func dlqExport(ctx context.Context, dlq *consumer.DLQ, path string, stdout, stderr io.Writer) (err error) {
+func dlqExport(ctx context.Context, dlq *consumer.DLQ, path string, stdout io.Writer, logger *slog.Logger) error {
 	w := stdout
+	var out *outputFile
 	if path != "" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("create export file: %w", err)
+		var err error
+		if out, err = createOutput(path); err != nil {
+			return err
 		}
-		defer func() {
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("write export file %s: %w", path, cerr)
-			}
-		}()
-		w = f
+		defer out.Discard()
+		w = out
 	}
 	n, err := dlq.Export(ctx, w)
-	fmt.Fprintf(stderr, "exported %d %s from %s; they stay in the queue\n", n, plural(n, "message", "messages"), dlq.Queue())
+	if err == nil && out != nil {
+		err = out.Commit()
+	}
+	logger.Info("dlq export done; the messages stay in the queue", "messages", n, "out", cmp.Or(path, "stdout"), "queue", dlq.Queue())
 	return err
 }
 

@@ -317,7 +317,7 @@ func TestDLQCommands(t *testing.T) {
 	expectDepths("list", 3, 0)
 
 	file := filepath.Join(t.TempDir(), "dlq.jsonl")
-	if code, _, errOut := dlq("export", "--out", file); code != exitOK || !strings.Contains(errOut, "exported 3 messages") {
+	if code, _, errOut := dlq("export", "--out", file); code != exitOK || !strings.Contains(errOut, `"msg":"dlq export done; the messages stay in the queue"`) || !strings.Contains(errOut, `"messages":3`) {
 		t.Fatalf("export: exit %d\n%s", code, errOut)
 	}
 	data, err := os.ReadFile(file)

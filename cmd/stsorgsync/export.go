@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,21 +52,15 @@ unchanged). Logs and progress go to stderr. Exit 0 written, 1 failed, 2 usage or
 func (a *app) runExport(f *exportFlags, cfg Config) int {
 	logger, progress := progressLog(a.stderr, cfg.LogLevel)
 	defer progress.Finish()
-	var tmp *os.File
+	var file *outputFile
 	if f.out != "" {
 		// Before reading STS, so that an unwritable place fails at once.
 		var err error
-		tmp, err = os.CreateTemp(filepath.Dir(f.out), "."+filepath.Base(f.out)+".partial-*")
-		if err != nil {
-			failed(a.stderr, logger, "export", fmt.Errorf("create the export file: %w", err))
+		if file, err = createOutput(f.out); err != nil {
+			failed(a.stderr, logger, "export", err)
 			return exitFailure
 		}
-		defer func() {
-			if tmp != nil { // not renamed: incomplete
-				_ = tmp.Close()
-				_ = os.Remove(tmp.Name())
-			}
-		}()
+		defer file.Discard()
 	}
 	d, code := a.openDeps("export", cfg, logger, exitFailure)
 	if d == nil {
@@ -87,16 +79,13 @@ func (a *app) runExport(f *exportFlags, cfg Config) int {
 		STS: cfg.STSBaseURL, Generator: "stsorgsync " + version}
 	opts := stsexport.Options{WithoutCPR: f.withoutCPR}
 	var w io.Writer = a.stdout
-	if tmp != nil {
-		w = tmp
+	if file != nil {
+		w = file
 	}
 	start := time.Now()
 	n, err := stsexport.Write(w, h, m.All(), opts)
-	if err == nil && tmp != nil {
-		err = finishFile(tmp, f.out)
-		if err == nil {
-			tmp = nil
-		}
+	if err == nil && file != nil {
+		err = file.Commit()
 	}
 	if err != nil {
 		failed(a.stderr, logger, "export", fmt.Errorf("write the export: %w", err))
@@ -121,18 +110,4 @@ func (a *app) runExport(f *exportFlags, cfg Config) int {
 		logger.Warn("export: addresses or persons referred to that STS does not hold (not in the export)", "unresolved_references", m.Unresolved)
 	}
 	return exitOK
-}
-
-// finishFile makes the complete temporary file tmp the file path: synced, mode 0600, renamed.
-func finishFile(tmp *os.File, path string) error {
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

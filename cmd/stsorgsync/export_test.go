@@ -298,7 +298,7 @@ func TestExportFailure(t *testing.T) {
 
 	e.sts.ResetCalls()
 	if code, _, stderr := e.run(t, "export", "--out", filepath.Join(dir, "no-such-dir", "x.jsonl")); code != exitFailure ||
-		!strings.Contains(stderr, "create the export file") || e.sts.TotalCalls() != 0 {
+		!strings.Contains(stderr, "create "+filepath.Join(dir, "no-such-dir", "x.jsonl")) || e.sts.TotalCalls() != 0 {
 		t.Errorf("export to a missing directory: exit %d, %d STS calls\n%s", code, e.sts.TotalCalls(), stderr)
 	}
 	bad := maps.Clone(e.env)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -99,20 +97,15 @@ func writeReport(r *report.Report, asJSON bool, htmlFile string, stdout io.Write
 	return exitDrift
 }
 
-// writeFile writes r to path with write.
+// writeFile writes r to path with write (through outputFile: complete or not at all).
 func writeFile(path string, r *report.Report, write renderer) error {
-	f, err := os.Create(path)
+	out, err := createOutput(path)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(f)
-	if err := write(bw, r); err != nil {
-		_ = f.Close()
+	defer out.Discard()
+	if err := write(out, r); err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	return out.Commit()
 }
