@@ -109,7 +109,7 @@ func decodeDeadLetter(d amqp.Delivery) DeadLetter {
 		if reason := str("x-first-death-reason"); reason != "" {
 			m.Class = strings.ReplaceAll(reason, "_", "-")
 		} else {
-			m.Class = "unknown"
+			m.Class = ClassUnknown
 		}
 	}
 	if ev, err := ParseEvent(m.RoutingKey, d.Body); err == nil {

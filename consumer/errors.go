@@ -27,17 +27,26 @@ func retryable(err error) bool {
 // ours (malformed, permanent, retries-exhausted), the broker's own dead-letter reasons with "_"
 // written "-" (delivery-limit, rejected, expired, maxlen), and unknown when none is recorded.
 func DeadLetterClasses() []string {
-	return []string{"malformed", "permanent", "retries-exhausted", "delivery-limit", "rejected", "expired", "maxlen", "unknown"}
+	return []string{ClassMalformed, ClassPermanent, ClassRetriesExhausted, "delivery-limit", "rejected", "expired", "maxlen", ClassUnknown}
 }
+
+// The error classes the consumer writes in HeaderErrorClass, and the one a dead letter without any
+// recorded class gets.
+const (
+	ClassMalformed        = "malformed"
+	ClassPermanent        = "permanent"
+	ClassRetriesExhausted = "retries-exhausted"
+	ClassUnknown          = "unknown"
+)
 
 // errorClass names the kind of failure for the dead-letter headers and metrics.
 func errorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrMalformed):
-		return "malformed"
+		return ClassMalformed
 	case !retryable(err):
-		return "permanent"
+		return ClassPermanent
 	default:
-		return "retries-exhausted"
+		return ClassRetriesExhausted
 	}
 }

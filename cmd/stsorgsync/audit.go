@@ -57,13 +57,16 @@ and AUDIT_STREAM.`,
 	fl.StringVar(&f.since, "since", "", "from this time: RFC 3339 (2026-03-01T12:00:00Z), a date (2026-03-01, UTC) or an age (90m, 12h, 7d)")
 	fl.StringVar(&f.until, "until", "", "before this time (same forms as --since)")
 	fl.StringVar(&f.source, "source", "", "only writes made by: event, replay or sync")
-	fl.StringVar(&f.operation, "operation", "", "only writes of this operation: importer, ret or passiver")
+	fl.StringVar(&f.operation, "operation", "", "only writes of this operation: importer or ret (stsorgsync never passivates)")
 	fl.BoolVar(&f.asJSON, "json", false, "print every record (intent and outcome) as a JSON line instead of the table")
 	fl.DurationVar(&f.idle, "wait", time.Second, "stop when no record has arrived for this long (the stream has no end)")
 	_ = cmd.RegisterFlagCompletionFunc("source", cobra.FixedCompletions([]string{audit.SourceEvent, audit.SourceReplay, audit.SourceSync}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("operation", cobra.FixedCompletions([]string{string(translate.OpImport), string(translate.OpUpdate), "passiver"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("operation", cobra.FixedCompletions(auditOperations(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
+
+// auditOperations are the operations a write can be (translate's OpKinds).
+func auditOperations() []string { return []string{string(translate.OpImport), string(translate.OpUpdate)} }
 
 // filter checks the flags and converts them; every problem is reported at once.
 func (f *auditFlags) filter(now time.Time) (audit.Filter, error) {
@@ -103,7 +106,7 @@ func (f *auditFlags) filter(now time.Time) (audit.Filter, error) {
 		errs = append(errs, fmt.Errorf("--source: unknown source %q%s; want one of %s", f.source, didYouMean(f.source, sources), strings.Join(sources, ", ")))
 	}
 	flt.Source = f.source
-	ops := []string{string(translate.OpImport), string(translate.OpUpdate), "passiver"}
+	ops := auditOperations()
 	if f.operation != "" && !slices.Contains(ops, f.operation) {
 		errs = append(errs, fmt.Errorf("--operation: unknown operation %q%s; want one of %s", f.operation, didYouMean(f.operation, ops), strings.Join(ops, ", ")))
 	}
