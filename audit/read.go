@@ -18,7 +18,7 @@ type Filter struct {
 	Object uuid.UUID
 	// Since and Until bound the record time (Since inclusive, Until exclusive).
 	Since, Until time.Time
-	// Source is event, replay or sync; Operation is importer, ret or passiver.
+	// Source is event, replay or sync; Operation is importer or ret (translate.OpKind).
 	Source, Operation string
 }
 

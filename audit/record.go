@@ -67,7 +67,7 @@ type Record struct {
 	// Bundle is the OS2MO unit or person whose bundle the write belongs to ("org_unit:<uuid>",
 	// "person:<uuid>"; translate.BundleKey).
 	Bundle string `json:"bundle"`
-	// Kind and Object name the STS object written; Operation is importer, ret or passiver.
+	// Kind and Object name the STS object written; Operation is importer or ret (translate.OpKind).
 	Kind      string    `json:"kind"`
 	Object    uuid.UUID `json:"object"`
 	Operation string    `json:"operation"`
