@@ -43,21 +43,6 @@ func (e *syncEnv) freshSTS(t *testing.T, data []byte) (*ststest.Server, map[stri
 	return fresh, env
 }
 
-// verifyWith runs `verify --json` with env and decodes the report.
-func verifyWith(t *testing.T, env map[string]string) (int, *report.Report) {
-	t.Helper()
-	e := &syncEnv{env: env}
-	code, out, errOut := e.run(t, "verify", "--json")
-	if code == exitError {
-		t.Fatalf("verify failed: %s", errOut)
-	}
-	var r report.Report
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("verify --json output: %v\n%s", err, out)
-	}
-	return code, &r
-}
-
 // TestExportRoundTrip is issue 20's exit-strategy acceptance test: a generated municipality is
 // loaded into a fake STS with `sync`; `export` writes it (mode 0600, no STS write, CPR numbers
 // in the file and never in the log); a fresh fake STS loaded from the file holds every object as
@@ -181,7 +166,7 @@ func TestExportRoundTrip(t *testing.T) {
 
 	// A fresh fake STS loaded from the export: verify finds STS in sync with OS2MO.
 	_, env := e.freshSTS(t, file)
-	code, r := verifyWith(t, env)
+	code, r := (&syncEnv{env: env}).verifyReport(t)
 	if code != exitInSync || len(r.Differences) != 0 {
 		t.Fatalf("verify against the loaded export: exit %d, %v", code, r.Summary.ByKind)
 	}
@@ -212,7 +197,7 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, env = e.freshSTS(t, []byte(string(head)+"\n"+strings.Join(rest, "")))
-	code, r = verifyWith(t, env)
+	code, r = (&syncEnv{env: env}).verifyReport(t)
 	if code != exitDrift || findDiff(r, report.MissingInSTS, dropped) == nil {
 		t.Fatalf("verify against the export without unit %s: exit %d, %v, want it missing-in-sts", dropped, code, r.Summary.ByKind)
 	}
