@@ -66,7 +66,9 @@ and AUDIT_STREAM.`,
 }
 
 // auditOperations are the operations a write can be (translate's OpKinds).
-func auditOperations() []string { return []string{string(translate.OpImport), string(translate.OpUpdate)} }
+func auditOperations() []string {
+	return []string{string(translate.OpImport), string(translate.OpUpdate)}
+}
 
 // filter checks the flags and converts them; every problem is reported at once.
 func (f *auditFlags) filter(now time.Time) (audit.Filter, error) {
