@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,15 +12,27 @@ import (
 
 // Redis stores leases and last-sent hashes in Redis under a key prefix.
 //
-// Key layout (prefix P):
+// Key layout (prefix P) on one server or a Sentinel-watched master:
 //
 //	P lease:<key>     string token, PX = lease TTL
 //	P sent:<key>      string hash of the last desired state written, EX = HashTTL (0 = no expiry)
+//
+// and on a Redis Cluster (the client is a *redis.ClusterClient), with the key in a hash tag so
+// that the two keys Peek reads in one MGET are in one hash slot:
+//
+//	P{<key>}:lease
+//	P{<key>}:sent
+//
+// The layout outside a Cluster is the one every earlier version used, so replicas of an earlier
+// version and of this one exclude each other through the same lease keys during a rolling
+// upgrade, and the records stay valid. A Cluster is always a new Redis for stsorgsync (no earlier
+// version could use one), so its layout has nothing to stay compatible with.
 type Redis struct {
-	client  redis.UniversalClient
-	prefix  string
-	hashTTL time.Duration
-	token   TokenSource
+	client   redis.UniversalClient
+	prefix   string
+	hashTags bool
+	hashTTL  time.Duration
+	token    TokenSource
 }
 
 // RedisOptions configure a Redis store.
@@ -41,7 +54,11 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if opts.Token == nil {
 		return nil, errors.New("state: RedisOptions.Token is required")
 	}
-	return &Redis{client: client, prefix: opts.Prefix, hashTTL: opts.HashTTL, token: opts.Token}, nil
+	_, cluster := client.(*redis.ClusterClient)
+	if cluster && strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("state: key prefix %q contains { or }: a Redis Cluster would take it for the hash tag of every key", opts.Prefix)
+	}
+	return &Redis{client: client, prefix: opts.Prefix, hashTags: cluster, hashTTL: opts.HashTTL, token: opts.Token}, nil
 }
 
 // releaseScript deletes KEYS[1] only if it holds ARGV[1] (the caller's token).
@@ -60,8 +77,16 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-func (r *Redis) leaseKey(key string) string { return r.prefix + "lease:" + key }
-func (r *Redis) sentKey(key string) string  { return r.prefix + "sent:" + key }
+func (r *Redis) leaseKey(key string) string { return r.keyOf("lease", key) }
+func (r *Redis) sentKey(key string) string  { return r.keyOf("sent", key) }
+
+// keyOf returns the Redis key of kind ("lease" or "sent") for key (see Redis for the layout).
+func (r *Redis) keyOf(kind, key string) string {
+	if r.hashTags {
+		return r.prefix + "{" + key + "}:" + kind
+	}
+	return r.prefix + kind + ":" + key
+}
 
 // AcquireLease claims key for ttl. It returns ErrLeaseHeld if someone else holds it.
 //

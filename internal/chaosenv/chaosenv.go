@@ -14,6 +14,11 @@
 // runs on its own port and directory, with an append-only file so that a killed server restarts
 // with its data. Both are killed and their directories removed when the test ends.
 //
+// For the Redis topologies (redisha.go): StartSentinelGroup (a master, replicas and Sentinels
+// with short failover timings), StartRedisCluster (cluster-enabled masters joined by redis-cli
+// --cluster create) and StartRedisTLS (TLS only, client certificates required, with a CA and
+// certificates from WriteTLSFiles), each node on its own port and directory.
+//
 // When rabbitmq-server or redis-server is not installed the test is skipped with a hint, or fails
 // when the environment variable CI is "true". CHAOS_RABBITMQ_SERVER, CHAOS_RABBITMQCTL and
 // CHAOS_REDIS_SERVER name the programs if they are elsewhere.
@@ -511,22 +516,5 @@ func (r *Redis) Start(t testing.TB) {
 	}
 	r.proc = proc
 	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr(), DialTimeout: time.Second, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(StartTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if proc.exited() {
-			t.Fatalf("chaos redis on %d exited while starting: %v\n%s", r.Port, proc.err, tailOf(filepath.Join(r.dir, "redis.log"), 20))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("chaos redis on %d does not answer %s after start: %v", r.Port, StartTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitRedis(t, "chaos redis", proc, &redis.Options{Addr: r.Addr()}, filepath.Join(r.dir, "redis.log"))
 }
