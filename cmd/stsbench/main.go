@@ -19,8 +19,10 @@
 //     3,000 / 45,000), `stsorgsync sync` into the empty fake STS with -full-latency per call (0 in
 //     `make bench`, where 50 ms would not fit: the time at -sts-latency and -sts-cap is then
 //     projected as calls × latency ÷ cap and labelled so), a second sync with nothing to do (0
-//     writes) and `stsorgsync verify`. When the main stack already has that size (`make
-//     bench-full`) its load is the full sync and only the second sync is added;
+//     writes) and `stsorgsync verify`; then (-full-storm) one daemon on that stack handles a
+//     refresh event for every unit and person (mostly no-ops): its peak RSS, events/s and CPU
+//     per event at that size. When the main stack already has that size (`make bench-full`) its
+//     load is the full sync and only the second sync and the storm are added;
 //  3. no-op throughput [noop]: a refresh storm of one event per person with nothing changed, end
 //     to end through the daemon, next to a bare amqp091-go consumer that only acks, on the same
 //     broker; after the sync-made load this also shows that the daemon trusts the sync's records
@@ -31,7 +33,17 @@
 //     event-driven initial loads (the event path's scale-out: every unit and person published,
 //     the daemons consume) of a smaller municipality (-scale-units, -scale-persons) with 1, 2 and
 //     4 processes, and the fake's concurrent-write detector;
-//  6. the Go micro-benchmarks [micro] (`go test -bench -benchmem`).
+//  6. the Go micro-benchmarks [micro] (`go test -bench -benchmem`);
+//  7. the signed initial load [signedload] (`make bench-scale`, not in -only's default: about
+//     8 minutes): `stsorgsync sync` of -signed-units / -signed-persons (1,000 / 15,000) into an
+//     empty fake STS at -sts-latency × -sts-cap with WS-Security (signed requests and responses,
+//     tokens from the fake token service), measured: wall, calls, the limit calls × latency ÷
+//     cap and the ratio, peak RSS and CPU of the sync.
+//
+// results.json holds two runs, each with its commit: make bench's (every phase but signedload)
+// and make bench-scale's ("bench_scale"). A run replaces its own part and keeps the other's
+// from the file, and every run ends with issue 21's table ("issue21_targets"): each figure as
+// measured, its target, met or missed, and the run that measured it.
 //
 // CPU profiles [profile] come from the daemon binary itself (HTTP_PPROF=true serves
 // net/http/pprof on its HTTP_LISTEN): one during the 1-process event-driven initial load, one
@@ -68,6 +80,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,6 +116,9 @@ type config struct {
 	fullLatency                time.Duration
 	fullDriverVerify           bool
 	fullSecurity               bool
+	fullStorm                  bool
+	// signedUnits and signedPersons are the size of the signedload phase (make bench-scale).
+	signedUnits, signedPersons int
 	// phases are the phases -only selected (plan adds what they need).
 	phases                     map[string]bool
 	driverProfile              string
@@ -148,9 +164,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.fullPersons, "full-persons", 45000, "persons of the full-sync phase (Copenhagen size)")
 	fs.DurationVar(&c.fullLatency, "full-latency", 0, "latency of every fake STS call in the full-sync phase (0: none; the table then also projects the time at -sts-latency and -sts-cap)")
 	fs.BoolVar(&c.fullSecurity, "full-security", false, "run the full-sync phase with KOMBIT's WS-Security profile (with -security); off by default: signing every call would not fit make bench's budget (the main stack's load is signed)")
+	fs.BoolVar(&c.fullStorm, "full-storm", true, "in the full-sync phase, after verify, start one daemon on its stack and measure a refresh storm of every unit and person (the daemon's peak RSS, events/s, CPU per event)")
+	fs.IntVar(&c.signedUnits, "signed-units", 1000, "org units of the signedload phase (make bench-scale)")
+	fs.IntVar(&c.signedPersons, "signed-persons", 15000, "persons of the signedload phase (make bench-scale)")
 	fs.BoolVar(&c.fullDriverVerify, "full-driver-verify", true, "in the full-sync phase, also re-plan every bundle in the driver after the first sync (besides stsorgsync verify)")
 	fs.StringVar(&c.driverProfile, "driver-cpuprofile", "", "write a CPU profile of the driver (the fakes) to this file")
-	only := fs.String("only", strings.Join(phaseNames(), ","), "phases to run, comma-separated:"+phaseHelp())
+	only := fs.String("only", strings.Join(defaultPhaseNames(), ","), "phases to run, comma-separated (* not in the default):"+phaseHelp())
 	fs.StringVar(&c.amqpURL, "amqp-url", envOr("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL without vhost [TEST_AMQP_URL]")
 	fs.StringVar(&c.apiURL, "rabbitmq-api", envOr("TEST_RABBITMQ_API", "http://guest:guest@127.0.0.1:15672"), "RabbitMQ management API [TEST_RABBITMQ_API]")
 	fs.StringVar(&c.redisAddr, "redis-addr", envOr("TEST_REDIS_ADDR", "127.0.0.1:6379"), "Redis address [TEST_REDIS_ADDR]")
@@ -175,8 +194,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		c.phases[p] = true
 	}
-	if c.units < 3 || c.persons < 0 || c.rate <= 0 || c.duration <= 0 || c.capN < 0 || c.fullUnits < 1 || c.fullPersons < 0 || c.fullLatency < 0 {
-		return c, errors.New("-units ≥ 3, -persons ≥ 0, -rate > 0, -duration > 0, -sts-cap ≥ 0, -full-units ≥ 1, -full-persons ≥ 0 and -full-latency ≥ 0 are required")
+	if c.units < 3 || c.persons < 0 || c.rate <= 0 || c.duration <= 0 || c.capN < 0 || c.fullUnits < 1 || c.fullPersons < 0 || c.fullLatency < 0 ||
+		c.signedUnits < 1 || c.signedPersons < 0 {
+		return c, errors.New("-units ≥ 3, -persons ≥ 0, -rate > 0, -duration > 0, -sts-cap ≥ 0, -full-units ≥ 1, -full-persons ≥ 0, -full-latency ≥ 0, -signed-units ≥ 1 and -signed-persons ≥ 0 are required")
 	}
 	if c.scaleUnits == 0 {
 		c.scaleUnits = max(10, c.units/20)
@@ -214,8 +234,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\nstsbench: FAILED: %v\nNo figures are reported from a broken run. Logs: %s\n", err, cfg.logDir)
 		return 1
 	}
-	res.Table = res.table()
-	data, err := json.MarshalIndent(res, "", "  ")
+	runs := plan(cfg)
+	ranMain := slices.ContainsFunc(phaseList(runs), func(name string) bool { return name != "signedload" })
+	if ranMain {
+		res.Table = res.table()
+	}
+	fresh := res.BenchScale
+	if fresh != nil {
+		fresh.Table = fresh.table()
+	}
+	out, kept := mergeResults(cfg.out, res, ranMain)
+	out.Targets = issueTargets(out, ranMain, fresh != nil)
+	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		fmt.Fprintln(stderr, "stsbench:", err)
 		return 1
@@ -228,6 +258,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stsbench:", err)
 		return 1
 	}
+	if ranMain {
+		printMain(stdout, res)
+	}
+	if fresh != nil {
+		fmt.Fprintf(stdout, "\n%s\n\n%s", fresh.header(), fresh.Table)
+		for _, n := range fresh.Notes {
+			fmt.Fprintln(stdout, "\nNote:", n)
+		}
+	}
+	fmt.Fprintf(stdout, "\n## Issue 21: the figures and their targets\n\n%s", out.Targets.Markdown)
+	if kept != "" {
+		fmt.Fprintf(stdout, "\n%s.\n", kept)
+	}
+	fmt.Fprintf(stdout, "\nBenchmark wall time %s; figures in %s.\n", secs(res.WallSeconds), cfg.out)
+	return 0
+}
+
+// printMain prints the table of the main phases (every phase but signedload), the daemon's CPU
+// profiles, the wall time by phase and the notes.
+func printMain(stdout io.Writer, res *results) {
 	fmt.Fprintf(stdout, "\n## stsorgsync benchmarks (%s, commit %s%s, %s, %d CPUs, %s; load average %s at the start, %s at the end)\n\n",
 		res.Started.Format("2006-01-02 15:04"), res.Commit, map[bool]string{true: " + local changes"}[res.Dirty], res.GoVersion,
 		res.Machine.CPUs, res.Machine.CPUModel, res.Machine.LoadAvgStart, res.Machine.LoadAvgEnd)
@@ -252,8 +302,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, n := range res.Notes {
 		fmt.Fprintln(stdout, "\nNote:", n)
 	}
-	fmt.Fprintf(stdout, "\nBenchmark wall time %s; figures in %s.\n", secs(res.WallSeconds), cfg.out)
-	return 0
 }
 
 // bench runs the phases and returns the figures, or the first failure.
@@ -264,7 +312,7 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	res.Parameters = params{Units: cfg.units, Persons: cfg.persons, Seed: cfg.seed, LatencyMs: ms(cfg.latency),
 		MaxConcurrent: cfg.capN, Security: cfg.security, FakeServiceKey: "RSA-1024 (the daemon's organisation key: RSA-2048)", Workers: "default",
 		SyncConcurrency: "default (8)", ScaleProcesses: cfg.scale, ScaleUnits: cfg.scaleUnits, ScalePersons: cfg.scalePersons,
-		FullUnits: cfg.fullUnits, FullPersons: cfg.fullPersons, FullLatencyMs: ms(cfg.fullLatency), FullSecurity: cfg.security && cfg.fullSecurity, ChangeRate: cfg.rate,
+		FullUnits: cfg.fullUnits, FullPersons: cfg.fullPersons, FullLatencyMs: ms(cfg.fullLatency), FullSecurity: cfg.security && cfg.fullSecurity, FullStorm: cfg.fullStorm, ChangeRate: cfg.rate,
 		ChangeSeconds: cfg.duration.Seconds(), MOEventDelay: "0", LoadTimeout: cfg.loadTimeout.String(),
 		Benchtime: cfg.benchtime, Phases: strings.Join(phaseList(cfg.phases), ",")}
 	if cfg.workers > 0 {

@@ -32,12 +32,15 @@ const (
 	stackScale
 	// stackFull is a fresh stack of -full-units / -full-persons, made by the phase.
 	stackFull
+	// stackSigned is a fresh stack of -signed-units / -signed-persons at the real STS profile
+	// with WS-Security, made by the phase.
+	stackSigned
 	// stackNone is no stack at all.
 	stackNone
 )
 
 func (k stackKind) String() string {
-	return [...]string{"main stack", "scale-out stacks", "full-sync stack", "no stack"}[k]
+	return [...]string{"main stack", "scale-out stacks", "full-sync stack", "signed-load stack", "no stack"}[k]
 }
 
 // mainStackWall labels the main stack's phases, timed together, in results.json's phase_seconds.
@@ -68,6 +71,9 @@ type phase struct {
 	skip func(r *runner) bool
 	// run runs the phase and records its figures in r.res.
 	run func(ctx context.Context, r *runner) error
+	// optIn leaves the phase out of -only's default: it runs only when named (its own make
+	// target), and its figures are kept apart in results.json (see mergeResults).
+	optIn bool
 }
 
 // mainPart is the part of a phase that runs on the main stack.
@@ -98,7 +104,9 @@ var phaseTable = []phase{
 	{name: "profile", stack: stackScale, after: []string{"noop", "scale"}, wall: "profile", skip: profiled, run: runProfile,
 		desc: "the daemon's CPU profiles of an event-driven initial load and a no-op storm, where noop and scale did not take them"},
 	{name: "fullsync", stack: stackFull, after: []string{"load"}, wall: "full sync", skip: fullSyncOnMain, run: runFullSync,
-		desc: "stsorgsync sync of -full-units/-full-persons into an empty fake STS, a second sync and stsorgsync verify (rows 2)"},
+		desc: "stsorgsync sync of -full-units/-full-persons into an empty fake STS, a second sync, stsorgsync verify, then one daemon's refresh storm of every unit and person (-full-storm) (rows 2)"},
+	{name: "signedload", stack: stackSigned, wall: "signed initial load", run: runSignedLoad, optIn: true,
+		desc: "make bench-scale: stsorgsync sync of -signed-units/-signed-persons into an empty fake STS at -sts-latency and -sts-cap with WS-Security, checked by the driver; its figures are merged into -out"},
 	{name: "micro", stack: stackNone, wall: "micro-benchmarks", run: runMicroPhase,
 		desc: "the Go micro-benchmarks, go test -bench -benchmem (rows 6)"},
 }
@@ -108,6 +116,17 @@ func phaseNames() []string {
 	out := make([]string, len(phaseTable))
 	for i, p := range phaseTable {
 		out[i] = p.name
+	}
+	return out
+}
+
+// defaultPhaseNames returns the phases -only selects by default: all but the opt-in ones.
+func defaultPhaseNames() []string {
+	var out []string
+	for _, p := range phaseTable {
+		if !p.optIn {
+			out = append(out, p.name)
+		}
 	}
 	return out
 }
@@ -126,7 +145,11 @@ func phaseByName(name string) (phase, bool) {
 func phaseHelp() string {
 	var b strings.Builder
 	for _, p := range phaseTable {
-		fmt.Fprintf(&b, "\n  %-8s  %s [%s", p.name, p.desc, p.stack)
+		name := p.name
+		if p.optIn {
+			name += "*"
+		}
+		fmt.Fprintf(&b, "\n  %-11s  %s [%s", name, p.desc, p.stack)
 		if p.onMain != nil {
 			b.WriteString(" and the main stack")
 		}
@@ -293,7 +316,17 @@ func runLoad(ctx context.Context, r *runner) error {
 		}
 		log.Info("second sync done", "wall", secs(second.WallSeconds), "calls", second.Calls.Total, "writes", second.Calls.Writes)
 	}
-	return s.startDaemons(ctx, 1)
+	if err := s.startDaemons(ctx, 1); err != nil {
+		return err
+	}
+	if r.runs["fullsync"] && cfg.fullIsMain() && cfg.fullStorm {
+		// bench-full: the full sync's refresh storm, with the daemon the other phases use.
+		log.Info("full sync: refresh storm of every unit and person on the main stack", "events", len(s.unitIDs)+len(s.persIDs))
+		if res.Figures.FullSync.Storm, err = s.refreshStorm(ctx); err != nil {
+			return fmt.Errorf("full sync: %w", err)
+		}
+	}
+	return nil
 }
 
 // runEconomy is the economy phase: the STS calls of single changes; it notes which changes the

@@ -175,6 +175,10 @@ func TestParseFlagsFullSync(t *testing.T) {
 	if c.fullUnits != 3000 || c.fullPersons != 45000 || c.fullLatency != 0 || !c.phases["fullsync"] {
 		t.Errorf("defaults: full %d/%d, latency %v, phases %v", c.fullUnits, c.fullPersons, c.fullLatency, c.phases)
 	}
+	if c.phases["signedload"] || !c.fullStorm || c.signedUnits != 1000 || c.signedPersons != 15000 {
+		t.Errorf("defaults: signedload selected %v (want it only by name: make bench-scale), full storm %v, signed %d/%d",
+			c.phases["signedload"], c.fullStorm, c.signedUnits, c.signedPersons)
+	}
 	if _, err := parseFlags([]string{"-only", "fullsync,nosuch"}, io.Discard); err == nil {
 		t.Error("unknown phase accepted")
 	}
@@ -232,7 +236,7 @@ func TestFullSyncRows(t *testing.T) {
 
 func TestPhaseTable(t *testing.T) {
 	// results.json's parameters.phases and -only's default list the phases in this order.
-	if got, want := strings.Join(phaseNames(), ","), "load,economy,noop,latency,scale,bridge,profile,fullsync,micro"; got != want {
+	if got, want := strings.Join(phaseNames(), ","), "load,economy,noop,latency,scale,bridge,profile,fullsync,signedload,micro"; got != want {
 		t.Errorf("phases %s, want %s", got, want)
 	}
 	seen := map[string]int{}
@@ -289,6 +293,7 @@ func TestPlan(t *testing.T) {
 		{"profile", "1,2,4", "profile", false},
 		{"fullsync", "1,2,4", "fullsync", false},
 		{"micro", "1,2,4", "micro", false},
+		{"signedload", "1,2,4", "signedload", false},
 		{"load,economy,noop,latency,scale,bridge,profile,fullsync,micro", "1,2,4", "load,economy,noop,latency,scale,bridge,profile,fullsync,micro", true},
 	} {
 		cfg, err := parseFlags([]string{"-only", tc.only, "-scale", tc.scale}, io.Discard)

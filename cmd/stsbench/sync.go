@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stsorgsync/stsorgsync/moclient/motest"
 )
 
 // cliRun is one run of a one-shot stsorgsync command (sync, verify) against a stack.
@@ -291,6 +293,66 @@ type fullSyncFigures struct {
 	Second                  *cliRun `json:"second_sync,omitempty"`
 	SecondProjectedSeconds  float64 `json:"second_sync_projected_seconds"`
 	Verify                  *cliRun `json:"verify,omitempty"`
+	// Storm is the daemon's refresh storm of every unit and person after the syncs (-full-storm).
+	Storm *refreshStorm `json:"daemon_refresh_storm,omitempty"`
+}
+
+// refreshStorm is a refresh event for every unit and person of a municipality in sync, handled
+// by one daemon started on the synced STS and the sync's Redis records: mostly no-ops. It
+// measures the daemon's memory under a storm of the municipality's size, and its no-op
+// throughput and CPU at that size.
+type refreshStorm struct {
+	Units   int `json:"units"`
+	Persons int `json:"persons"`
+	// Storm are the events (org_unit events first, then person events), the wall time until the
+	// daemon settled them, its CPU and the STS calls.
+	Storm stormResult `json:"storm"`
+	// DaemonCPUPerEventMs is Storm's daemon CPU ÷ events.
+	DaemonCPUPerEventMs float64 `json:"daemon_cpu_per_event_ms"`
+	// RSSReadyMB is the daemon's resident set (VmRSS) when it was ready, before the storm;
+	// PeakRSSMB its peak resident set (VmHWM) after the storm, which covers its whole life (it
+	// was started for the storm); RSSEndMB its VmRSS at the end.
+	RSSReadyMB float64 `json:"daemon_rss_ready_mb"`
+	PeakRSSMB  float64 `json:"daemon_peak_rss_mb"`
+	RSSEndMB   float64 `json:"daemon_rss_end_mb"`
+	Log        string  `json:"log"`
+}
+
+// refreshStorm starts one daemon on the stack unless one runs, and publishes a refresh event for
+// every unit and person (as OS2MO's refresh mutations do), measured until the daemon settled
+// them.
+func (s *stack) refreshStorm(ctx context.Context) (*refreshStorm, error) {
+	if len(s.daemons) == 0 {
+		if err := s.startDaemons(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.daemons) != 1 {
+		return nil, fmt.Errorf("refresh storm: want one daemon, the stack runs %d", len(s.daemons))
+	}
+	d := s.daemons[0]
+	f := &refreshStorm{Units: len(s.unitIDs), Persons: len(s.persIDs), Log: d.log}
+	st0, err := d.stats()
+	if err != nil {
+		return nil, fmt.Errorf("refresh storm: %s: %w", d.name, err)
+	}
+	f.RSSReadyMB = float64(st0.rssKB) / 1024
+	typ := motest.ObjectOrgUnit + ", " + motest.ObjectPerson
+	if len(s.persIDs) == 0 {
+		typ = motest.ObjectOrgUnit
+	}
+	st, err := s.storm(ctx, s.seedEvents(), typ)
+	if err != nil {
+		return nil, fmt.Errorf("refresh storm of every unit and person: %w", err)
+	}
+	f.Storm = st
+	f.DaemonCPUPerEventMs = st.DaemonCPUSeconds * 1000 / float64(max(1, st.Events))
+	st1, err := d.stats()
+	if err != nil {
+		return nil, fmt.Errorf("refresh storm: %s: %w", d.name, err)
+	}
+	f.PeakRSSMB, f.RSSEndMB = float64(st1.peakKB)/1024, float64(st1.rssKB)/1024
+	return f, nil
 }
 
 // fullSync runs the full-sync phase on a fresh stack of -full-units / -full-persons.
@@ -339,6 +401,14 @@ func fullSync(ctx context.Context, cfg config, e *env, mainRatio float64) (*full
 		return nil, fmt.Errorf("full sync: %w", err)
 	}
 	log.Info("full sync: verify done", "wall", secs(v.WallSeconds), "calls", v.Calls.Total, "report", strings.Join(v.Output, " "))
+	if cfg.fullStorm {
+		log.Info("full sync: one daemon, refresh storm of every unit and person", "events", len(s.unitIDs)+len(s.persIDs))
+		if f.Storm, err = s.refreshStorm(ctx); err != nil {
+			return nil, fmt.Errorf("full sync: %w", err)
+		}
+		log.Info("full sync: refresh storm done", "events_per_s", f1(f.Storm.Storm.EventsPerSecond), "cpu_ms_per_event", f2(f.Storm.DaemonCPUPerEventMs),
+			"daemon_peak_rss_mb", f1(f.Storm.PeakRSSMB), "sts_calls", f.Storm.Storm.Calls.Total)
+	}
 	if st, err := readProcStats(os.Getpid()); err == nil {
 		f.DriverPeakRSSMB = float64(st.peakKB) / 1024
 	}
