@@ -19,6 +19,11 @@
 // --cluster create) and StartRedisTLS (TLS only, client certificates required, with a CA and
 // certificates from WriteTLSFiles), each node on its own port and directory.
 //
+// StartCluster (cluster.go) starts several such nodes sharing one Erlang cookie and joins them into
+// one RabbitMQ cluster (rabbitmqctl join_cluster); KillNode kills one with SIGKILL and QueueLeader
+// names the node leading a quorum queue. StartBrokerWith adds an amqps listener (BrokerOptions.TLS,
+// with WriteTLSFiles' certificates).
+//
 // When rabbitmq-server or redis-server is not installed the test is skipped with a hint, or fails
 // when the environment variable CI is "true". CHAOS_RABBITMQ_SERVER, CHAOS_RABBITMQCTL and
 // CHAOS_REDIS_SERVER name the programs if they are elsewhere.
@@ -181,6 +186,8 @@ type Broker struct {
 	// AMQPPort, APIPort and DistPort are its AMQP, management (HTTP) and Erlang distribution ports
 	// on 127.0.0.1.
 	AMQPPort, APIPort, DistPort int
+	// TLSPort is its amqps port (BrokerOptions.TLS; 0 without).
+	TLSPort int
 
 	dir    string
 	server string
@@ -195,6 +202,32 @@ type Broker struct {
 // management API; the node is killed and its directory removed when the test ends.
 func StartBroker(t testing.TB) *Broker {
 	t.Helper()
+	return StartBrokerWith(t, BrokerOptions{})
+}
+
+// BrokerOptions configures StartBrokerWith.
+type BrokerOptions struct {
+	// Cookie is the node's Erlang cookie (default: one the node makes itself). The nodes of one
+	// cluster share theirs (StartCluster).
+	Cookie string
+	// TLS, if set, adds an amqps listener on 127.0.0.1:TLSPort with the server certificate of TLS,
+	// verifying clients against TLS.CA; RequireClientCert refuses a client without a certificate.
+	TLS               *TLSFiles
+	RequireClientCert bool
+}
+
+// StartBrokerWith is StartBroker with options.
+func StartBrokerWith(t testing.TB, opts BrokerOptions) *Broker {
+	t.Helper()
+	b := newBroker(t, opts)
+	b.Start(t)
+	return b
+}
+
+// newBroker prepares a node of the test's own (its directory, configuration, environment and
+// cleanup) without starting it.
+func newBroker(t testing.TB, opts BrokerOptions) *Broker {
+	t.Helper()
 	server := findProgram(os.Getenv("CHAOS_RABBITMQ_SERVER"), "/usr/lib/rabbitmq/bin/rabbitmq-server",
 		"/usr/local/lib/rabbitmq/bin/rabbitmq-server")
 	ctl := findProgram(os.Getenv("CHAOS_RABBITMQCTL"), filepath.Join(filepath.Dir(server), "rabbitmqctl"))
@@ -204,20 +237,38 @@ func StartBroker(t testing.TB) *Broker {
 	}
 	b := &Broker{Node: "chaos-" + randomSuffix() + "@localhost", server: server, ctl: ctl,
 		AMQPPort: freePort(t), APIPort: freePort(t), DistPort: freePort(t), dir: t.TempDir()}
-	files := map[string]string{
-		"enabled_plugins":   "[rabbitmq_management].\n",
-		"rabbitmq-env.conf": "# empty: the machine's /etc/rabbitmq/rabbitmq-env.conf (NODENAME, ports) must not apply\n",
-		"rabbitmq.conf": fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
+	conf := fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
 management.tcp.ip = 127.0.0.1
 management.tcp.port = %d
 # queue figures of the management API at most a second old
 collect_statistics_interval = 1000
 log.file.level = info
 log.console = false
-`, b.AMQPPort, b.APIPort),
+`, b.AMQPPort, b.APIPort)
+	if opts.TLS != nil {
+		b.TLSPort = freePort(t)
+		conf += fmt.Sprintf(`listeners.ssl.default = 127.0.0.1:%d
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = %t
+`, b.TLSPort, opts.TLS.CA, opts.TLS.ServerCert, opts.TLS.ServerKey, opts.RequireClientCert)
+	}
+	files := map[string]string{
+		"enabled_plugins":   "[rabbitmq_management].\n",
+		"rabbitmq-env.conf": "# empty: the machine's /etc/rabbitmq/rabbitmq-env.conf (NODENAME, ports) must not apply\n",
+		"rabbitmq.conf":     conf,
+	}
+	if opts.Cookie != "" {
+		files[".erlang.cookie"] = opts.Cookie
 	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(content), 0o600); err != nil {
+		mode := os.FileMode(0o600)
+		if name == ".erlang.cookie" {
+			mode = 0o400 // Erlang refuses a cookie others could read
+		}
+		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(content), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,7 +299,6 @@ log.console = false
 			b.dumpLog(t)
 		}
 	})
-	b.Start(t)
 	return b
 }
 
@@ -301,37 +351,52 @@ func (b *Broker) Kill(t testing.TB) {
 // answers AMQP and the management API.
 func (b *Broker) Start(t testing.TB) {
 	t.Helper()
+	if err := b.boot(); err != nil {
+		b.dumpLog(t)
+		t.Fatalf("chaos broker %s: %v", b.Node, err)
+	}
+}
+
+// boot is Start without the test, for nodes booted at once (StartCluster).
+func (b *Broker) boot() error {
 	b.mu.Lock()
 	if b.proc != nil && !b.proc.exited() {
 		b.mu.Unlock()
-		t.Fatalf("chaos broker %s is running; Kill it first", b.Node)
+		return errors.New("it is running; Kill it first")
 	}
 	proc, err := startProcess(b.server, nil, b.env, b.dir, filepath.Join(b.dir, "server.log"))
 	if err != nil {
 		b.mu.Unlock()
-		t.Fatal(err)
+		return err
 	}
 	b.proc = proc
 	b.mu.Unlock()
-	b.waitUp(t, proc, "start")
+	return b.awaitUp(proc, "start")
 }
 
 // waitUp waits until the node answers AMQP and the management API, for at most StartTimeout; it
 // fails the test if the node's process exits meanwhile.
 func (b *Broker) waitUp(t testing.TB, proc *process, what string) {
 	t.Helper()
+	if err := b.awaitUp(proc, what); err != nil {
+		b.dumpLog(t)
+		t.Fatalf("chaos broker %s: %v", b.Node, err)
+	}
+}
+
+// awaitUp is waitUp returning the failure.
+func (b *Broker) awaitUp(proc *process, what string) error {
 	deadline := time.Now().Add(StartTimeout)
 	for !b.Up() {
 		if proc.exited() {
-			b.dumpLog(t)
-			t.Fatalf("chaos broker %s exited after %s: %v", b.Node, what, proc.err)
+			return fmt.Errorf("exited after %s: %v", what, proc.err)
 		}
 		if time.Now().After(deadline) {
-			b.dumpLog(t)
-			t.Fatalf("chaos broker %s does not answer %s after %s", b.Node, StartTimeout, what)
+			return fmt.Errorf("does not answer %s after %s", StartTimeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return nil
 }
 
 // RequireCtl skips the test, or fails it under CI=true, if rabbitmqctl was not found next to
