@@ -20,6 +20,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/cenkalti/backoff/v4"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/stsorgsync/stsorgsync/model"
 )
@@ -142,11 +144,6 @@ type gqlRequest struct {
 	Variables     map[string]any `json:"variables,omitempty"`
 }
 
-type gqlResponse struct {
-	Data   json.RawMessage    `json:"data"`
-	Errors []GraphQLErrorItem `json:"errors"`
-}
-
 // do runs the named embedded operation and decodes "data" into out, retrying transient failures.
 func (c *Client) do(ctx context.Context, operation string, vars map[string]any, out any) error {
 	query, ok := c.queries[operation]
@@ -162,17 +159,14 @@ func (c *Client) run(ctx context.Context, operation, query string, vars map[stri
 	if err != nil {
 		return fmt.Errorf("moclient: encoding %s request: %w", operation, err)
 	}
-	var data json.RawMessage
 	attempt := func() error {
-		d, err := c.post(ctx, operation, body)
-		if err != nil {
+		if err := c.post(ctx, operation, body, out); err != nil {
 			var te *TransientError
 			if errors.As(err, &te) && ctx.Err() == nil {
 				return err
 			}
 			return backoff.Permanent(err)
 		}
-		data = d
 		return nil
 	}
 	b := backoff.NewExponentialBackOff()
@@ -183,29 +177,24 @@ func (c *Client) run(ctx context.Context, operation, query string, vars map[stri
 	notify := func(err error, wait time.Duration) {
 		c.log.WarnContext(ctx, "OS2MO request failed, retrying", "operation", operation, "error", err, "wait", wait)
 	}
-	if err := backoff.RetryNotify(attempt, policy, notify); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("moclient: decoding %s data: %w", operation, err)
-	}
-	return nil
+	return backoff.RetryNotify(attempt, policy, notify)
 }
 
-// post sends one GraphQL request, refreshing the token once if OS2MO answers 401.
-func (c *Client) post(ctx context.Context, operation string, body []byte) (json.RawMessage, error) {
+// post sends one GraphQL request, refreshing the token once if OS2MO answers 401, and decodes
+// the answer's "data" into out.
+func (c *Client) post(ctx context.Context, operation string, body []byte, out any) error {
 	op := fmt.Sprintf("POST %s (%s)", c.graphqlURL, operation)
 	for refreshed := false; ; refreshed = true {
 		tok, err := c.bearer(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		start := time.Now()
 		status, respBody, err := c.send(ctx, c.graphqlURL, "application/json", body, tok)
 		took := time.Since(start)
 		if err != nil {
 			c.observe(operation, sendResult(err), took)
-			return nil, &TransientError{Op: op, Err: err}
+			return &TransientError{Op: op, Err: err}
 		}
 		if status != http.StatusOK {
 			c.observe(operation, statusResult(status), took)
@@ -216,26 +205,96 @@ func (c *Client) post(ctx context.Context, operation string, body []byte) (json.
 			c.invalidate(tok)
 			continue
 		case status >= 500:
-			return nil, &TransientError{Op: op, StatusCode: status, Err: errors.New(snippet(respBody))}
+			return &TransientError{Op: op, StatusCode: status, Err: errors.New(snippet(respBody))}
 		case status != http.StatusOK:
-			return nil, &HTTPError{Op: op, StatusCode: status, Body: snippet(respBody)}
+			return &HTTPError{Op: op, StatusCode: status, Body: snippet(respBody)}
 		}
-		var resp gqlResponse
-		if err := json.Unmarshal(respBody, &resp); err != nil {
+		resp, err := decodeResponse(respBody, out)
+		switch {
+		case err != nil:
 			c.observe(operation, ResultBadResponse, took)
-			return nil, fmt.Errorf("moclient: %s: decoding response: %w", op, err)
-		}
-		if len(resp.Errors) > 0 {
+			return fmt.Errorf("moclient: %s: decoding response: %w", op, err)
+		case len(resp.errors) > 0:
 			c.observe(operation, ResultGraphQLError, took)
-			return nil, &GraphQLError{Operation: operation, Errors: resp.Errors}
-		}
-		if len(resp.Data) == 0 || string(resp.Data) == "null" {
+			return &GraphQLError{Operation: operation, Errors: resp.errors}
+		case !resp.hasData:
 			c.observe(operation, ResultBadResponse, took)
-			return nil, fmt.Errorf("moclient: %s: response has neither data nor errors", op)
+			return fmt.Errorf("moclient: %s: response has neither data nor errors", op)
+		case resp.dataErr != nil:
+			c.observe(operation, ResultBadResponse, took)
+			return fmt.Errorf("moclient: decoding %s data: %w", operation, resp.dataErr)
 		}
 		c.observe(operation, ResultOK, took)
-		return resp.Data, nil
+		return nil
 	}
+}
+
+// decoded is what decodeResponse found besides the data: the GraphQL errors, whether "data" was
+// present and not null, and why it did not fit the caller's value (a type mismatch).
+type decoded struct {
+	errors  []GraphQLErrorItem
+	hasData bool
+	dataErr error
+}
+
+// decodeOptions make the JSON v2 decoder as lenient as encoding/json, which the client used
+// before: invalid UTF-8 is replaced and a repeated name is taken last, not refused.
+var decodeOptions = jsonv2.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+
+// decodeResponse decodes a GraphQL response body with its "data" straight into out. The data is
+// scanned and decoded once, by the JSON v2 decoder (github.com/go-json-experiment/json, the
+// mirror of encoding/json/v2), instead of encoding/json decoding the body with "data" kept raw
+// and then decoding that again: on the event path the Person answers were most of the daemon's
+// CPU (issue 21). A malformed body is an error; a "data" that does not fit out is reported in
+// dataErr.
+func decodeResponse(body []byte, out any) (decoded, error) {
+	var r decoded
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body), decodeOptions) // parses the buffer in place
+	if t, err := dec.ReadToken(); err != nil {
+		return r, err
+	} else if t.Kind() != '{' {
+		return r, fmt.Errorf("want a JSON object, got %v", t.Kind())
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return r, err
+		}
+		switch {
+		case name.String() == "data" && dec.PeekKind() != 'n':
+			r.hasData = true
+			if err := jsonv2.UnmarshalDecode(dec, out); err != nil {
+				var se *jsonv2.SemanticError
+				if !errors.As(err, &se) {
+					return r, err
+				}
+				// The data does not fit out, and the decoder stopped within it: the errors
+				// are read from the whole body again (a bug of ours or OS2MO's, not a hot path).
+				r.dataErr = err
+				var rest struct {
+					Errors []GraphQLErrorItem `json:"errors"`
+				}
+				err = jsonv2.Unmarshal(body, &rest, decodeOptions)
+				r.errors = rest.Errors
+				return r, err
+			}
+		case name.String() == "errors":
+			if err := jsonv2.UnmarshalDecode(dec, &r.errors); err != nil {
+				return r, err
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return r, err
+			}
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return r, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return r, errors.New("data after the JSON object")
+	}
+	return r, nil
 }
 
 // send performs one HTTP POST bounded by the configured timeout and returns status and body.
