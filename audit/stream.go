@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,17 +12,20 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
 // StreamConfig configures a Stream.
 type StreamConfig struct {
-	// URL is the broker (the daemon's AMQP_URL; the trail lives beside the work queue).
+	// URL is the broker (the daemon's AMQP_URL; the trail lives beside the work queue): one URL or
+	// a cluster's comma-separated node URLs (package amqpdial).
 	URL string
+	// TLS is the client TLS configuration for amqps:// (nil: the system's roots).
+	TLS *tls.Config
 	// Name is the stream queue (AUDIT_STREAM).
 	Name string
 	// MaxAge is the stream's x-max-age in RabbitMQ's syntax, e.g. "5Y", "18M", "90D" (ParseRetention).
@@ -47,6 +51,8 @@ const publishers = 4
 type Stream struct {
 	cfg StreamConfig
 
+	dialer *amqpdial.Dialer
+
 	mu   sync.RWMutex // connect and drop hold it for writing, appends for reading
 	conn *amqp.Connection
 	pubs []*amqppub.Publisher
@@ -66,7 +72,15 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.ConnectionName == "" {
 		cfg.ConnectionName = "stsorgsync audit"
 	}
-	return &Stream{cfg: cfg}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	dialer, err := amqpdial.New(amqpdial.Config{URLs: cfg.URL, TLS: cfg.TLS, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("audit stream: AMQP URL: %w", err)
+	}
+	return &Stream{cfg: cfg, dialer: dialer}, nil
 }
 
 // Name returns the stream's name.
@@ -97,15 +111,7 @@ func (s *Stream) connect(ctx context.Context) error {
 	if s.conn != nil {
 		return nil
 	}
-	dl, hasDeadline := ctx.Deadline()
-	timeout := 15 * time.Second
-	if hasDeadline {
-		timeout = max(time.Until(dl), time.Millisecond)
-	}
-	conn, err := amqp.DialConfig(s.cfg.URL, amqp.Config{
-		Heartbeat: 10 * time.Second, Dial: amqp.DefaultDial(timeout),
-		Properties: amqp.Table{"connection_name": s.cfg.ConnectionName},
-	})
+	conn, _, err := s.dialer.Dial(ctx, s.cfg.ConnectionName)
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}

@@ -1,18 +1,26 @@
 package consumer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 )
 
 // Config configures the consumer. Zero values take the defaults documented on each field.
 type Config struct {
-	// URL is the AMQP URL of the broker, e.g. amqp://user:pass@rabbitmq:5672/ (required).
+	// URL is the AMQP URL of the broker, e.g. amqp://user:pass@rabbitmq:5672/, or the
+	// comma-separated URLs of a cluster's nodes, tried in order from the one after the node last
+	// lost (package amqpdial; required).
 	URL string
+	// TLS is the client TLS configuration for amqps:// URLs (nil: the system's roots, no client
+	// certificate). Verification is never skipped.
+	TLS *tls.Config
 	// MOExchange is OS2MO's durable topic exchange (default "os2mo").
 	MOExchange string
 	// Exchange is the integration's own topic exchange, bound to MOExchange with "#", so that
@@ -148,6 +156,8 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.URL == "" {
 		errs = append(errs, errors.New("AMQP URL is required"))
+	} else if _, err := amqpdial.ParseURLs(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("AMQP URL: %w", err))
 	}
 	if c.Workers < 1 {
 		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 	"github.com/stsorgsync/stsorgsync/internal/amqppub"
 )
 
@@ -58,6 +59,7 @@ type Consumer struct {
 	ready    atomic.Bool
 	deadline atomic.Bool
 	breaker  *breaker
+	dialer   *amqpdial.Dialer // Config.URL's nodes; remembers which was lost last
 
 	// pub is the current session's confirm-mode publisher (nil between sessions), for Publish and
 	// Enqueue: set by session.open, cleared by session.close.
@@ -83,7 +85,11 @@ func New(cfg Config, handler Handler, observer Observer) (*Consumer, error) {
 	log := cfg.Logger.With("component", "consumer")
 	// The breaker times its probes with the monotonic clock; Config.Now stamps headers.
 	br := newBreaker(cfg.BreakerThreshold, cfg.BreakerProbeInterval, time.Now, log)
-	return &Consumer{cfg: cfg, handler: handler, observer: observer, log: log, breaker: br}, nil
+	dialer, err := amqpdial.New(amqpdial.Config{URLs: cfg.URL, TLS: cfg.TLS, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("consumer config: AMQP URL: %w", err)
+	}
+	return &Consumer{cfg: cfg, handler: handler, observer: observer, log: log, breaker: br, dialer: dialer}, nil
 }
 
 // Ready reports whether the consumer currently has a live session with the broker.

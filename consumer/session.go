@@ -77,7 +77,7 @@ func (c *Consumer) session(ctx context.Context) error {
 // serve opens the session, consumes, starts the workers and runs until the session is lost or
 // ctx is cancelled. The caller closes the session afterwards, also when serve fails early.
 func (s *session) serve(ctx context.Context) error {
-	if err := s.open(); err != nil {
+	if err := s.open(ctx); err != nil {
 		return err
 	}
 	if err := s.consume(); err != nil {
@@ -87,23 +87,18 @@ func (s *session) serve(ctx context.Context) error {
 	return s.run(ctx)
 }
 
-// dial connects to the broker under the client-provided connection name (seen in the management
-// UI).
-func dial(url, name string) (*amqp.Connection, error) {
-	return amqp.DialConfig(url, amqp.Config{Heartbeat: 10 * time.Second, Properties: amqp.Table{"connection_name": name}})
-}
-
-// open connects, declares the topology on the consuming channel, sets its prefetch, opens the
+// open connects (both connections through the Consumer's dialer: the first node that takes them,
+// starting after the one last lost), declares the topology on the consuming channel, sets its prefetch, opens the
 // confirm-mode publisher on the other connection and hands it to the Consumer, and subscribes to
 // the notifications that end the session. What it opened before failing is closed by close.
-func (s *session) open() error {
+func (s *session) open(ctx context.Context) error {
 	cfg := s.c.cfg
-	conn, err := dial(cfg.URL, "stsorgsync consumer")
+	conn, _, err := s.c.dialer.Dial(ctx, "stsorgsync consumer")
 	if err != nil {
 		return fmt.Errorf("connect to broker: %w", err)
 	}
 	s.conn = conn
-	pubConn, err := dial(cfg.URL, "stsorgsync dead-letter publisher")
+	pubConn, _, err := s.c.dialer.Dial(ctx, "stsorgsync dead-letter publisher")
 	if err != nil {
 		return fmt.Errorf("connect to broker (publisher): %w", err)
 	}

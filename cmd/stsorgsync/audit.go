@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/spf13/cobra"
 
 	"github.com/stsorgsync/stsorgsync/audit"
@@ -139,12 +138,13 @@ func (a *app) runAudit(flt audit.Filter, f *auditFlags) error {
 	if err != nil {
 		return a.invalidConfiguration(err)
 	}
-	conn, err := amqp.DialConfig(cfg.AMQPURL, amqp.Config{
-		Heartbeat: 10 * time.Second, Dial: amqp.DefaultDial(15 * time.Second),
-		Properties: amqp.Table{"connection_name": "stsorgsync audit reader"},
-	})
+	dialer, _, err := amqpDialer(cfg, newLogger(a.stderr, cfg.LogLevel))
 	if err != nil {
-		fmt.Fprintf(a.stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURL(cfg.AMQPURL), err)
+		return a.invalidConfiguration(err)
+	}
+	conn, _, err := dialer.Dial(a.ctx, "stsorgsync audit reader")
+	if err != nil {
+		fmt.Fprintf(a.stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURLs(cfg.AMQPURL), err)
 		return exitCode(exitFailure)
 	}
 	defer conn.Close()

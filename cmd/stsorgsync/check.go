@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 )
@@ -23,7 +21,7 @@ func check(ctx context.Context, cfg Config, d *deps, out io.Writer) int {
 		run  func(context.Context) error
 	}
 	checks := []probe{
-		{"RabbitMQ " + redactURL(cfg.AMQPURL), func(ctx context.Context) error { return pingAMQP(ctx, cfg.AMQPURL) }},
+		{"RabbitMQ " + redactURLs(cfg.AMQPURL), func(ctx context.Context) error { return checkAMQP(ctx, d.amqp, out) }},
 		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
 		{"audit trail (stream " + cfg.AuditStream + ", retention " + cfg.AuditRetention + ")", d.trail.Ping},
 		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
@@ -83,22 +81,4 @@ func checkListeners(ctx context.Context, mo *moclient.Client, cfg Config, out io
 		fmt.Fprintf(out, "OS2MO GraphQL events: %d of %d listeners declared; the daemon declares %s when it starts\n", len(keys)-len(missing), len(keys), strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// pingAMQP opens and closes a connection and a channel.
-func pingAMQP(ctx context.Context, url string) error {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(15 * time.Second)
-	}
-	conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(time.Until(deadline))})
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	return ch.Close()
 }

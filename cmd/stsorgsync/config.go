@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 	"github.com/stsorgsync/stsorgsync/reconcile"
 	"github.com/stsorgsync/stsorgsync/stsclient"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
@@ -39,7 +40,11 @@ type Config struct {
 	EventRetryMax       time.Duration
 	EventListenerPrefix string
 
-	AMQPURL        string
+	// AMQPURL is one AMQP URL or a cluster's comma-separated node URLs (amqpdial.ParseURLs).
+	AMQPURL string
+	// AMQPCAFile, AMQPCertFile and AMQPKeyFile configure TLS for amqps:// (amqpTLS).
+	AMQPCAFile, AMQPCertFile, AMQPKeyFile string
+
 	AMQPMOExchange string
 	AMQPExchange   string
 	AMQPQueue      string
@@ -363,10 +368,14 @@ func (s setting) usedByDLQ() bool {
 	return s.Name == "LOG_LEVEL" || strings.HasPrefix(s.Name, "AMQP_")
 }
 
-// usedByAudit reports whether `stsorgsync audit` reads the setting: LOG_LEVEL, AMQP_URL and the
-// AUDIT_ settings.
+// usedByAudit reports whether `stsorgsync audit` reads the setting: LOG_LEVEL, AMQP_URL, the
+// AMQP TLS files and the AUDIT_ settings.
 func (s setting) usedByAudit() bool {
-	return s.Name == "LOG_LEVEL" || s.Name == "AMQP_URL" || strings.HasPrefix(s.Name, "AUDIT_")
+	switch s.Name {
+	case "LOG_LEVEL", "AMQP_URL", "AMQP_CA_FILE", "AMQP_CERT_FILE", "AMQP_KEY_FILE":
+		return true
+	}
+	return strings.HasPrefix(s.Name, "AUDIT_")
 }
 
 // settings is the single source of truth for configuration: loading, validation, `stsorgsync
@@ -418,7 +427,16 @@ func settings() []setting {
 			c.EventListenerPrefix = v
 			return nil
 		}},
-		{Name: "AMQP_URL", Default: "amqp://guest:guest@localhost:5672/", Secret: true, Help: "RabbitMQ URL (amqp:// or amqps://, with user, password and vhost).", parse: urlOf("amqp amqps", func(c *Config) *string { return &c.AMQPURL })},
+		{Name: "AMQP_URL", Default: "amqp://guest:guest@localhost:5672/", Secret: true, Help: "RabbitMQ URL (amqp:// or amqps://, with user, password and vhost), or for a cluster the nodes' URLs comma-separated (same scheme, user and vhost), e.g. `amqps://u:p@rabbit-0:5671/os2mo,amqps://u:p@rabbit-1:5671/os2mo`. Every connection (the daemon's, `dlq`, `audit`, `check`) goes to the first node that takes it, starting after the node whose connection was last lost.", parse: func(c *Config, v string) error {
+			if _, err := amqpdial.ParseURLs(v); err != nil {
+				return err
+			}
+			c.AMQPURL = v
+			return nil
+		}},
+		{Name: "AMQP_CA_FILE", Help: "With amqps://: PEM bundle of the CAs that sign the RabbitMQ nodes' certificates; it replaces the system's roots for RabbitMQ (empty: the system's roots). TLS is always verified, against the host name in AMQP_URL.", parse: str(func(c *Config) *string { return &c.AMQPCAFile })},
+		{Name: "AMQP_CERT_FILE", Help: "With amqps://: PEM client certificate (chain) presented to RabbitMQ, for brokers that require one; set AMQP_KEY_FILE with it.", parse: str(func(c *Config) *string { return &c.AMQPCertFile })},
+		{Name: "AMQP_KEY_FILE", Help: "With amqps://: the PEM private key of AMQP_CERT_FILE (unencrypted; mount it as a secret file).", parse: str(func(c *Config) *string { return &c.AMQPKeyFile })},
 		{Name: "AMQP_MO_EXCHANGE", Default: "os2mo", Help: "OS2MO's durable topic exchange that events are published on (EVENT_SOURCE amqp).", parse: str(func(c *Config) *string { return &c.AMQPMOExchange })},
 		{Name: "AMQP_EXCHANGE", Default: "stsorgsync", Help: "The integration's own topic exchange: the GraphQL event bridge and the daemon's cascades publish to it, and with EVENT_SOURCE amqp it is bound to AMQP_MO_EXCHANGE with \"#\".", parse: str(func(c *Config) *string { return &c.AMQPExchange })},
 		{Name: "AMQP_QUEUE", Default: "stsorgsync", Help: "Durable quorum queue the daemon consumes.", parse: str(func(c *Config) *string { return &c.AMQPQueue })},
@@ -728,7 +746,7 @@ func (c Config) Validate() error {
 
 // validateAMQP checks the rules that involve only AMQP_ settings (what `stsorgsync dlq` reads).
 func (c Config) validateAMQP() error {
-	var errs []error
+	errs := []error{c.validateAMQPTLS()}
 	if c.AMQPQueue == c.AMQPDLQ {
 		errs = append(errs, errors.New("AMQP_QUEUE and AMQP_DLQ must differ"))
 	}
@@ -818,6 +836,15 @@ func parseEnvFile(path string) (values map[string]string, lines map[string]int, 
 		return nil, nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return values, lines, nil
+}
+
+// redactURLs is redactURL for each URL of a comma-separated list (AMQP_URL of a cluster).
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		parts[i] = redactURL(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
 }
 
 // redactURL hides the password of a URL for logs and error messages.

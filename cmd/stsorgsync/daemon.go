@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/stsorgsync/stsorgsync/audit"
 	"github.com/stsorgsync/stsorgsync/bridge"
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/pipeline"
 	"github.com/stsorgsync/stsorgsync/state"
@@ -35,6 +37,10 @@ type deps struct {
 	sts   *stsclient.Client
 	// trail is the audit trail every STS write is recorded in (AUDIT_STREAM).
 	trail *audit.Stream
+	// amqpTLS is the client TLS configuration for amqps:// (nil for amqp://); amqp dials
+	// AMQP_URL's nodes with it (`check`).
+	amqpTLS *tls.Config
+	amqp    *amqpdial.Dialer
 	// stsToken obtains (or reuses) the STS token; nil when STS_SECURITY is false.
 	stsToken func(context.Context) error
 	// certificates are the organisation certificate and KOMBIT's certificates loaded (none when
@@ -103,15 +109,21 @@ func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("STS client: %w", err)
 	}
+	dialer, amqpTLS, err := amqpDialer(cfg, logger.With("component", "amqp"))
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
 	trail, err := audit.NewStream(audit.StreamConfig{
-		URL: cfg.AMQPURL, Name: cfg.AuditStream, MaxAge: cfg.AuditRetention, MaxBytes: cfg.AuditMaxBytes,
+		URL: cfg.AMQPURL, TLS: amqpTLS, Name: cfg.AuditStream, MaxAge: cfg.AuditRetention, MaxBytes: cfg.AuditMaxBytes,
 		Observe: obs.audit, Logger: logger.With("component", "audit"),
 	})
 	if err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("audit trail: %w", err)
 	}
-	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, stsToken: sec.token, certificates: sec.certificates}, nil
+	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, amqpTLS: amqpTLS, amqp: dialer,
+		stsToken: sec.token, certificates: sec.certificates}, nil
 }
 
 func (d *deps) close() {
@@ -174,7 +186,9 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Trail:    d.trail,
 		Logger:   logger.With("component", "pipeline"),
 	}
-	cons, err = consumer.New(consumerConfig(cfg, logger), handler, m)
+	ccfg := consumerConfig(cfg, logger)
+	ccfg.TLS = d.amqpTLS
+	cons, err = consumer.New(ccfg, handler, m)
 	if err != nil {
 		return err
 	}
@@ -209,7 +223,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	go func() { httpDone <- srv.Serve(ln) }()
 
 	logger.Info("started", "version", version, "http", ln.Addr().String(),
-		"amqp", redactURL(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
+		"amqp", redactURLs(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
 		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers, "event_source", strings.Join(cfg.EventSources, ","))
 
 	// The scheduled full sync (SYNC_INTERVAL) shares the leases and records with the pipeline.

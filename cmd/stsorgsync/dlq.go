@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/spf13/cobra"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
@@ -222,13 +221,13 @@ func (a *app) withDLQ(name string, do func(*consumer.DLQ, *slog.Logger) error) e
 		return a.invalidConfiguration(err)
 	}
 	logger := newLogger(a.stderr, cfg.LogLevel)
-	conn, err := amqp.DialConfig(cfg.AMQPURL, amqp.Config{
-		Heartbeat:  10 * time.Second,
-		Dial:       amqp.DefaultDial(15 * time.Second),
-		Properties: amqp.Table{"connection_name": "stsorgsync dlq"},
-	})
+	dialer, _, err := amqpDialer(cfg, logger)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURL(cfg.AMQPURL), err)
+		return a.invalidConfiguration(err)
+	}
+	conn, _, err := dialer.Dial(a.ctx, "stsorgsync dlq")
+	if err != nil {
+		fmt.Fprintf(a.stderr, "stsorgsync: connect to RabbitMQ %s: %v\n", redactURLs(cfg.AMQPURL), err)
 		return exitCode(exitFailure)
 	}
 	defer conn.Close()

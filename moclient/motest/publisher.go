@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 )
 
 // DefaultExchange is the exchange OS2MO publishes its events to.
@@ -55,10 +57,10 @@ type PublisherOptions struct {
 // OS2MO). A publisher made by [NewPublisher] on a connection of the caller's reopens its channel
 // but never redials: once that connection is closed, Publish fails at once.
 type Publisher struct {
-	opts  PublisherOptions
-	url   string // DialPublisher: redialled after a lost connection; "" for NewPublisher
-	owned bool   // conn is the publisher's own (closed by Close)
-	log   *slog.Logger
+	opts   PublisherOptions
+	dialer *amqpdial.Dialer // DialPublisher: redials after a lost connection; nil for NewPublisher
+	owned  bool             // conn is the publisher's own (closed by Close)
+	log    *slog.Logger
 
 	mu     sync.Mutex // guards conn, ch and shut; serialises publishes on ch (channels are not thread-safe)
 	conn   *amqp.Connection
@@ -124,19 +126,18 @@ func openChannel(conn *amqp.Connection, exchange string) (*amqp.Channel, error) 
 	return ch, nil
 }
 
-// dial connects to url as "fakemo publisher".
-func dial(url string) (*amqp.Connection, error) {
-	cfg := amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US", Properties: amqp.NewConnectionProperties(),
-		Dial: amqp.DefaultDial(5 * time.Second)}
-	cfg.Properties.SetClientConnectionName("fakemo publisher")
-	conn, err := amqp.DialConfig(url, cfg)
+// dial connects as "fakemo publisher" to the first node of d that takes the connection.
+func dial(d *amqpdial.Dialer) (*amqp.Connection, error) {
+	conn, _, err := d.Dial(context.Background(), "fakemo publisher")
 	if err != nil {
 		return nil, fmt.Errorf("motest: connecting to AMQP broker: %w", err)
 	}
 	return conn, nil
 }
 
-// DialPublisher connects to url and returns a publisher that owns the connection.
+// DialPublisher connects to url (one AMQP URL, or a cluster's comma-separated node URLs: a lost
+// connection is redialled starting at the next node) and returns a publisher that owns the
+// connection.
 func DialPublisher(url, exchange string) (*Publisher, error) {
 	return DialPublisherWithOptions(url, PublisherOptions{Exchange: exchange})
 }
@@ -144,7 +145,11 @@ func DialPublisher(url, exchange string) (*Publisher, error) {
 // DialPublisherWithOptions is [DialPublisher] with options.
 // The first connection must succeed; later ones are redialled as needed (see [Publisher]).
 func DialPublisherWithOptions(url string, opts PublisherOptions) (*Publisher, error) {
-	conn, err := dial(url)
+	d, err := amqpdial.New(amqpdial.Config{URLs: url, Timeout: 5 * time.Second, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("motest: AMQP URL: %w", err)
+	}
+	conn, err := dial(d)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +158,7 @@ func DialPublisherWithOptions(url string, opts PublisherOptions) (*Publisher, er
 		_ = conn.Close()
 		return nil, err
 	}
-	p.owned, p.url = true, url
+	p.owned, p.dialer = true, d
 	return p, nil
 }
 
@@ -318,10 +323,10 @@ func (p *Publisher) channel() (*amqp.Channel, error) {
 	}
 	p.ch = nil
 	if p.conn.IsClosed() {
-		if p.url == "" {
+		if p.dialer == nil {
 			return nil, errNoRedial
 		}
-		conn, err := dial(p.url)
+		conn, err := dial(p.dialer)
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +336,7 @@ func (p *Publisher) channel() (*amqp.Channel, error) {
 	}
 	ch, err := openChannel(p.conn, p.opts.Exchange)
 	if err != nil {
-		if p.url != "" {
+		if p.dialer != nil {
 			_ = p.conn.Close() // start afresh next time; the broker may still be booting
 		}
 		return nil, err
