@@ -14,7 +14,9 @@ import (
 // the event path's live reads agree.
 func (e *Engine) BundleReads(ctx context.Context) ([]BundleRead, error) {
 	o := e.Options.withDefaults()
-	plan, err := e.plan(ctx, o, false)
+	eng := *e
+	eng.retain = true
+	plan, err := eng.plan(ctx, o, false)
 	if err != nil {
 		return nil, err
 	}

@@ -37,9 +37,11 @@ func (losingLease) Renew(context.Context, time.Duration) error { return state.Er
 // the other bundles; a later sync with its leases intact converges it.
 func TestSyncStopsABundleWhoseLeaseIsLost(t *testing.T) {
 	data := motest.GenerateOrg(motest.GenOptions{Seed: 21, Units: 4, Persons: 6, Today: time.Now()})
-	// Slow STS calls and a short lease: every person bundle's writes outlast a renewal period.
-	e := newEnvWith(t, data, ststest.Options{Latency: 25 * time.Millisecond})
-	eng := e.engine(t, func(o *reconcile.Options) { o.LeaseTTL = 30 * time.Millisecond; o.Attempts = 1 })
+	// Slow STS calls and a short lease: every person bundle's writes (three or more, 60 ms each)
+	// outlast a renewal period (50 ms), while the units' leases, renewed for real, have room
+	// for a busy machine's delays.
+	e := newEnvWith(t, data, ststest.Options{Latency: 60 * time.Millisecond})
+	eng := e.engine(t, func(o *reconcile.Options) { o.LeaseTTL = 150 * time.Millisecond; o.Attempts = 1 })
 	eng.Store = losingStore{e.store}
 	res, err := eng.Sync(t.Context())
 	if err == nil {

@@ -54,6 +54,13 @@ type bundle struct {
 	// depth is a unit's distance from the root: parents converge first, and are deactivated
 	// last.
 	depth int
+	// deferred says desired is translated only while the bundle is planned or converged, from
+	// the OS2MO person of the snapshot's store, batch batch (a person in effect).
+	deferred bool
+	batch    int
+	// settled says the plan found nothing to write and the last-sent record current: the sync
+	// leaves the bundle alone.
+	settled bool
 }
 
 // unitID returns the UUID a unit bundle's unit has in STS (translate.Settings.UUIDFromITSystems
@@ -214,7 +221,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 
 	want := map[oio.Kind][]uuid.UUID{}
 	for _, b := range bundles {
-		for _, obj := range b.desired.Objects {
+		for _, obj := range b.desired.Objects { // none for a deferred bundle: read as it is planned
 			// Adresse and Person are not in the hierarchy. A desired object of another kind that
 			// it did not list may still exist (passivated, inactive, or another municipality's),
 			// which decides between importer and ret. An object to deactivate that it did not list
@@ -229,7 +236,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	}
 
 	p := &Plan{GeneratedAt: now, bundles: bundles, snap: snap, UnitsMO: len(snap.unitIDs), PersonsMO: len(snap.personIDs),
-		ObjectsRead: snap.read, Adoption: Adoption{ForeignFunctions: map[string]int{}}, OrphanList: orphans.list}
+		Adoption: Adoption{ForeignFunctions: map[string]int{}}, OrphanList: orphans.list}
 	for _, orp := range orphans.list {
 		switch {
 		case orp.Action == OrphanKeep && orp.Kind == oio.KindOrganisationEnhed:
@@ -263,10 +270,36 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	owned := ownedUUIDs(bundles, snap)
 	snap.recordedFunctions = nil
 	sortBundles(bundles)
+	ending := endingRefs(bundles)
 	// Plan the bundles in the order the sync writes them, each against STS as the writes before
-	// it leave it (sim), so that an object two bundles end is planned once.
+	// it leave it (sim), so that an object two bundles end is planned once. The deferred person
+	// bundles are translated (and the objects they name read) a batch at a time, a few batches
+	// ahead of the planning, and forgotten once planned.
 	sim := snap.sts.overlay(o.Settings, now)
+	feed := e.feedBatches(ctx, o, snap, bundles, now)
+	defer feed.stop()
+	var batch []*bundle // the deferred bundles being planned
+	release := func() {
+		for _, b := range batch {
+			if e.retain {
+				continue
+			}
+			snap.release(b, ending, objects)
+		}
+		batch = nil
+	}
+	planned := 0
 	for _, b := range bundles {
+		if b.deferred && (len(batch) == 0 || batch[0].batch != b.batch) {
+			release()
+			var err error
+			if batch, err = feed.next(ctx); err != nil {
+				return nil, err
+			}
+			if len(batch) == 0 || batch[0] != b {
+				return nil, fmt.Errorf("plan: persons batch out of order at %s", b.key) // cannot happen: both follow the bundles' order
+			}
+		}
 		if b.unit && b.desired.Object(b.unitID()) != nil {
 			p.Exported++
 		}
@@ -275,30 +308,43 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 			o.Logger.Debug("translation problem", "bundle", b.key, "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 		}
 		cur := sim.lookup(b.desired.Lookups())
-		planned := planBundle(o, snap, b, cur, now)
-		ops := p.classify(o, b, cur, planned, owned, today, objects)
-		if len(ops) > 0 {
+		ops := planBundle(o, snap, b, cur, now)
+		classified := p.classify(o, b, cur, ops, owned, today, objects)
+		if len(classified) > 0 {
 			p.Changed++
 		}
-		for _, op := range planned {
-			// A refused operation would fail in STS too; the plan shows it.
-			_ = sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
+		for _, op := range ops {
+			// A refused operation would fail in STS too; the plan shows it. A deferred bundle's
+			// writes matter to no later bundle (each person's objects are its own) but those to an
+			// object linked to a unit or user a later bundle ends.
+			if !b.deferred || linkedTo(&op.Object, ending) {
+				_ = sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
+			}
 		}
-		p.Ops = append(p.Ops, ops...)
-		if e.Store != nil {
-			if _, recorded := snap.sent[b.key]; !recorded {
-				for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
-					if obj := b.desired.Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
-						if obj.Kind == oio.KindOrganisationEnhed {
-							p.Adoption.TakenOverUnits++
-						} else {
-							p.Adoption.TakenOverUsers++
-						}
+		p.Ops = append(p.Ops, classified...)
+		sent, recorded := snap.sent[b.key]
+		if e.Store != nil && !recorded {
+			for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
+				if obj := b.desired.Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
+					if obj.Kind == oio.KindOrganisationEnhed {
+						p.Adoption.TakenOverUnits++
+					} else {
+						p.Adoption.TakenOverUsers++
 					}
 				}
 			}
 		}
+		if b.deferred {
+			b.settled = len(ops) == 0 && (objects || recorded && sent == sumRecord(b.desired.Record().String()))
+		}
+		planned++
+		o.Progress(Progress{Phase: "plan", Done: planned, Total: len(bundles)})
 	}
+	release()
+	if err := feed.stop(); err != nil {
+		return nil, err
+	}
+	p.ObjectsRead = snap.read
 	p.Bundles = len(bundles)
 	p.Limit = o.deactivationLimit(p.UnitsSTS + p.UsersSTS)
 	if !objects {
@@ -533,6 +579,14 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 			}
 		}
 	}
+	// The deferred person bundles' (translated when read).
+	maps.Copy(users, snap.personUsers)
+	for _, person := range snap.personRefs {
+		for id := range snap.sts.lookup(translate.Lookups{UsersOfPerson: person}) {
+			users[id] = true
+		}
+	}
+	snap.personUsers, snap.personRefs = nil, nil
 	var units, brugere []uuid.UUID
 	for _, id := range snap.hierarchy[oio.KindOrganisationEnhed] {
 		if !listedUnits[id] && snap.sts.get(id).ActiveOn(today) && id != o.Settings.TopUnit {
@@ -559,8 +613,8 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 		return nil, err
 	}
 	moPersons := map[uuid.UUID]*model.Person{}
-	moUnits, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)", func(_ []uuid.UUID, got map[uuid.UUID]*model.Person) func() {
-		return func() { maps.Copy(moPersons, got) }
+	moUnits, err := e.readMO(ctx, o, units, brugere, "OS2MO (orphans)", func(_ int, _ []uuid.UUID, got map[uuid.UUID]*model.Person) (func(), error) {
+		return func() { maps.Copy(moPersons, got) }, nil
 	})
 	if err != nil {
 		return nil, err
@@ -674,6 +728,8 @@ func ownedUUIDs(bundles []*bundle, snap *snapshot) map[uuid.UUID]bool {
 	if owned == nil {
 		owned = map[uuid.UUID]bool{}
 	}
+	maps.Copy(owned, snap.owned) // the deferred bundles'
+	snap.owned = nil
 	for _, b := range bundles {
 		for _, o := range b.desired.Objects {
 			if o.Kind == oio.KindOrganisationFunktion {

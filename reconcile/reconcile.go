@@ -167,4 +167,8 @@ type Engine struct {
 	// Trail, if set, is the audit trail every STS write is recorded in before it is made.
 	Trail   converge.Trail
 	Options Options
+
+	// retain keeps every deferred bundle translated and every object read once planned (tests
+	// that inspect the snapshot after planning).
+	retain bool
 }

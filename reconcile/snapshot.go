@@ -32,9 +32,17 @@ type snapshot struct {
 	// units are their current states; nil when one was no longer in effect when read
 	// (terminated between the listing and the read), absent when OS2MO forgot it.
 	units map[uuid.UUID]*model.OrgUnit
-	// persons are the persons' bundles, translated as each batch was read (a person's OS2MO data
-	// is not kept); persons no longer in effect, or forgotten, are translated as gone.
+	// persons are the persons' bundles: those in effect deferred (their OS2MO data is in store,
+	// translated again when planned and when converged), those no longer in effect, or
+	// forgotten, translated as gone.
 	persons map[uuid.UUID]*bundle
+	// store holds the OS2MO data of the deferred person bundles, compressed.
+	store *personStore
+	// personUsers are the users the deferred person bundles govern, personRefs their STS Person
+	// objects, and owned the functions they desire or end (see orphans and ownedUUIDs).
+	personUsers map[uuid.UUID]bool
+	personRefs  []uuid.UUID
+	owned       map[uuid.UUID]bool
 	// personsKnown counts the persons OS2MO knew when read (in effect or not).
 	personsKnown int
 	// sent holds a digest of the last-sent record of every bundle that had one when the sync
@@ -369,7 +377,8 @@ func applyShared(current *oio.Object, op translate.Operation) (*oio.Object, erro
 // every listed bundle, so that a bundle the event path writes while the sync runs is recognised
 // and left to it.
 func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*snapshot, error) {
-	snap := &snapshot{sent: map[string]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{}}
+	snap := &snapshot{sent: map[string]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{},
+		personUsers: map[uuid.UUID]bool{}, owned: map[uuid.UUID]bool{}}
 	start := o.Now()
 	if err := e.MO.ListUnits(ctx, func(page []uuid.UUID) error {
 		snap.unitIDs = append(snap.unitIDs, page...)
@@ -384,7 +393,9 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 		return nil, fmt.Errorf("list the persons in OS2MO: %w", err)
 	}
 	snap.unitIDs = unique(snap.unitIDs)
+	// The persons are read, stored and planned in the order their bundles converge (by key).
 	snap.personIDs = unique(snap.personIDs)
+	slices.SortFunc(snap.personIDs, compareUUID)
 	o.Logger.Info("listed OS2MO", "units", len(snap.unitIDs), "persons", len(snap.personIDs), "took", o.Now().Sub(start).Round(time.Millisecond))
 
 	var keys []string
@@ -400,18 +411,54 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 
 	start = o.Now()
 	snap.persons = make(map[uuid.UUID]*bundle, len(snap.personIDs))
+	snap.store = newPersonStore((len(snap.personIDs) + moclient.MaxBatch - 1) / moclient.MaxBatch)
 	var err error
-	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(ids []uuid.UUID, got map[uuid.UUID]*model.Person) func() {
+	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(k int, ids []uuid.UUID, got map[uuid.UUID]*model.Person) (func(), error) {
 		bs := make([]*bundle, len(ids))
+		var keep []*model.Person
+		var users, persons, funcs []uuid.UUID
 		for i, id := range ids {
-			bs[i] = personBundle(o.Settings, id, got[id], now)
+			p := got[id]
+			if p == nil {
+				bs[i] = personBundle(o.Settings, id, nil, now)
+				continue
+			}
+			// Translated now for what the orphans and the guards need to know of every bundle;
+			// translated again when planned.
+			d := personBundle(o.Settings, id, p, now).desired
+			users = append(users, d.Users...)
+			if d.Person != uuid.Nil {
+				persons = append(persons, d.Person)
+			}
+			for _, obj := range d.Objects {
+				if obj.Kind == oio.KindOrganisationFunktion {
+					funcs = append(funcs, obj.UUID)
+				}
+			}
+			for _, r := range d.Deactivate {
+				if r.Kind == oio.KindOrganisationFunktion {
+					funcs = append(funcs, r.UUID)
+				}
+			}
+			bs[i] = &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, origin: originExported, phase: phasePersons, deferred: true, batch: k}
+			keep = append(keep, p)
+		}
+		if err := snap.store.put(k, keep); err != nil {
+			return nil, err
 		}
 		return func() {
 			for i, id := range ids {
 				snap.persons[id] = bs[i]
 			}
+			for _, id := range users {
+				snap.personUsers[id] = true
+			}
+			for _, id := range funcs {
+				snap.owned[id] = true
+			}
+			snap.personRefs = append(snap.personRefs, persons...)
 			snap.personsKnown += len(got)
-		}
+		}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -472,11 +519,11 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot
 }
 
 // readMO reads units and persons in batches of moclient.MaxBatch, Options.Concurrency at once. It
-// returns the units, and hands each batch of persons (the UUIDs asked for, and what OS2MO
-// returned for them) to persons, concurrently; the function persons returns is called under a
-// lock, one at a time. The persons' data is not kept.
+// returns the units, and hands each batch of persons (its index k, the UUIDs asked for, and what
+// OS2MO returned for them) to persons, concurrently; the function persons returns is called under
+// a lock, one at a time. The persons' data is not kept.
 func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uuid.UUID, phase string,
-	persons func(ids []uuid.UUID, got map[uuid.UUID]*model.Person) func()) (map[uuid.UUID]*model.OrgUnit, error) {
+	persons func(k int, ids []uuid.UUID, got map[uuid.UUID]*model.Person) (func(), error)) (map[uuid.UUID]*model.OrgUnit, error) {
 	units := map[uuid.UUID]*model.OrgUnit{}
 	total := len(unitIDs) + len(personIDs)
 	var done atomic.Int64
@@ -496,13 +543,19 @@ func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uui
 			return nil
 		})
 	}
+	next := 0
 	for chunk := range slices.Chunk(personIDs, moclient.MaxBatch) {
+		k := next
+		next++
 		g.Go(func() error {
 			got, err := e.MO.Persons(gctx, chunk)
 			if err != nil {
 				return fmt.Errorf("read %d persons from OS2MO: %w", len(chunk), err)
 			}
-			store := persons(chunk, got)
+			store, err := persons(k, chunk, got)
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			store()
 			mu.Unlock()

@@ -131,13 +131,14 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 		defer mu.Unlock()
 		f()
 	}
+	ending := endingRefs(plan.bundles)
 	run := func(bs []*bundle) ([]*bundle, error) {
 		var busy []*bundle
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(o.Concurrency)
 		for _, b := range bs {
 			g.Go(func() error {
-				out, err := e.convergeBundle(gctx, o, plan.snap, b)
+				out, err := e.convergeDeferred(gctx, o, plan, b, ending)
 				if !errors.Is(err, errBundleBusy) {
 					// What the bundle wants is in STS (and in plan.snap) now, or it failed: either
 					// way nothing reads it again.
@@ -217,6 +218,36 @@ func levels(bs []*bundle) [][]*bundle {
 		out[len(out)-1] = append(out[len(out)-1], b)
 	}
 	return out
+}
+
+// convergeDeferred converges a bundle (convergeBundle); a deferred one is translated again
+// first, unless the plan found it settled, and the objects it wrote are forgotten afterwards (but
+// those linked to a unit or user a later bundle ends): each person's objects are its own.
+func (e *Engine) convergeDeferred(ctx context.Context, o Options, plan *Plan, b *bundle, ending map[uuid.UUID]bool) (outcome, error) {
+	if !b.deferred {
+		return e.convergeBundle(ctx, o, plan.snap, b)
+	}
+	if b.settled {
+		return outcomeInSync, nil
+	}
+	if b.desired.Objects == nil { // not translated yet (a busy bundle tried again is)
+		p, err := plan.snap.store.take(b.batch, b.id)
+		if err != nil {
+			return 0, err
+		}
+		b.desired = personBundle(o.Settings, b.id, p, plan.GeneratedAt).desired
+	}
+	out, err := e.convergeBundle(ctx, o, plan.snap, b)
+	if errors.Is(err, errBundleBusy) {
+		return out, err
+	}
+	for i := range b.desired.Objects {
+		obj := &b.desired.Objects[i]
+		if cur := plan.snap.sts.get(obj.UUID); cur != nil && !linkedTo(cur, ending) && !linkedTo(obj, ending) {
+			plan.snap.sts.remove(obj.UUID)
+		}
+	}
+	return out, err
 }
 
 // outcome is what converging one bundle did.
