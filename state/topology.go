@@ -149,49 +149,47 @@ func sentinelOptions(cfg RedisConfig, client redis.UniversalClient, addr string)
 }
 
 func inspectCluster(ctx context.Context, cc *redis.ClusterClient) []TopologyItem {
-	var items []TopologyItem
-	slots, err := cc.ClusterSlots(ctx).Result()
+	shards, err := cc.ClusterShards(ctx).Result()
 	if err != nil {
-		return []TopologyItem{{Name: "Redis Cluster", Err: fmt.Errorf("CLUSTER SLOTS: %w", err)}}
+		return []TopologyItem{{Name: "Redis Cluster", Err: fmt.Errorf("CLUSTER SHARDS (Redis 7 or later): %w", err)}}
 	}
-	masterSlots := map[string][]string{}
-	replicaOf := map[string]string{}
-	covered := 0
-	for _, s := range slots {
-		if len(s.Nodes) == 0 {
-			continue
+	tls := cc.Options().TLSConfig != nil
+	var items []TopologyItem
+	covered, masters, nodes := 0, 0, 0
+	for _, shard := range shards {
+		var ranges []string
+		for _, r := range shard.Slots {
+			covered += int(r.End - r.Start + 1)
+			ranges = append(ranges, strconv.FormatInt(r.Start, 10)+"-"+strconv.FormatInt(r.End, 10))
 		}
-		covered += s.End - s.Start + 1
-		m := s.Nodes[0].Addr
-		masterSlots[m] = append(masterSlots[m], strconv.Itoa(s.Start)+"-"+strconv.Itoa(s.End))
-		for _, n := range s.Nodes[1:] {
-			replicaOf[n.Addr] = m
+		for _, n := range shard.Nodes {
+			port := n.Port
+			if tls && n.TLSPort != 0 {
+				port = n.TLSPort
+			}
+			addr := net.JoinHostPort(n.IP, strconv.FormatInt(port, 10))
+			item := TopologyItem{Name: "Redis Cluster node " + addr}
+			nodes++
+			if n.Role == "master" {
+				masters++
+			}
+			c := redis.NewClient(nodeOptions(cc, addr))
+			info, err := serverInfo(ctx, c)
+			_ = c.Close()
+			switch {
+			case n.Health != "online":
+				item.Err = fmt.Errorf("%s, health %s", n.Role, n.Health)
+			case err != nil:
+				item.Err = err
+			case n.Role == "master":
+				item.Detail = fmt.Sprintf("master of slots %s, Redis %s", strings.Join(ranges, " "), info["redis_version"])
+			default:
+				item.Detail = fmt.Sprintf("replica of slots %s, Redis %s", strings.Join(ranges, " "), info["redis_version"])
+			}
+			items = append(items, item)
 		}
 	}
-	var nodes []string
-	for a := range masterSlots {
-		nodes = append(nodes, a)
-	}
-	for a := range replicaOf {
-		nodes = append(nodes, a)
-	}
-	slices.Sort(nodes)
-	for _, addr := range nodes {
-		item := TopologyItem{Name: "Redis Cluster node " + addr}
-		c := redis.NewClient(nodeOptions(cc, addr))
-		info, err := serverInfo(ctx, c)
-		_ = c.Close()
-		switch {
-		case err != nil:
-			item.Err = err
-		case replicaOf[addr] != "":
-			item.Detail = fmt.Sprintf("role %s of %s, Redis %s", info["role"], replicaOf[addr], info["redis_version"])
-		default:
-			item.Detail = fmt.Sprintf("role %s, slots %s, Redis %s", info["role"], strings.Join(masterSlots[addr], " "), info["redis_version"])
-		}
-		items = append(items, item)
-	}
-	summary := TopologyItem{Name: "Redis Cluster", Detail: fmt.Sprintf("%d nodes, %d masters, %d of 16384 slots covered", len(nodes), len(masterSlots), covered)}
+	summary := TopologyItem{Name: "Redis Cluster", Detail: fmt.Sprintf("%d nodes, %d masters, %d of 16384 slots covered", nodes, masters, covered)}
 	if covered != 16384 {
 		summary.Err = fmt.Errorf("%d of 16384 slots covered: keys in the others cannot be read or written", covered)
 	}

@@ -22,7 +22,7 @@ func check(ctx context.Context, cfg Config, d *deps, out io.Writer) int {
 	}
 	checks := []probe{
 		{"RabbitMQ " + redactURLs(cfg.AMQPURL), func(ctx context.Context) error { return checkAMQP(ctx, d.amqp, out) }},
-		{"Redis " + redactURL(cfg.RedisURL), d.store.Ping},
+		{"Redis (" + d.redisCfg.Topology() + ")", func(ctx context.Context) error { return checkRedis(ctx, d, out) }},
 		{"audit trail (stream " + cfg.AuditStream + ", retention " + cfg.AuditRetention + ")", d.trail.Ping},
 		{"OS2MO " + cfg.MOURL + " (token and GraphQL)", d.mo.Ping},
 	}

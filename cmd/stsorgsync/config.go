@@ -73,6 +73,16 @@ type Config struct {
 	RedisKeyPrefix string
 	StateHashTTL   time.Duration
 	LeaseTTL       time.Duration
+	// RedisSentinelAddrs and RedisSentinelMaster select Redis Sentinel, RedisClusterAddrs a
+	// Redis Cluster (state.RedisConfig); RedisCAFile, RedisCertFile and RedisKeyFile configure
+	// TLS for rediss://.
+	RedisSentinelAddrs    []string
+	RedisSentinelMaster   string
+	RedisSentinelPassword string
+	RedisClusterAddrs     []string
+	RedisCAFile           string
+	RedisCertFile         string
+	RedisKeyFile          string
 
 	MOURL            string
 	MOGraphQLVersion int
@@ -479,7 +489,14 @@ func settings() []setting {
 		{Name: "STS_BREAKER_PROBE_INTERVAL", Default: "5s", Help: "While the circuit breaker is open, let one event through this often to probe STS.", parse: duration(func(c *Config) *time.Duration { return &c.BreakerProbeInterval })},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "30s", Help: "On SIGTERM, how long in-flight events may finish before they are cancelled and requeued.", parse: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 
-		{Name: "REDIS_URL", Default: "redis://localhost:6379/0", Secret: true, Help: "Redis URL (redis:// or rediss://) for leases and last-sent hashes.", parse: urlOf("redis rediss", func(c *Config) *string { return &c.RedisURL })},
+		{Name: "REDIS_URL", Default: "redis://localhost:6379/0", Secret: true, Help: "Redis for leases and last-sent hashes: redis:// or rediss:// (TLS, always verified), with user, password and database, e.g. `rediss://:password@redis:6380/0`. With REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS it gives only the scheme, user, password and database of the data nodes, and its host may be left out (`rediss://:password@/0`).", parse: redisURL},
+		{Name: "REDIS_SENTINEL_ADDRS", Help: "Redis Sentinel: the Sentinels' comma-separated host:port, e.g. `redis-sentinel-0:26379,redis-sentinel-1:26379,redis-sentinel-2:26379`. The daemon asks them for the master of REDIS_SENTINEL_MASTER and follows it through a failover. Needs REDIS_SENTINEL_MASTER.", parse: hostPorts(func(c *Config) *[]string { return &c.RedisSentinelAddrs })},
+		{Name: "REDIS_SENTINEL_MASTER", Help: "Redis Sentinel: the name the Sentinels monitor the master by (`sentinel monitor <name> …`, often `mymaster`).", parse: str(func(c *Config) *string { return &c.RedisSentinelMaster })},
+		{Name: "REDIS_SENTINEL_PASSWORD", Secret: true, Help: "Redis Sentinel: the Sentinels' own password (requirepass in sentinel.conf), if they have one; the data nodes' password is REDIS_URL's.", parse: str(func(c *Config) *string { return &c.RedisSentinelPassword })},
+		{Name: "REDIS_CLUSTER_ADDRS", Help: "Redis Cluster: comma-separated host:port of some of its nodes (seeds; the client learns the others), e.g. `redis-0:6379,redis-1:6379,redis-2:6379`. REDIS_URL's database must be 0. Not with REDIS_SENTINEL_ADDRS.", parse: hostPorts(func(c *Config) *[]string { return &c.RedisClusterAddrs })},
+		{Name: "REDIS_CA_FILE", Help: "With rediss://: PEM bundle of the CAs that sign the Redis servers' (and Sentinels') certificates; it replaces the system's roots for Redis (empty: the system's roots). TLS is always verified, against the host name dialled.", parse: str(func(c *Config) *string { return &c.RedisCAFile })},
+		{Name: "REDIS_CERT_FILE", Help: "With rediss://: PEM client certificate (chain) presented to Redis, for servers with tls-auth-clients; set REDIS_KEY_FILE with it.", parse: str(func(c *Config) *string { return &c.RedisCertFile })},
+		{Name: "REDIS_KEY_FILE", Help: "With rediss://: the PEM private key of REDIS_CERT_FILE (unencrypted; mount it as a secret file).", parse: str(func(c *Config) *string { return &c.RedisKeyFile })},
 		{Name: "REDIS_KEY_PREFIX", Default: "stsorgsync:", Help: "Prefix of every Redis key, so several municipalities can share one Redis.", parse: str(func(c *Config) *string { return &c.RedisKeyPrefix })},
 		{Name: "STATE_HASH_TTL", Default: "0", Help: "How long a last-sent hash is trusted; 0 = until overwritten. A finite value re-checks every object against STS at least that often.", parse: duration(func(c *Config) *time.Duration { return &c.StateHashTTL })},
 		{Name: "LEASE_TTL", Default: "30s", Help: "How long one unit or person stays locked if a process dies while writing it (a live lease is renewed every third of this). Events for a locked unit or person wait for the lease; the wait does not count against RETRY_MAX_ELAPSED.", parse: duration(func(c *Config) *time.Duration { return &c.LeaseTTL })},
@@ -737,6 +754,7 @@ func (c Config) Validate() error {
 	if c.Mapping.ContactForTasks && c.Mapping.DisableKLE {
 		errs = append(errs, errors.New("USE_CONTACT_FOR_TASKS=true needs ENABLE_KLE=true: the Henvendelsessted functions are made from the units' KLE"))
 	}
+	errs = append(errs, c.validateRedis())
 	if c.LeaseTTL < 5*time.Second {
 		errs = append(errs, fmt.Errorf("LEASE_TTL (%s) must be at least 5s", c.LeaseTTL))
 	}

@@ -31,7 +31,7 @@ var errUncleanShutdown = errors.New("unclean shutdown")
 
 // deps are the daemon's connections to the outside world, built from Config.
 type deps struct {
-	redis *redis.Client
+	redis redis.UniversalClient
 	store *state.Redis
 	mo    *moclient.Client
 	sts   *stsclient.Client
@@ -46,6 +46,8 @@ type deps struct {
 	// certificates are the organisation certificate and KOMBIT's certificates loaded (none when
 	// STS_SECURITY is false), for the expiry metric.
 	certificates []loadedCertificate
+	// redisCfg is how redis was built (the topology `check` reports).
+	redisCfg state.RedisConfig
 }
 
 // observers are told of the clients' work for the metrics; nil fields are not told.
@@ -56,11 +58,10 @@ type observers struct {
 
 // newDeps builds the clients from cfg.
 func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, rcfg, err := newRedisClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(cfg.RedisURL), err)
+		return nil, err
 	}
-	rdb := redis.NewClient(ropts)
 	instance := uuid.NewString()
 	store, err := state.NewRedis(rdb, state.RedisOptions{
 		Prefix:  cfg.RedisKeyPrefix,
@@ -122,7 +123,7 @@ func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("audit trail: %w", err)
 	}
-	return &deps{redis: rdb, store: store, mo: mo, sts: sts, trail: trail, amqpTLS: amqpTLS, amqp: dialer,
+	return &deps{redis: rdb, redisCfg: rcfg, store: store, mo: mo, sts: sts, trail: trail, amqpTLS: amqpTLS, amqp: dialer,
 		stsToken: sec.token, certificates: sec.certificates}, nil
 }
 
@@ -223,7 +224,7 @@ func runDaemon(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	go func() { httpDone <- srv.Serve(ln) }()
 
 	logger.Info("started", "version", version, "http", ln.Addr().String(),
-		"amqp", redactURLs(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redactURL(cfg.RedisURL),
+		"amqp", redactURLs(cfg.AMQPURL), "queue", cfg.AMQPQueue, "redis", redisDescription(d.redisCfg),
 		"mo", cfg.MOURL, "sts", cfg.STSBaseURL, "workers", cfg.Workers, "event_source", strings.Join(cfg.EventSources, ","))
 
 	// The scheduled full sync (SYNC_INTERVAL) shares the leases and records with the pipeline.
