@@ -16,7 +16,7 @@ COMPOSE := $(shell if command -v docker-compose >/dev/null 2>&1; then echo docke
 	elif docker compose version >/dev/null 2>&1; then echo docker compose; fi)
 SHELL_SCRIPTS := scripts/*.sh .ci/run
 
-.PHONY: help build services test chaos operations-check lint fmt-check vet staticcheck shellcheck demo bench bench-full bench-scale compose-config clean
+.PHONY: help build services test deploy-test chaos operations-check lint fmt-check vet staticcheck shellcheck demo bench bench-full bench-scale compose-config clean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -36,8 +36,19 @@ services: ## make sure RabbitMQ (with management API) and Redis answer; start th
 # servers are never stopped, restarted or flushed: the other tests get a vhost and a Redis key
 # prefix of their own on them. cmd/stsorgsync alone took 8 minutes under -race on a busy two-core
 # machine, close to go test's default limit of 10 per package, hence -timeout.
-test: services fmt-check vet staticcheck ## services, gofmt, go vet, staticcheck, go test -race with CI=true
+test: services fmt-check vet staticcheck ## services, gofmt, go vet, staticcheck, go test -race with CI=true (and the deploy module's tests)
 	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 20m ./...
+	cd $(DEPLOY) && $(GO) test -count=1 ./...
+
+# The Kubernetes manifests (deploy/kustomize) are checked by a Go module of their own, deploy/go.mod,
+# so that kustomize and the Kubernetes API types stay out of the daemon's dependencies; the root's
+# ./... does not reach into it, so vet, staticcheck and test run it separately. Its tests build the
+# daemon and ask it for its settings and commands; they run without -race (their only concurrency
+# is parallel tests reading shared, immutable data, and -race would add minutes of compiling the
+# Kubernetes libraries on a fresh machine).
+DEPLOY := deploy
+deploy-test: ## go vet, staticcheck and go test of the Kubernetes manifests (deploy/: kustomize build, strict decoding, checks against the daemon)
+	cd $(DEPLOY) && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 ./...
 
 # The chaos scenarios start a RabbitMQ node and a Redis of their own (internal/chaosenv), kill
 # them with SIGKILL and restart them; the machine's servers are never touched, so `make services`
@@ -63,14 +74,16 @@ fmt-check: ## fail if gofmt would change a file
 	@files=$$(gofmt -l .); \
 	if [[ -n $$files ]]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$files"; exit 1; fi
 
-vet: ## go vet ./...
+vet: ## go vet ./... (and of the deploy module)
 	$(GO) vet ./...
+	cd $(DEPLOY) && $(GO) vet ./...
 
 staticcheck: ## staticcheck ./... (installs it into GOPATH/bin if missing)
 	@if [[ ! -x "$(STATICCHECK)" ]]; then \
 		echo "installing staticcheck@$(STATICCHECK_VERSION) into $(GOPATH)/bin"; \
 		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); fi
 	$(STATICCHECK) ./...
+	cd $(DEPLOY) && $(STATICCHECK) ./...
 
 shellcheck: ## shellcheck the scripts
 	@command -v shellcheck >/dev/null || { echo "shellcheck is not installed (apt-get install shellcheck)"; exit 1; }
