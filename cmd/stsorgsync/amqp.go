@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
@@ -46,26 +44,11 @@ func amqpTLS(cfg Config) (*tls.Config, error) {
 	if !amqpdial.TLS(nodes) {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.AMQPCAFile != "" {
-		pem, err := os.ReadFile(cfg.AMQPCAFile)
-		if err != nil {
-			return nil, configError{fmt.Errorf("AMQP_CA_FILE: %w", err)}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, configError{fmt.Errorf("AMQP_CA_FILE %s: no PEM certificates found", cfg.AMQPCAFile)}
-		}
-		tc.RootCAs = pool
+	pool, certs, err := clientTLSFiles(fileSetting{"AMQP_CA_FILE", cfg.AMQPCAFile}, fileSetting{"AMQP_CERT_FILE", cfg.AMQPCertFile}, fileSetting{"AMQP_KEY_FILE", cfg.AMQPKeyFile})
+	if err != nil {
+		return nil, err
 	}
-	if cfg.AMQPCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.AMQPCertFile, cfg.AMQPKeyFile)
-		if err != nil {
-			return nil, configError{fmt.Errorf("AMQP_CERT_FILE %s / AMQP_KEY_FILE %s: %w (both PEM; the key unencrypted and belonging to the certificate)", cfg.AMQPCertFile, cfg.AMQPKeyFile, err)}
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: certs}, nil
 }
 
 // amqpDialer returns the dialer of AMQP_URL's nodes and amqpTLS's configuration, which it uses

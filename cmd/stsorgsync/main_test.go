@@ -366,15 +366,7 @@ func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 			env["HTTP_LISTEN"] = "127.0.0.1:0"
 			reports := map[string]string{}
 			for _, command := range []string{"check", "run", "sync", "verify"} {
-				var stdout, stderr bytes.Buffer
-				code := run(context.Background(), []string{command}, getenvOf(env), &stdout, &stderr)
-				if code != exitConfig {
-					t.Errorf("%s: exit code %d, want %d; stderr:\n%s", command, code, exitConfig, stderr.String())
-				}
-				_, report, ok := strings.Cut(stderr.String(), "stsorgsync: invalid configuration:\n")
-				if !ok {
-					t.Errorf("%s: no configuration report on stderr:\n%s", command, stderr.String())
-				}
+				report, stdout, stderr := configFault(t, command, env)
 				reports[command] = report
 				for _, w := range tt.want {
 					if !strings.Contains(report, w) {
@@ -384,11 +376,11 @@ func TestSecuritySetupErrorsStopStartup(t *testing.T) {
 				if tt.path != "" && strings.Count(report, tt.path) != 1 {
 					t.Errorf("%s: report names %s %d times, want once:\n%s", command, tt.path, strings.Count(report, tt.path), report)
 				}
-				if strings.Contains(stderr.String()+stdout.String(), "correct horse") {
+				if strings.Contains(stderr+stdout, "correct horse") {
 					t.Errorf("%s: the p12 password was printed", command)
 				}
-				if strings.Contains(stdout.String(), "configuration: ok") {
-					t.Errorf("%s: says the configuration is ok:\n%s", command, stdout.String())
+				if strings.Contains(stdout, "configuration: ok") {
+					t.Errorf("%s: says the configuration is ok:\n%s", command, stdout)
 				}
 			}
 			for command, report := range reports {

@@ -129,15 +129,7 @@ func TestRedisTLS(t *testing.T) {
 				env[k] = v
 			}
 			for _, command := range []string{"check", "sync", "verify"} {
-				var stdout, stderr bytes.Buffer
-				code := run(context.Background(), []string{command}, getenvOf(env), &stdout, &stderr)
-				if code != exitConfig {
-					t.Errorf("%s: exit %d, want %d:\n%s", command, code, exitConfig, stderr.String())
-				}
-				_, report, ok := strings.Cut(stderr.String(), "stsorgsync: invalid configuration:\n")
-				if !ok {
-					t.Errorf("%s: no configuration report:\n%s", command, stderr.String())
-				}
+				report, _, _ := configFault(t, command, env)
 				for _, w := range tt.want {
 					if !strings.Contains(report, w) {
 						t.Errorf("%s: report does not mention %q:\n%s", command, w, report)
@@ -146,4 +138,21 @@ func TestRedisTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// configFault runs command with env and returns the report of its configuration fault (what
+// follows "stsorgsync: invalid configuration:" on stderr) and its whole output; the test fails
+// unless it exits exitConfig with such a report.
+func configFault(t *testing.T, command string, env map[string]string) (report, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{command}, getenvOf(env), &out, &errOut)
+	if code != exitConfig {
+		t.Errorf("%s: exit code %d, want %d; stderr:\n%s", command, code, exitConfig, errOut.String())
+	}
+	_, report, ok := strings.Cut(errOut.String(), "stsorgsync: invalid configuration:\n")
+	if !ok {
+		t.Errorf("%s: no configuration report on stderr:\n%s", command, errOut.String())
+	}
+	return report, out.String(), errOut.String()
 }
