@@ -40,6 +40,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stsorgsync/stsorgsync/consumer"
+	"github.com/stsorgsync/stsorgsync/internal/amqpdial"
 	"github.com/stsorgsync/stsorgsync/internal/chaosenv"
 	"github.com/stsorgsync/stsorgsync/moclient/motest"
 	"github.com/stsorgsync/stsorgsync/stsclient/ststest"
@@ -81,6 +82,18 @@ type chaosScenario struct {
 	wantDLQ func(r *chaosRig) map[string]int
 	// replayed: afterFault empties the dead-letter queue.
 	replayed bool
+	// noops is the number of no-op events (a refresh of an unchanged unit or person: no STS write)
+	// published after each change of the stream.
+	noops int
+	// after runs once the oracle has been checked, before the daemons stop (e.g. a summary).
+	after func(t *testing.T, r *chaosRig, res *chaosResult)
+}
+
+// rigBroker is the RabbitMQ a scenario runs on: one node of the test's own (chaosenv.Broker) or
+// a cluster (chaosenv.Cluster).
+type rigBroker interface {
+	AddVHost(t testing.TB) (urls, vhost string)
+	Management(method, path, body string, out any) (int, error)
 }
 
 // chaosResult is one line of the table.
@@ -145,9 +158,9 @@ func chaosScenarios() []chaosScenario {
 		{
 			name: "broker kill -9",
 			fault: func(t *testing.T, r *chaosRig) time.Time {
-				r.broker.Kill(t)
+				r.node.Kill(t)
 				time.Sleep(3 * time.Second) // the daemon's and the publisher's attempts fail meanwhile
-				r.broker.Start(t)
+				r.node.Start(t)
 				return time.Now()
 			},
 		},
@@ -231,11 +244,11 @@ func chaosScenarios() []chaosScenario {
 			name: "STS outage past the consumer timeout",
 			env:  map[string]string{"AMQP_DELIVERY_LIMIT": "2", "RETRY_MAX_ELAPSED": "2s"},
 			setup: func(t *testing.T, r *chaosRig) {
-				if err := r.broker.SetConsumerTimeout(5*time.Second, time.Second); err != nil {
+				if err := r.node.SetConsumerTimeout(5*time.Second, time.Second); err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() {
-					if err := r.broker.SetConsumerTimeout(30*time.Minute, time.Minute); err != nil {
+					if err := r.node.SetConsumerTimeout(30*time.Minute, time.Minute); err != nil {
 						t.Errorf("reset the consumer timeout: %v", err)
 					}
 				})
@@ -285,8 +298,10 @@ func chaosScenarios() []chaosScenario {
 // Redis, the fakes, the daemon processes and their settings.
 type chaosRig struct {
 	bin     string
-	broker  *chaosenv.Broker
-	amqpURL string
+	broker  rigBroker
+	node    *chaosenv.Broker // broker, when it is one node (nil for a cluster)
+	amqpURL string           // AMQP_URL: one node's URL, or a cluster's URLs
+	noops   int              // no-op events after each change of the stream
 	vhost   string
 	redis   *chaosenv.Redis
 	rdb     *redis.Client
@@ -305,11 +320,12 @@ type chaosRig struct {
 	streamErr   error
 }
 
-func newChaosRig(t *testing.T, bin string, broker *chaosenv.Broker, rds *chaosenv.Redis, sc chaosScenario) *chaosRig {
+func newChaosRig(t *testing.T, bin string, broker rigBroker, rds *chaosenv.Redis, sc chaosScenario) *chaosRig {
 	t.Helper()
 	amqpURL, vhost := broker.AddVHost(t)
 	r := &chaosRig{bin: bin, broker: broker, amqpURL: amqpURL, vhost: vhost, redis: rds, rdb: rds.Client(t),
-		streamDone: make(chan struct{})}
+		noops: sc.noops, streamDone: make(chan struct{})}
+	r.node, _ = broker.(*chaosenv.Broker)
 	pub, err := motest.DialPublisherWithOptions(amqpURL, motest.PublisherOptions{})
 	if err != nil {
 		t.Fatalf("publisher: %v", err)
@@ -382,7 +398,7 @@ func (r *chaosRig) startDaemon(t *testing.T, name string) *daemonProcess {
 
 // runChaosScenario loads the municipality, publishes the change stream with the fault injected
 // mid-stream, and checks the oracle, filling res as it goes.
-func runChaosScenario(t *testing.T, bin string, broker *chaosenv.Broker, rds *chaosenv.Redis, sc chaosScenario, res *chaosResult) {
+func runChaosScenario(t *testing.T, bin string, broker rigBroker, rds *chaosenv.Redis, sc chaosScenario, res *chaosResult) {
 	r := newChaosRig(t, bin, broker, rds, sc)
 	if sc.setup != nil {
 		sc.setup(t, r)
@@ -468,6 +484,9 @@ func runChaosScenario(t *testing.T, bin string, broker *chaosenv.Broker, rds *ch
 	}
 	t.Logf("recovered %s after the fault ended: verify exit %d, DLQ %v (%d at the end), %d concurrent writes",
 		res.recovery.Round(time.Millisecond), code, res.dlq, res.dlqEnd, cw.ConcurrentWrites)
+	if sc.after != nil {
+		sc.after(t, r, res)
+	}
 	for _, d := range r.daemons {
 		d.terminate(t)
 	}
@@ -532,12 +551,25 @@ func (r *chaosRig) publishStream(t *testing.T, changes []change) {
 	defer close(r.streamDone)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	for _, c := range changes {
+	for i, c := range changes {
 		if err := c(ctx); err != nil {
 			r.streamErr = err
 			return
 		}
 		r.streamCount.Add(1)
+		for k := range r.noops {
+			// A refresh of an object the stream does not change (yet): the daemon reads OS2MO and
+			// finds nothing to write.
+			typ, id := "person", r.data.Persons[(i*r.noops+k)%len(r.data.Persons)].UUID
+			if k%3 == 2 {
+				typ, id = "org_unit", r.data.Units[(i*r.noops+k)%len(r.data.Units)].UUID
+			}
+			if err := r.pub.Publish(ctx, typ, id); err != nil {
+				r.streamErr = err
+				return
+			}
+			r.streamCount.Add(1)
+		}
 	}
 }
 
@@ -632,7 +664,7 @@ func (r *chaosRig) metricOfAll(t *testing.T, prefix string) float64 {
 // declare: exact and current; -1 if the broker does not answer).
 func (r *chaosRig) queueReady(t *testing.T, queue string) int {
 	t.Helper()
-	conn, err := amqp.DialConfig(r.amqpURL, amqp.Config{Dial: amqp.DefaultDial(2 * time.Second)})
+	conn, err := r.dial(t)
 	if err != nil {
 		return -1
 	}
@@ -646,6 +678,17 @@ func (r *chaosRig) queueReady(t *testing.T, queue string) int {
 		return -1
 	}
 	return q.Messages
+}
+
+// dial connects to the first node of the rig's AMQP_URL that takes the connection.
+func (r *chaosRig) dial(t *testing.T) (*amqp.Connection, error) {
+	t.Helper()
+	d, err := amqpdial.New(amqpdial.Config{URLs: r.amqpURL, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := d.Dial(t.Context(), "chaos test")
+	return conn, err
 }
 
 // waitQueueEmpty waits until the work queue holds no message, ready or unacknowledged: the
@@ -690,7 +733,7 @@ func (r *chaosRig) waitVerified(t *testing.T, d time.Duration) (int, string) {
 // dlqClasses counts the dead-letter queue's messages by error class (they stay in the queue).
 func (r *chaosRig) dlqClasses(t *testing.T) map[string]int {
 	t.Helper()
-	conn, err := amqp.Dial(r.amqpURL)
+	conn, err := r.dial(t)
 	if err != nil {
 		t.Fatal(err)
 	}

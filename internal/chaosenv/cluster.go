@@ -1,6 +1,7 @@
 package chaosenv
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -147,10 +148,23 @@ func (c *Cluster) Running(t testing.TB) *Broker {
 	return nil
 }
 
-// Management calls the management API of the first running node.
-func (c *Cluster) Management(t testing.TB, method, path, body string, out any) (int, error) {
-	t.Helper()
-	return c.Running(t).Management(method, path, body, out)
+// Management calls the management API as Broker.Management does, through the first node whose
+// process runs and that answers; it returns the last failure if none does.
+func (c *Cluster) Management(method, path, body string, out any) (int, error) {
+	err := errors.New("no node of the cluster is running")
+	for _, b := range c.Nodes {
+		b.mu.Lock()
+		alive := b.proc != nil && !b.proc.exited()
+		b.mu.Unlock()
+		if !alive {
+			continue
+		}
+		var status int
+		if status, err = b.Management(method, path, body, out); err == nil {
+			return status, nil
+		}
+	}
+	return 0, err
 }
 
 // QueueLeader returns the index of the node leading quorum queue q of vhost (the management
@@ -161,7 +175,7 @@ func (c *Cluster) QueueLeader(t testing.TB, vhost, q string) (int, error) {
 		Leader string `json:"leader"`
 		Type   string `json:"type"`
 	}
-	if _, err := c.Management(t, http.MethodGet, "/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(q), "", &info); err != nil {
+	if _, err := c.Management(http.MethodGet, "/api/queues/"+url.PathEscape(vhost)+"/"+url.PathEscape(q), "", &info); err != nil {
 		return -1, fmt.Errorf("queue %s in vhost %s: %w", q, vhost, err)
 	}
 	for i, b := range c.Nodes {
