@@ -42,3 +42,16 @@ type BundleRead struct {
 	Lookups translate.Lookups
 	Found   []uuid.UUID
 }
+
+// Peaks returns a copy of e that records the most deferred person bundles it holds translated
+// at once and the most STS objects its model holds, and a function reporting them.
+func (e *Engine) Peaks() (*Engine, func() (translated, objects int)) {
+	eng := *e
+	eng.peaks = &peaks{}
+	return &eng, func() (int, int) {
+		return int(eng.peaks.maxTranslated.Load()), int(eng.peaks.maxObjects.Load())
+	}
+}
+
+// FeedBatchesAhead is feedBatchesAhead.
+const FeedBatchesAhead = feedBatchesAhead

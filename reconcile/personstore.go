@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -112,6 +113,27 @@ func (s *personStore) take(k int, id uuid.UUID) (*model.Person, error) {
 	return p, nil
 }
 
+// peaks records the most deferred bundles translated and STS objects held at once by a sync or
+// verification, for the test that guards the memory design.
+type peaks struct {
+	translated, maxTranslated, maxObjects atomic.Int64
+}
+
+// translated counts n deferred bundles translated (negative: forgotten) and notes the peaks.
+func (s *snapshot) translated(n int) {
+	if s.peaks == nil {
+		return
+	}
+	now := s.peaks.translated.Add(int64(n))
+	for old := s.peaks.maxTranslated.Load(); now > old && !s.peaks.maxTranslated.CompareAndSwap(old, now); old = s.peaks.maxTranslated.Load() {
+	}
+	s.sts.mu.RLock()
+	objects := int64(len(s.sts.objects))
+	s.sts.mu.RUnlock()
+	for old := s.peaks.maxObjects.Load(); objects > old && !s.peaks.maxObjects.CompareAndSwap(old, objects); old = s.peaks.maxObjects.Load() {
+	}
+}
+
 // batchFeed translates the deferred person bundles a batch at a time, in the order they are
 // planned, and reads the STS objects they name that the snapshot does not hold, a few batches
 // ahead of the planning (Engine.feedBatches).
@@ -152,6 +174,7 @@ func (e *Engine) feedBatches(ctx context.Context, o Options, snap *snapshot, bun
 				return
 			}
 			want := map[oio.Kind][]uuid.UUID{}
+			snap.translated(len(group))
 			for _, b := range group {
 				b.desired = personBundle(o.Settings, b.id, persons[b.id], now).desired
 				for _, obj := range b.desired.Objects {
@@ -164,6 +187,7 @@ func (e *Engine) feedBatches(ctx context.Context, o Options, snap *snapshot, bun
 				f.err = err
 				return
 			}
+			snap.translated(0)
 			select {
 			case f.batches <- group:
 			case <-ctx.Done():
@@ -253,10 +277,10 @@ func (s *snapshot) release(b *bundle, ending map[uuid.UUID]bool, objects bool) {
 	switch {
 	case objects && !b.settled:
 		// Kept for the report.
+		return
 	case !objects && !b.settled:
 		s.store.expect(b.batch, 1)
-		b.desired = translate.Desired{}
-	default:
-		b.desired = translate.Desired{}
 	}
+	b.desired = translate.Desired{}
+	s.translated(-1)
 }

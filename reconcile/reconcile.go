@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stsorgsync/stsorgsync/converge"
+	"github.com/stsorgsync/stsorgsync/moclient"
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
 	"github.com/stsorgsync/stsorgsync/translate"
@@ -100,6 +101,9 @@ type Options struct {
 	// UUIDs per list call (default 100).
 	HierarchyPageSize int
 	ListChunk         int
+	// PersonBatch is the persons per OS2MO read (default and most moclient.MaxBatch): the sync
+	// holds a few such batches translated at once.
+	PersonBatch int
 	// Now is the clock (default time.Now); NewID returns each write's TransactionUUID (default
 	// uuid.New).
 	Now   func() time.Time
@@ -143,6 +147,9 @@ func (o Options) withDefaults() Options {
 	if o.ListChunk <= 0 {
 		o.ListChunk = 100
 	}
+	if o.PersonBatch <= 0 || o.PersonBatch > moclient.MaxBatch {
+		o.PersonBatch = moclient.MaxBatch
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -171,4 +178,7 @@ type Engine struct {
 	// retain keeps every deferred bundle translated and every object read once planned (tests
 	// that inspect the snapshot after planning).
 	retain bool
+	// peaks, if set, records the most deferred bundles translated and STS objects held at once
+	// (the memory test).
+	peaks *peaks
 }

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	canon "unique"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -57,6 +56,8 @@ type snapshot struct {
 	hierarchy map[oio.Kind][]uuid.UUID
 	// read counts the STS objects read.
 	read int
+	// peaks is Engine.peaks.
+	peaks *peaks
 	// protected are the kept orphans and the functions linked to them (Options.Keep): no bundle
 	// ends or changes them other than as desired.
 	protected map[uuid.UUID]bool
@@ -72,7 +73,7 @@ type snapshot struct {
 // looked up again, and a desired object is kept until the bundle is written anyway.
 type stsState struct {
 	mu            sync.RWMutex
-	objects       map[uuid.UUID]*oio.Object
+	objects       map[uuid.UUID]packed
 	usersByPerson map[uuid.UUID][]uuid.UUID // TilknyttedePersoner → Bruger
 	funcsByUser   map[uuid.UUID][]uuid.UUID // TilknyttedeBrugere → OrganisationFunktion
 	funcsByUnit   map[uuid.UUID][]uuid.UUID // TilknyttedeEnheder → OrganisationFunktion
@@ -88,7 +89,7 @@ type stsState struct {
 }
 
 func newSTSState() *stsState {
-	return &stsState{objects: map[uuid.UUID]*oio.Object{}, usersByPerson: map[uuid.UUID][]uuid.UUID{},
+	return &stsState{objects: map[uuid.UUID]packed{}, usersByPerson: map[uuid.UUID][]uuid.UUID{},
 		funcsByUser: map[uuid.UUID][]uuid.UUID{}, funcsByUnit: map[uuid.UUID][]uuid.UUID{}}
 }
 
@@ -102,8 +103,8 @@ func (s *stsState) overlay(settings translate.Settings, now time.Time) *stsState
 
 // objectLocked returns the object stored under id (nil if none); s.mu is held.
 func (s *stsState) objectLocked(id uuid.UUID) *oio.Object {
-	if o, ok := s.objects[id]; ok {
-		return o
+	if p, ok := s.objects[id]; ok {
+		return p.unpack()
 	}
 	if d := s.imported[id]; d != nil {
 		return s.importOf(d)
@@ -140,56 +141,18 @@ func usersByPerson(s *stsState) map[uuid.UUID][]uuid.UUID { return s.usersByPers
 func funcsByUser(s *stsState) map[uuid.UUID][]uuid.UUID   { return s.funcsByUser }
 func funcsByUnit(s *stsState) map[uuid.UUID][]uuid.UUID   { return s.funcsByUnit }
 
-// put stores an object read from STS (a compact copy of it: compactObject), replacing what was
-// stored under its UUID, and indexes its relations. An index entry may outlive the relation;
-// lookups check the relation again.
+// put stores an object read from STS (packed), replacing what was stored under its UUID, and
+// indexes its relations. An index entry may outlive the relation; lookups check the relation
+// again.
 func (s *stsState) put(o *oio.Object) {
-	o = compactObject(o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.putLocked(o)
 }
 
-// compactObject returns a copy of o that takes less memory: its lists in slices of their own
-// length (a decoder's appends leave up to half of a slice unused), and the short strings STS
-// repeats in every entry (actor type, status, life cycle, user type, address index) shared with
-// every other object's instead of one allocation each. o is not modified.
-func compactObject(o *oio.Object) *oio.Object {
-	c := *o
-	r := &c.Registration
-	r.Livscyklus = oio.Livscyklus(intern(string(r.Livscyklus)))
-	r.Egenskaber = slices.Clone(r.Egenskaber)
-	for i := range r.Egenskaber {
-		e := &r.Egenskaber[i]
-		e.Virkning.AktoerType = intern(e.Virkning.AktoerType)
-		e.BrugerTypeTekst = intern(e.BrugerTypeTekst)
-	}
-	r.Gyldighed = slices.Clone(r.Gyldighed)
-	for i := range r.Gyldighed {
-		g := &r.Gyldighed[i]
-		g.Virkning.AktoerType = intern(g.Virkning.AktoerType)
-		g.Status = oio.GyldighedStatus(intern(string(g.Status)))
-	}
-	r.Relationer = slices.Clone(r.Relationer)
-	for i := range r.Relationer {
-		rel := &r.Relationer[i]
-		rel.Virkning.AktoerType = intern(rel.Virkning.AktoerType)
-		rel.Indeks = intern(rel.Indeks)
-	}
-	return &c
-}
-
-// intern returns s, sharing the memory of every equal string interned.
-func intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	return canon.Make(s).Value()
-}
-
 func (s *stsState) putLocked(o *oio.Object) {
 	old := s.indexedAs(o.UUID)
-	s.objects[o.UUID] = o
+	s.objects[o.UUID] = pack(o)
 	delete(s.imported, o.UUID)
 	s.index(o, old)
 }
@@ -197,8 +160,8 @@ func (s *stsState) putLocked(o *oio.Object) {
 // indexedAs returns an object whose relations are all indexed for the object stored under id:
 // the stored object itself, or the desired object of an import (nil if none).
 func (s *stsState) indexedAs(id uuid.UUID) *oio.Object {
-	if o, ok := s.objects[id]; ok {
-		return o
+	if p, ok := s.objects[id]; ok {
+		return p.unpack()
 	}
 	if d := s.imported[id]; d != nil {
 		return d
@@ -378,7 +341,7 @@ func applyShared(current *oio.Object, op translate.Operation) (*oio.Object, erro
 // and left to it.
 func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*snapshot, error) {
 	snap := &snapshot{sent: map[string]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{},
-		personUsers: map[uuid.UUID]bool{}, owned: map[uuid.UUID]bool{}}
+		personUsers: map[uuid.UUID]bool{}, owned: map[uuid.UUID]bool{}, peaks: e.peaks}
 	start := o.Now()
 	if err := e.MO.ListUnits(ctx, func(page []uuid.UUID) error {
 		snap.unitIDs = append(snap.unitIDs, page...)
@@ -411,7 +374,7 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 
 	start = o.Now()
 	snap.persons = make(map[uuid.UUID]*bundle, len(snap.personIDs))
-	snap.store = newPersonStore((len(snap.personIDs) + moclient.MaxBatch - 1) / moclient.MaxBatch)
+	snap.store = newPersonStore((len(snap.personIDs) + o.PersonBatch - 1) / o.PersonBatch)
 	var err error
 	snap.units, err = e.readMO(ctx, o, snap.unitIDs, snap.personIDs, "OS2MO", func(k int, ids []uuid.UUID, got map[uuid.UUID]*model.Person) (func(), error) {
 		bs := make([]*bundle, len(ids))
@@ -518,7 +481,8 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot
 	return g.Wait()
 }
 
-// readMO reads units and persons in batches of moclient.MaxBatch, Options.Concurrency at once. It
+// readMO reads units in batches of moclient.MaxBatch and persons in batches of
+// Options.PersonBatch, Options.Concurrency at once. It
 // returns the units, and hands each batch of persons (its index k, the UUIDs asked for, and what
 // OS2MO returned for them) to persons, concurrently; the function persons returns is called under
 // a lock, one at a time. The persons' data is not kept.
@@ -544,7 +508,7 @@ func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uui
 		})
 	}
 	next := 0
-	for chunk := range slices.Chunk(personIDs, moclient.MaxBatch) {
+	for chunk := range slices.Chunk(personIDs, o.PersonBatch) {
 		k := next
 		next++
 		g.Go(func() error {

@@ -236,11 +236,13 @@ func (e *Engine) convergeDeferred(ctx context.Context, o Options, plan *Plan, b 
 			return 0, err
 		}
 		b.desired = personBundle(o.Settings, b.id, p, plan.GeneratedAt).desired
+		plan.snap.translated(1)
 	}
 	out, err := e.convergeBundle(ctx, o, plan.snap, b)
 	if errors.Is(err, errBundleBusy) {
 		return out, err
 	}
+	defer plan.snap.translated(-1) // run forgets it
 	for i := range b.desired.Objects {
 		obj := &b.desired.Objects[i]
 		if cur := plan.snap.sts.get(obj.UUID); cur != nil && !linkedTo(cur, ending) && !linkedTo(obj, ending) {

@@ -1,0 +1,248 @@
+package reconcile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stsorgsync/stsorgsync/stsclient/oio"
+)
+
+// packed is an STS object as the sync's model of STS keeps it: a compact binary form (about a
+// third of the object's size in memory), unpacked each time the model is asked for the object.
+// Objects are never modified in the model, only replaced, so each is packed once.
+//
+// The form is private to this process (never stored or sent): varints, UUIDs as 16 bytes
+// (uuid.Nil and a Virkning's repeated actor as one byte), times as their instant and offset.
+type packed string
+
+// pack returns o's packed form.
+func pack(o *oio.Object) packed {
+	var p packer
+	p.buf = make([]byte, 0, 256)
+	p.str(string(o.Kind))
+	p.buf = append(p.buf, o.UUID[:]...)
+	r := &o.Registration
+	p.time(r.Tidspunkt)
+	p.str(string(r.Livscyklus))
+	p.id(r.BrugerRef)
+	p.uint(len(r.Egenskaber))
+	for _, e := range r.Egenskaber {
+		p.virkning(e.Virkning)
+		p.str(e.BrugervendtNoegle)
+		p.str(e.Navn)
+		p.str(e.BrugerTypeTekst)
+		p.str(e.AdresseTekst)
+		p.str(e.CPR)
+	}
+	p.uint(len(r.Gyldighed))
+	for _, g := range r.Gyldighed {
+		p.virkning(g.Virkning)
+		p.str(string(g.Status))
+	}
+	p.uint(len(r.Relationer))
+	for _, rel := range r.Relationer {
+		p.str(string(rel.Name))
+		p.virkning(rel.Virkning)
+		p.id(rel.Ref)
+		p.str(rel.URN)
+		p.id(rel.Rolle)
+		p.id(rel.Type)
+		p.str(rel.Indeks)
+	}
+	return packed(p.buf)
+}
+
+// unpack returns the object p was packed from, its lists in slices of their own length and its
+// strings sharing p's memory.
+func (p packed) unpack() *oio.Object {
+	u := unpacker{buf: string(p)}
+	o, err := u.object()
+	if err != nil {
+		// Only pack makes a packed, so this is a defect, not bad input.
+		panic(fmt.Sprintf("reconcile: unpack an STS object: %v", err))
+	}
+	return o
+}
+
+type packer struct {
+	buf    []byte
+	aktoer uuid.UUID
+}
+
+func (p *packer) uint(n int)   { p.buf = binary.AppendUvarint(p.buf, uint64(n)) }
+func (p *packer) str(s string) { p.uint(len(s)); p.buf = append(p.buf, s...) }
+func (p *packer) id(id uuid.UUID) {
+	if id == uuid.Nil {
+		p.buf = append(p.buf, 0)
+		return
+	}
+	p.buf = append(p.buf, 1)
+	p.buf = append(p.buf, id[:]...)
+}
+
+func (p *packer) time(t time.Time) {
+	if t.IsZero() {
+		p.buf = append(p.buf, 0)
+		return
+	}
+	_, offset := t.Zone()
+	p.buf = append(p.buf, 1)
+	p.buf = binary.AppendVarint(p.buf, t.Unix())
+	p.buf = binary.AppendUvarint(p.buf, uint64(t.Nanosecond()))
+	p.buf = binary.AppendVarint(p.buf, int64(offset))
+}
+
+func (p *packer) virkning(v oio.Virkning) {
+	p.time(v.From)
+	p.time(v.To)
+	switch {
+	case v.Aktoer == uuid.Nil:
+		p.buf = append(p.buf, 0)
+	case v.Aktoer == p.aktoer:
+		p.buf = append(p.buf, 2)
+	default:
+		p.buf = append(p.buf, 1)
+		p.buf = append(p.buf, v.Aktoer[:]...)
+		p.aktoer = v.Aktoer
+	}
+	p.str(v.AktoerType)
+}
+
+type unpacker struct {
+	buf    string
+	aktoer uuid.UUID
+	err    error
+}
+
+var errShort = errors.New("truncated")
+
+func (u *unpacker) uint() int {
+	if u.err != nil {
+		return 0
+	}
+	n, size := binary.Uvarint([]byte(u.buf[:min(len(u.buf), binary.MaxVarintLen64)]))
+	if size <= 0 {
+		u.err = errShort
+		return 0
+	}
+	u.buf = u.buf[size:]
+	return int(n)
+}
+
+func (u *unpacker) int() int64 {
+	if u.err != nil {
+		return 0
+	}
+	n, size := binary.Varint([]byte(u.buf[:min(len(u.buf), binary.MaxVarintLen64)]))
+	if size <= 0 {
+		u.err = errShort
+		return 0
+	}
+	u.buf = u.buf[size:]
+	return n
+}
+
+func (u *unpacker) byte() byte {
+	if u.err != nil || len(u.buf) == 0 {
+		u.err = errShort
+		return 0
+	}
+	b := u.buf[0]
+	u.buf = u.buf[1:]
+	return b
+}
+
+func (u *unpacker) raw(n int) string {
+	if u.err != nil || len(u.buf) < n {
+		u.err = errShort
+		return ""
+	}
+	s := u.buf[:n]
+	u.buf = u.buf[n:]
+	return s
+}
+
+// str returns a string of the packed form, sharing its memory.
+func (u *unpacker) str() string { return u.raw(u.uint()) }
+
+func (u *unpacker) uuid16() uuid.UUID {
+	var id uuid.UUID
+	copy(id[:], u.raw(16))
+	return id
+}
+
+func (u *unpacker) id() uuid.UUID {
+	if u.byte() == 0 {
+		return uuid.Nil
+	}
+	return u.uuid16()
+}
+
+func (u *unpacker) time() time.Time {
+	if u.byte() == 0 {
+		return time.Time{}
+	}
+	sec := u.int()
+	nsec := u.uint()
+	offset := int(u.int())
+	t := time.Unix(sec, int64(nsec))
+	if offset == 0 {
+		return t.UTC()
+	}
+	return t.In(time.FixedZone("", offset))
+}
+
+func (u *unpacker) virkning() oio.Virkning {
+	v := oio.Virkning{From: u.time(), To: u.time()}
+	switch u.byte() {
+	case 1:
+		v.Aktoer = u.uuid16()
+		u.aktoer = v.Aktoer
+	case 2:
+		v.Aktoer = u.aktoer
+	}
+	v.AktoerType = u.str()
+	return v
+}
+
+func (u *unpacker) object() (*oio.Object, error) {
+	o := &oio.Object{Kind: oio.Kind(u.str()), UUID: u.uuid16()}
+	r := &o.Registration
+	r.Tidspunkt = u.time()
+	r.Livscyklus = oio.Livscyklus(u.str())
+	r.BrugerRef = u.id()
+	if n := u.uint(); n > 0 && u.err == nil {
+		r.Egenskaber = make([]oio.Egenskab, n)
+		for i := range r.Egenskaber {
+			r.Egenskaber[i] = oio.Egenskab{Virkning: u.virkning(), BrugervendtNoegle: u.str(), Navn: u.str(),
+				BrugerTypeTekst: u.str(), AdresseTekst: u.str(), CPR: u.str()}
+		}
+	}
+	if n := u.uint(); n > 0 && u.err == nil {
+		r.Gyldighed = make([]oio.Gyldighed, n)
+		for i := range r.Gyldighed {
+			r.Gyldighed[i] = oio.Gyldighed{Virkning: u.virkning(), Status: oio.GyldighedStatus(u.str())}
+		}
+	}
+	if n := u.uint(); n > 0 && u.err == nil {
+		r.Relationer = make([]oio.Relation, n)
+		for i := range r.Relationer {
+			rel := &r.Relationer[i]
+			rel.Name = oio.RelationName(u.str())
+			rel.Virkning = u.virkning()
+			rel.Ref = u.id()
+			rel.URN = u.str()
+			rel.Rolle = u.id()
+			rel.Type = u.id()
+			rel.Indeks = u.str()
+		}
+	}
+	if u.err == nil && len(u.buf) > 0 {
+		u.err = fmt.Errorf("%d bytes left over", len(u.buf))
+	}
+	return o, u.err
+}
