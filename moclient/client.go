@@ -41,8 +41,9 @@ type Client struct {
 	graphqlURL string
 	tokenURL   string
 	loc        *time.Location
-	queries    map[string]string // operation name → document
+	heads      map[string][]byte // operation name → the start of its request body (requestHead)
 	log        *slog.Logger
+	bufs       sync.Pool // *bytes.Buffer for response bodies
 
 	mu     sync.Mutex // guards token and expiry; held while fetching a token
 	token  string
@@ -68,14 +69,20 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	heads := make(map[string][]byte, len(queries))
+	for name, doc := range queries {
+		if heads[name], err = requestHead(name, doc); err != nil {
+			return nil, err
+		}
+	}
 	c := &Client{
 		cfg:        cfg,
 		graphqlURL: fmt.Sprintf("%s/graphql/v%d", strings.TrimRight(cfg.URL, "/"), cfg.GraphQLVersion),
 		tokenURL: fmt.Sprintf("%s/realms/%s/protocol/openid-connect/token",
 			strings.TrimRight(cfg.AuthServer, "/"), url.PathEscape(cfg.Realm)),
-		loc:     loc,
-		queries: queries,
-		log:     cfg.Logger,
+		loc:   loc,
+		heads: heads,
+		log:   cfg.Logger,
 	}
 	c.units = &coalescer[model.OrgUnit]{fetch: c.orgUnits}
 	c.people = &coalescer[model.Person]{fetch: c.persons}
@@ -138,26 +145,55 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-type gqlRequest struct {
-	Query         string         `json:"query"`
-	OperationName string         `json:"operationName"`
-	Variables     map[string]any `json:"variables,omitempty"`
+// requestHead encodes the start of a GraphQL request body: a JSON object with the members
+// "query" (the document, compacted) and "operationName", not yet closed. The client encodes it
+// once per embedded operation, at New, so that a request encodes only its variables.
+func requestHead(operation, query string) ([]byte, error) {
+	q, err := json.Marshal(compactDocument(query))
+	if err != nil {
+		return nil, fmt.Errorf("moclient: encoding %s request: %w", operation, err)
+	}
+	op, err := json.Marshal(operation)
+	if err != nil {
+		return nil, fmt.Errorf("moclient: encoding %s request: %w", operation, err)
+	}
+	head := append([]byte(`{"query":`), q...)
+	head = append(head, `,"operationName":`...)
+	return append(head, op...), nil
+}
+
+// requestBody completes a request head with the variables, if there are any.
+func requestBody(operation string, head []byte, vars map[string]any) ([]byte, error) {
+	var v []byte
+	if len(vars) > 0 {
+		var err error
+		if v, err = json.Marshal(vars); err != nil {
+			return nil, fmt.Errorf("moclient: encoding %s request: %w", operation, err)
+		}
+	}
+	body := make([]byte, 0, len(head)+len(v)+len(`,"variables":}`))
+	body = append(body, head...)
+	if v != nil {
+		body = append(body, `,"variables":`...)
+		body = append(body, v...)
+	}
+	return append(body, '}'), nil
 }
 
 // do runs the named embedded operation and decodes "data" into out, retrying transient failures.
 func (c *Client) do(ctx context.Context, operation string, vars map[string]any, out any) error {
-	query, ok := c.queries[operation]
+	head, ok := c.heads[operation]
 	if !ok {
 		return fmt.Errorf("moclient: no embedded query %q", operation)
 	}
-	return c.run(ctx, operation, query, vars, out)
+	return c.run(ctx, operation, head, vars, out)
 }
 
-// run sends query (whose operation is named operation) and decodes "data" into out.
-func (c *Client) run(ctx context.Context, operation, query string, vars map[string]any, out any) error {
-	body, err := json.Marshal(gqlRequest{Query: query, OperationName: operation, Variables: vars})
+// run sends a request (head from requestHead) and decodes "data" into out.
+func (c *Client) run(ctx context.Context, operation string, head []byte, vars map[string]any, out any) error {
+	body, err := requestBody(operation, head, vars)
 	if err != nil {
-		return fmt.Errorf("moclient: encoding %s request: %w", operation, err)
+		return err
 	}
 	attempt := func() error {
 		if err := c.post(ctx, operation, body, out); err != nil {
@@ -189,9 +225,12 @@ func (c *Client) post(ctx context.Context, operation string, body []byte, out an
 		if err != nil {
 			return err
 		}
+		buf := c.buffer()
+		defer c.release(buf) // at most two: a 401 is followed by one new attempt
 		start := time.Now()
-		status, respBody, err := c.send(ctx, c.graphqlURL, "application/json", body, tok)
+		status, err := c.send(ctx, c.graphqlURL, "application/json", body, tok, buf)
 		took := time.Since(start)
+		respBody := buf.Bytes()
 		if err != nil {
 			c.observe(operation, sendResult(err), took)
 			return &TransientError{Op: op, Err: err}
@@ -297,13 +336,35 @@ func decodeResponse(body []byte, out any) (decoded, error) {
 	return r, nil
 }
 
-// send performs one HTTP POST bounded by the configured timeout and returns status and body.
-func (c *Client) send(ctx context.Context, target, contentType string, body []byte, bearer string) (int, []byte, error) {
+// maxPooledBuffer is the largest response buffer the client keeps for the next response: a
+// batch of persons or units fits; a large listing page is left to the garbage collector.
+const maxPooledBuffer = 1 << 20
+
+// buffer returns an empty buffer for a response body; release it with release once the body is
+// decoded. Reusing the buffers saves the event path the allocation of each response (tens of
+// kilobytes per batch, grown by doubling); what is decoded from a body never refers to it.
+func (c *Client) buffer() *bytes.Buffer {
+	if b, ok := c.bufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (c *Client) release(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		c.bufs.Put(b)
+	}
+}
+
+// send performs one HTTP POST bounded by the configured timeout, reads the response body into
+// buf and returns the status.
+func (c *Client) send(ctx context.Context, target, contentType string, body []byte, bearer string, buf *bytes.Buffer) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, fmt.Errorf("building request: %w", err)
+		return 0, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
@@ -312,14 +373,13 @@ func (c *Client) send(ctx context.Context, target, contentType string, body []by
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading response body: %w", err)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes)); err != nil {
+		return 0, fmt.Errorf("reading response body: %w", err)
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, nil
 }
 
 // bearer returns a cached token, fetching a new one when none is cached or it expires soon.
@@ -336,8 +396,11 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 	}
 	issued := c.cfg.Now()
 	start := time.Now()
-	status, body, err := c.send(ctx, c.tokenURL, "application/x-www-form-urlencoded", []byte(form.Encode()), "")
+	buf := c.buffer()
+	defer c.release(buf)
+	status, err := c.send(ctx, c.tokenURL, "application/x-www-form-urlencoded", []byte(form.Encode()), "", buf)
 	took := time.Since(start)
+	body := buf.Bytes()
 	if err != nil {
 		c.observe(OperationToken, sendResult(err), took)
 		return "", &TransientError{Op: "POST " + c.tokenURL, Err: err}

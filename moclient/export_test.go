@@ -7,5 +7,9 @@ func EmbeddedQueries() (map[string]string, error) { return loadQueries() }
 
 // RunRaw sends an arbitrary document, so tests can provoke server-side errors.
 func (c *Client) RunRaw(ctx context.Context, operation, query string, vars map[string]any, out any) error {
-	return c.run(ctx, operation, query, vars, out)
+	head, err := requestHead(operation, query)
+	if err != nil {
+		return err
+	}
+	return c.run(ctx, operation, head, vars, out)
 }
