@@ -116,11 +116,14 @@ func inspectSentinel(ctx context.Context, cfg RedisConfig, client redis.Universa
 	for _, r := range replicas {
 		item := TopologyItem{Name: "Redis replica " + net.JoinHostPort(r["ip"], r["port"]) + " of " + cfg.SentinelMaster}
 		flags := strings.Split(r["flags"], ",")
-		if slices.Contains(flags, "s_down") || slices.Contains(flags, "o_down") || slices.Contains(flags, "disconnected") {
+		switch {
+		case slices.Contains(flags, "s_down") || slices.Contains(flags, "o_down") || slices.Contains(flags, "disconnected"):
 			item.Err = fmt.Errorf("down (Sentinel flags %s)", r["flags"])
-		} else {
+		case r["master-link-status"] != "ok":
+			item.Err = fmt.Errorf("online, but its link to the master is %s (not in sync yet)", r["master-link-status"])
+		default:
 			online++
-			item.Detail = "online, link to master " + r["master-link-status"]
+			item.Detail = "online, in sync with the master"
 		}
 		items = append(items, item)
 	}
