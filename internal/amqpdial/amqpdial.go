@@ -42,36 +42,43 @@ func ParseURLs(list string) ([]Node, error) {
 	var first amqp.URI
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
-		at := fmt.Sprintf("entry %d of %d", i+1, len(parts))
+		// fail names the entry when there are several.
+		fail := func(format string, args ...any) error {
+			err := fmt.Errorf(format, args...)
+			if len(parts) == 1 {
+				return err
+			}
+			return fmt.Errorf("entry %d of %d: %w", i+1, len(parts), err)
+		}
 		if p == "" {
-			return nil, fmt.Errorf("%s is empty (expected comma-separated amqp:// or amqps:// URLs)", at)
+			return nil, fail("empty (expected comma-separated amqp:// or amqps:// URLs)")
 		}
 		// Neither url.Parse's nor amqp.ParseURI's errors are quoted: they can contain the URL,
 		// password included.
 		u, err := url.Parse(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not a URL (expected amqp://user:password@host:port/vhost; a reserved character in the user or password must be percent-encoded)", at)
+			return nil, fail("expected a URL with scheme amqp or amqps such as amqp://user:password@host:5672/vhost, got one that does not parse (a reserved character in the user or password must be percent-encoded)")
 		}
 		if u.Scheme != "amqp" && u.Scheme != "amqps" {
-			return nil, fmt.Errorf("%s has scheme %q, expected amqp or amqps", at, u.Scheme)
+			return nil, fail("expected a URL with scheme amqp or amqps, got scheme %q", u.Scheme)
 		}
 		if u.Hostname() == "" {
-			return nil, fmt.Errorf("%s has no host", at)
+			return nil, fail("expected a URL with a host, got none")
 		}
 		uri, err := amqp.ParseURI(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not an AMQP URL (expected amqp://user:password@host:port/vhost; check the port)", at)
+			return nil, fail("expected an AMQP URL such as amqp://user:password@host:5672/vhost (check the port)")
 		}
 		if i == 0 {
 			first = uri
 		} else {
 			switch {
 			case uri.Scheme != first.Scheme:
-				return nil, fmt.Errorf("%s is %s:// but entry 1 is %s://: use amqps:// for every node or for none", at, uri.Scheme, first.Scheme)
+				return nil, fail("%s:// but entry 1 is %s://: use amqps:// for every node or for none", uri.Scheme, first.Scheme)
 			case uri.Username != first.Username:
-				return nil, fmt.Errorf("%s has user %q but entry 1 has %q: the nodes of one cluster share their users", at, uri.Username, first.Username)
+				return nil, fail("user %q but entry 1 has %q: the nodes of one cluster share their users", uri.Username, first.Username)
 			case uri.Vhost != first.Vhost:
-				return nil, fmt.Errorf("%s has vhost %q but entry 1 has %q: every node must name the same vhost", at, uri.Vhost, first.Vhost)
+				return nil, fail("vhost %q but entry 1 has %q: every node must name the same vhost", uri.Vhost, first.Vhost)
 			}
 		}
 		nodes = append(nodes, Node{URL: p, Addr: net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port))})

@@ -25,14 +25,14 @@ func TestParseURLs(t *testing.T) {
 		{"default port", "amqps://u:secret@rabbit/vh", []string{"rabbit:5671"}, ""},
 		{"three nodes, spaces", "amqp://u:secret@a:5672/vh, amqp://u:secret@b:5673/vh ,amqp://u:secret@c/vh",
 			[]string{"a:5672", "b:5673", "c:5672"}, ""},
-		{"empty entry", "amqp://u:secret@a/,,amqp://u:secret@b/", nil, "entry 2 of 3 is empty"},
-		{"mixed schemes", "amqps://u:secret@a/,amqp://u:secret@b/", nil, "entry 2 of 2 is amqp:// but entry 1 is amqps://"},
-		{"wrong scheme", "amqp://u:secret@a/,http://u:secret@b/", nil, `entry 2 of 2 has scheme "http"`},
-		{"no host", "amqp://u:secret@a/,amqp:///", nil, "entry 2 of 2 has no host"},
-		{"bad port", "amqp://u:secret@a:99x/", nil, "entry 1 of 1 is not a URL"},
-		{"unescaped password", "amqp://u:se#cret@a/", nil, "entry 1 of 1 is not a URL"},
-		{"other vhost", "amqp://u:secret@a/one,amqp://u:secret@b/two", nil, `entry 2 of 2 has vhost "two" but entry 1 has "one"`},
-		{"other user", "amqp://u:secret@a/,amqp://v:secret@b/", nil, `entry 2 of 2 has user "v"`},
+		{"empty entry", "amqp://u:secret@a/,,amqp://u:secret@b/", nil, "entry 2 of 3: empty"},
+		{"mixed schemes", "amqps://u:secret@a/,amqp://u:secret@b/", nil, "entry 2 of 2: amqp:// but entry 1 is amqps://"},
+		{"wrong scheme", "amqp://u:secret@a/,http://u:secret@b/", nil, `entry 2 of 2: expected a URL with scheme amqp or amqps, got scheme "http"`},
+		{"no host", "amqp://u:secret@a/,amqp:///", nil, "entry 2 of 2: expected a URL with a host"},
+		{"bad port", "amqp://u:secret@a:99x/", nil, "expected a URL with scheme amqp or amqps such as"},
+		{"unescaped password", "amqp://u:se#cret@a/", nil, "expected a URL with scheme amqp or amqps such as"},
+		{"other vhost", "amqp://u:secret@a/one,amqp://u:secret@b/two", nil, `entry 2 of 2: vhost "two" but entry 1 has "one"`},
+		{"other user", "amqp://u:secret@a/,amqp://v:secret@b/", nil, `entry 2 of 2: user "v"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
