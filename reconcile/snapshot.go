@@ -535,13 +535,13 @@ func (e *Engine) readMO(ctx context.Context, o Options, unitIDs, personIDs []uui
 
 // readHierarchy reads every page of the municipality's hierarchy until a page comes back empty,
 // and stores units, users and functions: the first page alone, then (when it was full)
-// Options.Concurrency pages at once.
+// Options.HierarchyConcurrency pages at once.
 func (e *Engine) readHierarchy(ctx context.Context, o Options, snap *snapshot) error {
 	size := o.HierarchyPageSize
 	seen := map[uuid.UUID]bool{}
 	next := 0 // index of the next page to read
 	for {
-		n := o.Concurrency
+		n := o.HierarchyConcurrency
 		if next == 0 {
 			n = 1
 		}
