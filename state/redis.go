@@ -28,11 +28,13 @@ import (
 // upgrade, and the records stay valid. A Cluster is always a new Redis for stsorgsync (no earlier
 // version could use one), so its layout has nothing to stay compatible with.
 type Redis struct {
-	client   redis.UniversalClient
-	prefix   string
-	hashTags bool
-	hashTTL  time.Duration
-	token    TokenSource
+	client      redis.UniversalClient
+	prefix      string
+	hashTags    bool
+	hashTTL     time.Duration
+	token       TokenSource
+	replicaAcks int
+	replicaWait time.Duration
 }
 
 // RedisOptions configure a Redis store.
@@ -44,6 +46,14 @@ type RedisOptions struct {
 	HashTTL time.Duration
 	// Token returns unique lease tokens (instance id + random); required.
 	Token TokenSource
+	// ReplicaAcks, when above 0, makes AcquireLease and ForgetSent return only once that many
+	// replicas hold the lease or the removal (WAIT, at most ReplicaWait, default 100ms), so that
+	// a failover to a replica keeps them: no other worker can take a lease while its holder
+	// writes, and a record forgotten before a write cannot come back after it. Set it for a
+	// master with replicas (Sentinel). When no replica answers in time the work goes ahead
+	// (without a replica there is nothing a failover could promote).
+	ReplicaAcks int
+	ReplicaWait time.Duration
 }
 
 // NewRedis returns a store using client. The caller owns the client and closes it.
@@ -58,7 +68,12 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if cluster && strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("state: key prefix %q contains { or }: a Redis Cluster would take it for the hash tag of every key", opts.Prefix)
 	}
-	return &Redis{client: client, prefix: opts.Prefix, hashTags: cluster, hashTTL: opts.HashTTL, token: opts.Token}, nil
+	wait := opts.ReplicaWait
+	if wait <= 0 {
+		wait = 100 * time.Millisecond
+	}
+	return &Redis{client: client, prefix: opts.Prefix, hashTags: cluster, hashTTL: opts.HashTTL, token: opts.Token,
+		replicaAcks: opts.ReplicaAcks, replicaWait: wait}, nil
 }
 
 // releaseScript deletes KEYS[1] only if it holds ARGV[1] (the caller's token).
@@ -94,7 +109,13 @@ func (r *Redis) keyOf(kind, key string) string {
 // lost, the returned old value is our own token and the claim is still recognised as ours.
 func (r *Redis) AcquireLease(ctx context.Context, key string, ttl time.Duration) (Lease, error) {
 	token := r.token()
-	old, err := r.client.SetArgs(ctx, r.leaseKey(key), token, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
+	var set *redis.StatusCmd
+	if err := r.replicated(ctx, func(c redis.Cmdable) {
+		set = c.SetArgs(ctx, r.leaseKey(key), token, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true})
+	}); err != nil {
+		return nil, fmt.Errorf("state: acquire lease %q: %w", key, err)
+	}
+	old, err := set.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return &redisLease{store: r, key: key, token: token}, nil
@@ -144,12 +165,36 @@ func (r *Redis) RecordSent(ctx context.Context, key, hash string) error {
 	return nil
 }
 
-// ForgetSent removes the hash for key, forcing the next event for it to re-read STS.
+// ForgetSent removes the hash for key, forcing the next event for it to re-read STS. With
+// RedisOptions.ReplicaAcks it returns once the replicas hold the removal (see replicated).
 func (r *Redis) ForgetSent(ctx context.Context, key string) error {
-	if err := r.client.Del(ctx, r.sentKey(key)).Err(); err != nil {
+	var del *redis.IntCmd
+	if err := r.replicated(ctx, func(c redis.Cmdable) { del = c.Del(ctx, r.sentKey(key)) }); err != nil {
+		return fmt.Errorf("state: forget last-sent hash of %q: %w", key, err)
+	}
+	if err := del.Err(); err != nil {
 		return fmt.Errorf("state: forget last-sent hash of %q: %w", key, err)
 	}
 	return nil
+}
+
+// replicated runs do's commands and, with RedisOptions.ReplicaAcks, then waits (WAIT, at most
+// ReplicaWait) until that many replicas hold them and every earlier write of the master (its
+// replication stream is one ordered log). The commands' own results are in the commands do made;
+// the error is WAIT's (a connection lost on the way).
+func (r *Redis) replicated(ctx context.Context, do func(c redis.Cmdable)) error {
+	if r.replicaAcks <= 0 {
+		do(r.client)
+		return nil
+	}
+	// One pipeline is one connection, and WAIT counts the replicas that hold its writes.
+	var wait *redis.Cmd
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		do(p)
+		wait = p.Do(ctx, "WAIT", r.replicaAcks, r.replicaWait.Milliseconds())
+		return nil
+	})
+	return wait.Err()
 }
 
 // Ping checks that Redis answers.

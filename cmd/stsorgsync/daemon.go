@@ -67,6 +67,9 @@ func newDeps(cfg Config, logger *slog.Logger, obs observers) (*deps, error) {
 		Prefix:  cfg.RedisKeyPrefix,
 		HashTTL: cfg.StateHashTTL,
 		Token:   func() string { return instance + ":" + uuid.NewString() },
+		// A Sentinel's master has replicas: leases and forgotten records are on one before
+		// the work they guard goes on (README: High availability: Redis).
+		ReplicaAcks: replicaAcks(rcfg),
 	})
 	if err != nil {
 		_ = rdb.Close()

@@ -109,6 +109,16 @@ func newRedisClient(cfg Config) (redis.UniversalClient, state.RedisConfig, error
 	return client, rc, nil
 }
 
+// replicaAcks is state.RedisOptions.ReplicaAcks for rc: 1 for Sentinel (a failover promotes a
+// replica), 0 otherwise (one server has no replica to promote; a Cluster's failover is not
+// covered, see README).
+func replicaAcks(rc state.RedisConfig) int {
+	if rc.Topology() == state.TopologySentinel {
+		return 1
+	}
+	return 0
+}
+
 // redisDescription names the Redis a process uses, for its start log line.
 func redisDescription(rc state.RedisConfig) string {
 	switch rc.Topology() {
