@@ -180,7 +180,7 @@ func (c *Consumer) workerFor(ev Event, d amqp.Delivery) int {
 // that wait nor an attempt that failed because STS is unavailable while the breaker is open uses
 // up the budget (it is reset): events wait out an STS outage rather than being dead-lettered,
 // and after it each has its whole budget for whatever else goes wrong.
-func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Event, log *slog.Logger) (attempts int, lastErr, err error) {
+func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Event, log *eventLog) (attempts int, lastErr, err error) {
 	c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
 	b := backoff.NewExponentialBackOff()
@@ -217,7 +217,7 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 			// Another worker (or a crashed process, until its lease expires) holds the object:
 			// wait, without using up the budget; leases expire, so this ends.
 			policy.Reset()
-			log.Info("object locked by another worker; waiting", "error", lastErr, "attempt", attempts)
+			log.get().Info("object locked by another worker; waiting", "error", lastErr, "attempt", attempts)
 			if err := waitOrStop(ctx, stopping, c.cfg.RetryInitial); err != nil {
 				return attempts, lastErr, err
 			}
@@ -225,14 +225,14 @@ func (c *Consumer) attempt(ctx context.Context, stopping <-chan struct{}, ev Eve
 		case isUnavailable(lastErr) && c.breaker.isOpen():
 			// The breaker paces the next attempt; the outage does not count against the budget.
 			policy.Reset()
-			log.Warn("STS unavailable; waiting for the circuit breaker", "error", lastErr, "attempt", attempts)
+			log.get().Warn("STS unavailable; waiting for the circuit breaker", "error", lastErr, "attempt", attempts)
 			continue
 		}
 		next := policy.NextBackOff()
 		if next == backoff.Stop {
 			return attempts, lastErr, lastErr
 		}
-		log.Warn("transient failure; retrying", "error", lastErr, "attempt", attempts, "retry_in", next)
+		log.get().Warn("transient failure; retrying", "error", lastErr, "attempt", attempts, "retry_in", next)
 		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():

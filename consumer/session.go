@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -347,16 +348,15 @@ func (c *Consumer) setPublisher(pub *amqppub.Publisher) {
 func (s *session) process(w *work) {
 	c := s.c
 	start := c.cfg.Now()
-	log := c.log.With("routing_key", w.d.RoutingKey)
+	log := &eventLog{base: c.log, w: w}
 	if w.err != nil {
 		// No object: the body named none that could be read.
-		log.Warn("malformed event; dead-lettering", "message_id", w.d.MessageId, "body_bytes", len(w.d.Body), "error", w.err)
+		log.get().Warn("malformed event; dead-lettering", "message_id", w.d.MessageId, "body_bytes", len(w.d.Body), "error", w.err)
 		s.deadLetter(w, w.err, 1, start)
 		return
 	}
-	log = log.With("object", w.ev.UUID.String())
 	if !c.handles(w.ev.Type) {
-		log.Info("event type not handled; acknowledged")
+		log.get().Info("event type not handled; acknowledged")
 		c.settle(w, OutcomeUnhandled, "", c.cfg.Now().Sub(start), w.ack())
 		return
 	}
@@ -366,20 +366,40 @@ func (s *session) process(w *work) {
 	case err == nil:
 		c.settle(w, OutcomeDone, "", took, w.ack())
 	case s.workCtx.Err() != nil, errors.Is(err, errInterrupted):
-		log.Info("event interrupted; requeued", "attempts", attempts)
+		log.get().Info("event interrupted; requeued", "attempts", attempts)
 		c.settle(w, OutcomeRequeued, "", took, w.requeue())
 	case errors.Is(lastErr, ErrUnhandled):
 		// The queue is bound to a type the handler does not act on (yet): acknowledge it like
 		// an unbound type rather than dead-lettering every such event.
-		log.Info("event type not handled by the handler; acknowledged", "error", lastErr)
+		log.get().Info("event type not handled by the handler; acknowledged", "error", lastErr)
 		c.settle(w, OutcomeUnhandled, "", took, w.ack())
 	default:
 		if lastErr == nil {
 			lastErr = err
 		}
-		log.Error("event failed; dead-lettering", "error", lastErr, "attempts", attempts, "class", errorClass(lastErr))
+		log.get().Error("event failed; dead-lettering", "error", lastErr, "attempts", attempts, "class", errorClass(lastErr))
 		s.deadLetter(w, lastErr, attempts, start)
 	}
+}
+
+// eventLog is the logger of one event, with its routing key and (when the body named one) its
+// object, made on first use: most events are handled without a log line, and slog's With
+// formats its attributes at once. It belongs to the worker processing the event.
+type eventLog struct {
+	base *slog.Logger
+	w    *work
+	l    *slog.Logger
+}
+
+// get returns the event's logger.
+func (e *eventLog) get() *slog.Logger {
+	if e.l == nil {
+		e.l = e.base.With("routing_key", e.w.d.RoutingKey)
+		if e.w.err == nil {
+			e.l = e.l.With("object", e.w.ev.UUID.String())
+		}
+	}
+	return e.l
 }
 
 // deadLetter publishes the delivery to the dead-letter exchange with the reason, then acks it. If
