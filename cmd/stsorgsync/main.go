@@ -25,10 +25,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Exit codes.
@@ -46,5 +50,16 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// go-redis logs through a process-wide logger (a Sentinel's switch of master, a failed
+	// dial); here, before any client exists, it becomes a JSON record like every other line.
+	redis.SetLogger(redisLog{newLogger(os.Stderr, "warn").With("component", "redis")})
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// redisLog writes go-redis's log lines (redis.SetLogger) as warnings of logger.
+type redisLog struct{ logger *slog.Logger }
+
+// Printf logs one line of go-redis.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, "redis client", "detail", strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
