@@ -170,7 +170,7 @@ func (p *Pipeline) handleItem(ctx context.Context, ev consumer.Event, it workIte
 			if err != nil || !found {
 				return err
 			}
-			if prev, err := translate.ParseRecord(last); err == nil && prev.Bundle == tr.record.Bundle {
+			if prev, err := translate.ParseRecord(last); err == nil && prev.Bundle == tr.desired.Hash() {
 				p.log().Debug("unchanged since last write; skipped", "object", key)
 				return nil
 			}
@@ -212,11 +212,10 @@ func eventSource(ev consumer.Event) audit.Source {
 	return audit.Source{Kind: kind, EventID: ev.ID, RoutingKey: ev.RoutingKey, Object: ev.UUID.String()}
 }
 
-// translation is what STS should hold for one work item, with its record (hashed once), and,
-// when it was made before the lease was taken, the record it was compared with.
+// translation is what STS should hold for one work item and, when it was made before the lease
+// was taken, the record it was compared with.
 type translation struct {
 	desired translate.Desired
-	record  translate.Record
 	peeked  string
 }
 
@@ -251,7 +250,6 @@ func (p *Pipeline) translate(ctx context.Context, ev consumer.Event, key string,
 	case err != nil && !errors.Is(err, moclient.ErrNotCurrent):
 		return tr, false, fmt.Errorf("fetch %s from OS2MO: %w", key, err)
 	}
-	tr.record = tr.desired.Record()
 	return tr, true, nil
 }
 
@@ -282,7 +280,9 @@ func (p *Pipeline) handleLeased(ctx context.Context, ev consumer.Event, key stri
 // objects written with other UUIDs, e.g. by OS2sync), and plans it all. The record is removed
 // before the first write and kept again only after every write succeeded.
 func (p *Pipeline) writeBundle(ctx context.Context, ev consumer.Event, key string, it workItem, tr translation, last string, ok bool) ([]workItem, error) {
-	desired, record := tr.desired, tr.record
+	// Only the bundle's hash was needed to find it unchanged before the lease (the no-op path);
+	// the record's per-object hashes are made here, when something may be written.
+	desired, record := tr.desired, tr.desired.Record()
 	for _, pr := range desired.Problems {
 		p.log().Warn("translation problem", "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 	}
