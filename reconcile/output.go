@@ -22,21 +22,13 @@ func (p *Plan) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(bw, "OS2MO: %s units (%s exported), %s persons\n", thousands(p.UnitsMO), thousands(p.Exported), thousands(p.PersonsMO))
 	fmt.Fprintf(bw, "STS:   %s units, %s users, %s functions active; %s objects read\n",
 		thousands(p.UnitsSTS), thousands(p.UsersSTS), thousands(p.FunctionsSTS), thousands(p.ObjectsRead))
-	fmt.Fprintf(bw, "Plan:  %s %s for %s of %s bundles (%s in sync)\n", thousands(len(p.Ops)), plural(len(p.Ops), "write", "writes"),
+	fmt.Fprintf(bw, "Plan:  %s %s for %s of %s bundles (%s in sync)\n", thousands(p.Writes), plural(p.Writes, "write", "writes"),
 		thousands(p.Changed), thousands(p.Bundles), thousands(p.Bundles-p.Changed))
-	type key struct {
-		action Action
-		kind   oio.Kind
-	}
-	counts := map[key]int{}
-	for _, op := range p.Ops {
-		counts[key{op.Action, op.Kind}]++
-	}
-	keys := slices.SortedFunc(maps.Keys(counts), func(a, b key) int {
+	keys := slices.SortedFunc(maps.Keys(p.counts), func(a, b writeKind) int {
 		return cmp.Or(cmp.Compare(actionRank(a.action), actionRank(b.action)), strings.Compare(string(a.kind), string(b.kind)))
 	})
 	for _, k := range keys {
-		fmt.Fprintf(bw, "  %-14s %-22s %8s\n", k.action, k.kind, thousands(counts[k]))
+		fmt.Fprintf(bw, "  %-14s %-22s %8s\n", k.action, k.kind, thousands(p.counts[k]))
 	}
 	fmt.Fprintf(bw, "Deactivations of units and users: %s (limit %s); orphans: %s", thousands(p.Deactivations), thousands(p.Limit), thousands(p.Orphans))
 	if p.OrphansReported > 0 {

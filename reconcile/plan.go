@@ -170,8 +170,13 @@ func (a Adoption) String() string {
 
 // Plan is what a sync would write, in the order it writes it, with what it was planned from.
 type Plan struct {
-	// Ops are the planned writes: units top-down, persons, then deactivations.
+	// Ops are the planned writes: units top-down, persons, then deactivations. A sync that
+	// writes (not Options.DryRun) keeps only those that end, reactivate or adopt something here
+	// (the creates and updates of an initial load would be most of its memory); Writes counts
+	// them all.
 	Ops []PlannedOp
+	// Writes counts the planned writes.
+	Writes int
 	// Bundles counts the bundles planned; Changed those with at least one write.
 	Bundles, Changed int
 	// UnitsMO and PersonsMO count what OS2MO listed as in effect; Exported the units it exports.
@@ -197,6 +202,19 @@ type Plan struct {
 
 	bundles []*bundle
 	snap    *snapshot
+	// counts counts the planned writes by action and object kind.
+	counts map[writeKind]int
+}
+
+// writeKind is an action on a kind of object.
+type writeKind struct {
+	action Action
+	kind   oio.Kind
+}
+
+// listed reports whether a sync that writes keeps op in Plan.Ops.
+func listed(op PlannedOp) bool {
+	return (op.Action != ActionCreate && op.Action != ActionUpdate) || op.ForeignAddresses > 0
 }
 
 // plan reads the snapshot, builds every bundle, reads the objects they name, and plans them.
@@ -236,7 +254,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	}
 
 	p := &Plan{GeneratedAt: now, bundles: bundles, snap: snap, UnitsMO: len(snap.unitIDs), PersonsMO: len(snap.personIDs),
-		Adoption: Adoption{ForeignFunctions: map[string]int{}}, OrphanList: orphans.list}
+		Adoption: Adoption{ForeignFunctions: map[string]int{}}, OrphanList: orphans.list, counts: map[writeKind]int{}}
 	for _, orp := range orphans.list {
 		switch {
 		case orp.Action == OrphanKeep && orp.Kind == oio.KindOrganisationEnhed:
@@ -321,7 +339,13 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 				_ = sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
 			}
 		}
-		p.Ops = append(p.Ops, classified...)
+		for _, op := range classified {
+			p.Writes++
+			p.counts[writeKind{op.Action, op.Kind}]++
+			if objects || o.DryRun || listed(op) {
+				p.Ops = append(p.Ops, op)
+			}
+		}
 		sent, recorded := snap.sent[b.key]
 		if e.Store != nil && !recorded {
 			for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {

@@ -84,7 +84,7 @@ func (e *Engine) Sync(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	res.Plan = plan
-	o.Logger.Info("sync planned", "bundles", plan.Bundles, "changed", plan.Changed, "writes", len(plan.Ops),
+	o.Logger.Info("sync planned", "bundles", plan.Bundles, "changed", plan.Changed, "writes", plan.Writes,
 		"deactivations", plan.Deactivations, "limit", plan.Limit, "orphans", plan.Orphans, "orphans_reported", plan.OrphansReported,
 		"kept_units", plan.KeptUnits, "kept_users", plan.KeptUsers, "problems", plan.Problems)
 	for _, orp := range plan.OrphanList {
