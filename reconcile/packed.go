@@ -16,7 +16,8 @@ import (
 // Objects are never modified in the model, only replaced, so each is packed once.
 //
 // The form is private to this process (never stored or sent): varints, UUIDs as 16 bytes
-// (uuid.Nil and a Virkning's repeated actor as one byte), times as their instant and offset.
+// (uuid.Nil and a Virkning's repeated actor as one byte), times as their instant and offset, the
+// strings every object repeats as an index (common).
 type packed string
 
 // pack returns o's packed form.
@@ -68,13 +69,71 @@ func (p packed) unpack() *oio.Object {
 	return o
 }
 
+// common are the strings STS repeats in every object (relation names, kinds, codes): packed as
+// their index here instead of their bytes.
+var common = [...]string{
+	"",
+	string(oio.RelAdresser),
+	string(oio.RelAnsatte),
+	string(oio.RelBranche),
+	string(oio.RelBrugerTyper),
+	string(oio.RelEnhedstype),
+	string(oio.RelFunktionstype),
+	string(oio.RelMyndighed),
+	string(oio.RelMyndighedstype),
+	string(oio.RelOpgaver),
+	string(oio.RelOrganisationstype),
+	string(oio.RelOverordnet),
+	string(oio.RelProduktionsenhed),
+	string(oio.RelSkatteenhed),
+	string(oio.RelSystemTyper),
+	string(oio.RelTilhoerer),
+	string(oio.RelTilknyttedeBrugere),
+	string(oio.RelTilknyttedeEnheder),
+	string(oio.RelTilknyttedeFunktioner),
+	string(oio.RelTilknyttedeInteressefaellesskaber),
+	string(oio.RelTilknyttedeItSystemer),
+	string(oio.RelTilknyttedeOpgaver),
+	string(oio.RelTilknyttedeOrganisationer),
+	string(oio.RelTilknyttedePersoner),
+	string(oio.RelVirksomhed),
+	string(oio.RelVirksomhedstype),
+	string(oio.KindOrganisation), string(oio.KindOrganisationEnhed), string(oio.KindOrganisationFunktion),
+	string(oio.KindBruger), string(oio.KindPerson), string(oio.KindAdresse), string(oio.KindItSystem),
+	string(oio.LivscyklusOpstaaet), string(oio.LivscyklusImporteret), string(oio.LivscyklusPassiveret), string(oio.LivscyklusSlettet),
+	string(oio.Aktiv), string(oio.Inaktiv), oio.AktoerTypeOrganisation,
+}
+
+// commonIndex returns s's index in common, or -1.
+func commonIndex(s string) int {
+	if len(s) > 40 {
+		return -1
+	}
+	for i, c := range common {
+		if c == s {
+			return i
+		}
+	}
+	return -1
+}
+
 type packer struct {
 	buf    []byte
 	aktoer uuid.UUID
 }
 
-func (p *packer) uint(n int)   { p.buf = binary.AppendUvarint(p.buf, uint64(n)) }
-func (p *packer) str(s string) { p.uint(len(s)); p.buf = append(p.buf, s...) }
+func (p *packer) uint(n int) { p.buf = binary.AppendUvarint(p.buf, uint64(n)) }
+
+// str packs s as 2 × its index in common + 1, or 2 × its length and its bytes.
+func (p *packer) str(s string) {
+	if i := commonIndex(s); i >= 0 {
+		p.uint(2*i + 1)
+		return
+	}
+	p.uint(2 * len(s))
+	p.buf = append(p.buf, s...)
+}
+
 func (p *packer) id(id uuid.UUID) {
 	if id == uuid.Nil {
 		p.buf = append(p.buf, 0)
@@ -166,8 +225,18 @@ func (u *unpacker) raw(n int) string {
 	return s
 }
 
-// str returns a string of the packed form, sharing its memory.
-func (u *unpacker) str() string { return u.raw(u.uint()) }
+// str returns a string of the packed form (sharing its memory) or of common.
+func (u *unpacker) str() string {
+	n := u.uint()
+	if n%2 == 1 {
+		if n/2 >= len(common) {
+			u.err = fmt.Errorf("no common string %d", n/2)
+			return ""
+		}
+		return common[n/2]
+	}
+	return u.raw(n / 2)
+}
 
 func (u *unpacker) uuid16() uuid.UUID {
 	var id uuid.UUID
