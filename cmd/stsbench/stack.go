@@ -254,6 +254,14 @@ func (s *stack) daemonEnv(listen string) []string {
 		kv["WORKERS"] = fmt.Sprint(e.workers)
 	}
 	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	// STSBENCH_CHILD_GODEBUG (and _GOGC, _GOMEMLIMIT) set the Go runtime's settings of the
+	// stsorgsync processes only, not the driver's: e.g. STSBENCH_CHILD_GODEBUG=gctrace=1 to see
+	// their heap at each collection in their logs.
+	for _, name := range []string{"GODEBUG", "GOGC", "GOMEMLIMIT"} {
+		if v := os.Getenv("STSBENCH_CHILD_" + name); v != "" {
+			kv[name] = v
+		}
+	}
 	for k, v := range kv {
 		out = append(out, k+"="+v)
 	}
