@@ -179,24 +179,16 @@ type unpacker struct {
 
 var errShort = errors.New("truncated")
 
-func (u *unpacker) uint() int {
-	if u.err != nil {
-		return 0
-	}
-	n, size := binary.Uvarint([]byte(u.buf[:min(len(u.buf), binary.MaxVarintLen64)]))
-	if size <= 0 {
-		u.err = errShort
-		return 0
-	}
-	u.buf = u.buf[size:]
-	return int(n)
-}
+func (u *unpacker) uint() int { return int(varint(u, binary.Uvarint)) }
 
-func (u *unpacker) int() int64 {
+func (u *unpacker) int() int64 { return varint(u, binary.Varint) }
+
+// varint reads a varint with read (binary.Uvarint or binary.Varint).
+func varint[T int64 | uint64](u *unpacker, read func([]byte) (T, int)) T {
 	if u.err != nil {
 		return 0
 	}
-	n, size := binary.Varint([]byte(u.buf[:min(len(u.buf), binary.MaxVarintLen64)]))
+	n, size := read([]byte(u.buf[:min(len(u.buf), binary.MaxVarintLen64)]))
 	if size <= 0 {
 		u.err = errShort
 		return 0
