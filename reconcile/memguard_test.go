@@ -72,3 +72,41 @@ func TestSyncHoldsAFewBatchesAtOnce(t *testing.T) {
 		return err
 	})
 }
+
+// TestBusyPersonIsTranslatedOnce: a person bundle whose lease the event path holds when the
+// sync reaches it is tried again at the end of its level from the translation it took from the
+// store, and its batch's other bundles are unaffected: the initial load converges everything.
+func TestBusyPersonIsTranslatedOnce(t *testing.T) {
+	data := motest.GenerateOrg(motest.GenOptions{Seed: 12, Units: 3, Persons: 9, Today: time.Now()})
+	e := newEnv(t, data)
+	busy := translate.BundleKey(translate.BundlePerson, data.Persons[4].UUID)
+	// "The event path" holds the lease when the sync first reaches the bundle, and has let go
+	// when the sync tries it again.
+	attempts := 0
+	eng := e.engine(t, func(o *reconcile.Options) { o.PersonBatch = 2; o.RetryDelay = 10 * time.Millisecond })
+	eng.Store = hookStore{e.store, func(key string) {
+		if key != busy {
+			return
+		}
+		if attempts++; attempts == 1 {
+			if _, err := e.store.AcquireLease(t.Context(), busy, 50*time.Millisecond); err != nil {
+				t.Error(err)
+			}
+		} else {
+			time.Sleep(60 * time.Millisecond) // the event path's lease expires
+		}
+	}}
+	res, err := eng.Sync(t.Context())
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if res.Busy != 0 || len(res.Failed) != 0 || attempts != 2 {
+		t.Errorf("busy %d, failed %v, %d attempts on the held bundle; want it converged when tried again (2 attempts)", res.Busy, res.Failed, attempts)
+	}
+	if _, ok, _ := e.store.LastSent(t.Context(), busy); !ok {
+		t.Errorf("%s has no record after the sync", busy)
+	}
+	if ops := e.pendingOps(t, translate.Settings{Organisation: org}); len(ops) != 0 {
+		t.Fatalf("%d operations pending after the sync, first %s %s", len(ops), ops[0].Op, ops[0].Ref())
+	}
+}

@@ -61,6 +61,9 @@ type bundle struct {
 	// settled says the plan found nothing to write and the last-sent record current: the sync
 	// leaves the bundle alone.
 	settled bool
+	// taken says the sync has taken the bundle's person from the store to converge it (once,
+	// even when it is tried again after finding its lease held).
+	taken bool
 }
 
 // unitID returns the UUID a unit bundle's unit has in STS (translate.Settings.UUIDFromITSystems

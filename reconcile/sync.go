@@ -230,11 +230,12 @@ func (e *Engine) convergeDeferred(ctx context.Context, o Options, plan *Plan, b 
 	if b.settled {
 		return outcomeInSync, nil
 	}
-	if b.desired.Objects == nil { // not translated yet (a busy bundle tried again is)
+	if !b.taken { // a busy bundle tried again is translated already
 		p, err := plan.snap.store.take(b.batch, b.id)
 		if err != nil {
 			return 0, err
 		}
+		b.taken = true
 		b.desired = personBundle(o.Settings, b.id, p, plan.GeneratedAt).desired
 		plan.snap.translated(1)
 	}
