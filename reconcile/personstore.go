@@ -173,17 +173,11 @@ func (e *Engine) feedBatches(ctx context.Context, o Options, snap *snapshot, bun
 				f.err = err
 				return
 			}
-			want := map[oio.Kind][]uuid.UUID{}
 			snap.translated(len(group))
 			for _, b := range group {
 				b.desired = personBundle(o.Settings, b.id, persons[b.id], now).desired
-				for _, obj := range b.desired.Objects {
-					if obj.Kind == oio.KindAdresse || obj.Kind == oio.KindPerson || snap.sts.get(obj.UUID) == nil {
-						want[obj.Kind] = append(want[obj.Kind], obj.UUID)
-					}
-				}
 			}
-			if err := e.readObjects(ctx, quiet, snap, want); err != nil {
+			if err := e.readObjects(ctx, quiet, snap, snap.toRead(group)); err != nil {
 				f.err = err
 				return
 			}
@@ -264,15 +258,7 @@ func linkedTo(o *oio.Object, refs map[uuid.UUID]bool) bool {
 // the sync converges is expected by the store.
 func (s *snapshot) release(b *bundle, ending map[uuid.UUID]bool, objects bool) {
 	if b.settled {
-		for i := range b.desired.Objects {
-			obj := &b.desired.Objects[i]
-			if objects && obj.Kind == oio.KindBruger {
-				continue
-			}
-			if cur := s.sts.get(obj.UUID); cur != nil && !linkedTo(cur, ending) && !linkedTo(obj, ending) {
-				s.sts.remove(obj.UUID)
-			}
-		}
+		s.forget(b, ending, objects)
 	}
 	switch {
 	case objects && !b.settled:
@@ -283,4 +269,36 @@ func (s *snapshot) release(b *bundle, ending map[uuid.UUID]bool, objects bool) {
 	}
 	b.desired = translate.Desired{}
 	s.translated(-1)
+}
+
+// toRead returns the STS objects bundles' desired objects name that the snapshot must read:
+// Adresse and Person objects are not in the hierarchy, and a desired object of another kind that
+// it did not list may still exist (passivated, inactive, or another municipality's), which
+// decides between importer and ret. An object to deactivate that it did not list needs nothing.
+func (s *snapshot) toRead(bundles []*bundle) map[oio.Kind][]uuid.UUID {
+	want := map[oio.Kind][]uuid.UUID{}
+	for _, b := range bundles {
+		for _, obj := range b.desired.Objects {
+			if obj.Kind == oio.KindAdresse || obj.Kind == oio.KindPerson || s.sts.get(obj.UUID) == nil {
+				want[obj.Kind] = append(want[obj.Kind], obj.UUID)
+			}
+		}
+	}
+	return want
+}
+
+// forget removes a deferred bundle's desired objects from the model of STS once it is planned
+// in sync or written: no other bundle looks them up (each person's objects are its own), but
+// those linked to a unit or user a later bundle ends stay, and so do its users when keepUsers
+// (a verification's report names them).
+func (s *snapshot) forget(b *bundle, ending map[uuid.UUID]bool, keepUsers bool) {
+	for i := range b.desired.Objects {
+		obj := &b.desired.Objects[i]
+		if keepUsers && obj.Kind == oio.KindBruger {
+			continue
+		}
+		if cur := s.sts.get(obj.UUID); cur != nil && !linkedTo(cur, ending) && !linkedTo(obj, ending) {
+			s.sts.remove(obj.UUID)
+		}
+	}
 }

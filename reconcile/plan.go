@@ -240,19 +240,8 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 	bundles = append(bundles, orphans.bundles...)
 	snap.protected = orphans.protected
 
-	want := map[oio.Kind][]uuid.UUID{}
-	for _, b := range bundles {
-		for _, obj := range b.desired.Objects { // none for a deferred bundle: read as it is planned
-			// Adresse and Person are not in the hierarchy. A desired object of another kind that
-			// it did not list may still exist (passivated, inactive, or another municipality's),
-			// which decides between importer and ret. An object to deactivate that it did not list
-			// needs nothing.
-			if obj.Kind == oio.KindAdresse || obj.Kind == oio.KindPerson || snap.sts.get(obj.UUID) == nil {
-				want[obj.Kind] = append(want[obj.Kind], obj.UUID)
-			}
-		}
-	}
-	if err := e.readObjects(ctx, o, snap, want); err != nil {
+	// A deferred bundle has no desired objects yet: its are read as it is planned (feedBatches).
+	if err := e.readObjects(ctx, o, snap, snap.toRead(bundles)); err != nil {
 		return nil, err
 	}
 

@@ -94,7 +94,8 @@ func newSTSState() *stsState {
 }
 
 // overlay returns a state over s for planning with settings and now (planned), which changes
-// without changing s. s must not change while the overlay is used.
+// without changing s. While the overlay is used, s may only gain or lose objects no planned write
+// touched (the planning's feed reads a batch's objects into it, and forgets a settled bundle's).
 func (s *stsState) overlay(settings translate.Settings, now time.Time) *stsState {
 	o := newSTSState()
 	o.base, o.imported, o.settings, o.now = s, map[uuid.UUID]*oio.Object{}, settings, now

@@ -244,12 +244,7 @@ func (e *Engine) convergeDeferred(ctx context.Context, o Options, plan *Plan, b 
 		return out, err
 	}
 	defer plan.snap.translated(-1) // run forgets it
-	for i := range b.desired.Objects {
-		obj := &b.desired.Objects[i]
-		if cur := plan.snap.sts.get(obj.UUID); cur != nil && !linkedTo(cur, ending) && !linkedTo(obj, ending) {
-			plan.snap.sts.remove(obj.UUID)
-		}
-	}
+	plan.snap.forget(b, ending, false)
 	return out, err
 }
 
