@@ -111,7 +111,7 @@ bench-scale: services ## the signed 1,000/15,000 initial load at STS 50 ms × 8 
 
 # The main stack at Copenhagen size with the real STS profile (50 ms × 8): its initial load is the
 # full sync, so the separate full-sync phase is skipped (only its second sync is added).
-bench-full: ## make bench with the main stack at Copenhagen size (3,000 units, 45,000 persons, STS 50 ms × 8); the sync alone needs at least 16 min
+bench-full: ## make bench with the main stack at Copenhagen size (3,000 units, 45,000 persons, STS 50 ms × 8); the sync alone needs at least 23 min
 	$(MAKE) bench BENCH_FLAGS="-units 3000 -persons 45000 -load-timeout 3h -out bench/results-full.json $(BENCH_FLAGS)"
 
 compose-config: ## validate docker-compose.yml

@@ -356,7 +356,7 @@ secretGenerator:
 		known := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !testDaemon.knows(n) })
 		switch {
 		case len(known) == 0:
-			t.Logf("the daemon has none of the example's %s_ HA settings yet (%v)", family, names)
+			t.Errorf("the daemon knows none of the example's %s_ HA settings %v: correct the example's names", family, names)
 		case len(known) != len(names):
 			t.Errorf("the daemon knows the HA settings %v but not all of %v: correct the example's names", known, names)
 		default:

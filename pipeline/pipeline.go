@@ -170,7 +170,7 @@ func (p *Pipeline) handleItem(ctx context.Context, ev consumer.Event, it workIte
 			if err != nil || !found {
 				return err
 			}
-			if prev, err := translate.ParseRecord(last); err == nil && prev.Bundle == tr.desired.Hash() {
+			if prev, ok := translate.RecordHash(last); ok && prev == tr.desired.Hash() {
 				p.log().Debug("unchanged since last write; skipped", "object", key)
 				return nil
 			}

@@ -86,6 +86,18 @@ func ParseRecord(s string) (Record, error) {
 	return r, nil
 }
 
+// RecordHash returns the bundle hash in a last-sent record's header (Record.Bundle, which
+// Desired.Hash computes), reading the header line only: the event path's no-op check needs no
+// more. ok is false when the header is not one ParseRecord accepts.
+func RecordHash(s string) (hash string, ok bool) {
+	head, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(head)
+	if len(f) != 2 || f[0] != recordVersion || f[1] == "" {
+		return "", false
+	}
+	return f[1], true
+}
+
 func truncated(s string) string {
 	if len(s) > 60 {
 		return s[:60] + "…"

@@ -51,12 +51,20 @@ func TestRecordRoundTrip(t *testing.T) {
 	if got.String() != r.String() || got.Bundle != recordFixture().Hash() || len(got.Objects) != 4 {
 		t.Fatalf("round trip changed the record:\n%s\nvs\n%s", got, r)
 	}
+	if h, ok := RecordHash(r.String()); !ok || h != recordFixture().Hash() {
+		t.Errorf("RecordHash = %q, %v; want the bundle hash %q", h, ok, recordFixture().Hash())
+	}
 	for _, bad := range []string{
 		"", "0123abcd", // an older bare bundle hash
 		"r1\n", "r1 abc\nbruger x 1\n", "r1 abc\nenhed " + uuid.NewString() + " 1\n", "r1 abc\nbruger\n",
 	} {
 		if _, err := ParseRecord(bad); err == nil {
 			t.Errorf("ParseRecord(%q) = nil error", bad)
+		}
+	}
+	for _, bad := range []string{"", "0123abcd", "r1\n", "r0 abc\n", "r1 abc def\n"} {
+		if h, ok := RecordHash(bad); ok {
+			t.Errorf("RecordHash(%q) = %q, true; want no hash", bad, h)
 		}
 	}
 }

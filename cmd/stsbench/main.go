@@ -330,7 +330,7 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	if err := r.runAll(ctx); err != nil {
 		return nil, err
 	}
-	res.Notes = append(res.Notes, "The fakes run inside the driver and share the 2 cores with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key.",
+	res.Notes = append(res.Notes, fmt.Sprintf("The fakes run inside the driver and share the %d CPUs with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key.", res.Machine.CPUs),
 		"The CPU profiles come from the stsorgsync binary itself (HTTP_PPROF=true: net/http/pprof on HTTP_LISTEN), fetched in 5 s slices over the measured span and merged by pprof.")
 	res.WallSeconds = time.Since(started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()

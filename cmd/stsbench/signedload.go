@@ -59,7 +59,7 @@ func runSignedLoad(ctx context.Context, r *runner) error {
 	sr.Machine.LoadAvgStart = loadAvg()
 	log.Info("signed initial load: generating the municipality and starting the fakes", "units", cfg.signedUnits, "persons", cfg.signedPersons)
 	// No write watching (the fake's own concurrent-write detector stays on): parsing every write
-	// would take the driver's CPU from the sync on 2 cores, and this phase measures no latencies.
+	// would take the driver's CPU from the sync on the machine's cores, and this phase measures no latencies.
 	s, err := r.e.newStack(ctx, stackOptions{name: "signedload", units: cfg.signedUnits, persons: cfg.signedPersons, seed: cfg.seed, sts: r.stsOpts})
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func runSignedLoad(ctx context.Context, r *runner) error {
 	}
 	sr.WallSeconds = time.Since(start).Seconds()
 	sr.Machine.LoadAvgEnd = loadAvg()
-	sr.Notes = append(sr.Notes, "The fake STS runs inside the driver on the same 2 cores as the sync: it verifies every request's signature and token and signs every response (with an RSA-1024 service key, to keep its share down; the sync signs with the RSA-2048 organisation key).")
+	sr.Notes = append(sr.Notes, fmt.Sprintf("The fake STS runs inside the driver on the same %d CPUs as the sync: it verifies every request's signature and token and signs every response (with an RSA-1024 service key, to keep its share down; the sync signs with the RSA-2048 organisation key).", sr.Machine.CPUs))
 	r.res.BenchScale = sr
 	log.Info("signed initial load done", "wall", secs(load.WallSeconds), "calls", load.Calls.Total, "limit", secs(load.LimitSeconds),
 		"ratio_to_limit", f2(load.RatioToLimit), "peak_rss_mb", f1(load.PeakRSSMB), "cpu_s", f1(load.DaemonCPUSeconds), "tokens", sr.TokensIssued)

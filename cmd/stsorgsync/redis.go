@@ -65,6 +65,9 @@ func (c Config) validateRedis() error {
 	case !sentinel && !cluster && u != nil && u.Host == "":
 		errs = append(errs, errors.New("REDIS_URL has no host: give one, or REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS"))
 	}
+	if cluster && strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		errs = append(errs, fmt.Errorf("REDIS_KEY_PREFIX %q contains { or }, which a Redis Cluster (REDIS_CLUSTER_ADDRS) takes for the hash tag of every key: choose a prefix without braces, such as the default stsorgsync", c.RedisKeyPrefix))
+	}
 	if (c.RedisCertFile == "") != (c.RedisKeyFile == "") {
 		errs = append(errs, errors.New("REDIS_CERT_FILE and REDIS_KEY_FILE go together: set both (a client certificate and its key) or neither"))
 	}

@@ -32,6 +32,7 @@ func TestRedisSettings(t *testing.T) {
 		{"sentinel and cluster", map[string]string{"REDIS_SENTINEL_ADDRS": "s0:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_CLUSTER_ADDRS": "r0:6379"}, "", []string{"exclude each other"}},
 		{"no host, no sentinels", map[string]string{"REDIS_URL": "redis:///0"}, "", []string{"REDIS_URL has no host"}},
 		{"address without port", map[string]string{"REDIS_CLUSTER_ADDRS": "r0"}, "", []string{"REDIS_CLUSTER_ADDRS: expected comma-separated host:port"}},
+		{"cluster prefix with a hash tag", map[string]string{"REDIS_CLUSTER_ADDRS": "r0:6379", "REDIS_KEY_PREFIX": "sts{x}:"}, "", []string{"REDIS_KEY_PREFIX", "choose a prefix without braces"}},
 		{"CA with redis://", map[string]string{"REDIS_CA_FILE": "/ca.pem"}, "", []string{"REDIS_CA_FILE is set but REDIS_URL is redis://"}},
 		{"certificate without key", map[string]string{"REDIS_URL": "rediss://r:6380/0", "REDIS_CERT_FILE": "/c.pem"}, "", []string{"REDIS_CERT_FILE and REDIS_KEY_FILE go together"}},
 		{"skip_verify", map[string]string{"REDIS_URL": "rediss://:hunter2@r:6380/0?skip_verify=true"}, "", []string{"REDIS_URL: skip_verify is refused"}},
