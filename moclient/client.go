@@ -277,7 +277,9 @@ type decoded struct {
 }
 
 // decodeOptions make the JSON v2 decoder as lenient as encoding/json, which the client used
-// before: invalid UTF-8 is replaced and a repeated name is taken last, not refused.
+// before, where it matters: invalid UTF-8 is replaced and a repeated name is taken last, not
+// refused. Unlike encoding/json, names match case-sensitively: a GraphQL answer names its fields
+// exactly as the query asks for them, and every wire struct's tags are those names.
 var decodeOptions = jsonv2.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
 
 // decodeResponse decodes a GraphQL response body with its "data" straight into out. The data is
