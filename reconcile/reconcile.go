@@ -68,6 +68,11 @@ type Options struct {
 	CVR string
 	// Concurrency bounds the STS calls (and the OS2MO requests) in flight at once (default 8).
 	Concurrency int
+	// Workers bounds the bundles converged at once (default Concurrency). Set it above
+	// Concurrency only when the STS client itself keeps its calls on the wire to Concurrency
+	// (stsclient.Client.WithMaxInFlight): the extra bundles then sign their requests and check
+	// the answers while others wait for STS, so STS's capacity is used fully.
+	Workers int
 	// MaxDeactivationShare is the largest share (0–1) of the active units and users in STS that
 	// one sync may deactivate (default 0.10). MaxDeactivations, when set, replaces it.
 	MaxDeactivationShare float64
@@ -129,6 +134,9 @@ type Progress struct {
 func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.Workers <= 0 {
+		o.Workers = o.Concurrency
 	}
 	if o.MaxDeactivationShare <= 0 {
 		o.MaxDeactivationShare = 0.10

@@ -61,7 +61,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 
 // Sync brings STS Organisation in line with OS2MO: it plans every bundle (Plan), refuses when a
 // guard trips (ErrRefused), and otherwise converges the bundles — units top-down, persons, then
-// deactivations (users, then units bottom-up), Options.Concurrency at once — each under its
+// deactivations (users, then units bottom-up), Options.Workers at once — each under its
 // lease, re-planned against what STS holds at that moment, and records each bundle's last-sent
 // record after its writes succeeded, so the event path skips it afterwards. A bundle whose lease
 // the event path holds, or that the event path wrote after the sync began, is left to it. With
@@ -135,7 +135,7 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 	run := func(bs []*bundle) ([]*bundle, error) {
 		var busy []*bundle
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(o.Concurrency)
+		g.SetLimit(o.Workers)
 		for _, b := range bs {
 			g.Go(func() error {
 				out, err := e.convergeDeferred(gctx, o, plan, b, ending)

@@ -38,7 +38,53 @@ func (c *Client) transactionUUID(ctx context.Context) string {
 type Client struct {
 	cfg  Config
 	base string // BaseURL without trailing slash
+	// wire, when not nil, holds a slot per request on the wire (WithMaxInFlight).
+	wire chan struct{}
 }
+
+// WithMaxInFlight returns a client that shares c's configuration, transport and security but
+// has at most n requests on the wire at once: a slot is taken after the request is built and
+// signed and given back once the response is read, before it is parsed and its signature
+// checked. A caller can so run more calls than n at once, and the signing and checking of some
+// overlap the service time of others, while the service never sees more than n. n < 1 means
+// no bound. The bound is the returned client's own; c and other clients made from it are not
+// counted in it.
+func (c *Client) WithMaxInFlight(n int) *Client {
+	l := &Client{cfg: c.cfg, base: c.base}
+	if n > 0 {
+		l.wire = make(chan struct{}, n)
+	}
+	return l
+}
+
+// send posts req once a slot on the wire is free (WithMaxInFlight) and reads the response body,
+// at most limit+1 bytes. The slot is held from sending until the body is read.
+func (c *Client) send(req *http.Request, limit int64) (*http.Response, []byte, error) {
+	if c.wire != nil {
+		select {
+		case c.wire <- struct{}{}:
+			defer func() { <-c.wire }()
+		case <-req.Context().Done():
+			return nil, nil, req.Context().Err()
+		}
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp, nil, &readError{err: err}
+	}
+	return resp, data, nil
+}
+
+// readError marks a failure to read a response body (as against sending the request).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // New validates cfg, applies defaults and returns a Client.
 func New(cfg Config) (*Client, error) {
@@ -122,15 +168,14 @@ func (c *Client) attempt(ctx context.Context, id call, payload *etree.Element) (
 		return nil, env, transportErr(0, false, fmt.Errorf("build request: %w", err))
 	}
 	req.Header.Set("Content-Type", soap.ContentType(action))
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
+	resp, data, err := c.send(req, c.cfg.MaxResponseBytes)
+	var rerr *readError
+	switch {
+	case errors.As(err, &rerr):
+		return nil, env, transportErr(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", rerr.err))
+	case err != nil:
 		// The caller's own cancellation is not retryable; our timeout and network errors are.
 		return nil, env, transportErr(0, ctx.Err() == nil, fmt.Errorf("post %s: %w", endpoint, err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
-	if err != nil {
-		return nil, env, transportErr(resp.StatusCode, ctx.Err() == nil, fmt.Errorf("read response: %w", err))
 	}
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
 		return nil, env, transportErr(resp.StatusCode, false,

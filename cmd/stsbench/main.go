@@ -330,16 +330,17 @@ func bench(ctx context.Context, cfg config, log *slog.Logger, stderr io.Writer) 
 	if err := r.runAll(ctx); err != nil {
 		return nil, err
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("The fakes run inside the driver and share the %d CPUs with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key.", res.Machine.CPUs),
+	res.Notes = append(res.Notes, fmt.Sprintf("The fakes run inside the driver and share the %d CPUs with the daemon or the sync (and with whatever else runs: see the load averages); the CPU rows show the split. The fake STS signs its responses with an RSA-1024 key to keep its share down; the daemon and the sync sign with the RSA-2048 organisation key. The fake STS's latency is a call's service time, its own work done within it (ststest.Options.ServiceTime), as a real service's response time includes its processing.", res.Machine.CPUs),
 		"The CPU profiles come from the stsorgsync binary itself (HTTP_PPROF=true: net/http/pprof on HTTP_LISTEN), fetched in 5 s slices over the measured span and merged by pprof.")
 	res.WallSeconds = time.Since(started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()
 	return res, nil
 }
 
-// stsOptions is the fake STS's profile: latency per call and a cap on concurrent calls.
+// stsOptions is the fake STS's profile: service time per call (its own work within it) and a cap
+// on concurrent calls.
 func stsOptions(latency time.Duration, capN int) ststest.Options {
-	return ststest.Options{Latency: latency, MaxConcurrent: capN}
+	return ststest.Options{Latency: latency, MaxConcurrent: capN, ServiceTime: true}
 }
 
 // phaseList returns the phases in m in the table's order.

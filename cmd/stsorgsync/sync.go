@@ -21,15 +21,20 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 	if observe == nil {
 		observe = func(string, string, string, time.Duration) {}
 	}
+	// The engine's own client keeps SYNC_CONCURRENCY calls on the wire and twice as many bundles
+	// at work, so signing requests and checking answers overlap STS's service time (an
+	// in-process scheduled sync shares the transport and token with the event path, not the
+	// bound).
 	return &reconcile.Engine{
 		MO:    d.mo,
-		STS:   &stsService{client: d.sts, observe: observe, now: time.Now},
+		STS:   &stsService{client: d.sts.WithMaxInFlight(cfg.SyncConcurrency), observe: observe, now: time.Now},
 		Store: d.store,
 		Trail: d.trail,
 		Options: reconcile.Options{
 			Settings:             cfg.Mapping,
 			CVR:                  cfg.STSCVR,
 			Concurrency:          cfg.SyncConcurrency,
+			Workers:              2 * cfg.SyncConcurrency,
 			MaxDeactivationShare: cfg.SyncMaxDeactivationPercent / 100,
 			Orphans:              cfg.SyncOrphans,
 			Keep:                 cfg.SyncKeepUUIDs,

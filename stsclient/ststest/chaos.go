@@ -24,9 +24,8 @@ func (s *Server) acquire(r *http.Request) (release func(), ok bool) {
 	}
 }
 
-// delay waits the latency plus a random tail in effect (Options, SetLatency); false if the client
-// gave up meanwhile.
-func (s *Server) delay(r *http.Request) bool {
+// latency is the latency plus a random tail in effect (Options, SetLatency), drawn for one call.
+func (s *Server) latency() time.Duration {
 	f := s.currentFaults()
 	d := f.latency
 	if f.latencyTail > 0 {
@@ -34,6 +33,11 @@ func (s *Server) delay(r *http.Request) bool {
 		d += time.Duration(s.rng.ExpFloat64() * float64(f.latencyTail))
 		s.rngMu.Unlock()
 	}
+	return d
+}
+
+// delay waits d; false if the client gave up meanwhile.
+func (s *Server) delay(r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -137,4 +141,33 @@ func (s *Server) ConcurrentWritesSeen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.concurrentWrites
+}
+
+// heldWriter holds a response back until due (Options.ServiceTime): the first WriteHeader or
+// Write waits for it.
+type heldWriter struct {
+	http.ResponseWriter
+	s    *Server
+	r    *http.Request
+	due  time.Time
+	done bool
+}
+
+func (w *heldWriter) wait() {
+	if !w.done {
+		w.done = true
+		w.s.delay(w.r, time.Until(w.due))
+	}
+}
+
+// WriteHeader sends the status once the service time is over.
+func (w *heldWriter) WriteHeader(code int) {
+	w.wait()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends body bytes once the service time is over.
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.wait()
+	return w.ResponseWriter.Write(b)
 }

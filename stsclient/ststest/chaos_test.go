@@ -3,10 +3,12 @@ package ststest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,25 +57,59 @@ func TestOutage(t *testing.T) {
 
 func TestConcurrencyCapAndLatency(t *testing.T) {
 	const latency = 40 * time.Millisecond
-	_, _, client := start(t, ststest.Options{MaxConcurrent: 1, Latency: latency, LatencyTail: time.Millisecond, Seed: 1})
-	begin := time.Now()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			if _, err := client.Read(t.Context(), oio.KindOrganisationEnhed, unknown); !errors.Is(err, stsclient.ErrNotFound) {
-				t.Error(err)
+	for _, serviceTime := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ServiceTime=%v", serviceTime), func(t *testing.T) {
+			_, _, client := start(t, ststest.Options{MaxConcurrent: 1, Latency: latency, LatencyTail: time.Millisecond, Seed: 1, ServiceTime: serviceTime})
+			begin := time.Now()
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if _, err := client.Read(t.Context(), oio.KindOrganisationEnhed, unknown); !errors.Is(err, stsclient.ErrNotFound) {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if d := time.Since(begin); d < 4*latency {
+				t.Errorf("4 calls through a cap of 1 took %v, want ≥ %v", d, 4*latency)
+			}
+			// A waiting client that gives up leaves without an answer.
+			ctx, cancel := context.WithTimeout(t.Context(), latency/2)
+			defer cancel()
+			if _, err := client.Read(ctx, oio.KindOrganisationEnhed, unknown); err == nil {
+				t.Error("call finished despite its deadline")
 			}
 		})
 	}
-	wg.Wait()
-	if d := time.Since(begin); d < 4*latency {
-		t.Errorf("4 calls through a cap of 1 took %v, want ≥ %v", d, 4*latency)
-	}
-	// A waiting client that gives up leaves without an answer.
-	ctx, cancel := context.WithTimeout(t.Context(), latency/2)
-	defer cancel()
-	if _, err := client.Read(ctx, oio.KindOrganisationEnhed, unknown); err == nil {
-		t.Error("call finished despite its deadline")
+}
+
+// TestServiceTime: with Options.ServiceTime the fake does its work at the start of the latency
+// and answers at its end; without it, it waits first and works after.
+func TestServiceTime(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	for _, tt := range []struct {
+		serviceTime        bool
+		minWrite, maxWrite time.Duration // when the write is stored, after the call began
+	}{
+		{serviceTime: true, minWrite: 0, maxWrite: latency / 2},
+		{serviceTime: false, minWrite: latency, maxWrite: time.Hour},
+	} {
+		t.Run(fmt.Sprintf("ServiceTime=%v", tt.serviceTime), func(t *testing.T) {
+			var wrote atomic.Int64
+			begin := time.Now()
+			_, _, client := start(t, ststest.Options{Latency: latency, MaxConcurrent: 1, ServiceTime: tt.serviceTime,
+				OnWrite: func(ststest.Write) { wrote.Store(int64(time.Since(begin))) }})
+			if err := client.Import(t.Context(), unit(uuid.New(), "Enhed")); err != nil {
+				t.Fatal(err)
+			}
+			answered := time.Since(begin)
+			if w := time.Duration(wrote.Load()); w < tt.minWrite || w > tt.maxWrite {
+				t.Errorf("the write was stored %v after the call began, want between %v and %v", w, tt.minWrite, tt.maxWrite)
+			}
+			if answered < latency {
+				t.Errorf("answered after %v, want ≥ the latency %v", answered, latency)
+			}
+		})
 	}
 }
 

@@ -116,6 +116,13 @@ type Options struct {
 	// Latency delays every Organisation SOAP response (not the STS or the inspection
 	// endpoints).
 	Latency time.Duration
+	// ServiceTime makes Latency (and its tail) the time from taking a slot of MaxConcurrent to
+	// the response, with the fake's own work (parsing, checking the signature and token, the
+	// operation, signing the answer) done inside it, as a real service's response time includes
+	// its processing. Without it the fake waits the latency first and works after, so its own
+	// CPU time adds to every call; a call is then processed even if the client gives up during
+	// the latency, and the response is held back until the latency is over.
+	ServiceTime bool
 	// LatencyTail adds a random delay drawn from an exponential distribution with this mean
 	// (a long tail: 1% of calls wait more than 4.6 times the mean).
 	LatencyTail time.Duration

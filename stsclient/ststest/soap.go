@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -37,7 +38,11 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if !s.delay(r) {
+	if s.opts.ServiceTime {
+		hw := &heldWriter{ResponseWriter: w, s: s, r: r, due: time.Now().Add(s.latency())}
+		defer hw.wait() // a client that gave up gets nothing, but not before its time
+		w = hw
+	} else if !s.delay(r, s.latency()) {
 		return
 	}
 	if s.outage() {
