@@ -22,7 +22,7 @@ func (e *Engine) BundleReads(ctx context.Context) ([]BundleRead, error) {
 	}
 	var out []BundleRead
 	for _, b := range plan.bundles {
-		l := b.desired.Lookups()
+		l := b.desired().Lookups()
 		found, err := converge.Read(ctx, plan.snap.sts, l)
 		if err != nil {
 			return nil, err
@@ -31,7 +31,7 @@ func (e *Engine) BundleReads(ctx context.Context) ([]BundleRead, error) {
 		for id := range found {
 			ids = append(ids, id)
 		}
-		out = append(out, BundleRead{Key: b.key, Lookups: l, Found: ids})
+		out = append(out, BundleRead{Key: b.key(), Lookups: l, Found: ids})
 	}
 	return out, nil
 }

@@ -119,7 +119,7 @@ func TestImportIsMadeAgain(t *testing.T) {
 	sim := newSTSState().overlay(s, now)
 	n := 0
 	for _, b := range generatedBundles(t, s, now) {
-		for _, op := range translate.PlanAll(s, b.desired, nil, now) {
+		for _, op := range translate.PlanAll(s, *b.desired(), nil, now) {
 			if op.Op != translate.OpImport {
 				continue
 			}
@@ -127,7 +127,7 @@ func TestImportIsMadeAgain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := sim.importOf(b.desired.Object(op.Object.UUID)); !reflect.DeepEqual(got, want) {
+			if got := sim.importOf(b.desired().Object(op.Object.UUID)); !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s: made again as %+v\nplanned as %+v", op.Ref(), got, want)
 			}
 			n++
@@ -149,7 +149,7 @@ func TestOverlayIsAClone(t *testing.T) {
 	base := newSTSState()
 	for i, b := range bundles {
 		if i%3 == 0 {
-			for _, op := range translate.PlanAll(s, b.desired, base.lookup(b.desired.Lookups()), now) {
+			for _, op := range translate.PlanAll(s, *b.desired(), base.lookup(b.desired().Lookups()), now) {
 				if err := base.apply(op); err != nil {
 					t.Fatal(err)
 				}
@@ -164,25 +164,25 @@ func TestOverlayIsAClone(t *testing.T) {
 	sim := base.overlay(s, now)
 	imports, found := 0, 0
 	for _, b := range bundles {
-		l := b.desired.Lookups()
+		l := b.desired().Lookups()
 		cur, want := sim.lookup(l), full.lookup(l)
 		if !reflect.DeepEqual(packAll(cur), packAll(want)) {
-			t.Fatalf("%s: the overlay finds %d objects, the copy %d", b.key, len(cur), len(want))
+			t.Fatalf("%s: the overlay finds %d objects, the copy %d", b.key(), len(cur), len(want))
 		}
 		for id := range cur {
 			if sim.imported[id] != nil {
 				found++
 			}
 		}
-		ops := translate.PlanAll(s, b.desired, cur, now)
-		if wantOps := translate.PlanAll(s, b.desired, want, now); !sameOps(ops, wantOps) {
-			t.Fatalf("%s: planned differently against the overlay", b.key)
+		ops := translate.PlanAll(s, *b.desired(), cur, now)
+		if wantOps := translate.PlanAll(s, *b.desired(), want, now); !sameOps(ops, wantOps) {
+			t.Fatalf("%s: planned differently against the overlay", b.key())
 		}
 		for _, op := range ops {
-			errSim := sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
+			errSim := sim.applyPlanned(op, b.desired().Object(op.Object.UUID))
 			errFull := full.apply(op)
 			if (errSim == nil) != (errFull == nil) {
-				t.Fatalf("%s: %s: overlay %v, copy %v", b.key, op.Ref(), errSim, errFull)
+				t.Fatalf("%s: %s: overlay %v, copy %v", b.key(), op.Ref(), errSim, errFull)
 			}
 			if op.Op == translate.OpImport {
 				imports++

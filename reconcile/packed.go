@@ -22,8 +22,7 @@ type packed string
 
 // pack returns o's packed form.
 func pack(o *oio.Object) packed {
-	var p packer
-	p.buf = make([]byte, 0, 256)
+	p := packer{buf: make([]byte, 0, 256), lastVirkning: -1}
 	p.str(string(o.Kind))
 	p.buf = append(p.buf, o.UUID[:]...)
 	r := &o.Registration
@@ -120,6 +119,8 @@ func commonIndex(s string) int {
 type packer struct {
 	buf    []byte
 	aktoer uuid.UUID
+	// lastVirkning and lastVirkningEnd delimit the previous Virkning's form in buf (-1: none).
+	lastVirkning, lastVirkningEnd int
 }
 
 func (p *packer) uint(n int) { p.buf = binary.AppendUvarint(p.buf, uint64(n)) }
@@ -155,7 +156,19 @@ func (p *packer) time(t time.Time) {
 	p.buf = binary.AppendVarint(p.buf, int64(offset))
 }
 
+// virkning packs v, or one byte (2, which no time starts with) when its form is the same as the
+// previous Virkning's in this object: an object's attributes and relations mostly share one.
 func (p *packer) virkning(v oio.Virkning) {
+	start := len(p.buf)
+	p.virkningForm(v)
+	if form := p.buf[start:]; p.lastVirkning >= 0 && string(form) == string(p.buf[p.lastVirkning:p.lastVirkningEnd]) {
+		p.buf = append(p.buf[:start], 2)
+		return
+	}
+	p.lastVirkning, p.lastVirkningEnd = start, len(p.buf)
+}
+
+func (p *packer) virkningForm(v oio.Virkning) {
 	p.time(v.From)
 	p.time(v.To)
 	switch {
@@ -172,9 +185,10 @@ func (p *packer) virkning(v oio.Virkning) {
 }
 
 type unpacker struct {
-	buf    string
-	aktoer uuid.UUID
-	err    error
+	buf          string
+	aktoer       uuid.UUID
+	lastVirkning oio.Virkning
+	err          error
 }
 
 var errShort = errors.New("truncated")
@@ -258,6 +272,10 @@ func (u *unpacker) time() time.Time {
 }
 
 func (u *unpacker) virkning() oio.Virkning {
+	if len(u.buf) > 0 && u.buf[0] == 2 {
+		u.buf = u.buf[1:]
+		return u.lastVirkning
+	}
 	v := oio.Virkning{From: u.time(), To: u.time()}
 	switch u.byte() {
 	case 1:
@@ -267,6 +285,7 @@ func (u *unpacker) virkning() oio.Virkning {
 		v.Aktoer = u.aktoer
 	}
 	v.AktoerType = u.str()
+	u.lastVirkning = v
 	return v
 }
 

@@ -36,6 +36,18 @@ func TestPackRoundTrip(t *testing.T) {
 		o    oio.Object
 	}{
 		{"every field", full},
+		{"repeated Virkninger", oio.Object{Kind: oio.KindOrganisationFunktion, UUID: other, Registration: oio.Registration{
+			Egenskaber: []oio.Egenskab{{Virkning: virk, BrugervendtNoegle: "a"}},
+			Gyldighed:  []oio.Gyldighed{{Virkning: virk, Status: oio.Aktiv}},
+			Relationer: []oio.Relation{
+				{Name: oio.RelTilhoerer, Virkning: virk, Ref: org},
+				{Name: oio.RelTilknyttedeBrugere, Virkning: oio.Virkning{From: from, Aktoer: other}, Ref: other},
+				{Name: oio.RelTilknyttedeEnheder, Virkning: virk, Ref: org}, // as two back, another actor between
+				{Name: oio.RelFunktionstype, Virkning: virk, Ref: other},
+				{Name: oio.RelOpgaver, Virkning: oio.Virkning{From: from.In(time.UTC), Aktoer: org}, Ref: org},
+				{Name: oio.RelTilknyttedeOpgaver, Virkning: oio.Virkning{From: from, Aktoer: org}, Ref: org}, // same instant, another offset
+			},
+		}}},
 		{"empty", oio.Object{Kind: oio.KindAdresse}},
 		{"no lists", oio.Object{Kind: oio.KindPerson, UUID: org, Registration: oio.Registration{Livscyklus: oio.LivscyklusImporteret}}},
 	} {
@@ -60,8 +72,8 @@ func TestPackRoundTrip(t *testing.T) {
 	s := translate.Settings{Organisation: org}
 	n := 0
 	for _, b := range generatedBundles(t, s, time.Now()) {
-		for i := range b.desired.Objects {
-			o := &b.desired.Objects[i]
+		for i := range b.desired().Objects {
+			o := &b.desired().Objects[i]
 			if got := pack(o).unpack(); !reflect.DeepEqual(normalized(got), normalized(o)) {
 				t.Fatalf("%s %s: unpacked\n %+v\nwant\n %+v", o.Kind, o.UUID, got, o)
 			}

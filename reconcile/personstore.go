@@ -15,7 +15,6 @@ import (
 
 	"github.com/stsorgsync/stsorgsync/model"
 	"github.com/stsorgsync/stsorgsync/stsclient/oio"
-	"github.com/stsorgsync/stsorgsync/translate"
 )
 
 // personStore keeps the OS2MO persons a sync or verification read, compressed, from the read
@@ -48,7 +47,7 @@ func newPersonStore(batches int) *personStore {
 // put stores batch k (the persons OS2MO returned for it, in effect now).
 func (s *personStore) put(k int, persons []*model.Person) error {
 	var buf bytes.Buffer
-	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	zw, err := flate.NewWriter(&buf, flate.DefaultCompression)
 	if err != nil {
 		return fmt.Errorf("compress OS2MO persons: %w", err)
 	}
@@ -175,7 +174,7 @@ func (e *Engine) feedBatches(ctx context.Context, o Options, snap *snapshot, bun
 			}
 			snap.translated(len(group))
 			for _, b := range group {
-				b.desired = personBundle(o.Settings, b.id, persons[b.id], now).desired
+				b.d = personBundle(o.Settings, b.id, persons[b.id], now).d
 			}
 			if err := e.readObjects(ctx, quiet, snap, snap.toRead(group)); err != nil {
 				f.err = err
@@ -231,10 +230,10 @@ func endingRefs(bundles []*bundle) map[uuid.UUID]bool {
 		if b.phase != phaseDeactivations {
 			continue
 		}
-		for _, id := range b.desired.Units {
+		for _, id := range b.desired().Units {
 			out[id] = true
 		}
-		for _, id := range b.desired.Users {
+		for _, id := range b.desired().Users {
 			out[id] = true
 		}
 	}
@@ -267,7 +266,7 @@ func (s *snapshot) release(b *bundle, ending map[uuid.UUID]bool, objects bool) {
 	case !objects && !b.settled:
 		s.store.expect(b.batch, 1)
 	}
-	b.desired = translate.Desired{}
+	b.d = nil
 	s.translated(-1)
 }
 
@@ -278,7 +277,7 @@ func (s *snapshot) release(b *bundle, ending map[uuid.UUID]bool, objects bool) {
 func (s *snapshot) toRead(bundles []*bundle) map[oio.Kind][]uuid.UUID {
 	want := map[oio.Kind][]uuid.UUID{}
 	for _, b := range bundles {
-		for _, obj := range b.desired.Objects {
+		for _, obj := range b.desired().Objects {
 			if obj.Kind == oio.KindAdresse || obj.Kind == oio.KindPerson || s.sts.get(obj.UUID) == nil {
 				want[obj.Kind] = append(want[obj.Kind], obj.UUID)
 			}
@@ -292,8 +291,8 @@ func (s *snapshot) toRead(bundles []*bundle) map[oio.Kind][]uuid.UUID {
 // those linked to a unit or user a later bundle ends stay, and so do its users when keepUsers
 // (a verification's report names them).
 func (s *snapshot) forget(b *bundle, ending map[uuid.UUID]bool, keepUsers bool) {
-	for i := range b.desired.Objects {
-		obj := &b.desired.Objects[i]
+	for i := range b.desired().Objects {
+		obj := &b.desired().Objects[i]
 		if keepUsers && obj.Kind == oio.KindBruger {
 			continue
 		}

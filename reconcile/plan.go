@@ -43,11 +43,12 @@ const (
 // bundle is one OS2MO unit or person (or an orphan STS unit or user) with what STS should hold
 // for it.
 type bundle struct {
-	key     string
-	id      uuid.UUID
-	unit    bool // a unit bundle (else a person's, or an orphan user's)
-	desired translate.Desired
-	origin  origin
+	id   uuid.UUID
+	unit bool // a unit bundle (else a person's, or an orphan user's)
+	// d is what STS should hold for the bundle (desired); nil while a deferred bundle is not
+	// translated and once a converged one is released, so a bundle in wait costs no Desired.
+	d      *translate.Desired
+	origin origin
 	// why explains an orphan ("terminated in OS2MO", "unknown to OS2MO").
 	why   string
 	phase phase
@@ -66,10 +67,37 @@ type bundle struct {
 	taken bool
 }
 
+// bundleType is the bundle's type in its key (translate.BundleUnit or BundlePerson; an orphan
+// user's bundle is a person's).
+func (b *bundle) bundleType() string {
+	if b.unit {
+		return translate.BundleUnit
+	}
+	return translate.BundlePerson
+}
+
+// key is the bundle's key (translate.BundleKey), the name of its lease and last-sent record. It
+// is made when asked for, so a bundle in wait holds no string.
+func (b *bundle) key() string { return translate.BundleKey(b.bundleType(), b.id) }
+
+// compareBundles orders bundles as their keys do, without making them.
+func compareBundles(a, b *bundle) int {
+	return cmp.Or(strings.Compare(a.bundleType(), b.bundleType()), compareUUID(a.id, b.id))
+}
+
+// desired returns what STS should hold for the bundle: the empty Desired when it is not
+// translated (deferred, or released after converging).
+func (b *bundle) desired() *translate.Desired {
+	if b.d == nil {
+		return &translate.Desired{}
+	}
+	return b.d
+}
+
 // unitID returns the UUID a unit bundle's unit has in STS (translate.Settings.UUIDFromITSystems
 // may give it another than OS2MO's), else the bundle's id.
 func (b *bundle) unitID() uuid.UUID {
-	if id := b.desired.UnitUUID(); id != uuid.Nil {
+	if id := b.desired().UnitUUID(); id != uuid.Nil {
 		return id
 	}
 	return b.id
@@ -307,17 +335,17 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 				return nil, err
 			}
 			if len(batch) == 0 || batch[0] != b {
-				return nil, fmt.Errorf("plan: persons batch out of order at %s", b.key) // cannot happen: both follow the bundles' order
+				return nil, fmt.Errorf("plan: persons batch out of order at %s", b.key()) // cannot happen: both follow the bundles' order
 			}
 		}
-		if b.unit && b.desired.Object(b.unitID()) != nil {
+		if b.unit && b.desired().Object(b.unitID()) != nil {
 			p.Exported++
 		}
-		p.Problems += len(b.desired.Problems)
-		for _, pr := range b.desired.Problems {
-			o.Logger.Debug("translation problem", "bundle", b.key, "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
+		p.Problems += len(b.desired().Problems)
+		for _, pr := range b.desired().Problems {
+			o.Logger.Debug("translation problem", "bundle", b.key(), "object", string(pr.Kind)+":"+pr.UUID.String(), "field", pr.Field, "problem", pr.Message)
 		}
-		cur := sim.lookup(b.desired.Lookups())
+		cur := sim.lookup(b.desired().Lookups())
 		ops := planBundle(o, snap, b, cur, now)
 		classified := p.classify(o, b, cur, ops, owned, today, objects)
 		if len(classified) > 0 {
@@ -328,7 +356,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 			// writes matter to no later bundle (each person's objects are its own) but those to an
 			// object linked to a unit or user a later bundle ends.
 			if !b.deferred || linkedTo(&op.Object, ending) {
-				_ = sim.applyPlanned(op, b.desired.Object(op.Object.UUID))
+				_ = sim.applyPlanned(op, b.desired().Object(op.Object.UUID))
 			}
 		}
 		for _, op := range classified {
@@ -338,10 +366,10 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 				p.Ops = append(p.Ops, op)
 			}
 		}
-		sent, recorded := snap.sent[b.key]
+		sent, recorded := snap.sent[bundleRef{unit: b.unit, id: b.id}]
 		if e.Store != nil && !recorded {
-			for _, id := range append(slices.Clone(b.desired.Units), b.desired.Users...) {
-				if obj := b.desired.Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
+			for _, id := range append(slices.Clone(b.desired().Units), b.desired().Users...) {
+				if obj := b.desired().Object(id); obj != nil && cur[id] != nil && cur[id].Exists() {
 					if obj.Kind == oio.KindOrganisationEnhed {
 						p.Adoption.TakenOverUnits++
 					} else {
@@ -351,7 +379,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 			}
 		}
 		if b.deferred {
-			b.settled = len(ops) == 0 && (objects || recorded && sent == sumRecord(b.desired.Record().String()))
+			b.settled = len(ops) == 0 && (objects || recorded && sent == sumRecord(b.desired().Record().String()))
 		}
 		planned++
 		o.Progress(Progress{Phase: "plan", Done: planned, Total: len(bundles)})
@@ -373,7 +401,7 @@ func (e *Engine) plan(ctx context.Context, o Options, objects bool) (*Plan, erro
 // writing the top unit, a kept orphan or a function linked to one (snapshot.protected) other
 // than as desired.
 func planBundle(o Options, snap *snapshot, b *bundle, cur map[uuid.UUID]*oio.Object, now time.Time) []translate.Operation {
-	ops := translate.PlanAll(o.Settings, b.desired, cur, now)
+	ops := translate.PlanAll(o.Settings, *b.desired(), cur, now)
 	top := o.Settings.TopUnit
 	if top == uuid.Nil && len(snap.protected) == 0 {
 		return ops
@@ -381,13 +409,13 @@ func planBundle(o Options, snap *snapshot, b *bundle, cur map[uuid.UUID]*oio.Obj
 	return slices.DeleteFunc(ops, func(op translate.Operation) bool {
 		id := op.Object.UUID
 		switch {
-		case b.desired.Object(id) != nil:
+		case b.desired().Object(id) != nil:
 			return false
 		case top != uuid.Nil && op.Object.Kind == oio.KindOrganisationEnhed && id == top:
-			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key)
+			o.Logger.Error("refusing to end the top unit", "object", op.Ref().String(), "for", b.key())
 			return true
 		case snap.protected[id]:
-			o.Logger.Debug("left as it is: a kept orphan or linked to one (SYNC_KEEP_UUIDS)", "object", op.Ref().String(), "for", b.key)
+			o.Logger.Debug("left as it is: a kept orphan or linked to one (SYNC_KEEP_UUIDS)", "object", op.Ref().String(), "for", b.key())
 			return true
 		}
 		return false
@@ -446,8 +474,8 @@ func deactivates(op PlannedOp, today time.Time) bool {
 func (p *Plan) classify(o Options, b *bundle, cur map[uuid.UUID]*oio.Object, ops []translate.Operation, owned map[uuid.UUID]bool, today time.Time, objects bool) []PlannedOp {
 	var out []PlannedOp
 	for _, op := range ops {
-		po := PlannedOp{Op: op.Op, Kind: op.Object.Kind, UUID: op.Object.UUID, Bundle: b.key,
-			object: &op.Object, current: cur[op.Object.UUID], desired: b.desired.Object(op.Object.UUID)}
+		po := PlannedOp{Op: op.Op, Kind: op.Object.Kind, UUID: op.Object.UUID, Bundle: b.key(),
+			object: &op.Object, current: cur[op.Object.UUID], desired: b.desired().Object(op.Object.UUID)}
 		if po.current != nil && !po.current.Exists() {
 			po.current = nil
 		}
@@ -532,15 +560,15 @@ func buildBundles(s translate.Settings, snap *snapshot, now time.Time) []*bundle
 }
 
 func unitBundle(s translate.Settings, id uuid.UUID, u *model.OrgUnit, now time.Time) *bundle {
-	b := &bundle{key: translate.BundleKey(translate.BundleUnit, id), id: id, unit: true, origin: originExported}
+	b := &bundle{id: id, unit: true, origin: originExported}
 	switch {
 	case u == nil:
-		b.desired, b.origin, b.phase = translate.UnitGone(s, id), originNotInEffect, phaseDeactivations
+		b.d, b.origin, b.phase = new(translate.UnitGone(s, id)), originNotInEffect, phaseDeactivations
 	default:
-		b.desired = translate.UnitDesired(s, u, now)
+		b.d = new(translate.UnitDesired(s, u, now))
 		b.depth = len(u.Ancestors)
 		b.phase = phaseUnits
-		if b.desired.Object(b.unitID()) == nil {
+		if b.desired().Object(b.unitID()) == nil {
 			b.origin, b.phase = originNotExported, phaseDeactivations
 		}
 	}
@@ -548,11 +576,11 @@ func unitBundle(s translate.Settings, id uuid.UUID, u *model.OrgUnit, now time.T
 }
 
 func personBundle(s translate.Settings, id uuid.UUID, p *model.Person, now time.Time) *bundle {
-	b := &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, origin: originExported, phase: phasePersons}
+	b := &bundle{id: id, origin: originExported, phase: phasePersons}
 	if p == nil {
-		b.desired, b.origin, b.phase = translate.PersonGone(s, id), originNotInEffect, phaseDeactivations
+		b.d, b.origin, b.phase = new(translate.PersonGone(s, id)), originNotInEffect, phaseDeactivations
 	} else {
-		b.desired = translate.PersonDesired(s, p, now)
+		b.d = new(translate.PersonDesired(s, p, now))
 	}
 	return b
 }
@@ -582,15 +610,15 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	users := map[uuid.UUID]bool{}
 	for _, b := range bundles {
 		if b.unit {
-			for _, id := range b.desired.Units {
+			for _, id := range b.desired().Units {
 				listedUnits[id] = true
 			}
 		}
-		for _, id := range b.desired.Users {
+		for _, id := range b.desired().Users {
 			users[id] = true
 		}
-		if b.desired.Person != uuid.Nil {
-			for id := range snap.sts.lookup(translate.Lookups{UsersOfPerson: b.desired.Person}) {
+		if b.desired().Person != uuid.Nil {
+			for id := range snap.sts.lookup(translate.Lookups{UsersOfPerson: b.desired().Person}) {
 				users[id] = true
 			}
 		}
@@ -618,14 +646,7 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 	if len(units)+len(brugere) == 0 {
 		return out, nil
 	}
-	var keys []string
-	for _, id := range units {
-		keys = append(keys, translate.BundleKey(translate.BundleUnit, id))
-	}
-	for _, id := range brugere {
-		keys = append(keys, translate.BundleKey(translate.BundlePerson, id))
-	}
-	if err := e.readLastSent(ctx, keys, snap); err != nil {
+	if err := e.readLastSent(ctx, refsOf(units, brugere), snap); err != nil {
 		return nil, err
 	}
 	moPersons := map[uuid.UUID]*model.Person{}
@@ -666,12 +687,12 @@ func (e *Engine) orphans(ctx context.Context, o Options, snap *snapshot, bundles
 		case orp.Action != OrphanDeactivate:
 			continue
 		case orp.Kind == oio.KindOrganisationEnhed:
-			out.bundles = append(out.bundles, &bundle{key: translate.BundleKey(translate.BundleUnit, orp.UUID), id: orp.UUID, unit: true,
-				desired: translate.UnitGone(o.Settings, orp.UUID), origin: originOrphan, phase: phaseDeactivations,
+			out.bundles = append(out.bundles, &bundle{id: orp.UUID, unit: true,
+				d: new(translate.UnitGone(o.Settings, orp.UUID)), origin: originOrphan, phase: phaseDeactivations,
 				why: orp.Why, depth: stsDepth(snap.sts, orp.UUID)})
 		default:
-			out.bundles = append(out.bundles, &bundle{key: translate.BundleKey(translate.BundlePerson, orp.UUID), id: orp.UUID,
-				desired: orphanUser(o.Settings, orp.UUID), origin: originOrphan, phase: phaseDeactivations, why: orp.Why})
+			out.bundles = append(out.bundles, &bundle{id: orp.UUID,
+				d: new(orphanUser(o.Settings, orp.UUID)), origin: originOrphan, phase: phaseDeactivations, why: orp.Why})
 		}
 	}
 	sortOrphans(found)
@@ -717,9 +738,9 @@ func sortBundles(bs []*bundle) {
 				}
 				return -1
 			}
-			return cmp.Or(cmp.Compare(b.depth, a.depth), strings.Compare(a.key, b.key))
+			return cmp.Or(cmp.Compare(b.depth, a.depth), compareBundles(a, b))
 		}
-		return cmp.Or(cmp.Compare(a.depth, b.depth), strings.Compare(a.key, b.key))
+		return cmp.Or(cmp.Compare(a.depth, b.depth), compareBundles(a, b))
 	})
 }
 
@@ -747,12 +768,12 @@ func ownedUUIDs(bundles []*bundle, snap *snapshot) map[uuid.UUID]bool {
 	maps.Copy(owned, snap.owned) // the deferred bundles'
 	snap.owned = nil
 	for _, b := range bundles {
-		for _, o := range b.desired.Objects {
+		for _, o := range b.desired().Objects {
 			if o.Kind == oio.KindOrganisationFunktion {
 				owned[o.UUID] = true
 			}
 		}
-		for _, r := range b.desired.Deactivate {
+		for _, r := range b.desired().Deactivate {
 			if r.Kind == oio.KindOrganisationFunktion {
 				owned[r.UUID] = true
 			}

@@ -106,9 +106,10 @@ type Options struct {
 	// UUIDs per list call (default 100).
 	HierarchyPageSize int
 	ListChunk         int
-	// HierarchyConcurrency bounds the hierarchy pages read at once (default 2): a page of 500
-	// objects takes tens of MB to parse and verify, and the pages are few (one per 500 objects),
-	// so reading more at once would raise the peak memory more than it shortens the sync.
+	// HierarchyConcurrency bounds the hierarchy pages read at once (default 1): a page of 500
+	// objects of each kind takes tens of MB to parse and verify, and the pages are few (one per
+	// 500 objects), so reading more at once would raise the peak memory more than it shortens
+	// the sync.
 	HierarchyConcurrency int
 	// PersonBatch is the persons per OS2MO read (default and most moclient.MaxBatch): the sync
 	// holds a few such batches translated at once.
@@ -160,7 +161,7 @@ func (o Options) withDefaults() Options {
 		o.ListChunk = 100
 	}
 	if o.HierarchyConcurrency <= 0 {
-		o.HierarchyConcurrency = min(2, o.Concurrency)
+		o.HierarchyConcurrency = 1
 	}
 	if o.PersonBatch <= 0 || o.PersonBatch > moclient.MaxBatch {
 		o.PersonBatch = moclient.MaxBatch

@@ -46,7 +46,7 @@ type snapshot struct {
 	personsKnown int
 	// sent holds a digest of the last-sent record of every bundle that had one when the sync
 	// began: the sync only compares records with it, so it keeps no record itself.
-	sent map[string]recordSum
+	sent map[bundleRef]recordSum
 	// recordedFunctions are the functions those records name (see ownedUUIDs).
 	recordedFunctions map[uuid.UUID]bool
 	// sts is what STS holds.
@@ -341,7 +341,7 @@ func applyShared(current *oio.Object, op translate.Operation) (*oio.Object, erro
 // every listed bundle, so that a bundle the event path writes while the sync runs is recognised
 // and left to it.
 func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*snapshot, error) {
-	snap := &snapshot{sent: map[string]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{},
+	snap := &snapshot{sent: map[bundleRef]recordSum{}, recordedFunctions: map[uuid.UUID]bool{}, sts: newSTSState(), hierarchy: map[oio.Kind][]uuid.UUID{},
 		personUsers: map[uuid.UUID]bool{}, owned: map[uuid.UUID]bool{}, peaks: e.peaks}
 	start := o.Now()
 	if err := e.MO.ListUnits(ctx, func(page []uuid.UUID) error {
@@ -362,14 +362,7 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 	slices.SortFunc(snap.personIDs, compareUUID)
 	o.Logger.Info("listed OS2MO", "units", len(snap.unitIDs), "persons", len(snap.personIDs), "took", o.Now().Sub(start).Round(time.Millisecond))
 
-	var keys []string
-	for _, id := range snap.unitIDs {
-		keys = append(keys, translate.BundleKey(translate.BundleUnit, id))
-	}
-	for _, id := range snap.personIDs {
-		keys = append(keys, translate.BundleKey(translate.BundlePerson, id))
-	}
-	if err := e.readLastSent(ctx, keys, snap); err != nil {
+	if err := e.readLastSent(ctx, refsOf(snap.unitIDs, snap.personIDs), snap); err != nil {
 		return nil, err
 	}
 
@@ -389,7 +382,7 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 			}
 			// Translated now for what the orphans and the guards need to know of every bundle;
 			// translated again when planned.
-			d := personBundle(o.Settings, id, p, now).desired
+			d := personBundle(o.Settings, id, p, now).desired()
 			users = append(users, d.Users...)
 			if d.Person != uuid.Nil {
 				persons = append(persons, d.Person)
@@ -404,7 +397,7 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 					funcs = append(funcs, r.UUID)
 				}
 			}
-			bs[i] = &bundle{key: translate.BundleKey(translate.BundlePerson, id), id: id, origin: originExported, phase: phasePersons, deferred: true, batch: k}
+			bs[i] = &bundle{id: id, origin: originExported, phase: phasePersons, deferred: true, batch: k}
 			keep = append(keep, p)
 		}
 		if err := snap.store.put(k, keep); err != nil {
@@ -439,22 +432,42 @@ func (e *Engine) readSnapshot(ctx context.Context, o Options, now time.Time) (*s
 	return snap, nil
 }
 
+// bundleRef names a bundle as its key does (a unit's or else a person's), in 17 bytes instead of
+// a string.
+type bundleRef struct {
+	unit bool
+	id   uuid.UUID
+}
+
+// refsOf names the bundles of units and persons (or orphan users).
+func refsOf(units, persons []uuid.UUID) []bundleRef {
+	refs := make([]bundleRef, 0, len(units)+len(persons))
+	for _, id := range units {
+		refs = append(refs, bundleRef{unit: true, id: id})
+	}
+	for _, id := range persons {
+		refs = append(refs, bundleRef{id: id})
+	}
+	return refs
+}
+
 // recordSum is the digest of a last-sent record.
 type recordSum [sha256.Size]byte
 
 func sumRecord(record string) recordSum { return sha256.Sum256([]byte(record)) }
 
-// readLastSent reads the last-sent records of keys (nothing without a Store) and keeps their
+// readLastSent reads the last-sent records of the bundles refs names (nothing without a Store) and keeps their
 // digests (snapshot.sent) and the functions they name (snapshot.recordedFunctions).
-func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot) error {
-	if e.Store == nil || len(keys) == 0 {
+func (e *Engine) readLastSent(ctx context.Context, refs []bundleRef, snap *snapshot) error {
+	if e.Store == nil {
 		return nil
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(storeConcurrency)
-	for _, key := range keys {
+	for _, ref := range refs {
 		g.Go(func() error {
+			key := (&bundle{unit: ref.unit, id: ref.id}).key()
 			v, ok, err := e.Store.LastSent(gctx, key)
 			if err != nil {
 				return fmt.Errorf("read the last-sent record of %s: %w", key, err)
@@ -472,7 +485,7 @@ func (e *Engine) readLastSent(ctx context.Context, keys []string, snap *snapshot
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			snap.sent[key] = sumRecord(v)
+			snap.sent[ref] = sumRecord(v)
 			for _, id := range funcs {
 				snap.recordedFunctions[id] = true
 			}

@@ -142,7 +142,7 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 				if !errors.Is(err, errBundleBusy) {
 					// What the bundle wants is in STS (and in plan.snap) now, or it failed: either
 					// way nothing reads it again.
-					b.desired = translate.Desired{}
+					b.d = nil
 				}
 				switch {
 				case errors.Is(err, errBundleBusy):
@@ -151,15 +151,15 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 				case err != nil && gctx.Err() != nil:
 					return gctx.Err()
 				case err != nil:
-					o.Logger.Error("bundle failed", "bundle", b.key, "error", err)
+					o.Logger.Error("bundle failed", "bundle", b.key(), "error", err)
 					var tooMany bool
 					tally(func() {
-						res.Failed = append(res.Failed, BundleError{Bundle: b.key, Err: err})
+						res.Failed = append(res.Failed, BundleError{Bundle: b.key(), Err: err})
 						failures++
 						tooMany = failures >= o.MaxFailures
 					})
 					if tooMany {
-						return fmt.Errorf("sync stopped after %d failed bundles, the last %s: %w", failures, b.key, err)
+						return fmt.Errorf("sync stopped after %d failed bundles, the last %s: %w", failures, b.key(), err)
 					}
 				default:
 					tally(func() {
@@ -200,7 +200,7 @@ func (e *Engine) converge(ctx context.Context, o Options, plan *Plan, res *Resul
 			return err
 		}
 		for _, b := range busy {
-			o.Logger.Warn("bundle left to the event path: its lease is held", "bundle", b.key)
+			o.Logger.Warn("bundle left to the event path: its lease is held", "bundle", b.key())
 			res.Busy++
 			o.Progress(Progress{Phase: "sync", Done: int(done.Add(1)), Total: total})
 		}
@@ -236,7 +236,7 @@ func (e *Engine) convergeDeferred(ctx context.Context, o Options, plan *Plan, b 
 			return 0, err
 		}
 		b.taken = true
-		b.desired = personBundle(o.Settings, b.id, p, plan.GeneratedAt).desired
+		b.d = personBundle(o.Settings, b.id, p, plan.GeneratedAt).d
 		plan.snap.translated(1)
 	}
 	out, err := e.convergeBundle(ctx, o, plan.snap, b)
@@ -262,28 +262,28 @@ const (
 // planned against the model of STS, re-planned after a failed write from the bundle's objects
 // read again, the model updated after each write.
 func (e *Engine) convergeBundle(ctx context.Context, o Options, snap *snapshot, b *bundle) (outcome, error) {
-	record := b.desired.Record().String()
-	before, recorded := snap.sent[b.key]
+	record := b.desired().Record().String()
+	before, recorded := snap.sent[bundleRef{unit: b.unit, id: b.id}]
 	same := recorded && before == sumRecord(record)
-	lookups := b.desired.Lookups()
+	lookups := b.desired().Lookups()
 	if same && len(planBundle(o, snap, b, snap.sts.lookup(lookups), o.Now())) == 0 {
 		return outcomeInSync, nil
 	}
 	w := &converge.Writer{Store: e.Store, STS: e.STS, LeaseTTL: o.LeaseTTL, Attempts: o.Attempts, RetryDelay: o.RetryDelay,
 		NewID: o.NewID, Trail: e.Trail, Now: o.Now, Logger: o.Logger}
 	out := outcomeInSync
-	err := w.Leased(ctx, b.key, func(ctx context.Context) error {
-		now, had, err := e.Store.LastSent(ctx, b.key)
+	err := w.Leased(ctx, b.key(), func(ctx context.Context) error {
+		now, had, err := e.Store.LastSent(ctx, b.key())
 		if err != nil {
-			return fmt.Errorf("read the last-sent record of %s: %w", b.key, err)
+			return fmt.Errorf("read the last-sent record of %s: %w", b.key(), err)
 		}
 		if had != recorded || (had && sumRecord(now) != before) {
-			o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key)
+			o.Logger.Info("bundle written by the event path while the sync ran; left as it is", "bundle", b.key())
 			out = outcomeChanged
 			return nil
 		}
 		written, err := w.Write(ctx, converge.Job{
-			Key:                 b.key,
+			Key:                 b.key(),
 			Record:              record,
 			RecordOnlyIfWritten: same,
 			HadRecord:           recorded,

@@ -73,8 +73,8 @@ func newDescriber(plan *Plan, today time.Time) *describer {
 		}
 	}
 	for _, b := range plan.bundles {
-		for i := range b.desired.Objects {
-			obj := &b.desired.Objects[i]
+		for i := range b.desired().Objects {
+			obj := &b.desired().Objects[i]
 			d.desired[obj.UUID] = obj
 		}
 	}
@@ -282,7 +282,7 @@ func homeUnit(b *bundle, cur map[uuid.UUID]*oio.Object, today time.Time) uuid.UU
 	if b.unit {
 		return b.unitID()
 	}
-	for _, o := range b.desired.Objects {
+	for _, o := range b.desired().Objects {
 		if o.Kind == oio.KindOrganisationFunktion {
 			if u := firstTarget(&o, oio.RelTilknyttedeEnheder, today); u != uuid.Nil {
 				return u
@@ -290,7 +290,7 @@ func homeUnit(b *bundle, cur map[uuid.UUID]*oio.Object, today time.Time) uuid.UU
 		}
 	}
 	for _, id := range slices.SortedFunc(maps.Keys(cur), compareUUID) {
-		if o := cur[id]; o.Kind == oio.KindOrganisationFunktion && slices.ContainsFunc(b.desired.Users, func(u uuid.UUID) bool { return hasRelation(o, oio.RelTilknyttedeBrugere, u) }) {
+		if o := cur[id]; o.Kind == oio.KindOrganisationFunktion && slices.ContainsFunc(b.desired().Users, func(u uuid.UUID) bool { return hasRelation(o, oio.RelTilknyttedeBrugere, u) }) {
 			if u := firstTarget(o, oio.RelTilknyttedeEnheder, today); u != uuid.Nil {
 				return u
 			}
@@ -328,7 +328,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 	}
 	bundles := map[string]*bundle{}
 	for _, b := range plan.bundles {
-		bundles[b.key] = b
+		bundles[b.key()] = b
 	}
 	homes := map[string]uuid.UUID{}
 	// An object two bundles end (a function of a user and a unit both deactivated) is reported
@@ -347,10 +347,10 @@ func buildReport(o Options, plan *Plan) *report.Report {
 	}
 	for _, op := range plan.Ops {
 		b := bundles[op.Bundle]
-		home, ok := homes[b.key]
+		home, ok := homes[b.key()]
 		if !ok {
-			home = homeUnit(b, plan.snap.sts.lookup(b.desired.Lookups()), today)
-			homes[b.key] = home
+			home = homeUnit(b, plan.snap.sts.lookup(b.desired().Lookups()), today)
+			homes[b.key()] = home
 		}
 		unit := home
 		switch {
@@ -365,7 +365,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 				unit = u
 			}
 		}
-		base := report.Difference{ObjectKind: op.Kind, UUID: op.UUID, Name: op.Name, Owner: b.key, Unit: unit}
+		base := report.Difference{ObjectKind: op.Kind, UUID: op.UUID, Name: op.Name, Owner: b.key(), Unit: unit}
 		add := func(diff report.Difference) {
 			diff.ObjectKind, diff.UUID, diff.Owner, diff.Unit = base.ObjectKind, base.UUID, base.Owner, base.Unit
 			if diff.Name == "" {
@@ -394,7 +394,7 @@ func buildReport(o Options, plan *Plan) *report.Report {
 			}
 			for _, rel := range op.foreign {
 				r.Differences = append(r.Differences, report.Difference{Kind: report.Foreign, ObjectKind: oio.KindAdresse,
-					UUID: rel.Ref, Name: d.address(rel), Owner: b.key, Unit: unit, Field: "addresses",
+					UUID: rel.Ref, Name: d.address(rel), Owner: b.key(), Unit: unit, Field: "addresses",
 					STS: "referenced by " + base.Name})
 			}
 		case ActionDeactivate:
@@ -436,7 +436,7 @@ func buildTree(plan *Plan, d *describer, r *report.Report) []*report.Node {
 			continue
 		}
 		id := b.unitID()
-		if u := b.desired.Object(id); u != nil {
+		if u := b.desired().Object(id); u != nil {
 			nodes[id] = &report.Node{UUID: id, Name: objectName(u, today), Status: report.StatusOK}
 			parents[id] = firstTarget(u, oio.RelOverordnet, today)
 			order = append(order, id)
