@@ -67,7 +67,7 @@ func (a *app) runExport(f *exportFlags, cfg Config) int {
 		return code
 	}
 	defer d.close()
-	a.batchGC(logger)
+	defer a.batchMemory(logger)()
 	eng := newEngine(cfg, d, logger, nil)
 	eng.Options.Progress = progress.Update
 	m, err := eng.ReadManaged(a.ctx)

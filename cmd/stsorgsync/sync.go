@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,22 +42,6 @@ func newEngine(cfg Config, d *deps, logger *slog.Logger, observe func(kind, oper
 			Logger:               logger.With("component", "reconcile"),
 		},
 	}
-}
-
-// batchGCPercent is the garbage collector's target (GOGC) of sync, verify and export when GOGC is
-// not set: they hold a large model of OS2MO and STS Organisation for their whole run, so
-// collecting when the heap has grown by half instead of doubled lowers the process's peak by a
-// quarter for about a tenth more CPU (README: Memory).
-const batchGCPercent = 50
-
-// batchGC sets the garbage collector's target of a sync, verify or export (batchGCPercent)
-// unless GOGC is set.
-func (a *app) batchGC(logger *slog.Logger) {
-	if a.getenv("GOGC") != "" {
-		return
-	}
-	debug.SetGCPercent(batchGCPercent)
-	logger.Debug("garbage collector target set", "gogc", batchGCPercent)
 }
 
 // HierarchyPage reads one page of the municipality's hierarchy (fremsoegobjekthierarki), for
@@ -170,7 +153,7 @@ func (a *app) runSync(f *syncFlags, cfg Config) int {
 		return code
 	}
 	defer d.close()
-	a.batchGC(logger)
+	defer a.batchMemory(logger)()
 	eng := newEngine(cfg, d, logger, nil)
 	eng.Options.DryRun = f.dryRun
 	eng.Options.Adopt = f.adopt

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -484,26 +482,6 @@ func TestSyncAndVerifyStderrIsJSONLines(t *testing.T) {
 		}
 		if msgs["progress"] == 0 {
 			t.Errorf("%v: no progress record on stderr: %v", args, msgs)
-		}
-	}
-}
-
-// TestBatchGC: sync, verify and export collect at GOGC=50 unless GOGC is set (then Go's own
-// reading of it stands). Not parallel: the GC target is the process's.
-func TestBatchGC(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	for _, tt := range []struct {
-		env  map[string]string
-		want int
-	}{
-		{env: map[string]string{}, want: batchGCPercent},
-		{env: map[string]string{"GOGC": "200"}, want: 100}, // left as it was
-	} {
-		debug.SetGCPercent(100)
-		a := &app{getenv: func(k string) string { return tt.env[k] }}
-		a.batchGC(slog.New(slog.DiscardHandler))
-		if got := debug.SetGCPercent(100); got != tt.want {
-			t.Errorf("env %v: GC percent %d, want %d", tt.env, got, tt.want)
 		}
 	}
 }

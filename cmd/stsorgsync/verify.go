@@ -63,7 +63,7 @@ func (a *app) runVerify(f *verifyFlags, cfg Config) int {
 		return code
 	}
 	defer d.close()
-	a.batchGC(logger)
+	defer a.batchMemory(logger)()
 	eng := newEngine(cfg, d, logger, nil)
 	eng.Options.Progress = progress.Update
 	r, err := eng.Verify(a.ctx)
