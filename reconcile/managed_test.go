@@ -47,8 +47,13 @@ func TestReadManaged(t *testing.T) {
 		}
 	}
 	e.sts.Put(other)
-	// A unit naming an address STS does not hold.
-	unit := e.sts.Objects(oio.KindOrganisationEnhed)[1]
+	// A unit of the municipality (not the other one, whose random UUID may sort anywhere) naming
+	// an address STS does not hold.
+	units := e.sts.Objects(oio.KindOrganisationEnhed)
+	unit := units[0]
+	if unit.UUID == other.UUID {
+		unit = units[1]
+	}
 	v := unit.Registration.Relationer[0].Virkning
 	unit.Registration.Relationer = append(unit.Registration.Relationer, oio.Relation{Name: oio.RelAdresser, Virkning: v,
 		Ref: uuid.New(), Rolle: uuid.New(), Type: uuid.New(), Indeks: "x"})
