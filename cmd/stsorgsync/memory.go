@@ -14,8 +14,8 @@ import (
 // model of OS2MO and STS Organisation for their whole run, so at Copenhagen size that doubling
 // alone is a hundred MB. Their bound is the live heap plus half (plus batchMemorySlack for what Go
 // counts besides the heap), and never below batchMemoryFloor: a small heap (an initial load, a
-// small municipality) is collected as Go does by default, at no extra CPU; a large one about
-// twice as often, with its peak a quarter lower.
+// small municipality) is collected as Go does by default, at no extra CPU; a large one more
+// often, with its peak a quarter lower.
 const (
 	batchMemoryFloor = 128 << 20
 	batchMemorySlack = 16 << 20
